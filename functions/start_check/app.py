@@ -1,0 +1,30 @@
+"""POST /checks: validate the number, record the check, start it with a provider."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from silentcheck import service
+from silentcheck.api import (
+    json_object_body,
+    json_response,
+    observed,
+    public_base_url,
+    rest_resolver,
+    source_ip,
+)
+from silentcheck.models import StartRequest
+
+app = rest_resolver()
+
+
+@app.post("/checks")
+def start_check() -> Response[str]:
+    request = StartRequest.model_validate(json_object_body(app))
+    event = app.current_event.raw_event
+    created = service.start(request, source_ip=source_ip(event), api_base_url=public_base_url(event))
+    return json_response(201, created)
+
+
+@observed
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""silentcheck: silent phone-number verification behind one small API (the shared Lambda layer)."""

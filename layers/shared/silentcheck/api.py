@@ -1,0 +1,112 @@
+"""Resolver setup shared by the API handlers: problem+json errors, request facts, one decorator."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+from aws_lambda_powertools.logging import correlation_paths
+from pydantic import ValidationError
+
+from silentcheck.errors import InvalidRequest, RouteNotFound, SilentCheckError
+from silentcheck.observability import logger
+from silentcheck.settings import settings
+
+PROBLEM_JSON = "application/problem+json"
+SECURITY_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+
+
+def problem(error: SilentCheckError) -> Response[str]:
+    body = {
+        "type": f"urn:silentcheck:problem:{error.code}",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "code": error.code,
+        **error.extensions,
+    }
+    return Response(error.status, PROBLEM_JSON, json.dumps(body), headers=dict(SECURITY_HEADERS))
+
+
+def _validation_detail(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"]) or "body"
+        parts.append(f"{field}: unknown field" if item["type"] == "extra_forbidden" else f"{field}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def rest_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+
+    @app.exception_handler(SilentCheckError)
+    def _domain_error(error: SilentCheckError) -> Response[str]:
+        if error.status >= 500:
+            logger.error("request failed", code=error.code, detail=error.detail)
+        return problem(error)
+
+    @app.exception_handler(ValidationError)
+    def _invalid_body(error: ValidationError) -> Response[str]:
+        return problem(InvalidRequest(_validation_detail(error)))
+
+    @app.exception_handler(json.JSONDecodeError)
+    def _not_json(error: json.JSONDecodeError) -> Response[str]:
+        return problem(InvalidRequest("the request body must be a JSON object"))
+
+    @app.not_found
+    def _no_route(error: Exception) -> Response[str]:
+        return problem(RouteNotFound("no such route"))
+
+    return app
+
+
+def json_response(status: int, body: Any) -> Response[str]:
+    payload = body.model_dump(mode="json", exclude_none=True) if hasattr(body, "model_dump") else body
+    return Response(status, "application/json", json.dumps(payload), headers=dict(SECURITY_HEADERS))
+
+
+def json_object_body(app: BaseRouter) -> dict[str, Any]:
+    body = app.current_event.json_body if app.current_event.body else None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return body
+
+
+def bearer(app: BaseRouter) -> str | None:
+    value = app.current_event.headers.get("Authorization") or app.current_event.headers.get("authorization")
+    if not value or not value.startswith("Bearer "):
+        return None
+    return value.removeprefix("Bearer ").strip() or None
+
+
+def source_ip(event: Any) -> str | None:
+    """The connection's source IP as API Gateway saw it; X-Forwarded-For is never consulted."""
+    ip = event.get("requestContext", {}).get("identity", {}).get("sourceIp")
+    return str(ip) if ip else None
+
+
+def public_base_url(event: Any) -> str:
+    """Where the API is reachable: configuration first, else the stage URL API Gateway reports."""
+    configured = settings().public_api_url
+    if configured:
+        return str(configured).rstrip("/")
+    context = event.get("requestContext", {})
+    return f"https://{context['domainName']}/{context['stage']}"
+
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def observed(handler: LambdaHandler) -> LambdaHandler:
+    """Logger context (request id, cold start) for a Lambda handler; the event is never logged."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+    @functools.wraps(handler)
+    def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return handler(event, context)
+
+    return wrapper

@@ -1,0 +1,110 @@
+"""What a check is and which transitions are legal. Pure: no I/O, no clock, no randomness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    VERIFIED = "VERIFIED"
+    NOT_VERIFIED = "NOT_VERIFIED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not Status.PENDING
+
+
+class Reason(StrEnum):
+    """One vocabulary across providers; each adapter maps its own codes onto it."""
+
+    NOT_ON_MOBILE_DATA = "NOT_ON_MOBILE_DATA"
+    CARRIER_UNSUPPORTED = "CARRIER_UNSUPPORTED"
+    NUMBER_UNSUPPORTED = "NUMBER_UNSUPPORTED"
+    DEVICE_TIMEOUT = "DEVICE_TIMEOUT"
+    USER_NOT_AUTHENTICATED = "USER_NOT_AUTHENTICATED"
+    PROVIDER_ERROR = "PROVIDER_ERROR"
+    PROVIDER_REJECTED = "PROVIDER_REJECTED"
+    REDIRECT_FAILED = "REDIRECT_FAILED"
+
+
+class Binding(StrEnum):
+    """What ties a VERIFIED result to the phone that asked for it (DESIGN.md, device binding)."""
+
+    DEVICE = "device"  # the device returned through /checks/return and holds the completion code
+    OPERATOR_TOKEN = "operator_token"
+    NONE = "none"  # no return hop (tru.ID v0.1): documented as weaker
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A provider's verdict in our vocabulary, with the provider's own code kept for the record."""
+
+    status: Status
+    reason: Reason | None = None
+    raw_code: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is Status.PENDING:
+            raise ValueError("an outcome is a final status")
+        if self.status is Status.FAILED and self.reason is None:
+            raise ValueError("a FAILED outcome carries a reason")
+        if self.status in (Status.VERIFIED, Status.NOT_VERIFIED) and self.reason is not None:
+            raise ValueError(f"a {self.status} outcome carries no reason")
+
+    @classmethod
+    def verified(cls, raw_code: str | None = None) -> Outcome:
+        return cls(Status.VERIFIED, None, raw_code)
+
+    @classmethod
+    def not_verified(cls, raw_code: str | None = None) -> Outcome:
+        return cls(Status.NOT_VERIFIED, None, raw_code)
+
+    @classmethod
+    def failed(cls, reason: Reason, raw_code: str | None = None) -> Outcome:
+        return cls(Status.FAILED, reason, raw_code)
+
+    @classmethod
+    def expired(cls, raw_code: str | None = None) -> Outcome:
+        return cls(Status.EXPIRED, Reason.DEVICE_TIMEOUT, raw_code)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A check record as the service sees it. Secrets appear only as hashes."""
+
+    check_id: str
+    provider: str
+    status: Status
+    created_at: int
+    expires_at: int
+    poll_token_hash: str
+    number_key: str
+    reason: Reason | None = None
+    raw_code: str | None = None
+    binding: Binding | None = None  # promised by the flow at start; reported once VERIFIED
+    completed_at: int | None = None
+    provider_ref: str | None = None
+    provider_version: str | None = None
+    state_hash: str | None = None
+    completion_code_hash: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def is_expired_at(self, now: int) -> bool:
+        return now >= self.expires_at
+
+    def status_at(self, now: int) -> Status:
+        """Expiry is decided here, from expires_at: the table's TTL deletes items much later."""
+        if self.status is Status.PENDING and self.is_expired_at(now):
+            return Status.EXPIRED
+        return self.status
+
+    def can_transition_at(self, now: int) -> bool:
+        return self.status is Status.PENDING and not self.is_expired_at(now)
+
+    def needs_completion_code(self) -> bool:
+        """A device-bound VERIFIED is shown only to a caller presenting the completion code."""
+        return self.status is Status.VERIFIED and self.binding is Binding.DEVICE

@@ -1,0 +1,70 @@
+"""Domain errors; api.py turns each into an RFC 9457 problem (the only place that knows HTTP)."""
+
+from __future__ import annotations
+
+
+class SilentCheckError(Exception):
+    """Base class: a stable `code`, an HTTP `status` and a message a developer can act on."""
+
+    status: int = 500
+    code: str = "INTERNAL_ERROR"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str, **extensions: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class InvalidRequest(SilentCheckError):
+    status = 400
+    code = "INVALID_REQUEST"
+    title = "Invalid request"
+
+
+class InvalidPhoneNumber(SilentCheckError):
+    status = 400
+    code = "INVALID_PHONE_NUMBER"
+    title = "Invalid phone number"
+
+
+class CheckNotFound(SilentCheckError):
+    """Unknown check and wrong poll token answer alike, so ids cannot be probed."""
+
+    status = 404
+    code = "CHECK_NOT_FOUND"
+    title = "Check not found"
+
+
+class InvalidReturn(SilentCheckError):
+    """A device return with an unknown, used or expired state: changes nothing."""
+
+    status = 400
+    code = "INVALID_RETURN"
+    title = "Invalid or expired return"
+
+
+class CompletionCodeInvalid(SilentCheckError):
+    status = 403
+    code = "COMPLETION_CODE_INVALID"
+    title = "Completion code does not match"
+
+
+class ProviderNotConfigured(SilentCheckError):
+    status = 500
+    code = "PROVIDER_NOT_CONFIGURED"
+    title = "Provider not configured"
+
+
+class Conflict(SilentCheckError):
+    """Someone else changed the record first (a lost conditional write)."""
+
+    status = 409
+    code = "CONFLICT"
+    title = "Check changed concurrently"
+
+
+class RouteNotFound(SilentCheckError):
+    status = 404
+    code = "NOT_FOUND"
+    title = "Not found"

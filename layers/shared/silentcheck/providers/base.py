@@ -1,0 +1,52 @@
+"""The Protocol every provider adapter implements, and the values adapters hand back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from silentcheck.checks import Binding, Check, Outcome
+
+
+@dataclass(frozen=True)
+class StartContext:
+    """What an adapter may know when it starts a check. The number is here and nowhere after."""
+
+    check_id: str
+    phone_number: str  # E.164, validated
+    return_url: str  # our GET /checks/return, carrying this check's one-time state
+    source_ip: str | None  # API Gateway's requestContext source IP, never a header
+
+
+@dataclass(frozen=True)
+class Started:
+    provider_ref: str  # the provider's id for the check; never shown to the app
+    check_url: str | None  # where the device goes next; None when the flow has no device hop
+    binding: Binding  # what will tie a VERIFIED to the phone in this flow
+    provider_version: str | None = None
+    ttl_seconds: int | None = None  # the provider's own deadline, when it has one
+    attributes: dict[str, str] = field(default_factory=dict)  # non-secret, non-personal extras
+
+
+class ProviderRefused(Exception):
+    """The provider would not start the check; `outcome` says why in our vocabulary."""
+
+    def __init__(self, outcome: Outcome, retry_after: int | None = None) -> None:
+        super().__init__(f"{outcome.reason}: {outcome.raw_code}")
+        self.outcome = outcome
+        self.retry_after = retry_after
+
+
+class Provider(Protocol):
+    name: ClassVar[str]
+
+    def start(self, ctx: StartContext) -> Started: ...
+
+    def on_return(self, check: Check, query: Mapping[str, str]) -> Outcome:
+        """The device came back through /checks/return (state already consumed): the verdict."""
+        ...
+
+    def refresh(self, check: Check) -> Outcome | None:
+        """Ask the provider about a PENDING check when the app polls; None while undecided."""
+        ...

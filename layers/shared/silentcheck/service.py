@@ -1,0 +1,135 @@
+"""Use cases: start, poll, device_return, provider_callback. Knows no provider's wire format."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
+from silentcheck import phone, providers, secrets, store, tokens
+from silentcheck.checks import Check, Outcome, Reason, Status
+from silentcheck.errors import CheckNotFound, CompletionCodeInvalid, InvalidRequest, InvalidReturn
+from silentcheck.models import CheckCreated, CheckView, DeviceReturned, StartRequest, iso
+from silentcheck.observability import logger
+from silentcheck.providers.base import ProviderRefused, StartContext
+from silentcheck.settings import settings
+
+DEFAULT_PROVIDER = "truid"
+RETURN_PATH = "/checks/return"
+
+
+def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> CheckCreated:
+    e164 = phone.parse_e164(request.phone_number)
+    provider_name = request.provider or DEFAULT_PROVIDER
+    if provider_name not in providers.names():
+        raise InvalidRequest(f"provider must be one of: {', '.join(providers.names())}")
+    adapter = providers.get(provider_name)
+
+    now = tokens.now()
+    check_id, poll_token = tokens.new_token(), tokens.new_token()
+    state = f"{check_id}.{tokens.new_token()}"
+    check = Check(
+        check_id=check_id,
+        provider=provider_name,
+        status=Status.PENDING,
+        created_at=now,
+        expires_at=now + settings().check_ttl_seconds,
+        poll_token_hash=tokens.digest(poll_token),
+        number_key=phone.number_key(secrets.pepper(), e164),
+        state_hash=tokens.digest(state),
+    )
+    store.create(check)  # before any billable call: every provider request has a record
+    context = {"check_id": check_id, "provider": provider_name, "number": phone.mask(e164)}
+    return_url = f"{api_base_url.rstrip('/')}{RETURN_PATH}?{urlencode({'state': state})}"
+    try:
+        started = adapter.start(StartContext(check_id, e164, return_url, source_ip))
+    except ProviderRefused as refused:
+        logger.info("provider refused the check", extra={**context, "raw_code": refused.outcome.raw_code})
+        failed = _finish(check, refused.outcome, tokens.now())
+        return _created(failed, poll_token, None)
+    except Exception:
+        _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), tokens.now())
+        raise
+
+    expires_at = check.expires_at
+    if started.ttl_seconds:
+        expires_at = min(expires_at, now + started.ttl_seconds)
+    recorded = store.record_started(check_id, tokens.now(), started.provider_ref, started.provider_version,
+                                    started.binding, expires_at, started.attributes)
+    logger.info("check started", extra={**context, "version": started.provider_version})
+    return _created(recorded, poll_token, started.check_url)
+
+
+def poll(check_id: str, poll_token: str | None, completion_code: str | None) -> CheckView:
+    check = store.get(check_id) if check_id else None
+    if check is None or not tokens.matches(poll_token, check.poll_token_hash):
+        raise CheckNotFound("no check with this id for this poll token")
+    now = tokens.now()
+    if check.status is Status.PENDING:
+        check = _advance(check, now)
+    status = check.status_at(now)
+    if check.needs_completion_code():
+        if completion_code is None:
+            # The provider verified, but only the device that finished the chain holds the code.
+            return CheckView.of(check, Status.PENDING)
+        if not tokens.matches(completion_code, check.completion_code_hash):
+            raise CompletionCodeInvalid(
+                "the completion code does not belong to this check; pass the code the device received "
+                "at the end of the check URL's redirect chain"
+            )
+    return CheckView.of(check, status)
+
+
+def device_return(query: Mapping[str, str]) -> DeviceReturned:
+    """The end of a device's redirect chain: use the state once, settle the check, hand out the code."""
+    state = query.get("state", "")
+    check_id = state.partition(".")[0]
+    if not check_id:
+        raise InvalidReturn("this link is not valid; start a new check")
+    now = tokens.now()
+    try:
+        check = store.consume_state(check_id, tokens.digest(state), now)
+    except store.TransitionLost:
+        raise InvalidReturn("this link was already used or has expired; start a new check") from None
+    outcome = providers.get(check.provider).on_return(check, query)
+    completion_code = tokens.new_token()
+    try:
+        finished = store.finish(check_id, outcome, tokens.now(), completion_code_hash=tokens.digest(completion_code))
+    except store.TransitionLost:
+        raise InvalidReturn("this check expired before it completed; start a new check") from None
+    logger.info("device returned", check_id=check_id, status=finished.status, raw_code=outcome.raw_code)
+    return DeviceReturned(check_id=check_id, completion_code=completion_code)
+
+
+def provider_callback(provider: str, capability: str) -> None:
+    """No adapter issues callback capabilities yet (Infobip and signed tru.ID callbacks come next),
+    so every capability is unknown: 404, and no record is read or written."""
+    raise CheckNotFound("unknown callback")
+
+
+def _advance(check: Check, now: int) -> Check:
+    """Bring a PENDING check up to date: expire it, or ask the provider for a verdict."""
+    if check.is_expired_at(now):
+        return store.mark_expired(check.check_id, now) or check
+    outcome = providers.get(check.provider).refresh(check)
+    if outcome is None:
+        return check
+    return _finish(check, outcome, tokens.now())
+
+
+def _finish(check: Check, outcome: Outcome, now: int) -> Check:
+    try:
+        return store.finish(check.check_id, outcome, now)
+    except store.TransitionLost as lost:
+        return lost.current or check  # someone else settled it first; theirs stands
+
+
+def _created(check: Check, poll_token: str, check_url: str | None) -> CheckCreated:
+    return CheckCreated(
+        check_id=check.check_id,
+        check_url=check_url,
+        poll_token=poll_token,
+        provider=check.provider,
+        status=check.status,
+        reason=check.reason,
+        expires_at=iso(check.expires_at),
+    )

@@ -1,0 +1,189 @@
+"""DynamoDB repository for checks: every state change is a conditional update from PENDING."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from silentcheck import aws
+from silentcheck.checks import Binding, Check, Outcome, Reason, Status
+from silentcheck.settings import settings
+
+_PENDING = {"S": Status.PENDING.value}
+
+
+class TransitionLost(Exception):
+    """The conditional update lost: the check is no longer PENDING, expired, or the state was used."""
+
+    def __init__(self, current: Check | None) -> None:
+        super().__init__("check is not in the expected state")
+        self.current = current
+
+
+def _key(check_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"check#{check_id}"}}
+
+
+def _to_item(check: Check, purge_at: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **_key(check.check_id),
+        "check_id": {"S": check.check_id},
+        "provider": {"S": check.provider},
+        "status": {"S": check.status.value},
+        "created_at": {"N": str(check.created_at)},
+        "expires_at": {"N": str(check.expires_at)},
+        "purge_at": {"N": str(purge_at)},
+        "poll_token_hash": {"S": check.poll_token_hash},
+        "number_key": {"S": check.number_key},
+    }
+    optional = {
+        "reason": check.reason,
+        "raw_code": check.raw_code,
+        "binding": check.binding,
+        "provider_ref": check.provider_ref,
+        "provider_version": check.provider_version,
+        "state_hash": check.state_hash,
+        "completion_code_hash": check.completion_code_hash,
+    }
+    item.update({name: {"S": str(value)} for name, value in optional.items() if value is not None})
+    if check.completed_at is not None:
+        item["completed_at"] = {"N": str(check.completed_at)}
+    if check.attributes:
+        item["attributes"] = {"M": {k: {"S": v} for k, v in check.attributes.items()}}
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> Check:
+    def s(name: str) -> str | None:
+        return item[name]["S"] if name in item else None
+
+    def n(name: str) -> int | None:
+        return int(item[name]["N"]) if name in item else None
+
+    reason, binding = s("reason"), s("binding")
+    return Check(
+        check_id=item["check_id"]["S"],
+        provider=item["provider"]["S"],
+        status=Status(item["status"]["S"]),
+        created_at=int(item["created_at"]["N"]),
+        expires_at=int(item["expires_at"]["N"]),
+        poll_token_hash=item["poll_token_hash"]["S"],
+        number_key=item["number_key"]["S"],
+        reason=Reason(reason) if reason else None,
+        raw_code=s("raw_code"),
+        binding=Binding(binding) if binding else None,
+        completed_at=n("completed_at"),
+        provider_ref=s("provider_ref"),
+        provider_version=s("provider_version"),
+        state_hash=s("state_hash"),
+        completion_code_hash=s("completion_code_hash"),
+        attributes={k: v["S"] for k, v in item.get("attributes", {}).get("M", {}).items()},
+    )
+
+
+def _table() -> str:
+    return settings().table_name
+
+
+def _lost(error: Exception) -> TransitionLost:
+    old = getattr(error, "response", {}).get("Item")
+    return TransitionLost(_from_item(old) if old else None)
+
+
+def create(check: Check) -> None:
+    """Write a new PENDING check; never overwrites an existing item."""
+    aws.client("dynamodb").put_item(
+        TableName=_table(),
+        Item=_to_item(check, purge_at=check.expires_at + settings().retention_seconds),
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+
+
+def get(check_id: str) -> Check | None:
+    response = aws.client("dynamodb").get_item(TableName=_table(), Key=_key(check_id), ConsistentRead=True)
+    item = response.get("Item")
+    return _from_item(item) if item else None
+
+
+def _update_pending(check_id: str, now: int, update: str, condition: str = "", **values: Any) -> Check:
+    """A conditional update that applies only while the check is PENDING and unexpired."""
+    names = {"#status": "status"}
+    attribute_values = {":pending": _PENDING, ":now": {"N": str(now)}}
+    attribute_values.update(values)
+    client = aws.client("dynamodb")
+    try:
+        response = client.update_item(
+            TableName=_table(),
+            Key=_key(check_id),
+            UpdateExpression=update,
+            ConditionExpression="attribute_exists(pk) AND #status = :pending AND expires_at > :now"
+            + (f" AND {condition}" if condition else ""),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attribute_values,
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except client.exceptions.ConditionalCheckFailedException as error:
+        raise _lost(error) from None
+    return _from_item(response["Attributes"])
+
+
+def record_started(check_id: str, now: int, provider_ref: str, provider_version: str | None,
+                   binding: Binding, expires_at: int, attributes: dict[str, str]) -> Check:
+    """Attach the provider's reference and the flow's binding once the provider accepted the check."""
+    values: dict[str, Any] = {
+        ":ref": {"S": provider_ref},
+        ":binding": {"S": binding.value},
+        ":expires": {"N": str(expires_at)},
+        ":attrs": {"M": {k: {"S": v} for k, v in attributes.items()}},
+    }
+    update = "SET provider_ref = :ref, binding = :binding, expires_at = :expires, attributes = :attrs"
+    if provider_version:
+        values[":version"] = {"S": provider_version}
+        update += ", provider_version = :version"
+    return _update_pending(check_id, now, update, **values)
+
+
+def consume_state(check_id: str, state_hash: str, now: int) -> Check:
+    """Use a device-return state exactly once (concurrent returns: one wins, the rest lose)."""
+    return _update_pending(check_id, now, "REMOVE state_hash", "state_hash = :state", **{":state": {"S": state_hash}})
+
+
+def finish(check_id: str, outcome: Outcome, now: int, completion_code_hash: str | None = None) -> Check:
+    """PENDING -> a final status. Raises TransitionLost if the check is final or expired already."""
+    values: dict[str, Any] = {
+        ":status": {"S": outcome.status.value},
+        ":completed": {"N": str(now)},
+        ":purge": {"N": str(now + settings().retention_seconds)},
+    }
+    sets = ["#status = :status", "completed_at = :completed", "purge_at = :purge"]
+    removes = ["state_hash"]
+    for name, value in (("reason", outcome.reason), ("raw_code", outcome.raw_code),
+                        ("completion_code_hash", completion_code_hash)):
+        if value is not None:
+            values[f":{name}"] = {"S": str(value)}
+            sets.append(f"{name} = :{name}")
+    update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
+    return _update_pending(check_id, now, update, **values)
+
+
+def mark_expired(check_id: str, now: int) -> Check | None:
+    """Record EXPIRED for a PENDING check whose expires_at has passed (best effort, idempotent)."""
+    client = aws.client("dynamodb")
+    try:
+        response = client.update_item(
+            TableName=_table(),
+            Key=_key(check_id),
+            UpdateExpression="SET #status = :expired, reason = :reason, completed_at = :now REMOVE state_hash",
+            ConditionExpression="attribute_exists(pk) AND #status = :pending AND expires_at <= :now",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":pending": _PENDING,
+                ":expired": {"S": Status.EXPIRED.value},
+                ":reason": {"S": Reason.DEVICE_TIMEOUT.value},
+                ":now": {"N": str(now)},
+            },
+            ReturnValues="ALL_NEW",
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return None
+    return _from_item(response["Attributes"])

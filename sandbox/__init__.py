@@ -1,0 +1,1 @@
+"""The product on one machine: DynamoDB Local, moto, simulated providers and network, a local gateway."""

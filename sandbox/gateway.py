@@ -1,0 +1,333 @@
+"""Serves template.yaml's functions over HTTP the way API Gateway and function URLs do, without Docker.
+
+Routes, handlers and environment are read from the template; each request becomes the event
+API Gateway (REST, payload 1.0) or a Lambda function URL (payload 2.0) would send, and goes
+through the real `lambda_handler`.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs
+
+from sandbox.aws import load_template
+from sandbox.httpserver import RunningServer, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+LAYER = ROOT / "layers" / "shared"
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    code_uri: str
+    handler: str
+    environment: dict[str, Any]
+    routes: tuple[tuple[str, str], ...]  # (METHOD, /path/{param})
+    has_function_url: bool
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    function: Function
+
+    @property
+    def literal_segments(self) -> int:
+        return sum(1 for part in self.template.split("/") if part and not part.startswith("{"))
+
+
+def read_functions(template_path: Path = TEMPLATE) -> list[Function]:
+    template = load_template(template_path)
+    global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    functions = []
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        routes = tuple(
+            (str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"]))
+            for event in props.get("Events", {}).values()
+            if event.get("Type") == "Api"
+        )
+        env = {**global_env, **props.get("Environment", {}).get("Variables", {})}
+        functions.append(Function(logical_id, props["CodeUri"], props["Handler"], env, routes,
+                                  "FunctionUrlConfig" in props))
+    return functions
+
+
+def stage_name(template_path: Path = TEMPLATE) -> str:
+    """The API stage: the template's StageName parameter default (the URL's first segment)."""
+    template = load_template(template_path)
+    return str(template["Parameters"]["StageName"]["Default"])
+
+
+def resolve_environment(functions: Iterable[Function], values: Mapping[str, str],
+                        template_path: Path = TEMPLATE) -> dict[str, str]:
+    """Environment for the functions: literals as written, Refs from `values` or parameter defaults."""
+    parameters = load_template(template_path).get("Parameters", {})
+    env: dict[str, str] = {}
+    for function in functions:
+        for name, raw in function.environment.items():
+            if isinstance(raw, dict) and "Ref" in raw:
+                ref = raw["Ref"]
+                if name in values:
+                    value = values[name]
+                elif ref in parameters:
+                    value = str(parameters[ref].get("Default", ""))
+                else:
+                    raise KeyError(f"no sandbox value for {name} (!Ref {ref}); pass it in `values`")
+            elif isinstance(raw, str | int | float):
+                value = values.get(name, str(raw))
+            else:
+                raise ValueError(f"cannot resolve {name}: {raw!r}")
+            if env.get(name, value) != value:
+                raise ValueError(f"functions disagree on {name}; the in-process gateway needs one value")
+            env[name] = value
+    return env
+
+
+class _FakeContext:
+    """The parts of LambdaContext that Powertools reads."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "sandbox"
+        self._deadline = time.monotonic() + 15
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_handler(function: Function) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Import the function's module the way Lambda does: its own file, the layer on sys.path."""
+    if str(LAYER) not in sys.path:
+        sys.path.insert(0, str(LAYER))
+    module_name, _, attribute = function.handler.rpartition(".")
+    path = ROOT / function.code_uri / f"{module_name}.py"
+    spec = importlib.util.spec_from_file_location(f"sandbox_fn_{function.logical_id}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(module, attribute)
+    return handler
+
+
+def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
+    headers = {key[5:].replace("_", "-").title(): str(value)
+               for key, value in environ.items() if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = str(environ["CONTENT_TYPE"])
+    if environ.get("CONTENT_LENGTH"):
+        headers["Content-Length"] = str(environ["CONTENT_LENGTH"])
+    return headers
+
+
+def _body(environ: Mapping[str, Any]) -> tuple[str | None, bool]:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    if not raw:
+        return None, False
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode(), True
+
+
+def _query(environ: Mapping[str, Any]) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    multi = parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
+    if not multi:
+        return None, None
+    return {k: v[-1] for k, v in multi.items()}, multi
+
+
+def _respond(result: Mapping[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    status = int(result.get("statusCode", 200))
+    headers = [(k, str(v)) for k, v in (result.get("headers") or {}).items()]
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers.extend((name, str(v)) for v in values if (name, str(v)) not in headers)
+    headers.extend(("Set-Cookie", c) for c in result.get("cookies") or [])
+    body = result.get("body") or ""
+    payload = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
+    return [payload]
+
+
+_REASONS = {200: "OK", 201: "Created", 302: "Found", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+            409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+            502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+def _json_error(start_response: Callable[..., Any], status: int, message: str) -> list[bytes]:
+    start_response(f"{status} {_REASONS.get(status, 'Error')}", [("Content-Type", "application/json")])
+    return [('{"message": "%s"}' % message).encode()]
+
+
+class RestApi:
+    """The REST API: stage prefix, most-specific route match, payload 1.0 events."""
+
+    def __init__(self, functions: Iterable[Function], stage: str) -> None:
+        self.stage = stage
+        routes = []
+        for function in functions:
+            for method, path in function.routes:
+                regex = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$"
+                routes.append(Route(method, path, re.compile(regex), function))
+        # API Gateway prefers literal segments over {params}: /checks/return beats /checks/{check_id}.
+        self.routes = sorted(routes, key=lambda r: -r.literal_segments)
+        self.handlers = {r.function.logical_id: load_handler(r.function) for r in self.routes}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        full_path = str(environ.get("PATH_INFO", "/"))
+        prefix = f"/{self.stage}"
+        if not full_path.startswith(prefix + "/"):
+            return _json_error(start_response, 403, "Missing Authentication Token")
+        path = full_path[len(prefix):]
+        method = str(environ["REQUEST_METHOD"]).upper()
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match and route.method == method:
+                event = self._event(environ, route, path, full_path, match.groupdict())
+                context = _FakeContext(route.function.logical_id)
+                return _respond(self.handlers[route.function.logical_id](event, context), start_response)
+        return _json_error(start_response, 403, "Missing Authentication Token")
+
+    def _event(self, environ: Mapping[str, Any], route: Route, path: str, full_path: str,
+               params: dict[str, str]) -> dict[str, Any]:
+        headers = _headers(environ)
+        query, multi_query = _query(environ)
+        body, is_base64 = _body(environ)
+        return {
+            "resource": route.template,
+            "path": path,
+            "httpMethod": route.method,
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": multi_query,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": route.template,
+                "httpMethod": route.method,
+                "path": full_path,
+                "stage": self.stage,
+                "domainName": str(environ.get("HTTP_HOST", "127.0.0.1")),
+                "requestId": str(uuid.uuid4()),
+                "requestTimeEpoch": int(time.time() * 1000),
+                "accountId": "000000000000",
+                "apiId": "sandbox",
+                "protocol": str(environ.get("SERVER_PROTOCOL", "HTTP/1.1")),
+                # API Gateway's sourceIp is the TCP peer; X-Forwarded-For is just another header.
+                "identity": {"sourceIp": str(environ.get("REMOTE_ADDR", "")),
+                             "userAgent": headers.get("User-Agent", "")},
+            },
+            "body": body,
+            "isBase64Encoded": is_base64,
+        }
+
+
+class FunctionUrl:
+    """A Lambda function URL: no stage, no routes of its own, payload 2.0 events."""
+
+    def __init__(self, function: Function) -> None:
+        self.function = function
+        self.handler = load_handler(function)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        headers = {k.lower(): v for k, v in _headers(environ).items()}
+        query, _ = _query(environ)
+        body, is_base64 = _body(environ)
+        path = str(environ.get("PATH_INFO", "/"))
+        event = {
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path,
+            "rawQueryString": str(environ.get("QUERY_STRING", "")),
+            "headers": headers,
+            "queryStringParameters": query,
+            "requestContext": {
+                "accountId": "anonymous",
+                "apiId": "sandbox",
+                "domainName": headers.get("host", "127.0.0.1"),
+                "http": {"method": str(environ["REQUEST_METHOD"]).upper(), "path": path,
+                         "protocol": str(environ.get("SERVER_PROTOCOL", "HTTP/1.1")),
+                         "sourceIp": str(environ.get("REMOTE_ADDR", "")), "userAgent": headers.get("user-agent", "")},
+                "requestId": str(uuid.uuid4()),
+                "routeKey": "$default",
+                "stage": "$default",
+                "timeEpoch": int(time.time() * 1000),
+            },
+            "body": body,
+            "isBase64Encoded": is_base64,
+        }
+        return _respond(self.handler(event, _FakeContext(self.function.logical_id)), start_response)
+
+
+@dataclass
+class Gateway:
+    api: RunningServer
+    callback: RunningServer
+    stage: str
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.api.base_url}/{self.stage}"
+
+    @property
+    def callback_url(self) -> str:
+        return self.callback.base_url
+
+    def stop(self) -> None:
+        self.api.stop()
+        self.callback.stop()
+
+
+def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE,
+                  api_port: int = 0, callback_port: int = 0) -> Gateway:
+    """Serve the template's functions on loopback; sets the functions' environment in this process.
+
+    PUBLIC_API_URL defaults to the gateway's own URL, so redirect targets stay configuration.
+    """
+    functions = read_functions(template_path)
+    stage = stage_name(template_path)
+    api_server = _reserve(api_port)
+    values = {"PUBLIC_API_URL": f"http://127.0.0.1:{api_server}/{stage}", **env_values}
+    os.environ.update(resolve_environment(functions, values, template_path))
+    api = serve(RestApi([f for f in functions if f.routes], stage), port=api_server)
+    url_functions = [f for f in functions if f.has_function_url]
+    if len(url_functions) != 1:
+        raise ValueError("the sandbox expects exactly one function with a function URL")
+    callback = serve(FunctionUrl(url_functions[0]), port=callback_port)
+    return Gateway(api, callback, stage)
+
+
+def _reserve(port: int) -> int:
+    if port:
+        return port
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
