@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -180,7 +181,7 @@ _REASONS = {200: "OK", 201: "Created", 302: "Found", 400: "Bad Request", 403: "F
 
 def _json_error(start_response: Callable[..., Any], status: int, message: str) -> list[bytes]:
     start_response(f"{status} {_REASONS.get(status, 'Error')}", [("Content-Type", "application/json")])
-    return [('{"message": "%s"}' % message).encode()]
+    return [json.dumps({"message": message}).encode()]
 
 
 class RestApi:

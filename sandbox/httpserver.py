@@ -18,7 +18,7 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -42,6 +42,7 @@ def serve(app: WSGIApp, port: int = 0, host: str = "127.0.0.1") -> RunningServer
     if not host.startswith("127."):
         raise ValueError("the sandbox serves on loopback addresses only")
     server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name=f"wsgi:{server.server_port}", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name=f"wsgi:{server.server_port}", daemon=True)
     thread.start()
     return RunningServer(f"http://{host}:{server.server_port}", server.server_port, server, thread)

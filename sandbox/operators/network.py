@@ -1,0 +1,265 @@
+"""The simulated mobile network: it tells phones apart by their loopback source address,
+as an operator's header enrichment does."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import re
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, Literal, get_args
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sandbox.httpserver import WSGIApp
+
+Bearer = Literal["cellular", "wifi"]
+
+LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
+CELLULAR_RANGE = ipaddress.IPv4Network("127.64.0.0/16")
+WIFI_RANGE = ipaddress.IPv4Network("127.192.0.0/16")
+DEFAULT_NETWORK_ID = "23410"
+OPERATORS = {"23410": "O2 UK", "23415": "Vodafone UK", "23420": "Three UK", "23430": "EE"}
+COOKIE_NAME = "mno_session"
+
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_NETWORK_ID = re.compile(r"[0-9]{5,6}")
+# Sessions come back as a path segment of /he/sessions/{session}, so only unreserved URL characters.
+_SESSION = re.compile(r"[A-Za-z0-9._~-]{1,256}")
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_MAX_BODY_BYTES = 64 * 1024
+_LINE_PATH = re.compile(r"/lines/([^/]+)")
+_SESSION_PATH = re.compile(r"/he/sessions/([^/]+)")
+
+
+@dataclass(frozen=True)
+class PhoneRecord:
+    """A phone the network has handed an address to."""
+
+    ip: str
+    sim: str
+    bearer: Bearer
+    network_id: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """What the operator knows about a cellular address."""
+
+    ip: str
+    msisdn: str
+    network_id: str
+    operator: str
+
+
+@dataclass(frozen=True)
+class HeSession:
+    """What header enrichment saw when a device passed through `/he/authorize`."""
+
+    session: str
+    msisdn: str | None
+    network_id: str | None
+
+
+class SessionAlreadyUsed(Exception):
+    """A header-enrichment session is recorded once; a second device cannot overwrite the first."""
+
+
+def operator_name(network_id: str) -> str:
+    return OPERATORS.get(network_id, f"Sandbox operator {network_id}")
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for an http(s) URL without user info whose host is 127.x.x.x or localhost."""
+    # Backslashes and whitespace are parsed differently by different clients; refuse them outright.
+    if not url.isascii() or "\\" in url or any(c.isspace() or not c.isprintable() for c in url):
+        return False
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "@" in parts.netloc:
+        return False
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.IPv4Address(parts.hostname or "") in LOOPBACK
+    except ValueError:
+        return False
+
+
+class MobileNetwork:
+    """Phones, their addresses and header-enrichment sessions, in memory; safe to share across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._free: dict[Bearer, Iterator[ipaddress.IPv4Address]] = {
+            "cellular": CELLULAR_RANGE.hosts(),
+            "wifi": WIFI_RANGE.hosts(),
+        }
+        self._phones: dict[str, PhoneRecord] = {}
+        self._sessions: dict[str, HeSession] = {}
+
+    def add_phone(self, sim: str, bearer: Bearer = "cellular", network_id: str = DEFAULT_NETWORK_ID) -> PhoneRecord:
+        """Give a phone holding `sim` the next free address of its bearer's range."""
+        if not isinstance(sim, str) or not _E164.fullmatch(sim):
+            raise ValueError(f"sim must be an E.164 number like +447700900002, got {sim!r}")
+        if bearer not in get_args(Bearer):
+            raise ValueError(f"bearer must be 'cellular' or 'wifi', got {bearer!r}")
+        if not isinstance(network_id, str) or not _NETWORK_ID.fullmatch(network_id):
+            raise ValueError(f"network_id must be MCC+MNC, 5 or 6 digits, got {network_id!r}")
+        with self._lock:
+            address = next(self._free[bearer], None)
+            if address is None:
+                raise RuntimeError(f"no {bearer} addresses left")
+            phone = PhoneRecord(str(address), sim, bearer, network_id)
+            self._phones[phone.ip] = phone
+        return phone
+
+    def line_for_ip(self, ip: str) -> Line | None:
+        """The line behind a cellular address; None for Wi-Fi and unknown addresses."""
+        with self._lock:
+            phone = self._phones.get(ip)
+        if phone is None or phone.bearer != "cellular":
+            return None
+        return Line(phone.ip, phone.sim, phone.network_id, operator_name(phone.network_id))
+
+    def record_session(self, session: str, ip: str) -> HeSession:
+        """Remember which line (if any) the request for `session` came from; raises SessionAlreadyUsed."""
+        line = self.line_for_ip(ip)
+        seen = HeSession(session, line.msisdn, line.network_id) if line else HeSession(session, None, None)
+        with self._lock:
+            if session in self._sessions:
+                raise SessionAlreadyUsed(session)
+            self._sessions[session] = seen
+        return seen
+
+    def session(self, session: str) -> HeSession | None:
+        with self._lock:
+            return self._sessions.get(session)
+
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+def _json(status: int, payload: dict[str, Any]) -> Response:
+    return status, [("Content-Type", "application/json")], json.dumps(payload).encode()
+
+
+def _error(status: int, error: str, detail: str) -> Response:
+    return _json(status, {"error": error, "detail": detail})
+
+
+def _not_allowed(method: str) -> Response:
+    return _error(405, "method_not_allowed", f"{method} is not allowed here")
+
+
+def _add_phone(network: MobileNetwork, environ: dict[str, Any]) -> Response:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _error(400, "invalid_request", "bad Content-Length")
+    if length > _MAX_BODY_BYTES:
+        return _error(413, "invalid_request", "body too large")
+    try:
+        body = json.loads(environ["wsgi.input"].read(length) or b"null")
+    except ValueError:
+        return _error(400, "invalid_request", "body must be JSON")
+    if not isinstance(body, dict):
+        return _error(400, "invalid_request", 'body must be a JSON object like {"sim": "+447700900002"}')
+    try:
+        phone = network.add_phone(
+            body.get("sim", ""), body.get("bearer", "cellular"), body.get("network_id", DEFAULT_NETWORK_ID)
+        )
+    except ValueError as exc:
+        return _error(400, "invalid_request", str(exc))
+    return _json(201, asdict(phone))
+
+
+def _line(network: MobileNetwork, ip: str) -> Response:
+    try:
+        ipaddress.IPv4Address(ip)
+    except ValueError:
+        return _error(400, "invalid_request", f"not an IPv4 address: {ip!r}")
+    line = network.line_for_ip(ip)
+    if line is None:
+        return _json(200, {"ip": ip, "mobile": False})
+    return _json(200, {**asdict(line), "mobile": True})
+
+
+def _mno_cookie(environ: dict[str, Any]) -> str:
+    """The device's existing MNO cookie if it sent one, else a new one."""
+    cookies: SimpleCookie = SimpleCookie()
+    with contextlib.suppress(CookieError):
+        cookies.load(environ.get("HTTP_COOKIE", ""))
+    sent = cookies.get(COOKIE_NAME)
+    if sent is not None and _COOKIE_VALUE.fullmatch(sent.value):
+        return sent.value
+    return secrets.token_urlsafe(16)
+
+
+def _with_session(return_to: str, session: str) -> str:
+    parts = urlsplit(return_to)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "session"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("session", session)])))
+
+
+def _authorize(network: MobileNetwork, environ: dict[str, Any]) -> Response:
+    params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    session = params.get("session", [""])[-1]
+    return_to = params.get("return_to", [""])[-1]
+    if not _SESSION.fullmatch(session):
+        return _error(400, "invalid_request", "session must be 1-256 URL-safe characters")
+    if not is_loopback_url(return_to):
+        return _error(400, "invalid_request", "return_to must be an http(s) URL on 127.x.x.x or localhost")
+    try:
+        network.record_session(session, environ.get("REMOTE_ADDR", ""))
+    except SessionAlreadyUsed:
+        return _error(409, "session_already_used", "this session has already been through header enrichment")
+    cookie = f"{COOKIE_NAME}={_mno_cookie(environ)}; Path=/; HttpOnly; SameSite=Lax"
+    headers = [
+        ("Location", _with_session(return_to, session)),
+        ("Set-Cookie", cookie),
+        ("Cache-Control", "no-store"),
+    ]
+    return 302, headers, b""
+
+
+def _session(network: MobileNetwork, session: str) -> Response:
+    seen = network.session(session)
+    if seen is None:
+        return _error(404, "not_found", "unknown session")
+    if seen.msisdn is None:
+        return _json(200, {"session": seen.session, "mobile": False})
+    return _json(200, {**asdict(seen), "mobile": True})
+
+
+def _route(network: MobileNetwork, environ: dict[str, Any]) -> Response:
+    method = environ.get("REQUEST_METHOD", "GET")
+    path: str = environ.get("PATH_INFO", "")
+    if path == "/_admin/phones":
+        return _add_phone(network, environ) if method == "POST" else _not_allowed(method)
+    if path == "/he/authorize":
+        return _authorize(network, environ) if method == "GET" else _not_allowed(method)
+    if match := _LINE_PATH.fullmatch(path):
+        return _line(network, match[1]) if method == "GET" else _not_allowed(method)
+    if match := _SESSION_PATH.fullmatch(path):
+        return _session(network, match[1]) if method == "GET" else _not_allowed(method)
+    return _error(404, "not_found", f"no such path: {path}")
+
+
+def make_app(network: MobileNetwork) -> WSGIApp:
+    """The network's HTTP face: admin, line lookup and the header-enrichment hop."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        status, headers, body = _route(network, environ)
+        start_response(f"{status} {HTTPStatus(status).phrase}", [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app

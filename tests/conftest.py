@@ -1,0 +1,64 @@
+"""Fixtures shared by unit and integration tests: AWS stand-ins on loopback, the table from template.yaml."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox import aws
+
+TEST_TABLE = "silentcheck-test-checks"
+TEST_SECRET = "silentcheck/test"
+
+
+def _forget_caches() -> None:
+    from silentcheck import aws as sc_aws
+    from silentcheck import http, settings
+    from silentcheck import secrets as sc_secrets
+    from silentcheck.providers import truid
+
+    settings.settings.cache_clear()
+    sc_aws.reset()
+    http.reset()
+    sc_secrets.forget()
+    truid.forget_tokens()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[aws.MotoServer]:
+    server = aws.start_moto_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def moto_env(moto_server: aws.MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[aws.MotoServer]:
+    """Unit-test environment: DynamoDB and Secrets Manager from moto's server on 127.0.0.1, a fresh table."""
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_server.endpoint,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_server.endpoint,
+        "TABLE_NAME": TEST_TABLE,
+        "SECRET_ID": TEST_SECRET,
+        "PROVIDER_TIMEOUT_SECONDS": "2",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    import requests
+
+    requests.post(f"{moto_server.endpoint}/moto-api/reset", timeout=5)
+    aws.create_checks_table(aws.client("dynamodb", moto_server.endpoint), TEST_TABLE)
+    aws.seed_secret(aws.client("secretsmanager", moto_server.endpoint), TEST_SECRET,
+                    {"pepper": secrets.token_urlsafe(32)})
+    _forget_caches()
+    yield moto_server
+    _forget_caches()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("POWERTOOLS_DEV", "false")

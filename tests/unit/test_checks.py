@@ -1,0 +1,50 @@
+"""The domain model: statuses, outcomes and expiry, with no I/O."""
+
+import pytest
+
+from silentcheck.checks import Binding, Check, Outcome, Reason, Status
+
+
+def _check(**changes: object) -> Check:
+    values: dict[str, object] = {
+        "check_id": "c1", "provider": "truid", "status": Status.PENDING, "created_at": 1000,
+        "expires_at": 1300, "poll_token_hash": "h", "number_key": "k",
+    }
+    values.update(changes)
+    return Check(**values)  # type: ignore[arg-type]
+
+
+def test_pending_check_reads_expired_once_expires_at_has_passed():
+    assert _check().status_at(1299) is Status.PENDING
+    assert _check().status_at(1300) is Status.EXPIRED
+
+
+def test_final_status_is_kept_after_expires_at():
+    assert _check(status=Status.VERIFIED).status_at(99999) is Status.VERIFIED
+
+
+def test_only_pending_unexpired_checks_can_transition():
+    assert _check().can_transition_at(1299)
+    assert not _check().can_transition_at(1300)
+    assert not _check(status=Status.NOT_VERIFIED).can_transition_at(1100)
+
+
+def test_failed_outcome_needs_a_reason():
+    with pytest.raises(ValueError, match="reason"):
+        Outcome(Status.FAILED)
+
+
+def test_verified_outcome_carries_no_reason():
+    with pytest.raises(ValueError, match="no reason"):
+        Outcome(Status.VERIFIED, Reason.PROVIDER_ERROR)
+
+
+def test_an_outcome_is_never_pending():
+    with pytest.raises(ValueError, match="final"):
+        Outcome(Status.PENDING)
+
+
+def test_device_bound_verified_needs_the_completion_code():
+    assert _check(status=Status.VERIFIED, binding=Binding.DEVICE).needs_completion_code()
+    assert not _check(status=Status.VERIFIED, binding=Binding.NONE).needs_completion_code()
+    assert not _check(status=Status.NOT_VERIFIED, binding=Binding.DEVICE).needs_completion_code()
