@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import ipaddress
 import json
+import logging
 import shutil
 import socket
 import subprocess
@@ -214,6 +215,7 @@ class MotoServer:
     """moto's server on 127.0.0.1 in a background thread (moto's own default binds 0.0.0.0)."""
 
     def __init__(self, port: int = 0) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]

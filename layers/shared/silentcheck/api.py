@@ -65,7 +65,7 @@ def rest_resolver() -> APIGatewayRestResolver:
 
 
 def json_response(status: int, body: Any) -> Response[str]:
-    payload = body.model_dump(mode="json", exclude_none=True) if hasattr(body, "model_dump") else body
+    payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
     return Response(status, "application/json", json.dumps(payload), headers=dict(SECURITY_HEADERS))
 
 

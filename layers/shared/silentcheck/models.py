@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from silentcheck.checks import Binding, Check, Reason, Status
 
@@ -20,7 +21,20 @@ class StartRequest(BaseModel):
     provider: str | None = Field(default=None, description="Ask for one provider, where allowed")
 
 
-class CheckCreated(BaseModel):
+class ApiModel(BaseModel):
+    """A response body: absent optional fields are left out, except those the API always shows."""
+
+    always_shown: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None or k in self.always_shown}
+
+
+class CheckCreated(ApiModel):
+    always_shown = frozenset({"check_url"})  # null says "no device hop in this flow"
+
     check_id: str
     check_url: str | None
     poll_token: str
@@ -30,7 +44,7 @@ class CheckCreated(BaseModel):
     expires_at: str
 
 
-class CheckView(BaseModel):
+class CheckView(ApiModel):
     check_id: str
     status: Status
     reason: Reason | None = None
@@ -51,6 +65,6 @@ class CheckView(BaseModel):
         )
 
 
-class DeviceReturned(BaseModel):
+class DeviceReturned(ApiModel):
     check_id: str
     completion_code: str

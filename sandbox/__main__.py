@@ -1,0 +1,88 @@
+"""python -m sandbox run | serve | verify NUMBER [--sim NUMBER] [--wifi]"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+
+import requests
+
+from sandbox import stack as stacks
+from sandbox.verify import verify
+
+
+def _print_urls(urls: dict[str, str]) -> None:
+    print("\nsilentcheck sandbox is serving on loopback:")
+    width = max(map(len, urls))
+    for name, url in urls.items():
+        print(f"  {name:<{width}}  {url}")
+
+
+def _wait_forever() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+
+
+def _running_stack_urls() -> dict[str, str] | None:
+    urls = stacks.read_state()
+    if not urls:
+        return None
+    try:
+        requests.get(urls["network"] + "/lines/127.0.0.1", timeout=1)
+    except requests.RequestException:
+        return None
+    return urls
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="start the stack, verify one number end to end, keep serving")
+    run.add_argument("phone_number", nargs="?", default="+447700900002")
+    commands.add_parser("serve", help="start the stack and keep serving")
+    check = commands.add_parser("verify", help="run one check as a phone would")
+    check.add_argument("phone_number")
+    check.add_argument("--sim", help="the SIM the phone holds (default: the number being checked)")
+    check.add_argument("--wifi", action="store_true", help="the phone is on Wi-Fi, not mobile data")
+    check.add_argument("--api-version", choices=["v0.1", "v0.2"], help="tru.ID API version (own stack only)")
+    for command in (run, commands.choices["serve"], check):
+        command.add_argument("--logs", action="store_true", help="print the functions' INFO logs")
+    args = parser.parse_args(argv)
+    log_level = "INFO" if args.logs else "WARNING"
+
+    if args.command == "verify":
+        urls = _running_stack_urls()
+        if urls and not args.api_version:
+            print(f"using the running sandbox at {urls['api']}")
+            view = verify(urls["api"], urls["network"], args.phone_number, sim=args.sim,
+                          bearer="wifi" if args.wifi else "cellular")
+            return 0 if view.get("status") else 1
+        with stacks.running_stack(log_level=log_level) as stack:
+            if args.api_version:
+                stack.configure_truid(api_version=args.api_version)
+            view = verify(stack.api_url, stack.network.base_url, args.phone_number, sim=args.sim,
+                          bearer="wifi" if args.wifi else "cellular")
+        return 0 if view.get("status") else 1
+
+    print("starting the sandbox (DynamoDB Local, moto, simulated tru.ID and network, gateway)…")
+    with stacks.running_stack(log_level=log_level) as stack:
+        stacks.write_state(stack)
+        if args.command == "run":
+            print()
+            view = verify(stack.api_url, stack.network.base_url, args.phone_number)
+            if view.get("status") != "VERIFIED":
+                print("the end-to-end verification did not verify: see the steps above", file=sys.stderr)
+                return 1
+        _print_urls(stack.urls())
+        print("\ntry:  .venv/bin/python -m sandbox verify +447700900004 --sim +447700900006   (Ctrl-C stops)")
+        _wait_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Test controls of the simulated tru.ID under /_sandbox/ (not tru.ID's API): recorded requests, faults."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from sandbox.operators.truid_http import DEFAULT_RETRY_AFTER_SECONDS, Request, Response, json_response, problem
+
+ADMIN_PREFIX = "/_sandbox/"
+_FAULT_FIELDS = frozenset({"method", "path_regex", "status", "count", "retry_after"})
+_KNOWN_STATUSES = frozenset(s.value for s in HTTPStatus)
+
+
+class RequestLog:
+    """Every request except the /_sandbox/ ones, with credentials reduced to their scheme."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[dict[str, Any]] = []
+
+    def record(self, request: Request) -> None:
+        headers = {_title(name): value for name, value in request.headers.items()}
+        if "Authorization" in headers:
+            headers["Authorization"] = headers["Authorization"].partition(" ")[0]
+        entry = {
+            "method": request.method,
+            "path": request.path,
+            "query": dict(request.query),
+            "headers": headers,
+            "body": request.body.decode("utf-8", errors="replace"),
+            "remote_addr": request.remote_addr,
+        }
+        with self._lock:
+            self._entries.append(entry)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@dataclass
+class _Fault:
+    method: str  # "*" matches any
+    path_regex: re.Pattern[str]
+    status: int
+    remaining: int
+    retry_after: int
+
+
+class FaultInjector:
+    """The next `count` requests matching a method and a path regex answer an HTTP error instead."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[_Fault] = []
+
+    def add(self, spec: Any) -> _Fault:
+        """Validate and arm a fault from its JSON description; ValueError says what is wrong."""
+        if not isinstance(spec, dict):
+            raise ValueError("body must be a JSON object")
+        unknown = sorted(set(spec) - _FAULT_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+        method, path_regex = spec.get("method", "*"), spec.get("path_regex")
+        status, count = spec.get("status"), spec.get("count", 1)
+        retry_after = spec.get("retry_after", DEFAULT_RETRY_AFTER_SECONDS)
+        if not isinstance(method, str) or not isinstance(path_regex, str):
+            raise ValueError("method and path_regex must be strings")
+        if not isinstance(status, int) or status < 400 or status not in _KNOWN_STATUSES:
+            raise ValueError("status must be an HTTP error status (4xx or 5xx)")
+        if not isinstance(count, int) or count < 1 or not isinstance(retry_after, int) or retry_after < 0:
+            raise ValueError("count must be a positive integer and retry_after a non-negative one")
+        try:
+            pattern = re.compile(path_regex)
+        except re.error as exc:
+            raise ValueError(f"path_regex does not compile: {exc}") from None
+        fault = _Fault(method.upper(), pattern, status, count, retry_after)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def take(self, request: Request) -> Response | None:
+        """The injected answer for this request, if an armed fault matches it (and uses one of its count)."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.method in ("*", request.method) and fault.path_regex.search(request.path):
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                    break
+            else:
+                return None
+        headers = (("Retry-After", str(fault.retry_after)),) if fault.status == 429 else ()
+        return problem(fault.status, detail="Injected by the sandbox", headers=headers)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+
+class SandboxControls:
+    """Routes /_sandbox/*; the callables reach into the simulator without this module knowing it."""
+
+    def __init__(self, revoke_tokens: Callable[[], None], list_checks: Callable[[], list[dict[str, Any]]]) -> None:
+        self.log = RequestLog()
+        self.faults = FaultInjector()
+        self._revoke_tokens = revoke_tokens
+        self._list_checks = list_checks
+
+    def handle(self, request: Request) -> Response:
+        routes: dict[str, dict[str, Callable[[Request], Response]]] = {
+            "/_sandbox/requests": {"GET": lambda _: json_response(200, self.log.snapshot()),
+                                   "DELETE": lambda _: self._done(self.log.clear)},
+            "/_sandbox/revoke-tokens": {"POST": lambda _: self._done(self._revoke_tokens)},
+            "/_sandbox/faults": {"POST": self._add_fault, "DELETE": lambda _: self._done(self.faults.clear)},
+            "/_sandbox/checks": {"GET": lambda _: json_response(200, self._list_checks())},
+        }
+        methods = routes.get(request.path.rstrip("/"))
+        if methods is None:
+            return problem(404, "not_found")
+        handler = methods.get(request.method)
+        if handler is None:
+            return problem(405, headers=(("Allow", ", ".join(methods)),))
+        return handler(request)
+
+    def _add_fault(self, request: Request) -> Response:
+        try:
+            fault = self.faults.add(request.json())
+        except ValueError as exc:
+            return problem(400, "bad_request", str(exc))
+        armed = {"method": fault.method, "path_regex": fault.path_regex.pattern, "status": fault.status,
+                 "count": fault.remaining, "retry_after": fault.retry_after}
+        return json_response(201, armed)
+
+    @staticmethod
+    def _done(action: Callable[[], None]) -> Response:
+        action()
+        return Response(204)
+
+
+def _title(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))

@@ -1,0 +1,131 @@
+"""The whole product on loopback: DynamoDB Local, moto's Secrets Manager, simulated providers, gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sandbox import aws
+from sandbox.gateway import ROOT, Gateway, start_gateway
+from sandbox.httpserver import RunningServer, serve
+from sandbox.operators import network as network_sim
+from sandbox.operators import truid as truid_sim
+
+STATE_FILE = ROOT / ".cache" / "sandbox" / "stack.json"
+TABLE_NAME = "silentcheck-sandbox-checks"
+SECRET_NAME = "silentcheck/sandbox"
+TRUID_PROJECTS = {
+    "sandbox-live-client": ("sandbox-live-secret", "live"),
+    "sandbox-digits-client": ("sandbox-digits-secret", "sandbox"),
+}
+
+
+@dataclass
+class Stack:
+    dynamodb: aws.DynamoDBLocal
+    moto: aws.MotoServer
+    network: RunningServer
+    truid: RunningServer
+    truid_simulator: truid_sim.TruIdSimulator
+    gateway: Gateway
+    secret_value: dict[str, Any]
+
+    @property
+    def api_url(self) -> str:
+        return self.gateway.api_url
+
+    def urls(self) -> dict[str, str]:
+        return {
+            "api": self.api_url,
+            "callback": self.gateway.callback_url,
+            "network": self.network.base_url,
+            "truid": self.truid.base_url,
+            "dynamodb": self.dynamodb.endpoint,
+            "secretsmanager": self.moto.endpoint,
+        }
+
+    def configure_truid(self, api_version: Literal["v0.1", "v0.2"] = "v0.2",
+                        mode: Literal["live", "sandbox"] = "live") -> None:
+        """Point the secret at another tru.ID project or API version (takes effect on the next request)."""
+        client_id = next(c for c, (_, m) in TRUID_PROJECTS.items() if m == mode)
+        self.secret_value["truid"] = {
+            "base_url": self.truid.base_url,
+            "client_id": client_id,
+            "client_secret": TRUID_PROJECTS[client_id][0],
+            "api_version": api_version,
+        }
+        aws.seed_secret(aws.client("secretsmanager", self.moto.endpoint), SECRET_NAME, self.secret_value)
+        _forget_function_caches()
+
+    def stop(self) -> None:
+        for part in (self.gateway, self.truid, self.network, self.moto, self.dynamodb):
+            part.stop()
+        STATE_FILE.unlink(missing_ok=True)
+
+
+def _forget_function_caches() -> None:
+    """The functions run in this process: drop their per-container caches as a new container would."""
+    from silentcheck import secrets
+    from silentcheck.providers import truid
+
+    secrets.forget()
+    truid.forget_tokens()
+
+
+def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float = 10.0,
+                log_level: str = "INFO") -> Stack:
+    dynamodb = aws.start_dynamodb_local()
+    moto = aws.start_moto_server()
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "sandbox",
+        "AWS_SECRET_ACCESS_KEY": "sandbox",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto.endpoint,
+        "PROVIDER_TIMEOUT_SECONDS": str(provider_timeout_seconds),
+        "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
+    })
+    aws.create_checks_table(aws.client("dynamodb", dynamodb.endpoint), TABLE_NAME)
+
+    network = serve(network_sim.make_app(network_sim.MobileNetwork()))
+    projects = {cid: truid_sim.Project(client_secret=secret, mode=mode)  # type: ignore[arg-type]
+                for cid, (secret, mode) in TRUID_PROJECTS.items()}
+    simulator = truid_sim.TruIdSimulator(truid_sim.TruIdConfig(
+        network_url=network.base_url, projects=projects, slow_seconds=truid_slow_seconds))
+    truid = serve(truid_sim.make_app(simulator))
+
+    secret_value: dict[str, Any] = {"pepper": random.token_urlsafe(32)}
+    secret_arn = aws.seed_secret(aws.client("secretsmanager", moto.endpoint), SECRET_NAME, secret_value)
+    gateway = start_gateway({"TABLE_NAME": TABLE_NAME, "SECRET_ID": secret_arn, "POWERTOOLS_LOG_LEVEL": log_level})
+    stack = Stack(dynamodb, moto, network, truid, simulator, gateway, secret_value)
+    stack.configure_truid()
+    return stack
+
+
+@contextmanager
+def running_stack(**kwargs: Any) -> Iterator[Stack]:
+    stack = start_stack(**kwargs)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def write_state(stack: Stack) -> Path:
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    STATE_FILE.write_text(json.dumps(stack.urls(), indent=2))
+    return STATE_FILE
+
+
+def read_state() -> dict[str, str] | None:
+    try:
+        value = json.loads(STATE_FILE.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

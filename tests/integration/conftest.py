@@ -1,0 +1,101 @@
+"""The sandbox stack for integration tests: DynamoDB Local, moto, simulated tru.ID and network,
+and the real handlers behind the template-driven gateway, all on loopback."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from sandbox import stack as stacks
+from sandbox.device import OpenResult, Phone
+
+pytestmark = pytest.mark.integration
+
+PROVIDER_TIMEOUT_SECONDS = 1.0
+TRUID_SLOW_SECONDS = 3.0
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[stacks.Stack]:
+    with stacks.running_stack(provider_timeout_seconds=PROVIDER_TIMEOUT_SECONDS,
+                              truid_slow_seconds=TRUID_SLOW_SECONDS, log_level="INFO") as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _fresh_truid(stack: stacks.Stack) -> Iterator[None]:
+    """Each test starts on tru.ID v0.2 in live mode, with no faults and an empty request log."""
+    stack.configure_truid()
+    requests.delete(f"{stack.truid.base_url}/_sandbox/faults", timeout=5)
+    requests.delete(f"{stack.truid.base_url}/_sandbox/requests", timeout=5)
+    yield
+
+
+@dataclass
+class App:
+    """What an app (or its backend) does with the API."""
+
+    stack: stacks.Stack
+
+    @property
+    def api(self) -> str:
+        return self.stack.api_url
+
+    def start(self, phone_number: Any = "+447700900002", **body: Any) -> requests.Response:
+        return requests.post(f"{self.api}/checks", json={"phone_number": phone_number, **body}, timeout=15)
+
+    def started(self, phone_number: str = "+447700900002") -> dict[str, Any]:
+        response = self.start(phone_number)
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def poll(self, check: dict[str, Any], code: str | None = None, token: str | None = None) -> requests.Response:
+        params = {"code": code} if code else {}
+        headers = {"Authorization": f"Bearer {token or check['poll_token']}"}
+        return requests.get(f"{self.api}/checks/{check['check_id']}", headers=headers, params=params, timeout=15)
+
+    def phone(self, sim: str = "+447700900002", bearer: str = "cellular") -> Phone:
+        return Phone.join(self.stack.network.base_url, sim, bearer)  # type: ignore[arg-type]
+
+    def open_on_own_phone(self, check: dict[str, Any], sim: str | None = None) -> OpenResult:
+        return self.phone(sim or "+447700900002").open(check["check_url"])
+
+    def truid_requests(self) -> list[dict[str, Any]]:
+        logged: list[dict[str, Any]] = requests.get(f"{self.stack.truid.base_url}/_sandbox/requests",
+                                                    timeout=5).json()
+        return logged
+
+    def truid_fault(self, **fault: Any) -> None:
+        response = requests.post(f"{self.stack.truid.base_url}/_sandbox/faults", json=fault, timeout=5)
+        assert response.status_code < 300, response.text
+
+
+@pytest.fixture
+def app(stack: stacks.Stack) -> App:
+    return App(stack)
+
+
+def completion_code(opened: OpenResult) -> str:
+    assert isinstance(opened.json, dict), opened.body
+    code: str = opened.json["completion_code"]
+    return code
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """The functions' log lines, formatted by their own (masking) formatter."""
+    from silentcheck.observability import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    yield stream
+    logger.removeHandler(handler)

@@ -1,0 +1,132 @@
+"""Every tru.ID error path ends in its documented reason (docs/providers.md), through the real handlers."""
+
+import pytest
+import requests
+
+from silentcheck import tokens
+from tests.integration.conftest import App, completion_code
+
+
+@pytest.mark.parametrize(("number", "status", "reason"), [
+    ("+447700900098", "FAILED", "CARRIER_UNSUPPORTED"),  # 400 #mno_not_supported
+    ("+447700900097", "FAILED", "PROVIDER_ERROR"),  # 429 with Retry-After
+    ("+447700900096", "FAILED", "PROVIDER_ERROR"),  # 503
+    ("+447700900095", "FAILED", "PROVIDER_ERROR"),  # no answer within the timeout
+    ("+447700900094", "NOT_VERIFIED", None),  # 409 #ip_msisdn_mismatch: the line is another number's
+])
+def test_refusal_at_create_ends_the_check_with_its_reason(app: App, number: str, status: str, reason: str | None):
+    response = app.start(number)
+
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["status"], body.get("reason"), body["check_url"]) == (status, reason, None)
+    polled = app.poll(body).json()
+    assert (polled["status"], polled.get("reason")) == (status, reason)
+
+
+@pytest.mark.parametrize(("number", "reason"), [
+    ("+447700900099", "PROVIDER_ERROR"),  # mno_server_error (tru.ID's sandbox "99")
+    ("+447700900093", "CARRIER_UNSUPPORTED"),  # mno_redirect_unsupported
+    ("+447700900092", "NUMBER_UNSUPPORTED"),  # mno_user_not_found
+])
+def test_error_at_the_end_of_the_redirect_chain_fails_with_its_reason(app: App, number: str, reason: str):
+    check = app.started(number)
+
+    opened = app.phone(number).open(check["check_url"])
+    view = app.poll(check, code=completion_code(opened)).json()
+
+    assert (view["status"], view["reason"]) == ("FAILED", reason)
+
+
+def test_phone_on_wifi_fails_as_not_on_mobile_data(app: App):
+    check = app.started("+447700900002")
+
+    opened = app.phone("+447700900002", bearer="wifi").open(check["check_url"])
+    view = app.poll(check).json()
+
+    assert opened.status == 412
+    assert (view["status"], view["reason"]) == ("FAILED", "NOT_ON_MOBILE_DATA")
+
+
+def test_check_reads_expired_after_expires_at_while_the_item_still_exists(app: App, monkeypatch):
+    check = app.started()
+    later = tokens.now() + 3600
+    monkeypatch.setattr(tokens, "now", lambda: later)
+
+    view = app.poll(check).json()
+
+    assert (view["status"], view["reason"]) == ("EXPIRED", "DEVICE_TIMEOUT")
+
+
+def test_phone_returning_after_expiry_cannot_verify(app: App, monkeypatch):
+    check = app.started()
+    later = tokens.now() + 3600
+    monkeypatch.setattr(tokens, "now", lambda: later)
+
+    opened = app.open_on_own_phone(check)
+
+    assert opened.status == 400
+    assert app.poll(check).json()["status"] == "EXPIRED"
+
+
+def test_code_exchange_failing_with_5xx_is_a_provider_error(app: App):
+    check = app.started()
+    app.truid_fault(method="PATCH", path_regex="/phone_check/v0.2/checks/", status=500)
+
+    opened = app.open_on_own_phone(check)
+    view = app.poll(check, code=completion_code(opened)).json()
+
+    assert (view["status"], view["reason"]) == ("FAILED", "PROVIDER_ERROR")
+
+
+def test_code_exchange_answered_404_is_a_failed_redirect(app: App):
+    check = app.started()
+    app.truid_fault(method="PATCH", path_regex="/phone_check/v0.2/checks/", status=404)
+
+    opened = app.open_on_own_phone(check)
+    view = app.poll(check, code=completion_code(opened)).json()
+
+    assert (view["status"], view["reason"]) == ("FAILED", "REDIRECT_FAILED")
+
+
+def test_revoked_token_is_refreshed_once_and_the_check_goes_ahead(app: App):
+    app.started()  # caches a token
+    requests.post(f"{app.stack.truid.base_url}/_sandbox/revoke-tokens", timeout=5)
+
+    check = app.started()
+
+    assert check["status"] == "PENDING"
+    token_calls = [r for r in app.truid_requests() if r["path"] == "/oauth2/v1/token"]
+    assert len(token_calls) == 2
+
+
+def test_token_is_cached_across_checks(app: App):
+    app.started()
+    app.started()
+
+    assert len([r for r in app.truid_requests() if r["path"] == "/oauth2/v1/token"]) == 1
+
+
+def test_rejected_credentials_fail_as_provider_rejected(app: App):
+    app.truid_fault(method="POST", path_regex="^/oauth2/v1/token$", status=401)
+
+    body = app.start().json()
+
+    assert (body["status"], body["reason"]) == ("FAILED", "PROVIDER_REJECTED")
+
+
+def test_token_request_uses_basic_auth_and_the_phone_check_scope(app: App):
+    app.started()
+
+    token_call = next(r for r in app.truid_requests() if r["path"] == "/oauth2/v1/token")
+
+    assert token_call["headers"]["Authorization"].startswith("Basic")
+    assert "scope=phone_check" in token_call["body"] and "grant_type=client_credentials" in token_call["body"]
+
+
+def test_bad_request_at_create_means_our_request_was_wrong(app: App):
+    app.truid_fault(method="POST", path_regex="/checks$", status=400)
+
+    body = app.start().json()
+
+    assert (body["status"], body["reason"]) == ("FAILED", "PROVIDER_REJECTED")

@@ -1,0 +1,119 @@
+"""tru.ID PhoneCheck v0.2 end to end: POST /checks, the phone's redirect chain, the return hop, the poll."""
+
+import requests
+
+from tests.integration.conftest import App, completion_code
+
+
+def test_phone_holding_the_sim_verifies_with_device_binding(app: App):
+    check = app.started("+447700900002")
+    assert check["status"] == "PENDING"
+
+    code = completion_code(app.open_on_own_phone(check))
+    view = app.poll(check, code=code).json()
+
+    assert view["status"] == "VERIFIED"
+    assert view["binding"] == "device"
+    assert view["provider"] == "truid"
+    assert "completed_at" in view
+
+
+def test_phone_holding_another_sim_is_not_verified(app: App):
+    check = app.started("+447700900004")
+
+    code = completion_code(app.phone("+447700900006").open(check["check_url"]))
+
+    assert app.poll(check, code=code).json()["status"] == "NOT_VERIFIED"
+
+
+def test_start_answers_201_with_everything_the_app_needs(app: App):
+    response = app.start("+447700900002")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"check_id", "check_url", "poll_token", "provider", "status", "expires_at"}
+    assert body["status"] == "PENDING" and body["provider"] == "truid"
+    assert len(body["check_id"]) >= 22 and len(body["poll_token"]) >= 22
+
+
+def test_poll_before_the_phone_opens_the_check_url_is_pending(app: App):
+    check = app.started()
+
+    assert app.poll(check).json()["status"] == "PENDING"
+
+
+def test_verified_is_withheld_from_a_poll_without_the_completion_code(app: App):
+    check = app.started()
+    app.open_on_own_phone(check)
+
+    assert app.poll(check).json()["status"] == "PENDING"
+
+
+def test_poll_with_a_wrong_completion_code_is_refused(app: App):
+    check = app.started()
+    app.open_on_own_phone(check)
+
+    response = app.poll(check, code="not-the-code")
+
+    assert response.status_code == 403
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "COMPLETION_CODE_INVALID"
+
+
+def test_completion_code_of_another_check_does_not_verify_this_one(app: App):
+    mine, theirs = app.started(), app.started()
+    app.open_on_own_phone(mine)
+    their_code = completion_code(app.open_on_own_phone(theirs))
+
+    assert app.poll(mine, code=their_code).status_code == 403
+
+
+def test_return_replayed_with_the_same_state_changes_nothing(app: App):
+    check = app.started("+447700900004")
+    opened = app.phone("+447700900006").open(check["check_url"])
+    return_url = opened.hops[-1].url
+
+    replay = requests.get(return_url, headers={"Accept": "application/json"}, timeout=10)
+
+    assert replay.status_code == 400
+    assert replay.json()["code"] == "INVALID_RETURN"
+    assert app.poll(check, code=completion_code(opened)).json()["status"] == "NOT_VERIFIED"
+
+
+def test_return_with_an_unknown_state_is_refused_without_reflecting_input(app: App):
+    response = requests.get(f"{app.api}/checks/return", params={"state": "forged.state", "code": "<script>"},
+                            headers={"Accept": "application/json"}, timeout=10)
+
+    assert response.status_code == 400
+    assert "<script>" not in response.text and "forged" not in response.text
+
+
+def test_return_in_a_browser_gets_a_small_page_without_referrer(app: App):
+    check = app.started()
+    phone = app.phone()
+    opened = phone.open(check["check_url"])
+    assert opened.json is not None
+
+    page = requests.get(f"{app.api}/checks/return", params={"state": "x.y"}, timeout=10)
+
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.status_code == 400
+
+
+def test_verified_check_stays_verified_when_the_return_is_replayed(app: App):
+    check = app.started()
+    opened = app.open_on_own_phone(check)
+    requests.get(opened.hops[-1].url, headers={"Accept": "application/json"}, timeout=10)
+
+    assert app.poll(check, code=completion_code(opened)).json()["status"] == "VERIFIED"
+
+
+def test_code_exchange_uses_json_patch(app: App):
+    check = app.started()
+    app.open_on_own_phone(check)
+
+    patches = [r for r in app.truid_requests() if r["method"] == "PATCH"]
+
+    assert len(patches) == 1
+    assert patches[0]["headers"]["Content-Type"] == "application/json-patch+json"
