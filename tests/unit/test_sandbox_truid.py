@@ -1,0 +1,712 @@
+"""The simulated tru.ID over real HTTP on loopback, with a tiny fake mobile network beside it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+import requests
+import yaml
+from jsonschema import Draft4Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+from requests.adapters import HTTPAdapter
+
+from sandbox.httpserver import RunningServer, serve
+from sandbox.operators.truid import Project, TruIdConfig, TruIdSimulator, make_app
+
+LIVE = ("live-client", "live-secret")
+SANDBOX = ("sandbox-client", "sandbox-secret")
+PROJECTS = {LIVE[0]: Project(LIVE[1], "live"), SANDBOX[0]: Project(SANDBOX[1], "sandbox")}
+PHONE_IP, PHONE_SIM = "127.64.0.7", "+447700900002"
+WIFI_IP = "127.192.0.9"
+APP_RETURN = "https://app.example.com/truid/return?flow=signup"
+PROBLEM = "https://developer.tru.id/docs/reference/api-errors#"
+SPECS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "specs" / "truid" / "specs"
+
+
+# -- the fake mobile network: header enrichment keyed on REMOTE_ADDR ------------------------------
+
+class FakeNetwork:
+    lines = {PHONE_IP: ("+447700900002", "23410"), "127.64.0.8": ("+447700900013", "23415")}
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, str | None] = {}
+        self.calls: list[str] = []
+        self.base_url = ""
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        path, query = environ["PATH_INFO"], dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        with self._lock:
+            self.calls.append(path)
+        status, headers, body = "404 Not Found", [], {"error": "not_found"}
+        if path.startswith("/lines/"):
+            line = self.lines.get(path.removeprefix("/lines/"))
+            status, body = "200 OK", {"ip": path[7:], "mobile": False}
+            if line:
+                body |= {"mobile": True, "msisdn": line[0], "network_id": line[1], "operator": "O2 UK"}
+        elif path == "/he/authorize":
+            with self._lock:
+                self.sessions[query["session"]] = environ["REMOTE_ADDR"]
+            parts = urlsplit(query["return_to"])
+            back = urlencode([*parse_qsl(parts.query), ("session", query["session"])])
+            location = urlunsplit(parts._replace(query=back))
+            status, headers, body = "302 Found", [("Location", location)], {}
+        elif path.startswith("/he/sessions/") and path[13:] in self.sessions:
+            line = self.lines.get(self.sessions[path[13:]] or "")
+            status, body = "200 OK", {"session": path[13:], "mobile": False}
+            if line:
+                body |= {"mobile": True, "msisdn": line[0], "network_id": line[1]}
+        start_response(status, [("Content-Type", "application/json"), *headers])
+        return [json.dumps(body).encode()]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_750_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _SourceAddress(HTTPAdapter):
+    """Connects from a given loopback address, as a phone on that bearer would."""
+
+    def __init__(self, ip: str) -> None:
+        self._ip = ip
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self._ip, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+@dataclass
+class TruId:
+    """A running simulator plus the calls a backend and a phone make to it."""
+
+    base_url: str
+    clock: Clock
+    network: FakeNetwork
+    http: requests.Session = field(default_factory=requests.Session)
+    tokens: dict[tuple[str, str], str] = field(default_factory=dict)  # the backend's cache
+
+    def token_response(self, creds: tuple[str, str] = LIVE, scope: str = "phone_check", **kwargs: Any) -> Any:
+        kwargs.setdefault("auth", creds)
+        kwargs.setdefault("data", {"grant_type": "client_credentials", "scope": scope})
+        return self.http.post(f"{self.base_url}/oauth2/v1/token", timeout=5, **kwargs)
+
+    def bearer(self, creds: tuple[str, str] = LIVE, scope: str = "phone_check") -> dict[str, str]:
+        if (creds[0], scope) not in self.tokens:
+            response = self.token_response(creds, scope)
+            assert response.status_code == 200, response.text
+            self.tokens[(creds[0], scope)] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens[(creds[0], scope)]}"}
+
+    def create(self, phone: str, version: str = "v0.2", creds: tuple[str, str] = LIVE, timeout: float = 5,
+               **fields: Any) -> Any:
+        return self.http.post(f"{self.base_url}/phone_check/{version}/checks", headers=self.bearer(creds),
+                              json={"phone_number": phone, **fields}, timeout=timeout)
+
+    def created(self, phone: str, version: str = "v0.2", creds: tuple[str, str] = LIVE, **fields: Any) -> Any:
+        response = self.create(phone, version, creds, **fields)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def get(self, check_id: str, version: str = "v0.2", creds: tuple[str, str] = LIVE) -> Any:
+        return self.http.get(f"{self.base_url}/phone_check/{version}/checks/{check_id}",
+                             headers=self.bearer(creds), timeout=5)
+
+    def patch(self, check_id: str, code: str, creds: tuple[str, str] = LIVE, body: Any = None,
+              content_type: str = "application/json-patch+json") -> Any:
+        document = [{"op": "add", "path": "/code", "value": code}] if body is None else body
+        headers = {**self.bearer(creds), "Content-Type": content_type}
+        return self.http.patch(f"{self.base_url}/phone_check/v0.2/checks/{check_id}", headers=headers,
+                               data=json.dumps(document), timeout=5)
+
+    def phone_opens(self, check: dict[str, Any], ip: str = PHONE_IP, hops: int = 10) -> Any:
+        """Follows check_url like the SDKs, but never past loopback (the app's redirect_url is not ours)."""
+        url = check["_links"]["check_url"]["href"]
+        with requests.Session() as phone:
+            phone.trust_env = False
+            phone.mount("http://", _SourceAddress(ip))
+            for _ in range(hops):
+                response = phone.get(url, allow_redirects=False, timeout=5)
+                url = response.headers.get("Location", "")
+                if not response.is_redirect or not (urlsplit(url).hostname or "").startswith("127."):
+                    return response
+        raise AssertionError("too many redirects")
+
+    def code_for(self, check: dict[str, Any], ip: str = PHONE_IP) -> str:
+        response = self.phone_opens(check, ip)
+        assert response.status_code == 200, response.text
+        return str(response.json()["code"])
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.http.request(method, f"{self.base_url}/_sandbox/{path}", timeout=5, **kwargs)
+
+
+def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"type", "title", "detail"}
+    assert body["type"] == PROBLEM + code
+    return body
+
+
+def redirect_query(response: Any, prefix: str = APP_RETURN) -> dict[str, list[str]]:
+    assert response.status_code == 302, response.text
+    assert response.headers["Location"].startswith(prefix + "&")
+    return parse_qs(urlsplit(response.headers["Location"]).query)
+
+
+@pytest.fixture
+def network() -> Iterator[FakeNetwork]:
+    fake = FakeNetwork()
+    server = serve(fake)
+    fake.base_url = server.base_url
+    yield fake
+    server.stop()
+
+
+@pytest.fixture
+def make_truid(network: FakeNetwork) -> Iterator[Callable[..., TruId]]:
+    running: list[tuple[RunningServer, TruId]] = []
+
+    def make(**overrides: Any) -> TruId:
+        clock = Clock()
+        config = TruIdConfig(network_url=network.base_url, projects=PROJECTS, clock=clock, **overrides)
+        server = serve(make_app(TruIdSimulator(config)))
+        sim = TruId(server.base_url, clock, network)
+        sim.http.trust_env = False
+        running.append((server, sim))
+        return sim
+
+    yield make
+    for server, sim in running:
+        sim.http.close()
+        server.stop()
+
+
+@pytest.fixture
+def truid(make_truid: Callable[..., TruId]) -> TruId:
+    return make_truid()
+
+
+# -- the published schemas, $refs resolved across the YAML files ---------------------------------
+
+class Spec:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.registry: Registry[Any] = Registry(retrieve=_load_yaml)  # type: ignore[call-arg]
+
+    def uri(self, file: str, pointer: str) -> str:
+        return f"{(self.root / file).as_uri()}#{pointer}"
+
+    def validate(self, body: Any, file: str, pointer: str, *more: tuple[str, str]) -> None:
+        """Valid per every schema given, and no member that none of them (or their examples) declares."""
+        declared: set[str] = set()
+        for uri in (self.uri(f, p) for f, p in ((file, pointer), *more)):
+            Draft4Validator({"$ref": uri}, registry=self.registry).validate(body)
+            resolved = self.registry.resolver().lookup(uri)
+            declared |= _declared(resolved.contents, resolved.resolver)
+        assert set(body) <= declared, f"undeclared members: {set(body) - declared}"
+
+
+@cache
+def _load_yaml(uri: str) -> Resource[Any]:
+    contents = yaml.safe_load(Path(urlsplit(uri).path).read_text())
+    return Resource.from_contents(contents, default_specification=DRAFT4)
+
+
+def _declared(schema: Any, resolver: Any) -> set[str]:
+    keys = set(schema.get("properties", {}))
+    if isinstance(schema.get("example"), dict):
+        keys |= set(schema["example"])
+    if "$ref" in schema:
+        resolved = resolver.lookup(schema["$ref"])
+        keys |= _declared(resolved.contents, resolved.resolver)
+    for part in schema.get("allOf", []):
+        keys |= _declared(part, resolver)
+    return keys
+
+
+@pytest.fixture(scope="module")
+def spec() -> Spec:
+    if not SPECS.is_dir():
+        pytest.skip(f"tru.ID OpenAPI specs not found at {SPECS}")
+    return Spec(SPECS)
+
+
+V01_MODELS = "models/phone_check/PhoneCheckResourceModels.v0.1.yaml"
+V02_MODELS = "models/phone_check/PhoneCheckResourceModels.v0.2.yaml"
+DEFAULT_MODELS = "models/phone_check/PhoneCheckDefaultResourceModels.yaml"
+PROBLEMS = "models/common/HTTPProblemDetailTypes.v1.yaml"
+
+
+# -- token endpoint -------------------------------------------------------------------------------
+
+def test_token_is_a_bearer_token_with_the_requested_scopes(truid: TruId, spec: Spec) -> None:
+    response = truid.token_response(scope="phone_check coverage")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["token_type"], body["expires_in"], body["scope"]) == ("bearer", 3600, "phone_check coverage")
+    spec.validate(body, "basics.yaml", "/paths/~1oauth2~1v1~1token/post/responses/200/content/application~1json/schema")
+
+
+def test_token_requires_basic_auth(truid: TruId) -> None:
+    response = truid.token_response(auth=None, headers={"Authorization": "Bearer whatever"})
+    assert_problem(response, 401, "unauthorized")
+
+
+def test_token_rejects_a_wrong_client_secret(truid: TruId) -> None:
+    assert_problem(truid.token_response(creds=(LIVE[0], "not-the-secret")), 401, "unauthorized")
+
+
+def test_token_requires_a_form_body(truid: TruId) -> None:
+    response = truid.token_response(data=None, json={"grant_type": "client_credentials", "scope": "phone_check"})
+    assert_problem(response, 400, "bad_request")
+
+
+def test_token_requires_the_client_credentials_grant(truid: TruId) -> None:
+    response = truid.token_response(data={"grant_type": "password", "scope": "phone_check"})
+    assert_problem(response, 400, "bad_request")
+
+
+def test_token_rejects_an_unknown_scope(truid: TruId) -> None:
+    assert_problem(truid.token_response(scope="phone_check mo_check"), 400, "bad_request")
+
+
+# -- bearer tokens on product calls ---------------------------------------------------------------
+
+def test_create_without_a_bearer_token_is_unauthorized(truid: TruId) -> None:
+    response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", json={"phone_number": "447700900002"})
+    assert_problem(response, 401, "unauthorized")
+
+
+def test_token_without_phone_check_scope_is_forbidden(truid: TruId) -> None:
+    response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", json={"phone_number": "447700900002"},
+                               headers=truid.bearer(scope="coverage"))
+    assert_problem(response, 403, "forbidden")
+
+
+def test_expired_token_is_unauthorized(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    truid.clock.now += 3600
+    assert_problem(truid.get(check["check_id"]), 401, "unauthorized")
+
+
+def test_revoked_tokens_are_unauthorized_until_a_new_one_is_issued(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    assert truid.admin("POST", "revoke-tokens").status_code == 204
+    assert_problem(truid.get(check["check_id"]), 401, "unauthorized")
+    truid.tokens.clear()
+    assert truid.get(check["check_id"]).status_code == 200
+
+
+def test_checks_are_invisible_to_other_projects(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    assert_problem(truid.get(check["check_id"], creds=SANDBOX), 404, "check_not_found")
+
+
+# -- create ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", ["v0.1", "v0.2"])
+def test_create_answers_201_hal_json_per_the_published_schema(truid: TruId, spec: Spec, version: str) -> None:
+    response = truid.create("447700900002", version, reference_id="ref-1")
+    assert (response.status_code, response.headers["Content-Type"]) == (201, "application/hal+json")
+    body = response.json()
+    models = V01_MODELS if version == "v0.1" else V02_MODELS
+    spec.validate(body, models, "/components/schemas/PhoneCheckCreateResponse",
+                  (DEFAULT_MODELS, "/components/schemas/PhoneCheckCreateResponse"))
+    assert (body["status"], body["ttl"], body["reference_id"]) == ("ACCEPTED", 120, "ref-1")
+    datetime.fromisoformat(body["created_at"])
+    self_href = f"{truid.base_url}/phone_check/{version}/checks/{body['check_id']}"
+    assert body["_links"] == {"self": {"href": self_href}, "check_url": {"href": f"{self_href}/redirect"}}
+
+
+def test_create_gives_every_check_a_fresh_random_id(truid: TruId) -> None:
+    ids = {truid.created(PHONE_SIM)["check_id"] for _ in range(3)}
+    assert len(ids) == 3 and all(len(i.replace("-", "")) == 32 for i in ids)
+
+
+@pytest.mark.parametrize("phone", ["447700900002", "+447700900002"])
+def test_create_accepts_e164_with_or_without_plus(truid: TruId, phone: str) -> None:
+    assert truid.create(phone).status_code == 201
+
+
+@pytest.mark.parametrize("phone", ["07700900002", "+44 7700 900002", "44770090000212345", "abc", "+0447700900002"])
+def test_create_rejects_a_number_that_is_not_e164(truid: TruId, phone: str) -> None:
+    assert_problem(truid.create(phone), 400, "phone_format_invalid")
+
+
+def test_create_requires_phone_number(truid: TruId) -> None:
+    response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", json={"reference_id": "r"},
+                               headers=truid.bearer())
+    assert_problem(response, 400, "bad_request")
+
+
+def test_create_rejects_unknown_fields(truid: TruId) -> None:
+    assert_problem(truid.create(PHONE_SIM, msisdn="447700900002"), 400, "bad_request")
+
+
+def test_create_v01_does_not_know_redirect_url(truid: TruId) -> None:
+    assert_problem(truid.create(PHONE_SIM, "v0.1", redirect_url=APP_RETURN), 400, "bad_request")
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "ftp://example.com/x", "/relative/return"])
+def test_create_rejects_a_redirect_url_that_is_not_http(truid: TruId, url: str) -> None:
+    assert_problem(truid.create(PHONE_SIM, redirect_url=url), 400, "bad_request")
+
+
+def test_create_requires_a_json_content_type(truid: TruId) -> None:
+    response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", data="phone_number=447700900002",
+                               headers={**truid.bearer(), "Content-Type": "application/x-www-form-urlencoded"})
+    assert_problem(response, 415, "unsupported_media_type")
+
+
+def test_create_records_reference_id(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM, reference_id="session-7f3a")
+    [recorded] = truid.admin("GET", "checks").json()
+    assert (recorded["check_id"], recorded["reference_id"]) == (check["check_id"], "session-7f3a")
+
+
+def test_create_with_a_wifi_phone_ip_is_not_mobile_ip(truid: TruId) -> None:
+    assert_problem(truid.create(PHONE_SIM, phone_ip=WIFI_IP), 412, "not_mobile_ip")
+
+
+# -- the phone's hops (live mode) -----------------------------------------------------------------
+
+def test_check_url_sends_the_phone_through_header_enrichment(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    response = truid.http.get(check["_links"]["check_url"]["href"], allow_redirects=False)
+    location = urlsplit(response.headers["Location"])
+    assert (response.status_code, location.path) == (302, "/he/authorize")
+    assert response.headers["Location"].startswith(truid.network.base_url)
+    query = parse_qs(location.query)
+    assert query["return_to"] == [f"{truid.base_url}/_mno/return"] and len(query["session"][0]) >= 22
+
+
+def test_opening_check_url_makes_the_check_pending(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    truid.http.get(check["_links"]["check_url"]["href"], allow_redirects=False)
+    assert truid.get(check["check_id"]).json()["status"] == "PENDING"
+
+
+def test_check_url_works_once(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    truid.code_for(check)
+    assert_problem(truid.phone_opens(check), 404, "check_not_found")
+
+
+def test_unknown_check_url_is_check_not_found(truid: TruId) -> None:
+    response = truid.http.get(f"{truid.base_url}/phone_check/v0.2/checks/{'0' * 32}/redirect")
+    assert_problem(response, 404, "check_not_found")
+
+
+def test_operator_return_with_an_unknown_session_is_check_not_found(truid: TruId) -> None:
+    assert_problem(truid.http.get(f"{truid.base_url}/_mno/return?session=forged"), 404, "check_not_found")
+
+
+def test_v02_flow_redirects_to_redirect_url_with_code(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM, redirect_url=APP_RETURN)
+    query = redirect_query(truid.phone_opens(check))
+    assert query["flow"] == ["signup"] and query["check_id"] == [check["check_id"]] and query["code"][0]
+
+
+def test_v02_flow_without_redirect_url_returns_code_as_json(truid: TruId, spec: Spec) -> None:
+    check = truid.created(PHONE_SIM, reference_id="ref-9")
+    body = truid.phone_opens(check).json()
+    # The spec declares check_id and code; the SDK READMEs show reference_id beside them.
+    spec.validate({k: v for k, v in body.items() if k != "reference_id"}, V02_MODELS,
+                  "/components/schemas/PhoneCheckRedirectSuccess")
+    assert (body["check_id"], body["reference_id"]) == (check["check_id"], "ref-9") and body["code"]
+
+
+def test_v02_check_stays_pending_until_the_code_is_patched(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    truid.code_for(check)
+    body = truid.get(check["check_id"]).json()
+    assert body["status"] == "PENDING" and "match" not in body
+
+
+def test_patch_completes_with_match_when_the_phone_holds_the_number(truid: TruId, spec: Spec) -> None:
+    check = truid.created(PHONE_SIM, reference_id="ref-2")
+    response = truid.patch(check["check_id"], truid.code_for(check))
+    assert (response.status_code, response.headers["Content-Type"]) == (200, "application/hal+json")
+    spec.validate(response.json(), V02_MODELS, "/components/schemas/PhoneCheckPatchPartial")
+    assert (response.json()["status"], response.json()["match"]) == ("COMPLETED", True)
+    assert truid.get(check["check_id"]).json()["network_id"] == "23410"
+
+
+def test_patch_reports_no_match_when_the_phone_holds_another_number(truid: TruId) -> None:
+    check = truid.created("+447700900004")
+    response = truid.patch(check["check_id"], truid.code_for(check))
+    assert (response.json()["status"], response.json()["match"]) == ("COMPLETED", False)
+
+
+def test_patch_repeated_with_the_same_code_returns_the_same_result(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    code = truid.code_for(check)
+    first = truid.patch(check["check_id"], code).json()
+    assert truid.patch(check["check_id"], code).json() == first
+
+
+def test_patch_requires_json_patch_content_type(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    response = truid.patch(check["check_id"], truid.code_for(check), content_type="application/json")
+    assert_problem(response, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize("document", [
+    {"op": "add", "path": "/code", "value": "c"},
+    [{"op": "replace", "path": "/code", "value": "c"}],
+    [{"op": "add", "path": "/status", "value": "c"}],
+    [{"op": "add", "path": "/code"}],
+    [{"op": "add", "path": "/code", "value": "c", "from": "/x"}],
+    [{"op": "add", "path": "/code", "value": "c"}, {"op": "add", "path": "/code", "value": "c"}],
+    [{"op": "add", "path": "/code", "value": 7}],
+])
+def test_patch_rejects_anything_but_one_add_of_code(truid: TruId, document: Any) -> None:
+    check = truid.created(PHONE_SIM)
+    assert_problem(truid.patch(check["check_id"], "", body=document), 400, "bad_request")
+
+
+def test_patch_with_wrong_code_is_check_not_found(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    truid.code_for(check)
+    assert_problem(truid.patch(check["check_id"], "not-the-code"), 404, "check_not_found")
+
+
+def test_patch_before_the_phone_has_a_code_is_check_not_found(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    assert_problem(truid.patch(check["check_id"], "anything"), 404, "check_not_found")
+
+
+def test_patch_of_an_unknown_check_is_check_not_found(truid: TruId) -> None:
+    assert_problem(truid.patch("c69bc0e6-a429-11ea-bb37-0242ac130002", "x"), 404, "check_not_found")
+
+
+def test_wifi_phone_is_not_mobile_ip_and_the_check_errors(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    assert_problem(truid.phone_opens(check, WIFI_IP), 412, "not_mobile_ip")
+    body = truid.get(check["check_id"]).json()
+    assert (body["status"], body["error_code"]) == ("ERROR", "not_mobile_ip")
+
+
+def test_v01_flow_completes_and_get_reports_match(make_truid: Callable[..., TruId]) -> None:
+    truid = make_truid(completion_lag_reads=0)
+    check = truid.created(PHONE_SIM, "v0.1")
+    assert truid.phone_opens(check).json()["check_id"] == check["check_id"]
+    body = truid.get(check["check_id"], "v0.1").json()
+    assert (body["status"], body["match"], body["network_id"]) == ("COMPLETED", True, "23410")
+
+
+def test_v01_first_get_after_completion_still_says_pending(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM, "v0.1")
+    truid.phone_opens(check)
+    statuses = [truid.get(check["check_id"], "v0.1").json()["status"] for _ in range(2)]
+    assert statuses == ["PENDING", "COMPLETED"]
+
+
+def test_v01_check_is_not_found_under_v02(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM, "v0.1")
+    assert_problem(truid.get(check["check_id"], "v0.2"), 404, "check_not_found")
+
+
+# -- expiry ---------------------------------------------------------------------------------------
+
+def test_check_past_ttl_reads_expired(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    truid.clock.now += 120
+    body = truid.get(check["check_id"]).json()
+    assert body["status"] == "EXPIRED" and "match" not in body
+
+
+def test_check_url_past_ttl_is_check_not_found(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    truid.clock.now += 121
+    assert_problem(truid.phone_opens(check), 404, "check_not_found")
+
+
+def test_patch_after_ttl_reports_expired(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    code = truid.code_for(check)
+    truid.clock.now += 121
+    body = truid.patch(check["check_id"], code).json()
+    assert body["status"] == "EXPIRED" and "match" not in body
+
+
+# -- GET per the published schema, in every status ------------------------------------------------
+
+def _check_in(truid: TruId, status: str) -> str:
+    check = truid.created("+447700900099" if status == "ERROR" else PHONE_SIM, "v0.1")
+    if status in ("PENDING", "COMPLETED", "ERROR"):
+        truid.phone_opens(check)
+    if status == "COMPLETED":
+        truid.get(check["check_id"], "v0.1")  # the completion lag
+    if status == "EXPIRED":
+        truid.clock.now += 121
+    return str(check["check_id"])
+
+
+@pytest.mark.parametrize("status", ["ACCEPTED", "PENDING", "COMPLETED", "ERROR", "EXPIRED"])
+def test_get_answers_per_the_published_schema(truid: TruId, spec: Spec, status: str) -> None:
+    response = truid.get(_check_in(truid, status), "v0.1")
+    assert response.headers["Content-Type"] == "application/hal+json"
+    body = response.json()
+    spec.validate(body, V01_MODELS, "/components/schemas/PhoneCheck")
+    assert body["status"] == status
+    assert ("match" in body, "network_id" in body) == (status == "COMPLETED",) * 2
+    assert ("error_code" in body) == (status == "ERROR")
+
+
+# -- sandbox-mode projects ------------------------------------------------------------------------
+
+def test_sandbox_mode_even_digit_matches(truid: TruId) -> None:
+    check = truid.created("+447700900124", creds=SANDBOX)
+    assert truid.patch(check["check_id"], truid.code_for(check, WIFI_IP), SANDBOX).json()["match"] is True
+
+
+def test_sandbox_mode_odd_digit_does_not_match(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM.replace("2", "3"), creds=SANDBOX)
+    assert truid.patch(check["check_id"], truid.code_for(check), SANDBOX).json()["match"] is False
+
+
+def test_sandbox_mode_never_calls_the_network(truid: TruId) -> None:
+    check = truid.created("+447700900002", "v0.1", SANDBOX, phone_ip=WIFI_IP)
+    truid.phone_opens(check, WIFI_IP)
+    assert truid.network.calls == []
+
+
+# -- trigger numbers ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("phone", "status", "code"), [
+    ("+447700900098", 400, "mno_not_supported"),
+    ("+447700900097", 429, "too_many_requests"),
+    ("+447700900096", 503, "service_unavailable"),
+    ("+447700900094", 409, "ip_msisdn_mismatch"),
+])
+def test_trigger_numbers_fail_create(truid: TruId, phone: str, status: int, code: str) -> None:
+    assert_problem(truid.create(phone), status, code)
+
+
+def test_trigger_97_rate_limit_carries_retry_after(truid: TruId) -> None:
+    assert truid.create("+447700900097").headers["Retry-After"] == "30"
+
+
+def test_trigger_95_create_outlasts_a_short_client_timeout(make_truid: Callable[..., TruId]) -> None:
+    truid = make_truid(slow_seconds=0.5)
+    with pytest.raises(requests.ReadTimeout):
+        truid.create("+447700900095", timeout=0.1)
+
+
+def test_trigger_95_create_answers_after_slow_seconds(make_truid: Callable[..., TruId]) -> None:
+    truid = make_truid(slow_seconds=0.3)
+    started = time.monotonic()
+    assert truid.create("+447700900095").status_code == 201
+    assert time.monotonic() - started >= 0.3
+
+
+def test_trigger_99_ends_mno_server_error_when_the_phone_opens_check_url(truid: TruId, spec: Spec) -> None:
+    check = truid.created("+447700900099", "v0.1")
+    body = truid.phone_opens(check).json()
+    spec.validate(body, V02_MODELS, "/components/schemas/PhoneCheckRedirectError")
+    assert body["error"] == "mno_server_error" and truid.network.calls == []
+    assert truid.get(check["check_id"], "v0.1").json()["error_code"] == "mno_server_error"
+
+
+def test_trigger_99_v02_redirects_to_redirect_url_with_the_error(truid: TruId) -> None:
+    check = truid.created("+447700900099", redirect_url=APP_RETURN)
+    query = redirect_query(truid.phone_opens(check))
+    assert (query["check_id"], query["error"]) == ([check["check_id"]], ["mno_server_error"])
+    assert query["error_description"][0] and "code" not in query
+
+
+def test_trigger_93_check_url_is_redirect_unsupported(truid: TruId) -> None:
+    check = truid.created("+447700900093")
+    assert_problem(truid.phone_opens(check), 501, "mno_redirect_unsupported")
+    assert truid.get(check["check_id"]).json()["error_code"] == "mno_redirect_unsupported"
+
+
+def test_trigger_93_v02_redirects_to_redirect_url_with_the_error(truid: TruId) -> None:
+    check = truid.created("+447700900093", redirect_url=APP_RETURN)
+    assert redirect_query(truid.phone_opens(check))["error"] == ["mno_redirect_unsupported"]
+
+
+def test_trigger_92_ends_mno_user_not_found_after_the_operator(truid: TruId) -> None:
+    check = truid.created("+447700900092")
+    assert truid.phone_opens(check).json()["error"] == "mno_user_not_found"
+    assert "/he/authorize" in truid.network.calls
+    body = truid.get(check["check_id"]).json()
+    assert (body["status"], body["error_code"]) == ("ERROR", "mno_user_not_found")
+
+
+# -- problems are tru.ID's own, word for word -----------------------------------------------------
+
+@pytest.mark.parametrize(("example", "make_problem"), [
+    ("InvalidPhoneNumberFormat", lambda t: t.create("0")),
+    ("MobileNetworkOperatorNotSupported", lambda t: t.create("+447700900098")),
+    ("IPMSISDNMismatch", lambda t: t.create("+447700900094")),
+    ("RateLimitReached", lambda t: t.create("+447700900097")),
+    ("CheckNotFound", lambda t: t.get("c69bc0e6-a429-11ea-bb37-0242ac130002")),
+    ("NotMobileIp", lambda t: t.phone_opens(t.created(PHONE_SIM), WIFI_IP)),
+    ("MobileNetworkOperatorRedirectNotSupported", lambda t: t.phone_opens(t.created("+447700900093"))),
+])
+def test_problem_bodies_equal_the_published_examples(truid: TruId, spec: Spec, example: str,
+                                                     make_problem: Callable[[TruId], Any]) -> None:
+    body = make_problem(truid).json()
+    spec.validate(body, PROBLEMS, f"/components/responses/{example}")
+    assert body == _load_yaml(spec.uri(PROBLEMS, "")).contents["components"]["responses"][example]["example"]
+
+
+# -- /_sandbox/ test controls ---------------------------------------------------------------------
+
+def test_requests_are_recorded_with_credentials_reduced_to_their_scheme(truid: TruId) -> None:
+    truid.created(PHONE_SIM, reference_id="ref-3")
+    token_call, create_call = truid.admin("GET", "requests").json()
+    assert (token_call["path"], token_call["headers"]["Authorization"]) == ("/oauth2/v1/token", "Basic")
+    assert (create_call["method"], create_call["headers"]["Authorization"]) == ("POST", "Bearer")
+    assert json.loads(create_call["body"])["reference_id"] == "ref-3"
+
+
+def test_deleting_requests_empties_the_log(truid: TruId) -> None:
+    truid.created(PHONE_SIM)
+    assert truid.admin("DELETE", "requests").status_code == 204
+    assert truid.admin("GET", "requests").json() == []
+
+
+def test_fault_answers_its_status_for_count_matching_requests(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    code = truid.code_for(check)
+    fault = {"method": "PATCH", "path_regex": r"^/phone_check/v0\.2/checks/", "status": 500, "count": 1}
+    assert truid.admin("POST", "faults", json=fault).status_code == 201
+    assert_problem(truid.patch(check["check_id"], code), 500, "internal_server_error")
+    assert truid.patch(check["check_id"], code).status_code == 200
+
+
+def test_429_fault_carries_retry_after(truid: TruId) -> None:
+    truid.admin("POST", "faults", json={"method": "POST", "path_regex": "/checks$", "status": 429})
+    assert truid.create(PHONE_SIM).headers["Retry-After"] == "30"
+
+
+def test_deleting_faults_disarms_them(truid: TruId) -> None:
+    truid.admin("POST", "faults", json={"path_regex": "/oauth2/", "status": 503, "count": 5})
+    assert truid.admin("DELETE", "faults").status_code == 204
+    assert truid.token_response().status_code == 200
+
+
+def test_fault_with_an_unknown_field_is_rejected(truid: TruId) -> None:
+    response = truid.admin("POST", "faults", json={"path_regex": "/", "status": 500, "times": 2})
+    assert_problem(response, 400, "bad_request")
