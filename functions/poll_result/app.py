@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+
 from silentcheck import service
 from silentcheck.api import bearer, json_response, observed, rest_resolver
 

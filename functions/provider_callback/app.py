@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
+
 from silentcheck import service
 from silentcheck.api import observed, problem
 from silentcheck.errors import RouteNotFound, SilentCheckError

@@ -96,6 +96,6 @@ def captured_logs() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
+    logging.getLogger(logger.service).addHandler(handler)
     yield stream
-    logger.removeHandler(handler)
+    logging.getLogger(logger.service).removeHandler(handler)

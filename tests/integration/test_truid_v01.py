@@ -1,5 +1,7 @@
 """tru.ID PhoneCheck v0.1 (the seed guide's flow): no return hop; the poll asks tru.ID for the result."""
 
+from typing import Any
+
 import pytest
 
 from sandbox import stack as stacks
@@ -11,8 +13,8 @@ def _v01(stack: stacks.Stack) -> None:
     stack.configure_truid(api_version="v0.1")
 
 
-def _poll_until_final(app: App, check: dict, attempts: int = 5) -> dict:
-    view: dict = {}
+def _poll_until_final(app: App, check: dict[str, Any], attempts: int = 5) -> dict[str, Any]:
+    view: dict[str, Any] = {}
     for _ in range(attempts):
         view = app.poll(check).json()
         if view["status"] != "PENDING":

@@ -11,11 +11,11 @@ def test_a_raw_number_in_a_log_line_is_masked():
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
+    logging.getLogger(logger.service).addHandler(handler)
     try:
         logger.warning("user typed +447700900123 by mistake", extra={"detail": {"number": "447700900123"}})
     finally:
-        logger.removeHandler(handler)
+        logging.getLogger(logger.service).removeHandler(handler)
 
     line = json.loads(stream.getvalue().splitlines()[-1])
     assert "447700900123" not in stream.getvalue()

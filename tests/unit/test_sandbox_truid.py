@@ -49,7 +49,8 @@ class FakeNetwork:
         path, query = environ["PATH_INFO"], dict(parse_qsl(environ.get("QUERY_STRING", "")))
         with self._lock:
             self.calls.append(path)
-        status, headers, body = "404 Not Found", [], {"error": "not_found"}
+        body: dict[str, Any] = {"error": "not_found"}
+        status, headers = "404 Not Found", []
         if path.startswith("/lines/"):
             line = self.lines.get(path.removeprefix("/lines/"))
             status, body = "200 OK", {"ip": path[7:], "mobile": False}
