@@ -54,7 +54,8 @@ class _SourceAddressAdapter(HTTPAdapter):
         super().init_poolmanager(connections, maxsize, block=block, source_address=(self._source_ip, 0), **pool_kwargs)
 
 
-def _session(source_ip: str | None = None) -> requests.Session:
+def bound_session(source_ip: str | None = None) -> requests.Session:
+    """A requests Session whose sockets leave from `source_ip` (a phone's line), ignoring proxies."""
     session = requests.Session()
     # Proxy settings from the environment would send loopback traffic elsewhere.
     session.trust_env = False
@@ -86,7 +87,7 @@ class Phone:
         """Ask the network at `network_base_url` for an address; raises `requests.HTTPError` if refused."""
         if not is_loopback_url(network_base_url):
             raise ValueError(f"the sandbox network must be on loopback, got {network_base_url!r}")
-        with _session() as session:
+        with bound_session() as session:
             response = session.post(
                 f"{network_base_url.rstrip('/')}/_admin/phones",
                 json={"sim": sim, "bearer": bearer, "network_id": network_id},
@@ -107,7 +108,7 @@ class Phone:
         }
         hops: list[Hop] = []
         # A fresh session per open: cookies carry across the hops of one check, never into the next.
-        with _session(self.ip) as session:
+        with bound_session(self.ip) as session:
             while True:
                 try:
                     response = session.get(url, headers=headers, allow_redirects=False, timeout=self.hop_timeout)

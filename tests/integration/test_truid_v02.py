@@ -117,3 +117,23 @@ def test_code_exchange_uses_json_patch(app: App):
 
     assert len(patches) == 1
     assert patches[0]["headers"]["Content-Type"] == "application/json-patch+json"
+
+
+def test_concurrent_returns_with_one_state_exchange_the_code_once(app: App):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sandbox.device import bound_session
+
+    check = app.started()
+    phone = app.phone()
+    url = check["check_url"]
+    with bound_session(phone.ip) as cellular:  # follow the chain by hand, stopping before our return hop
+        while not url.startswith(app.api):
+            url = cellular.get(url, allow_redirects=False, timeout=10).headers["Location"]
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(lambda _: requests.get(url, headers={"Accept": "application/json"},
+                                                          timeout=10).status_code, range(4)))
+
+    assert statuses == [200, 400, 400, 400]
+    assert len([r for r in app.truid_requests() if r["method"] == "PATCH"]) == 1

@@ -1,0 +1,92 @@
+"""The DynamoDB repository's conditional transitions, against moto's server (table from template.yaml)."""
+
+import pytest
+
+from silentcheck import store, tokens
+from silentcheck.checks import Binding, Check, Outcome, Reason, Status
+
+NOW = 1_900_000_000
+
+
+def _new_check(check_id: str = "check-1", state: str = "check-1.state") -> Check:
+    check = Check(check_id=check_id, provider="truid", status=Status.PENDING, created_at=NOW, expires_at=NOW + 300,
+                  poll_token_hash=tokens.digest("poll"), number_key="key", state_hash=tokens.digest(state))
+    store.create(check)
+    return check
+
+
+@pytest.fixture(autouse=True)
+def _moto(moto_env):
+    yield
+
+
+def test_created_check_reads_back_as_written():
+    check = _new_check()
+
+    assert store.get(check.check_id) == check
+
+
+def test_a_check_id_is_never_overwritten():
+    _new_check()
+
+    with pytest.raises(Exception, match="ConditionalCheckFailed"):
+        _new_check()
+
+
+def test_finish_moves_pending_to_final_once():
+    _new_check()
+
+    finished = store.finish("check-1", Outcome.verified("COMPLETED"), NOW + 10)
+    with pytest.raises(store.TransitionLost) as lost:
+        store.finish("check-1", Outcome.failed(Reason.PROVIDER_ERROR), NOW + 11)
+
+    assert finished.status is Status.VERIFIED
+    assert lost.value.current is not None and lost.value.current.status is Status.VERIFIED
+    assert store.get("check-1").status is Status.VERIFIED  # type: ignore[union-attr]
+
+
+def test_finish_after_expires_at_is_refused():
+    _new_check()
+
+    with pytest.raises(store.TransitionLost):
+        store.finish("check-1", Outcome.verified(), NOW + 300)
+
+
+def test_finish_of_a_missing_check_creates_nothing():
+    with pytest.raises(store.TransitionLost):
+        store.finish("no-such-check", Outcome.verified(), NOW)
+
+    assert store.get("no-such-check") is None
+
+
+def test_state_is_consumed_exactly_once():
+    _new_check()
+
+    store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 1)
+    with pytest.raises(store.TransitionLost):
+        store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 2)
+
+
+def test_wrong_state_is_refused_and_leaves_the_right_one_usable():
+    _new_check()
+
+    with pytest.raises(store.TransitionLost):
+        store.consume_state("check-1", tokens.digest("check-1.forged"), NOW + 1)
+    assert store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 2).state_hash is None
+
+
+def test_record_started_keeps_the_provider_reference_and_binding():
+    _new_check()
+
+    started = store.record_started("check-1", NOW + 1, "truid-id", "v0.2", Binding.DEVICE, NOW + 120, {})
+
+    assert (started.provider_ref, started.binding, started.expires_at) == ("truid-id", Binding.DEVICE, NOW + 120)
+
+
+def test_mark_expired_applies_only_once_expires_at_has_passed():
+    _new_check()
+
+    assert store.mark_expired("check-1", NOW + 299) is None
+    expired = store.mark_expired("check-1", NOW + 300)
+
+    assert expired is not None and (expired.status, expired.reason) == (Status.EXPIRED, Reason.DEVICE_TIMEOUT)

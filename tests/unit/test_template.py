@@ -1,0 +1,697 @@
+"""template.yaml: cfn-lint clean before and after the SAM transform, least privilege, and the controls from
+security-requirements.md §5 (requirements 35-39). Names of functions, routes, the table and the secret are
+read from the template, never restated here."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.template_tools import LintFinding, cfn_lint, load_sam_template, transform_offline, write_json
+
+TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
+
+# Findings cfn-lint may report without failing the build, each with why it is accepted. Keyed by rule id;
+# the value is the reason. Keep these as narrow as possible.
+ACCEPTED_TEMPLATE_FINDINGS: dict[str, str] = {}
+ACCEPTED_TRANSFORMED_FINDINGS: dict[str, str] = {
+    # SAM writes the Lambda permissions' SourceArn and the Swagger integration URIs itself, with the partition
+    # of the region it runs in ("arn:aws:" for the offline transform). On deploy, CloudFormation's own
+    # transform does the same for the stack's region; nothing in template.yaml hardcodes a partition.
+    "I3042": "SAM-generated ARNs carry the transform region's partition",
+}
+
+ITEM_LEVEL_DYNAMODB_ACTIONS = frozenset({"dynamodb:getitem", "dynamodb:putitem", "dynamodb:updateitem", "dynamodb:query"})
+BULK_DYNAMODB_ACTIONS = ("dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+SECRET_READ_ACTIONS = frozenset({"secretsmanager:getsecretvalue"})
+# SAM attaches these AWS-managed policies itself: logs always, X-Ray only with `Tracing: Active`.
+# Neither grants anything on DynamoDB or Secrets Manager.
+ACCEPTED_MANAGED_POLICIES = ("service-role/AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess")
+CREDENTIAL_NAME = re.compile(r"secret|passw|token|pepper|private|api_?key|credential", re.IGNORECASE)
+KEY_LIKE_RUN = re.compile(r"[A-Za-z0-9+/=_\-]{21,}")
+LITERAL_LIMIT = 20
+
+
+# --------------------------------------------------------------------------------------------------------
+# Fixtures: the SAM template as written, the CloudFormation template SAM makes of it, and their lint results.
+
+
+@pytest.fixture(scope="module")
+def source() -> dict[str, Any]:
+    return load_sam_template(TEMPLATE_PATH)
+
+
+@pytest.fixture(scope="module")
+def transformed(source: dict[str, Any]) -> dict[str, Any]:
+    return transform_offline(source)
+
+
+@pytest.fixture(scope="module")
+def resources(transformed: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = transformed["Resources"]
+    return found
+
+
+@pytest.fixture(scope="module")
+def functions(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Properties of every deployed Lambda function (Globals merged in by the transform), by logical id."""
+    found = {name: res.get("Properties") or {} for name, res in resources.items() if res["Type"] == "AWS::Lambda::Function"}
+    assert found, "the transformed template has no Lambda functions"
+    return found
+
+
+@pytest.fixture(scope="module")
+def source_functions(source: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: res.get("Properties") or {}
+        for name, res in source["Resources"].items()
+        if res["Type"] == "AWS::Serverless::Function"
+    }
+
+
+@pytest.fixture(scope="module")
+def table_id(resources: dict[str, Any]) -> str:
+    return _only_resource_of_type(resources, "AWS::DynamoDB::Table")
+
+
+@pytest.fixture(scope="module")
+def table(resources: dict[str, Any], table_id: str) -> dict[str, Any]:
+    resource: dict[str, Any] = resources[table_id]
+    return resource
+
+
+@pytest.fixture(scope="module")
+def secret_id(resources: dict[str, Any]) -> str:
+    return _only_resource_of_type(resources, "AWS::SecretsManager::Secret")
+
+
+@pytest.fixture(scope="module")
+def function_url_targets(resources: dict[str, Any]) -> list[str]:
+    """The function behind each AWS::Lambda::Url, one entry per URL."""
+    return [
+        _ref_target(res["Properties"]["TargetFunctionArn"]) or "<not a function of this template>"
+        for res in resources.values()
+        if res["Type"] == "AWS::Lambda::Url"
+    ]
+
+
+@pytest.fixture(scope="module")
+def template_findings() -> list[LintFinding]:
+    return cfn_lint(TEMPLATE_PATH)
+
+
+@pytest.fixture(scope="module")
+def transformed_findings(transformed: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> list[LintFinding]:
+    return cfn_lint(write_json(transformed, tmp_path_factory.mktemp("transformed") / "template.json"))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _only_resource_of_type(resources: dict[str, Any], resource_type: str) -> str:
+    names = [name for name, res in resources.items() if res["Type"] == resource_type]
+    assert len(names) == 1, f"expected exactly one {resource_type}, found {names}"
+    return names[0]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _ref_target(value: Any) -> str | None:
+    if isinstance(value, dict) and set(value) == {"Ref"} and isinstance(value["Ref"], str):
+        return value["Ref"]
+    return None
+
+
+def _getatt(value: Any) -> tuple[str, str] | None:
+    if not (isinstance(value, dict) and set(value) == {"Fn::GetAtt"}):
+        return None
+    target = value["Fn::GetAtt"]
+    parts = target.split(".", 1) if isinstance(target, str) else target
+    return (parts[0], parts[1]) if isinstance(parts, list) and len(parts) == 2 else None
+
+
+def _sub_text(value: Any) -> str | None:
+    if not (isinstance(value, dict) and set(value) == {"Fn::Sub"}):
+        return None
+    body = value["Fn::Sub"]
+    text = body[0] if isinstance(body, list) else body
+    return text if isinstance(text, str) else None
+
+
+def _policy_documents(resources: dict[str, Any], role_id: str) -> Iterator[dict[str, Any]]:
+    """Every policy document that applies to the role: inline, attached policy resources, and managed
+    policies defined in this template."""
+    role = resources[role_id]["Properties"]
+    for policy in role.get("Policies") or []:
+        yield policy["PolicyDocument"]
+    for arn in role.get("ManagedPolicyArns") or []:
+        target = _ref_target(arn)
+        if target is not None and resources.get(target, {}).get("Type") == "AWS::IAM::ManagedPolicy":
+            yield resources[target]["Properties"]["PolicyDocument"]
+    for res in resources.values():
+        props = res.get("Properties") or {}
+        if res["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": role_id} in (
+            props.get("Roles") or []
+        ):
+            yield props["PolicyDocument"]
+        if res["Type"] == "AWS::IAM::RolePolicy" and props.get("RoleName") == {"Ref": role_id}:
+            yield props["PolicyDocument"]
+
+
+def _role_id(resources: dict[str, Any], function: dict[str, Any]) -> str:
+    role = _getatt(function.get("Role"))
+    assert role is not None and resources.get(role[0], {}).get("Type") == "AWS::IAM::Role", (
+        f"function role {function.get('Role')!r} is not a role defined in this template, so it cannot be checked"
+    )
+    return role[0]
+
+
+def _statements(resources: dict[str, Any], function: dict[str, Any]) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for document in _policy_documents(resources, _role_id(resources, function)):
+        statements.extend(_as_list(document.get("Statement")))
+    return statements
+
+
+def _allowed_statements(resources: dict[str, Any], function: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in _statements(resources, function) if s.get("Effect") == "Allow"]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return [a for a in _as_list(statement.get("Action")) if isinstance(a, str)]
+
+
+def _touches(action: str, service: str) -> bool:
+    """Whether an IAM action pattern can grant something on the service ("*" grants everything)."""
+    return fnmatch.fnmatchcase(f"{service}:x".lower(), action.lower()) or action.lower().startswith(f"{service}:")
+
+
+def _grants(action: str, wanted: str) -> bool:
+    return fnmatch.fnmatchcase(wanted.lower(), action.lower())  # IAM actions are case-insensitive
+
+
+def _bulk_dynamodb_grants(resources: dict[str, Any], functions: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for name, function in functions.items():
+        for statement in _allowed_statements(resources, function):
+            for action in _actions(statement):
+                hits = {bulk for bulk in BULK_DYNAMODB_ACTIONS if _grants(action, bulk)}
+                if hits:
+                    found.setdefault(name, set()).update(hits)
+    return found
+
+
+def _environment(function: dict[str, Any]) -> dict[str, Any]:
+    variables: dict[str, Any] = ((function.get("Environment") or {}).get("Variables")) or {}
+    return variables
+
+
+def _credential_smell(name: str, value: Any) -> str | None:
+    """Why an environment value looks like an inlined credential, or None. A Ref or GetAtt names another
+    resource or a parameter; a Sub is judged by its literal text only."""
+    if _ref_target(value) is not None or _getatt(value) is not None:
+        return None
+    sub = _sub_text(value)
+    if sub is not None:
+        literal = re.sub(r"\$\{[^}]*\}", " ", sub)
+        run = KEY_LIKE_RUN.search(literal)
+        return f"Sub text has a key-like run {run.group()!r}" if run else None
+    if isinstance(value, dict | list):  # other intrinsics (Join, If, ...): judge every literal inside
+        leaves = value.values() if isinstance(value, dict) else value
+        return next((smell for leaf in leaves if (smell := _credential_smell(name, leaf))), None)
+    literal_text = str(value)
+    if len(literal_text) > LITERAL_LIMIT:
+        return f"a {len(literal_text)}-character literal"
+    if literal_text and CREDENTIAL_NAME.search(name):
+        return "a literal value under a credential-like name"
+    return None
+
+
+def _credential_fields(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            where = f"{path}.{key}" if path else key
+            if CREDENTIAL_NAME.search(key) and not isinstance(inner, dict | list):
+                yield where, inner
+            yield from _credential_fields(inner, where)
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _credential_fields(inner, f"{path}[{index}]")
+
+
+def _rest_api_routes(resources: dict[str, Any], rest_api_id: str) -> set[tuple[str, str]]:
+    """(path, METHOD) for each route in the REST API's definition (SAM writes it as a Swagger Body)."""
+    body = resources[rest_api_id]["Properties"].get("Body") or {}
+    return {(path, method.upper()) for path, methods in (body.get("paths") or {}).items() for method in methods}
+
+
+def _encoded_resource_path(path: str) -> str:
+    """MethodSetting.ResourcePath form of a route path: `/checks/{id}` is `/~1checks~1{id}`, the root is `/`."""
+    return "/" + path.strip("/").replace("/", "~1") if path.strip("/") else "/"
+
+
+def _typo(name: str) -> str:
+    return name[:-2] + name[-1] + name[-2]  # ChecksTable -> ChecksTabel
+
+
+# --------------------------------------------------------------------------------------------------------
+# 1-2. cfn-lint, before and after the SAM transform
+
+
+def test_cfn_lint_finds_nothing_in_the_sam_template(template_findings: list[LintFinding]) -> None:
+    unexpected = [str(f) for f in template_findings if f.rule not in ACCEPTED_TEMPLATE_FINDINGS]
+    assert unexpected == []
+
+
+def test_sam_transform_deploys_every_function_of_the_template(
+    source_functions: dict[str, dict[str, Any]], functions: dict[str, dict[str, Any]]
+) -> None:
+    assert set(functions) == set(source_functions)
+
+
+def test_cfn_lint_finds_nothing_in_the_transformed_template(transformed_findings: list[LintFinding]) -> None:
+    unexpected = [str(f) for f in transformed_findings if f.rule not in ACCEPTED_TRANSFORMED_FINDINGS]
+    assert unexpected == []
+
+
+def test_accepted_transformed_findings_are_all_sam_generated(
+    transformed_findings: list[LintFinding], source: dict[str, Any]
+) -> None:
+    """An accepted rule may only fire on resources SAM generated, never on one written in template.yaml
+    (functions excepted: SAM rewrites those wholesale, and their own findings show up before the transform)."""
+    written = {name for name, res in source["Resources"].items() if not res["Type"].startswith("AWS::Serverless::")}
+    on_written = [
+        str(f)
+        for f in transformed_findings
+        if f.rule in ACCEPTED_TRANSFORMED_FINDINGS and len(f.path) > 1 and f.path[1] in written
+    ]
+    assert on_written == []
+
+
+def test_transformed_lint_catches_a_dangling_ref_in_a_function_environment(
+    source: dict[str, Any], source_functions: dict[str, dict[str, Any]], table_id: str, tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(source)
+    function_id = sorted(source_functions)[0]
+    dangling = _typo(table_id)
+    assert dangling not in broken["Resources"] and dangling not in (broken.get("Parameters") or {})
+    properties = broken["Resources"][function_id]["Properties"]
+    properties.setdefault("Environment", {}).setdefault("Variables", {})["TYPO_TABLE_NAME"] = {"Ref": dangling}
+
+    findings = cfn_lint(write_json(transform_offline(broken), tmp_path / "broken.json"))
+
+    caught = [
+        f for f in findings if f.level == "Error" and f.path[:2] == ("Resources", function_id) and dangling in f.message
+    ]
+    assert caught, f"no error for Ref {dangling!r} in {function_id}; cfn-lint said: {[str(f) for f in findings]}"
+
+
+# --------------------------------------------------------------------------------------------------------
+# 3. Least privilege, read from the roles SAM generates (requirement 35)
+
+
+def test_no_function_uses_the_sam_dynamodb_crud_policy(source_functions: dict[str, dict[str, Any]]) -> None:
+    using = sorted(
+        name
+        for name, function in source_functions.items()
+        for policy in _as_list(function.get("Policies"))
+        if policy == "DynamoDBCrudPolicy" or (isinstance(policy, dict) and "DynamoDBCrudPolicy" in policy)
+    )
+    assert using == []
+
+
+def test_no_function_can_scan_or_delete_from_the_table(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]]
+) -> None:
+    assert _bulk_dynamodb_grants(resources, functions) == {}
+
+
+def test_functions_use_only_single_item_reads_writes_and_queries(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]]
+) -> None:
+    outside = {
+        name: sorted(
+            action
+            for statement in _allowed_statements(resources, function)
+            for action in _actions(statement)
+            if _touches(action, "dynamodb") and action.lower() not in ITEM_LEVEL_DYNAMODB_ACTIONS
+        )
+        for name, function in functions.items()
+    }
+    assert {name: actions for name, actions in outside.items() if actions} == {}
+
+
+def test_functions_can_only_read_the_secret(resources: dict[str, Any], functions: dict[str, dict[str, Any]]) -> None:
+    outside = {
+        name: sorted(
+            action
+            for statement in _allowed_statements(resources, function)
+            for action in _actions(statement)
+            if _touches(action, "secretsmanager") and action.lower() not in SECRET_READ_ACTIONS
+        )
+        for name, function in functions.items()
+    }
+    assert {name: actions for name, actions in outside.items() if actions} == {}
+
+
+def test_no_dynamodb_or_secretsmanager_statement_applies_to_every_resource(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]]
+) -> None:
+    wildcard = sorted(
+        f"{name}: {statement}"
+        for name, function in functions.items()
+        for statement in _allowed_statements(resources, function)
+        if any(_touches(a, "dynamodb") or _touches(a, "secretsmanager") for a in _actions(statement))
+        and any(isinstance(r, str) and "*" in r for r in _as_list(statement.get("Resource")))
+    )
+    assert wildcard == []
+
+
+def test_function_policies_grant_nothing_by_exclusion(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]]
+) -> None:
+    """An Allow with NotAction or NotResource grants everything else, out of reach of the checks above."""
+    by_exclusion = sorted(
+        f"{name}: {statement}"
+        for name, function in functions.items()
+        for statement in _allowed_statements(resources, function)
+        if "NotAction" in statement or "NotResource" in statement
+    )
+    assert by_exclusion == []
+
+
+def test_dynamodb_statements_point_only_at_the_table(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]], table_id: str
+) -> None:
+    def is_table_or_its_indexes(resource: Any) -> bool:
+        if _getatt(resource) == (table_id, "Arn"):
+            return True
+        text = _sub_text(resource)
+        return text is not None and (text == f"${{{table_id}.Arn}}" or text.startswith(f"${{{table_id}.Arn}}/index/"))
+
+    elsewhere = sorted(
+        f"{name}: {resource}"
+        for name, function in functions.items()
+        for statement in _allowed_statements(resources, function)
+        if any(_touches(a, "dynamodb") for a in _actions(statement))
+        for resource in _as_list(statement.get("Resource"))
+        if not is_table_or_its_indexes(resource)
+    )
+    assert elsewhere == []
+
+
+def test_secretsmanager_statements_point_only_at_the_secret(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]], secret_id: str
+) -> None:
+    elsewhere = sorted(
+        f"{name}: {resource}"
+        for name, function in functions.items()
+        for statement in _allowed_statements(resources, function)
+        if any(_touches(a, "secretsmanager") for a in _actions(statement))
+        for resource in _as_list(statement.get("Resource"))
+        if _ref_target(resource) != secret_id  # Ref of a Secrets Manager secret is its ARN
+    )
+    assert elsewhere == []
+
+
+def test_function_roles_attach_no_broad_managed_policies(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]]
+) -> None:
+    attached = {
+        name: [
+            arn
+            for arn in resources[_role_id(resources, function)]["Properties"].get("ManagedPolicyArns") or []
+            if not (isinstance(arn, str) and arn.endswith(tuple(f":policy/{p}" for p in ACCEPTED_MANAGED_POLICIES)))
+            and resources.get(_ref_target(arn) or "", {}).get("Type") != "AWS::IAM::ManagedPolicy"  # checked above
+        ]
+        for name, function in functions.items()
+    }
+    assert {name: arns for name, arns in attached.items() if arns} == {}
+
+
+def test_least_privilege_checks_catch_a_crud_policy(
+    source: dict[str, Any], source_functions: dict[str, dict[str, Any]], table_id: str
+) -> None:
+    broad = copy.deepcopy(source)
+    function_id = sorted(source_functions)[0]
+    policies = broad["Resources"][function_id]["Properties"].setdefault("Policies", [])
+    policies.append({"DynamoDBCrudPolicy": {"TableName": {"Ref": table_id}}})
+    broad_transformed = transform_offline(broad)
+    broad_functions = {
+        name: res["Properties"]
+        for name, res in broad_transformed["Resources"].items()
+        if res["Type"] == "AWS::Lambda::Function"
+    }
+
+    flagged = _bulk_dynamodb_grants(broad_transformed["Resources"], broad_functions)
+
+    assert flagged == {function_id: set(BULK_DYNAMODB_ACTIONS)}
+
+
+# --------------------------------------------------------------------------------------------------------
+# 4. Functions and the shared layer
+
+
+def test_every_function_runs_python_3_13(functions: dict[str, dict[str, Any]]) -> None:
+    assert {name: f.get("Runtime") for name, f in functions.items() if f.get("Runtime") != "python3.13"} == {}
+
+
+def test_every_function_runs_on_arm64(functions: dict[str, dict[str, Any]]) -> None:
+    other = {name: f.get("Architectures") for name, f in functions.items() if f.get("Architectures") != ["arm64"]}
+    assert other == {}
+
+
+def test_every_function_has_reserved_concurrency(functions: dict[str, dict[str, Any]]) -> None:
+    """A ceiling per function (and 0 would switch it off, which a committed template must not do)."""
+    unbounded = {
+        name: f.get("ReservedConcurrentExecutions")
+        for name, f in functions.items()
+        if not (isinstance(f.get("ReservedConcurrentExecutions"), int) and f["ReservedConcurrentExecutions"] >= 1)
+    }
+    assert unbounded == {}
+
+
+def test_every_function_attaches_the_shared_layer(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]]
+) -> None:
+    layer_id = _only_resource_of_type(resources, "AWS::Lambda::LayerVersion")
+    without = sorted(name for name, f in functions.items() if {"Ref": layer_id} not in (f.get("Layers") or []))
+    assert without == []
+
+
+def test_no_function_bundles_its_own_requirements(
+    source: dict[str, Any], source_functions: dict[str, dict[str, Any]]
+) -> None:
+    """Dependencies live only in the layer: a function's CodeUri has no requirements.txt, or an empty one."""
+    global_code_uri = ((source.get("Globals") or {}).get("Function") or {}).get("CodeUri")
+    bundling: dict[str, Any] = {}
+    for name, function in source_functions.items():
+        code_uri = function.get("CodeUri", global_code_uri)
+        if not isinstance(code_uri, str) or not (TEMPLATE_PATH.parent / code_uri).is_dir():
+            bundling[name] = f"CodeUri {code_uri!r} is not a local directory"
+            continue
+        requirements = TEMPLATE_PATH.parent / code_uri / "requirements.txt"
+        if requirements.is_file():
+            lines = [line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines()]
+            if any(lines):
+                bundling[name] = [line for line in lines if line]
+    assert bundling == {}
+
+
+def test_shared_layer_is_built_with_python_3_13(source: dict[str, Any]) -> None:
+    layer_id = _only_resource_of_type(source["Resources"], "AWS::Serverless::LayerVersion")
+    assert (source["Resources"][layer_id].get("Metadata") or {}).get("BuildMethod") == "python3.13"
+
+
+def test_shared_layer_is_built_for_arm64(source: dict[str, Any]) -> None:
+    layer = source["Resources"][_only_resource_of_type(source["Resources"], "AWS::Serverless::LayerVersion")]
+    architectures = (layer.get("Properties") or {}).get("CompatibleArchitectures")
+    assert ((layer.get("Metadata") or {}).get("BuildArchitecture"), architectures) == ("arm64", ["arm64"])
+
+
+# --------------------------------------------------------------------------------------------------------
+# 5. The table and the secret (requirements 38-39)
+
+
+def test_table_bills_per_request(table: dict[str, Any]) -> None:
+    assert table["Properties"].get("BillingMode") == "PAY_PER_REQUEST"
+
+
+def test_table_expires_items_with_ttl(table: dict[str, Any]) -> None:
+    ttl = table["Properties"].get("TimeToLiveSpecification") or {}
+    assert _is_true(ttl.get("Enabled")) and ttl.get("AttributeName")
+
+
+def test_table_has_point_in_time_recovery(table: dict[str, Any]) -> None:
+    pitr = table["Properties"].get("PointInTimeRecoverySpecification") or {}
+    assert _is_true(pitr.get("PointInTimeRecoveryEnabled"))
+
+
+def test_table_has_deletion_protection(table: dict[str, Any]) -> None:
+    assert _is_true(table["Properties"].get("DeletionProtectionEnabled"))
+
+
+def test_table_survives_stack_deletion_and_replacement(table: dict[str, Any]) -> None:
+    assert (table.get("DeletionPolicy"), table.get("UpdateReplacePolicy")) == ("Retain", "Retain")
+
+
+def test_every_function_finds_the_secret_by_its_arn(functions: dict[str, dict[str, Any]], secret_id: str) -> None:
+    other = {
+        name: _environment(f).get("SECRET_ID")
+        for name, f in functions.items()
+        if _ref_target(_environment(f).get("SECRET_ID")) != secret_id
+    }
+    assert other == {}
+
+
+def test_no_environment_variable_looks_like_a_credential(functions: dict[str, dict[str, Any]]) -> None:
+    smells = {
+        f"{name}.{variable}": smell
+        for name, function in functions.items()
+        for variable, value in _environment(function).items()
+        if (smell := _credential_smell(variable, value))
+    }
+    assert smells == {}
+
+
+def test_secret_template_holds_no_credential_values(resources: dict[str, Any], secret_id: str) -> None:
+    """The template may shape the secret, never fill it: no SecretString, and every credential-like field of
+    SecretStringTemplate is empty (GenerateStringKey fills one with a random value at deploy time)."""
+    properties = resources[secret_id]["Properties"]
+    assert "SecretString" not in properties
+    shape = json.loads((properties.get("GenerateSecretString") or {}).get("SecretStringTemplate") or "{}")
+    filled = {field: value for field, value in _credential_fields(shape) if value not in ("", None)}
+    assert filled == {}
+
+
+# --------------------------------------------------------------------------------------------------------
+# 6. API throttling and outputs (requirement 37)
+
+
+def test_every_api_stage_throttles_all_methods_by_default(resources: dict[str, Any]) -> None:
+    stages = {name: res["Properties"] for name, res in resources.items() if res["Type"] == "AWS::ApiGateway::Stage"}
+    http_stages = {
+        name: res["Properties"] for name, res in resources.items() if res["Type"] == "AWS::ApiGatewayV2::Stage"
+    }
+    assert stages or http_stages, "no API stage in the template"
+
+    def throttles(settings: dict[str, Any]) -> bool:
+        rate, burst = settings.get("ThrottlingRateLimit"), settings.get("ThrottlingBurstLimit")
+        return isinstance(rate, int | float) and rate > 0 and isinstance(burst, int) and burst > 0
+
+    unthrottled = [
+        name
+        for name, stage in stages.items()
+        if not any(
+            s.get("ResourcePath") == "/*" and s.get("HttpMethod") == "*" and throttles(s)
+            for s in stage.get("MethodSettings") or []
+        )
+    ] + [name for name, stage in http_stages.items() if not throttles(stage.get("DefaultRouteSettings") or {})]
+    assert unthrottled == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="template.yaml writes a route override's ResourcePath unencoded ('/checks'); API Gateway wants "
+    "'/~1checks', so the tighter limit never applies. Remove this mark once the template is fixed.",
+)
+def test_route_throttling_overrides_name_routes_the_api_serves(resources: dict[str, Any]) -> None:
+    unmatched = []
+    for name, res in resources.items():
+        if res["Type"] != "AWS::ApiGateway::Stage":
+            continue
+        rest_api_id = _ref_target(res["Properties"].get("RestApiId"))
+        assert rest_api_id is not None, f"{name} belongs to an API outside the template"
+        routes = _rest_api_routes(resources, rest_api_id)
+        served = {(_encoded_resource_path(path), method) for path, method in routes}
+        for setting in res["Properties"].get("MethodSettings") or []:
+            path, method = setting.get("ResourcePath"), str(setting.get("HttpMethod")).upper()
+            if path == "/*":
+                continue
+            if not any(path == p and method in ("*", m) for p, m in served):
+                unmatched.append(f"{name}: {path} {method} (routes: {sorted(served)})")
+    assert unmatched == []
+
+
+def test_outputs_include_the_api_url(source: dict[str, Any]) -> None:
+    api_id = _only_resource_of_type(source["Resources"], "AWS::Serverless::Api")
+    stage = source["Resources"][api_id]["Properties"]["StageName"]
+    stage_text = f"${{{_ref_target(stage)}}}" if _ref_target(stage) else str(stage)
+    urls = [
+        text
+        for output in (source.get("Outputs") or {}).values()
+        if (text := _sub_text(output.get("Value")))
+        and text.startswith(f"https://${{{api_id}}}.execute-api.")
+        and text.rstrip("/").endswith(f"/{stage_text}")
+    ]
+    assert urls, f"no output gives the invoke URL of {api_id}'s stage"
+
+
+def test_outputs_include_the_callback_function_url(transformed: dict[str, Any], resources: dict[str, Any]) -> None:
+    url_ids = {name for name, res in resources.items() if res["Type"] == "AWS::Lambda::Url"}
+    published = [
+        name
+        for name, output in (transformed.get("Outputs") or {}).items()
+        if (target := _getatt(output.get("Value"))) and target[0] in url_ids and target[1] == "FunctionUrl"
+    ]
+    assert published, "no output gives the function URL providers post results to"
+
+
+# --------------------------------------------------------------------------------------------------------
+# 7. The one function URL (requirement 36, with its deliberate exception)
+
+
+def test_only_one_function_has_a_url(function_url_targets: list[str]) -> None:
+    """AuthType NONE on the provider callback is deliberate: providers cannot sign AWS requests. The capability
+    in the callback path authenticates them instead. No other function may be reachable that way."""
+    assert len(function_url_targets) == 1, function_url_targets
+
+
+def test_function_url_has_reserved_concurrency(
+    function_url_targets: list[str], functions: dict[str, dict[str, Any]]
+) -> None:
+    """Throttling and WAF on the REST API do not cover a function URL; reserved concurrency is its only cap."""
+    capped = {name: functions.get(name, {}).get("ReservedConcurrentExecutions") for name in function_url_targets}
+    assert capped and all(isinstance(limit, int) and limit >= 1 for limit in capped.values()), capped
+
+
+def test_function_url_is_not_a_way_around_the_rest_api(
+    function_url_targets: list[str], source_functions: dict[str, dict[str, Any]]
+) -> None:
+    """The URL's function serves no API route, so no route can be reached without the stage's throttling."""
+    routed = {
+        name: sorted(
+            event_id
+            for event_id, event in (source_functions.get(name, {}).get("Events") or {}).items()
+            if event.get("Type") in ("Api", "HttpApi")
+        )
+        for name in function_url_targets
+    }
+    assert {name: events for name, events in routed.items() if events} == {}
+
+
+def test_only_the_url_function_is_invokable_by_anyone(
+    resources: dict[str, Any], function_url_targets: list[str]
+) -> None:
+    public = sorted(
+        str(_ref_target(res["Properties"].get("FunctionName")) or res["Properties"].get("FunctionName"))
+        for res in resources.values()
+        if res["Type"] == "AWS::Lambda::Permission" and res["Properties"].get("Principal") == "*"
+    )
+    assert set(public) <= set(function_url_targets), public
