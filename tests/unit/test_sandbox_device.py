@@ -15,30 +15,11 @@ import pytest
 import requests
 
 from sandbox.device import Phone
-from sandbox.httpserver import WSGIApp, serve
+from sandbox.httpserver import WSGIApp
 from sandbox.operators.network import MobileNetwork, make_app
+from tests.servers import SwappableServer
 
 StartResponse = Callable[..., Any]
-
-
-class SwappableServer:
-    """One server per module serving whichever app the current test sets: a stop costs half a second."""
-
-    def __init__(self) -> None:
-        self.app: WSGIApp | None = None
-        self._server = serve(self._dispatch)
-        self.base_url = self._server.base_url
-
-    def serve(self, app: WSGIApp) -> str:
-        self.app = app
-        return self.base_url
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def _dispatch(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        assert self.app is not None
-        return self.app(environ, start_response)
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import http.client
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from sandbox.httpserver import WSGIApp, serve
 from sandbox.operators.network import Bearer, MobileNetwork, make_app
+from tests.servers import SwappableServer
 
 
 class Answer:
@@ -40,26 +40,6 @@ def request(
         return Answer(connection.getresponse())
     finally:
         connection.close()
-
-
-class SwappableServer:
-    """One server per module serving whichever app the current test sets: a stop costs half a second."""
-
-    def __init__(self) -> None:
-        self.app: WSGIApp | None = None
-        self._server = serve(self._dispatch)
-        self.base_url = self._server.base_url
-
-    def serve(self, app: WSGIApp) -> str:
-        self.app = app
-        return self.base_url
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def _dispatch(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        assert self.app is not None
-        return self.app(environ, start_response)
 
 
 @pytest.fixture(scope="module")
