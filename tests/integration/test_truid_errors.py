@@ -147,3 +147,17 @@ def test_check_is_recorded_pending_before_truid_is_called(app: App):
         new = [i for i in client.scan(TableName=TABLE_NAME)["Items"] if i["pk"]["S"] not in before]
         assert [i["status"]["S"] for i in new] == ["PENDING"]
         assert starting.result().json()["reason"] == "PROVIDER_ERROR"  # our timeout is 1 s
+
+
+@pytest.mark.parametrize(("number", "raw_code"), [
+    ("+447700900097", "429:too_many_requests"),
+    ("+447700900098", "400:mno_not_supported"),
+    ("+447700900095", "timeout"),
+])
+def test_the_record_keeps_truid_raw_code_the_app_never_sees(app: App, number: str, raw_code: str):
+    from silentcheck import store  # the functions run in this process, against the stack's table
+
+    body = app.start(number).json()
+
+    assert store.get(body["check_id"]).raw_code == raw_code  # type: ignore[union-attr]
+    assert raw_code not in app.poll(body).text
