@@ -57,6 +57,11 @@ def rest_resolver() -> APIGatewayRestResolver:
     def _not_json(error: json.JSONDecodeError) -> Response[str]:
         return problem(InvalidRequest("the request body must be a JSON object"))
 
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return problem(SilentCheckError("something went wrong on our side; the check was not verified"))
+
     @app.not_found
     def _no_route(error: Exception) -> Response[str]:
         return problem(RouteNotFound("no such route"))

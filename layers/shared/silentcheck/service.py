@@ -90,7 +90,11 @@ def device_return(query: Mapping[str, str]) -> DeviceReturned:
         check = store.consume_state(check_id, tokens.digest(state), now)
     except store.TransitionLost:
         raise InvalidReturn("this link was already used or has expired; start a new check") from None
-    outcome = providers.get(check.provider).on_return(check, query)
+    try:
+        outcome = providers.get(check.provider).on_return(check, query)
+    except Exception:
+        _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), tokens.now())  # state is spent
+        raise
     completion_code = tokens.new_token()
     try:
         finished = store.finish(check_id, outcome, tokens.now(), completion_code_hash=tokens.digest(completion_code))
