@@ -61,7 +61,7 @@ class Stack:
             "api_version": api_version,
         }
         aws.seed_secret(aws.client("secretsmanager", self.moto.endpoint), SECRET_NAME, self.secret_value)
-        _forget_function_caches()
+        forget_function_caches()
 
     def stop(self) -> None:
         for part in (self.gateway, self.truid, self.network, self.moto, self.dynamodb):
@@ -69,7 +69,7 @@ class Stack:
         STATE_FILE.unlink(missing_ok=True)
 
 
-def _forget_function_caches() -> None:
+def forget_function_caches() -> None:
     """The functions run in this process: drop their per-container caches as a new container would."""
     from silentcheck import secrets
     from silentcheck.providers import truid

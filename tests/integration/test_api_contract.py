@@ -78,12 +78,12 @@ def test_routes_outside_the_stage_are_not_served(app: App):
 
 
 def test_unexpected_failure_is_a_500_problem_that_writes_nothing(app: App):
-    from sandbox.stack import SECRET_NAME, _forget_function_caches
+    from sandbox.stack import SECRET_NAME, forget_function_caches
 
     secrets_client = aws.client("secretsmanager", app.stack.moto.endpoint)
     broken = {k: v for k, v in app.stack.secret_value.items() if k != "pepper"}
     aws.seed_secret(secrets_client, SECRET_NAME, broken)
-    _forget_function_caches()
+    forget_function_caches()
     before = _items(app)
     try:
         response = app.start("+447700900002")
