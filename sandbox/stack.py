@@ -66,7 +66,8 @@ class Stack:
     def stop(self) -> None:
         for part in (self.gateway, self.truid, self.network, self.moto, self.dynamodb):
             part.stop()
-        STATE_FILE.unlink(missing_ok=True)
+        if read_state() == self.urls():  # another sandbox may be serving: leave its state alone
+            STATE_FILE.unlink(missing_ok=True)
 
 
 def forget_function_caches() -> None:

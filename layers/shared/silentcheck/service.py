@@ -7,7 +7,13 @@ from urllib.parse import urlencode
 
 from silentcheck import phone, providers, secrets, store, tokens
 from silentcheck.checks import Check, Outcome, Reason, Status
-from silentcheck.errors import CheckNotFound, CompletionCodeInvalid, InvalidRequest, InvalidReturn
+from silentcheck.errors import (
+    CheckNotFound,
+    CompletionCodeInvalid,
+    InvalidRequest,
+    InvalidReturn,
+    ProviderNotConfigured,
+)
 from silentcheck.models import CheckCreated, CheckView, DeviceReturned, StartRequest, iso
 from silentcheck.observability import logger
 from silentcheck.providers.base import ProviderRefused, StartContext
@@ -45,6 +51,10 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> Ch
     except ProviderRefused as refused:
         logger.info("provider refused the check", extra={**context, "raw_code": refused.outcome.raw_code})
         failed = _finish(check, refused.outcome, tokens.now())
+        return _created(failed, poll_token, None)
+    except ProviderNotConfigured as error:
+        logger.error("provider is not configured", extra={**context, "detail": error.detail})
+        failed = _finish(check, Outcome.failed(Reason.PROVIDER_REJECTED, "not_configured"), tokens.now())
         return _created(failed, poll_token, None)
     except Exception:
         _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), tokens.now())
