@@ -60,5 +60,13 @@ def moto_env(moto_server: aws.MotoServer, monkeypatch: pytest.MonkeyPatch) -> It
     _forget_caches()
 
 
+@pytest.fixture(scope="session")
+def doc() -> dict[str, object]:
+    """The committed OpenAPI document (docs/openapi.json)."""
+    from tests import openapi_doc
+
+    return openapi_doc.load()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("POWERTOOLS_DEV", "false")

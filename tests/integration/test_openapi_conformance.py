@@ -3,8 +3,6 @@ documented for that status, body valid against the documented schema."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,20 +16,9 @@ from sandbox import aws
 from sandbox.stack import SECRET_NAME, forget_function_caches
 from silentcheck import tokens
 from tests.integration.conftest import App, completion_code
+from tests.openapi_doc import DOC_URI, pointer
 
-OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
-DOC_URI = "urn:silentcheck:openapi"
 START, POLL, RETURN = ("/checks", "post"), ("/checks/{check_id}", "get"), ("/checks/return", "get")
-
-
-@pytest.fixture(scope="module")
-def doc() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(OPENAPI.read_text(encoding="utf-8"))
-    return loaded
-
-
-def _pointer(*parts: str) -> str:
-    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
 
 
 def assert_documented(doc: dict[str, Any], operation: tuple[str, str], response: requests.Response) -> None:
@@ -44,7 +31,7 @@ def assert_documented(doc: dict[str, Any], operation: tuple[str, str], response:
     assert media in responses[status]["content"], f"{status} with undocumented Content-Type {media}"
     if media.endswith("json"):
         registry: Registry[Any] = Registry().with_resource(DOC_URI, DRAFT202012.create_resource(doc))
-        schema = {"$ref": DOC_URI + "#" + _pointer("paths", path, method, "responses", status, "content", media,
+        schema = {"$ref": DOC_URI + "#" + pointer("paths", path, method, "responses", status, "content", media,
                                                    "schema")}
         validator = Draft202012Validator(schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
         assert [error.message for error in validator.iter_errors(response.json())] == []

@@ -3,10 +3,8 @@ the Python enums, the pydantic response models and the error classes, so the doc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,21 +20,10 @@ from sandbox.gateway import TEMPLATE, stage_name
 from silentcheck import errors, phone, providers
 from silentcheck.checks import Binding, Reason, Status
 from silentcheck.models import CheckCreated, CheckView, DeviceReturned, StartRequest
+from tests.openapi_doc import DOC_URI, pointer
 
-OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
-DOC_URI = "urn:silentcheck:openapi"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 PROBLEM_JSON = "application/problem+json"
-
-
-@pytest.fixture(scope="module")
-def doc() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(OPENAPI.read_text(encoding="utf-8"))
-    return loaded
-
-
-def _pointer(*parts: str) -> str:
-    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
 
 
 def _validator(doc: dict[str, Any], pointer: str) -> Draft202012Validator:
@@ -175,7 +162,7 @@ def test_every_example_validates_against_its_schema(doc: dict[str, Any]):
     for parts, media in _media_types(doc):
         examples = [media["example"]] if "example" in media else []
         examples += [example["value"] for example in media.get("examples", {}).values()]
-        validator = _validator(doc, _pointer(*parts, "schema"))
+        validator = _validator(doc, pointer(*parts, "schema"))
         invalid += [(parts, error.message) for example in examples for error in validator.iter_errors(example)]
 
     assert invalid == []
@@ -190,7 +177,7 @@ def test_responses_of_the_models_validate_against_their_schemas(doc: dict[str, A
     errors_found = [
         error.message
         for name, body in (("CheckCreated", created), ("CheckView", view))
-        for error in _validator(doc, _pointer("components", "schemas", name)).iter_errors(body.model_dump(mode="json"))
+        for error in _validator(doc, pointer("components", "schemas", name)).iter_errors(body.model_dump(mode="json"))
     ]
 
     assert errors_found == []

@@ -246,7 +246,7 @@ def _declared(schema: Any, resolver: Any) -> set[str]:
 @pytest.fixture(scope="module")
 def spec() -> Spec:
     if not SPECS.is_dir():
-        pytest.skip(f"tru.ID OpenAPI specs not found at {SPECS}")
+        pytest.fail(f"tru.ID OpenAPI specs not found at {SPECS}: shared/ must sit beside the repository")
     return Spec(SPECS)
 
 
