@@ -56,14 +56,6 @@ class ProviderNotConfigured(SilentCheckError):
     title = "Provider not configured"
 
 
-class Conflict(SilentCheckError):
-    """Someone else changed the record first (a lost conditional write)."""
-
-    status = 409
-    code = "CONFLICT"
-    title = "Check changed concurrently"
-
-
 class RouteNotFound(SilentCheckError):
     status = 404
     code = "NOT_FOUND"
