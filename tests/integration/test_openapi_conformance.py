@@ -81,7 +81,7 @@ def test_start_with_a_number_not_in_e164_answers_400_problem_as_documented(app: 
 
 
 def test_start_with_an_unknown_field_answers_400_problem_as_documented(app: App, doc: dict[str, Any]):
-    response = app.start("+447700900002", operator_token="not-supported-yet")
+    response = app.start("+447700900002", install_id="not-a-field")
 
     assert (response.status_code, response.json()["code"]) == (400, "INVALID_REQUEST")
     assert_documented(doc, START, response)

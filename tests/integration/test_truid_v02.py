@@ -31,8 +31,8 @@ def test_start_answers_201_with_everything_the_app_needs(app: App):
 
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"check_id", "check_url", "poll_token", "provider", "status", "expires_at"}
-    assert body["status"] == "PENDING" and body["provider"] == "truid"
+    assert set(body) == {"check_id", "check_url", "poll_token", "provider", "status", "binding", "expires_at"}
+    assert (body["status"], body["provider"], body["binding"]) == ("PENDING", "truid", "device")
     assert len(body["check_id"]) >= 22 and len(body["poll_token"]) >= 22
 
 

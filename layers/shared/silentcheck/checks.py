@@ -92,6 +92,9 @@ class Check:
     state_hash: str | None = None
     completion_code_hash: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    confidential: dict[str, str] = field(default_factory=dict)  # encrypted at rest; gone once final
+    next_poll_at: int | None = None  # paced flows (CIBA): the provider is asked no sooner than this
+    poll_interval: int | None = None
 
     def is_expired_at(self, now: int) -> bool:
         return now >= self.expires_at
@@ -104,6 +107,10 @@ class Check:
 
     def can_transition_at(self, now: int) -> bool:
         return self.status is Status.PENDING and not self.is_expired_at(now)
+
+    def poll_due_at(self, now: int) -> bool:
+        """Whether a poll may ask the provider now (always, unless the flow paces its polls)."""
+        return self.next_poll_at is None or now >= self.next_poll_at
 
     def needs_completion_code(self) -> bool:
         """A device-bound VERIFIED is shown only to a caller presenting the completion code."""

@@ -19,6 +19,7 @@ class StartRequest(BaseModel):
 
     phone_number: object = Field(description="E.164, e.g. +447700900123")
     provider: str | None = Field(default=None, description="Ask for one provider, where allowed")
+    operator_token: object = Field(default=None, description="A TS.43 operator token minted on the phone (CAMARA)")
 
 
 class ApiModel(BaseModel):
@@ -41,6 +42,7 @@ class CheckCreated(ApiModel):
     provider: str
     status: Status
     reason: Reason | None = None
+    binding: Binding | None = None  # what the flow will rely on: says whether a device hop follows
     expires_at: str
 
 

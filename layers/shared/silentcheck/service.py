@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
@@ -16,19 +17,34 @@ from silentcheck.errors import (
 )
 from silentcheck.models import CheckCreated, CheckView, DeviceReturned, StartRequest, iso
 from silentcheck.observability import logger
-from silentcheck.providers.base import ProviderRefused, StartContext
+from silentcheck.providers.base import PollAgain, ProviderRefused, StartContext
 from silentcheck.settings import settings
 
 DEFAULT_PROVIDER = "truid"
+OPERATOR_TOKEN_PROVIDER = "camara"  # the one flow that takes a TS.43 operator token
 RETURN_PATH = "/checks/return"
+_OPERATOR_TOKEN = re.compile(r"[\x21-\x7e]{16,4096}")
+
+
+def _operator_token(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _OPERATOR_TOKEN.fullmatch(value):
+        raise InvalidRequest("operator_token must be the TS.43 temporary token string the phone obtained from its "
+                             "operator: 16 to 4096 visible ASCII characters, no spaces")
+    return value
 
 
 def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> CheckCreated:
     e164 = phone.parse_e164(request.phone_number)
-    provider_name = request.provider or DEFAULT_PROVIDER
+    operator_token = _operator_token(request.operator_token)
+    provider_name = request.provider or (OPERATOR_TOKEN_PROVIDER if operator_token else DEFAULT_PROVIDER)
     if provider_name not in providers.names():
         raise InvalidRequest(f"provider must be one of: {', '.join(providers.names())}")
     adapter = providers.get(provider_name)
+    if operator_token and not adapter.accepts_operator_token:
+        raise InvalidRequest(f"provider {provider_name} does not take an operator_token; "
+                             f"leave provider out or use {OPERATOR_TOKEN_PROVIDER}")
 
     now = tokens.now()
     check_id, poll_token = tokens.new_token(), tokens.new_token()
@@ -45,9 +61,11 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> Ch
     )
     store.create(check)  # before any billable call: every provider request has a record
     context = {"check_id": check_id, "provider": provider_name, "number": phone.mask(e164)}
-    return_url = f"{api_base_url.rstrip('/')}{RETURN_PATH}?{urlencode({'state': state})}"
+    redirect_uri = f"{api_base_url.rstrip('/')}{RETURN_PATH}"
+    return_url = f"{redirect_uri}?{urlencode({'state': state})}"
     try:
-        started = adapter.start(StartContext(check_id, e164, return_url, source_ip))
+        started = adapter.start(StartContext(check_id, e164, return_url, source_ip, state=state,
+                                             redirect_uri=redirect_uri, operator_token=operator_token))
     except ProviderRefused as refused:
         logger.info("provider refused the check", extra={**context, "raw_code": refused.outcome.raw_code})
         failed = _finish(check, refused.outcome, tokens.now())
@@ -64,7 +82,8 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> Ch
     if started.ttl_seconds:
         expires_at = min(expires_at, now + started.ttl_seconds)
     recorded = store.record_started(check_id, tokens.now(), started.provider_ref, started.provider_version,
-                                    started.binding, expires_at, started.attributes)
+                                    started.binding, expires_at, started.attributes,
+                                    confidential=started.confidential, poll_interval=started.poll_interval)
     logger.info("check started", extra={**context, "version": started.provider_version})
     return _created(recorded, poll_token, started.check_url)
 
@@ -121,13 +140,28 @@ def provider_callback(provider: str, capability: str) -> None:
 
 
 def _advance(check: Check, now: int) -> Check:
-    """Bring a PENDING check up to date: expire it, or ask the provider for a verdict."""
+    """Bring a PENDING check up to date: expire it, or ask the provider for a verdict. Flows that pace
+    their polls (CIBA) ask only when due, and only the one poll that claims the slot asks."""
     if check.is_expired_at(now):
         return store.mark_expired(check.check_id, now) or check
-    outcome = providers.get(check.provider).refresh(check)
-    if outcome is None:
+    if check.next_poll_at is not None:
+        if not check.poll_due_at(now):
+            return check
+        try:
+            check = store.claim_poll(check.check_id, now, check.next_poll_at, now + (check.poll_interval or 1))
+        except store.TransitionLost as lost:
+            return lost.current or check
+    result = providers.get(check.provider).refresh(check)
+    if result is None:
         return check
-    return _finish(check, outcome, tokens.now())
+    if isinstance(result, PollAgain):
+        if result.interval != check.poll_interval:
+            try:
+                return store.pace_polls(check.check_id, tokens.now(), result.interval)
+            except store.TransitionLost as lost:
+                return lost.current or check
+        return check
+    return _finish(check, result, tokens.now())
 
 
 def _finish(check: Check, outcome: Outcome, now: int) -> Check:
@@ -145,5 +179,6 @@ def _created(check: Check, poll_token: str, check_url: str | None) -> CheckCreat
         provider=check.provider,
         status=check.status,
         reason=check.reason,
+        binding=check.binding,
         expires_at=iso(check.expires_at),
     )

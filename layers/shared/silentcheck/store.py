@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from silentcheck import aws
+from silentcheck import aws, sealing
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status
 from silentcheck.settings import settings
 
@@ -49,6 +49,11 @@ def _to_item(check: Check, purge_at: int) -> dict[str, Any]:
         item["completed_at"] = {"N": str(check.completed_at)}
     if check.attributes:
         item["attributes"] = {"M": {k: {"S": v} for k, v in check.attributes.items()}}
+    if check.confidential:
+        item["sealed"] = {"B": sealing.seal(check.confidential, check.check_id)}
+    for name, number in (("next_poll_at", check.next_poll_at), ("poll_interval", check.poll_interval)):
+        if number is not None:
+            item[name] = {"N": str(number)}
     return item
 
 
@@ -77,6 +82,9 @@ def _from_item(item: dict[str, Any]) -> Check:
         state_hash=s("state_hash"),
         completion_code_hash=s("completion_code_hash"),
         attributes={k: v["S"] for k, v in item.get("attributes", {}).get("M", {}).items()},
+        confidential=sealing.unseal(item["sealed"]["B"], item["check_id"]["S"]) if "sealed" in item else {},
+        next_poll_at=n("next_poll_at"),
+        poll_interval=n("poll_interval"),
     )
 
 
@@ -127,20 +135,41 @@ def _update_pending(check_id: str, now: int, update: str, condition: str = "", *
     return _from_item(response["Attributes"])
 
 
-def record_started(check_id: str, now: int, provider_ref: str, provider_version: str | None,
-                   binding: Binding, expires_at: int, attributes: dict[str, str]) -> Check:
-    """Attach the provider's reference and the flow's binding once the provider accepted the check."""
+def record_started(check_id: str, now: int, provider_ref: str | None, provider_version: str | None,
+                   binding: Binding, expires_at: int, attributes: dict[str, str],
+                   confidential: dict[str, str] | None = None, poll_interval: int | None = None) -> Check:
+    """Attach what the provider's acceptance tells us: its reference, the flow's binding, deadlines,
+    and (encrypted) what the adapter needs again."""
     values: dict[str, Any] = {
-        ":ref": {"S": provider_ref},
         ":binding": {"S": binding.value},
         ":expires": {"N": str(expires_at)},
         ":attrs": {"M": {k: {"S": v} for k, v in attributes.items()}},
     }
-    update = "SET provider_ref = :ref, binding = :binding, expires_at = :expires, attributes = :attrs"
-    if provider_version:
-        values[":version"] = {"S": provider_version}
-        update += ", provider_version = :version"
-    return _update_pending(check_id, now, update, **values)
+    sets = ["binding = :binding", "expires_at = :expires", "attributes = :attrs"]
+    optional: dict[str, dict[str, Any] | None] = {
+        "provider_ref": {"S": provider_ref} if provider_ref else None,
+        "provider_version": {"S": provider_version} if provider_version else None,
+        "sealed": {"B": sealing.seal(confidential, check_id)} if confidential else None,
+        "poll_interval": {"N": str(poll_interval)} if poll_interval else None,
+        "next_poll_at": {"N": str(now + poll_interval)} if poll_interval else None,
+    }
+    for name, value in optional.items():
+        if value is not None:
+            values[f":{name}"] = value
+            sets.append(f"{name} = :{name}")
+    return _update_pending(check_id, now, f"SET {', '.join(sets)}", **values)
+
+
+def claim_poll(check_id: str, now: int, due_at: int, next_at: int) -> Check:
+    """Take the provider poll that fell due at `due_at`: of concurrent polls, exactly one asks."""
+    values: dict[str, Any] = {":next": {"N": str(next_at)}, ":due": {"N": str(due_at)}}
+    return _update_pending(check_id, now, "SET next_poll_at = :next", "next_poll_at = :due", **values)
+
+
+def pace_polls(check_id: str, now: int, interval: int) -> Check:
+    """The provider asked us to wait `interval` seconds between polls (CIBA `interval`, `slow_down`)."""
+    values: dict[str, Any] = {":interval": {"N": str(interval)}, ":next": {"N": str(now + interval)}}
+    return _update_pending(check_id, now, "SET poll_interval = :interval, next_poll_at = :next", **values)
 
 
 def consume_state(check_id: str, state_hash: str, now: int) -> Check:
@@ -156,7 +185,7 @@ def finish(check_id: str, outcome: Outcome, now: int, completion_code_hash: str 
         ":purge": {"N": str(now + settings().retention_seconds)},
     }
     sets = ["#status = :status", "completed_at = :completed", "purge_at = :purge"]
-    removes = ["state_hash"]
+    removes = ["state_hash", "sealed"]
     for name, value in (("reason", outcome.reason), ("raw_code", outcome.raw_code),
                         ("completion_code_hash", completion_code_hash)):
         if value is not None:
@@ -173,7 +202,7 @@ def mark_expired(check_id: str, now: int) -> Check | None:
         response = client.update_item(
             TableName=_table(),
             Key=_key(check_id),
-            UpdateExpression="SET #status = :expired, reason = :reason, completed_at = :now REMOVE state_hash",
+            UpdateExpression="SET #status = :expired, reason = :reason, completed_at = :now REMOVE state_hash, sealed",
             ConditionExpression="attribute_exists(pk) AND #status = :pending AND expires_at <= :now",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={

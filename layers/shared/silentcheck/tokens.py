@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -28,6 +29,17 @@ def matches(token: str | None, stored_digest: str | None) -> bool:
 def keyed_digest(key: str, value: str) -> str:
     """HMAC-SHA256 lookup key, so the table never holds a plaintext phone number."""
     return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def subkey(secret: str, purpose: str) -> bytes:
+    """A 256-bit key for one purpose, derived from a deployment secret (domain separation)."""
+    return hmac.new(secret.encode(), f"silentcheck/{purpose}".encode(), hashlib.sha256).digest()
+
+
+def derive(key: bytes, value: str) -> str:
+    """A 256-bit URL-safe value only the key holder can compute from `value` (43 characters)."""
+    mac = hmac.new(key, value.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 def now() -> int:

@@ -7,7 +7,7 @@ import importlib
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers.base import Provider
 
-_MODULES = {"truid": "silentcheck.providers.truid"}
+_MODULES = {"truid": "silentcheck.providers.truid", "camara": "silentcheck.providers.camara"}
 
 
 def names() -> tuple[str, ...]:

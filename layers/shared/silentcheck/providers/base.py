@@ -11,22 +11,37 @@ from silentcheck.checks import Binding, Check, Outcome
 
 @dataclass(frozen=True)
 class StartContext:
-    """What an adapter may know when it starts a check. The number is here and nowhere after."""
+    """What an adapter may know when it starts a check. The number is here and, unless the adapter
+    keeps it in `Started.confidential` (encrypted at rest, dropped when final), nowhere after."""
 
     check_id: str
     phone_number: str  # E.164, validated
     return_url: str  # our GET /checks/return, carrying this check's one-time state
     source_ip: str | None  # API Gateway's requestContext source IP, never a header
+    state: str = ""  # the one-time state alone (OIDC `state`), also inside return_url
+    redirect_uri: str = ""  # our GET /checks/return exactly, without a query (OIDC `redirect_uri`)
+    operator_token: str | None = None  # a TS.43 token minted on the phone (CAMARA CIBA)
 
 
 @dataclass(frozen=True)
 class Started:
-    provider_ref: str  # the provider's id for the check; never shown to the app
+    provider_ref: str | None  # the provider's id for the check, if it has one; never shown to the app
     check_url: str | None  # where the device goes next; None when the flow has no device hop
     binding: Binding  # what will tie a VERIFIED to the phone in this flow
     provider_version: str | None = None
     ttl_seconds: int | None = None  # the provider's own deadline, when it has one
     attributes: dict[str, str] = field(default_factory=dict)  # non-secret, non-personal extras
+    # What the adapter needs again on return or poll but must not store in the clear (the number,
+    # a CIBA auth_req_id): encrypted in the record and removed when the check is final.
+    confidential: dict[str, str] = field(default_factory=dict)
+    poll_interval: int | None = None  # ask the provider no more often than this when the app polls
+
+
+@dataclass(frozen=True)
+class PollAgain:
+    """Still undecided: ask the provider again no sooner than `interval` seconds from now."""
+
+    interval: int
 
 
 class ProviderRefused(Exception):
@@ -40,6 +55,7 @@ class ProviderRefused(Exception):
 
 class Provider(Protocol):
     name: ClassVar[str]
+    accepts_operator_token: ClassVar[bool]
 
     def start(self, ctx: StartContext) -> Started: ...
 
@@ -47,6 +63,6 @@ class Provider(Protocol):
         """The device came back through /checks/return (state already consumed): the verdict."""
         ...
 
-    def refresh(self, check: Check) -> Outcome | None:
-        """Ask the provider about a PENDING check when the app polls; None while undecided."""
+    def refresh(self, check: Check) -> Outcome | PollAgain | None:
+        """Ask the provider about a PENDING check when the app polls; None (or PollAgain) while undecided."""
         ...

@@ -141,6 +141,7 @@ def _result_outcome(body: Mapping[str, Any], version: Version) -> Outcome | None
 
 class TruId:
     name: ClassVar[str] = "truid"
+    accepts_operator_token: ClassVar[bool] = False
 
     def start(self, ctx: StartContext) -> Started:
         config = _Config.from_secret()

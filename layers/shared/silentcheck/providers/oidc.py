@@ -1,0 +1,212 @@
+"""OpenID Connect client pieces the CAMARA adapter needs: discovery, JWKS, ID token validation,
+client authentication (client_secret_basic, private_key_jwt) and PKCE. Standards, not one provider:
+RFC 6749, RFC 7636, RFC 7523, RFC 9207, OIDC Core and Discovery."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from silentcheck import http, tokens
+
+# Asymmetric algorithms only: `none` and HS* (whose key would be a value we share) are never accepted.
+ID_TOKEN_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+CLOCK_SKEW_SECONDS = 60
+ASSERTION_LIFETIME_SECONDS = 60  # CAMARA: at most 300
+METADATA_CACHE_SECONDS = 3600
+
+ClientAuthMethod = Literal["client_secret_basic", "private_key_jwt"]
+
+
+class OidcError(Exception):
+    """A protocol failure, with a short code for the record (never a token or a claim value)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Metadata:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str | None = None
+    backchannel_authentication_endpoint: str | None = None
+    iss_parameter_supported: bool = False
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], issuer: str) -> Metadata:
+        missing = [k for k in ("authorization_endpoint", "token_endpoint") if not raw.get(k)]
+        if missing:
+            raise OidcError(f"metadata_missing:{','.join(missing)}")
+        return cls(
+            issuer=issuer,
+            authorization_endpoint=str(raw["authorization_endpoint"]),
+            token_endpoint=str(raw["token_endpoint"]),
+            jwks_uri=str(raw["jwks_uri"]) if raw.get("jwks_uri") else None,
+            backchannel_authentication_endpoint=(str(raw["backchannel_authentication_endpoint"])
+                                                 if raw.get("backchannel_authentication_endpoint") else None),
+            iss_parameter_supported=raw.get("authorization_response_iss_parameter_supported") is True,
+        )
+
+
+@dataclass(frozen=True)
+class ClientAuth:
+    method: ClientAuthMethod
+    client_id: str
+    client_secret: str | None = None
+    private_key: str | None = None  # PEM
+    key_id: str | None = None
+    signing_alg: str = "RS256"
+
+    def apply(self, form: dict[str, str], audience: str) -> dict[str, Any]:
+        """The keyword arguments for http.send that authenticate this client at `audience`."""
+        if self.method == "client_secret_basic":
+            return {"data": form, "auth": (self.client_id, self.client_secret or "")}
+        assertion = client_assertion(self, audience)
+        return {"data": {**form, "client_assertion_type": CLIENT_ASSERTION_TYPE, "client_assertion": assertion}}
+
+
+def client_assertion(auth: ClientAuth, audience: str) -> str:
+    """RFC 7523 client assertion: iss = sub = client_id, aud = the endpoint, a fresh jti, short-lived."""
+    import jwt
+
+    now = tokens.now()
+    claims = {"iss": auth.client_id, "sub": auth.client_id, "aud": audience, "jti": tokens.new_token(),
+              "iat": now, "exp": now + ASSERTION_LIFETIME_SECONDS}
+    headers = {"kid": auth.key_id} if auth.key_id else None
+    return jwt.encode(claims, auth.private_key or "", algorithm=auth.signing_alg, headers=headers)
+
+
+def pkce_challenge(verifier: str) -> str:
+    """S256: BASE64URL(SHA256(verifier)) without padding."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+# -- discovery ----------------------------------------------------------------------------------
+
+_metadata: dict[str, tuple[Metadata, float]] = {}
+_metadata_lock = threading.Lock()
+
+
+def discover(issuer: str) -> Metadata | None:
+    """The issuer's published metadata (cached); None when it publishes none or cannot be reached."""
+    with _metadata_lock:
+        cached = _metadata.get(issuer)
+        if cached and time.monotonic() - cached[1] < METADATA_CACHE_SECONDS:
+            return cached[0]
+    try:
+        response = http.send("GET", f"{issuer.rstrip('/')}/.well-known/openid-configuration")
+    except http.ProviderUnavailable:
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        raw = response.json()
+    except ValueError:
+        return None
+    if not isinstance(raw, dict):
+        return None
+    if raw.get("issuer") != issuer:  # OIDC Discovery §4.3: exact match, or the metadata is not this issuer's
+        raise OidcError("metadata_issuer_mismatch")
+    metadata = Metadata.from_mapping(raw, issuer)
+    with _metadata_lock:
+        _metadata[issuer] = (metadata, time.monotonic())
+    return metadata
+
+
+# -- JWKS and ID tokens -------------------------------------------------------------------------
+
+_jwks: dict[str, dict[str, Any]] = {}  # jwks_uri -> {kid: PyJWK}
+_jwks_lock = threading.Lock()
+
+
+def _fetch_jwks(jwks_uri: str) -> dict[str, Any]:
+    import jwt
+
+    try:
+        response = http.send("GET", jwks_uri)
+    except http.ProviderUnavailable as unavailable:
+        raise OidcError(f"jwks_{unavailable.kind}") from None
+    if response.status_code != 200:
+        raise OidcError(f"jwks_http_{response.status_code}")
+    try:
+        keys = jwt.PyJWKSet.from_dict(response.json()).keys
+    except (ValueError, jwt.PyJWTError):
+        raise OidcError("jwks_malformed") from None
+    by_kid = {str(key.key_id or ""): key for key in keys if key.public_key_use in (None, "sig")}
+    with _jwks_lock:
+        _jwks[jwks_uri] = by_kid
+    return by_kid
+
+
+def _signing_key(jwks_uri: str, kid: str) -> Any:
+    """The issuer's key `kid`; an unknown kid makes us refetch the JWKS once (key rotation). ID tokens
+    come only from the token endpoint over TLS, so a refetch per unknown kid cannot be driven by others."""
+    with _jwks_lock:
+        cached = _jwks.get(jwks_uri)
+    keys = cached if cached is not None else _fetch_jwks(jwks_uri)
+    if kid not in keys and cached is not None:
+        keys = _fetch_jwks(jwks_uri)
+    if kid not in keys:
+        if not kid and len(keys) == 1:
+            return next(iter(keys.values()))
+        raise OidcError("id_token_unknown_kid")
+    return keys[kid]
+
+
+def validate_id_token(id_token: str, *, issuer: str, client_id: str, jwks_uri: str | None,
+                      nonce: str | None) -> dict[str, Any]:
+    """OIDC Core §3.1.3.7: signature by the issuer's key with an asymmetric alg, iss, aud (and azp),
+    exp, iat, sub, nonce. Raises OidcError; the claims are never a source of the phone number."""
+    import jwt
+
+    try:
+        header = jwt.get_unverified_header(id_token)
+    except jwt.PyJWTError:
+        raise OidcError("id_token_malformed") from None
+    alg = header.get("alg")
+    if alg not in ID_TOKEN_ALGORITHMS:
+        raise OidcError("id_token_alg_not_allowed")
+    if not jwks_uri:
+        raise OidcError("id_token_no_jwks_uri")
+    key = _signing_key(jwks_uri, str(header.get("kid") or ""))
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            id_token, key.key, algorithms=[alg], audience=client_id, issuer=issuer, leeway=CLOCK_SKEW_SECONDS,
+            options={"require": ["iss", "sub", "aud", "exp", "iat"], "strict_aud": False},
+        )
+    except jwt.InvalidSignatureError:
+        raise OidcError("id_token_bad_signature") from None
+    except jwt.ExpiredSignatureError:
+        raise OidcError("id_token_expired") from None
+    except jwt.InvalidIssuerError:
+        raise OidcError("id_token_wrong_iss") from None
+    except jwt.InvalidAudienceError:
+        raise OidcError("id_token_wrong_aud") from None
+    except jwt.MissingRequiredClaimError as missing:
+        raise OidcError(f"id_token_missing_{missing.claim}") from None
+    except jwt.PyJWTError:
+        raise OidcError("id_token_invalid") from None
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if len(audiences) > 1 and claims.get("azp") != client_id:
+        raise OidcError("id_token_wrong_azp")
+    if nonce is not None and not hmac.compare_digest(str(claims.get("nonce", "")).encode(), nonce.encode()):
+        raise OidcError("id_token_nonce_mismatch")
+    return claims
+
+
+def forget() -> None:
+    """Drop cached metadata and keys (tests; a new container starts empty)."""
+    with _metadata_lock:
+        _metadata.clear()
+    with _jwks_lock:
+        _jwks.clear()

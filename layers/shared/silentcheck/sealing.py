@@ -1,0 +1,42 @@
+"""Encryption at rest for the few values a PENDING check keeps but must never store in the clear
+(the number a CAMARA /verify needs, a CIBA auth_req_id): AES-256-GCM bound to the check id."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING
+
+from silentcheck import secrets, tokens
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_NONCE_BYTES = 12
+
+
+class SealBroken(Exception):
+    """The sealed value was tampered with, moved to another check, or the pepper changed."""
+
+
+def _aead() -> AESGCM:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(tokens.subkey(secrets.pepper(), "seal/v1"))
+
+
+def seal(values: dict[str, str], check_id: str) -> bytes:
+    nonce = os.urandom(_NONCE_BYTES)
+    ciphertext = _aead().encrypt(nonce, json.dumps(values).encode(), check_id.encode())
+    return nonce + ciphertext
+
+
+def unseal(blob: bytes, check_id: str) -> dict[str, str]:
+    from cryptography.exceptions import InvalidTag
+
+    try:
+        plaintext = _aead().decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], check_id.encode())
+    except (InvalidTag, ValueError):
+        raise SealBroken(f"sealed values of check {check_id[:8]}… cannot be opened") from None
+    values = json.loads(plaintext)
+    return {str(k): str(v) for k, v in values.items()}
