@@ -73,10 +73,11 @@ class Stack:
 def forget_function_caches() -> None:
     """The functions run in this process: drop their per-container caches as a new container would."""
     from silentcheck import secrets
-    from silentcheck.providers import truid
+    from silentcheck.providers import camara, truid
 
     secrets.forget()
     truid.forget_tokens()
+    camara.forget_caches()
 
 
 def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float = 10.0,

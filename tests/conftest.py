@@ -18,13 +18,14 @@ def _forget_caches() -> None:
     from silentcheck import aws as sc_aws
     from silentcheck import http, settings
     from silentcheck import secrets as sc_secrets
-    from silentcheck.providers import truid
+    from silentcheck.providers import camara, truid
 
     settings.settings.cache_clear()
     sc_aws.reset()
     http.reset()
     sc_secrets.forget()
     truid.forget_tokens()
+    camara.forget_caches()
 
 
 @pytest.fixture(scope="session")

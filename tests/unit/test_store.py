@@ -90,3 +90,21 @@ def test_mark_expired_applies_only_once_expires_at_has_passed():
     expired = store.mark_expired("check-1", NOW + 300)
 
     assert expired is not None and (expired.status, expired.reason) == (Status.EXPIRED, Reason.DEVICE_TIMEOUT)
+
+
+def test_a_paced_check_is_claimed_by_one_poll_only():
+    _new_check()
+    store.record_started("check-1", NOW, None, "v2", Binding.DEVICE, NOW + 300, {}, poll_interval=2)
+
+    store.claim_poll("check-1", NOW + 2, due_at=NOW + 2, next_at=NOW + 4)
+    with pytest.raises(store.TransitionLost):
+        store.claim_poll("check-1", NOW + 2, due_at=NOW + 2, next_at=NOW + 4)
+
+
+def test_slowing_down_moves_the_next_poll_and_keeps_the_interval():
+    _new_check()
+    store.record_started("check-1", NOW, None, "v2", Binding.DEVICE, NOW + 300, {}, poll_interval=2)
+
+    paced = store.pace_polls("check-1", NOW + 2, 7)
+
+    assert (paced.poll_interval, paced.next_poll_at) == (7, NOW + 9)

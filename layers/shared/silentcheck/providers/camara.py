@@ -381,15 +381,19 @@ class Camara:
             return _nv_failure(int(response.status_code), payload)
         if config.operation == "device_phone_number":
             return _compare_device_number(payload, e164)
-        # Only a JSON true verifies; "true", a missing field or anything extra is not an answer we trust.
-        if not isinstance(payload, dict) or set(payload) != {"devicePhoneNumberVerified"}:
-            return Outcome.failed(Reason.PROVIDER_ERROR, "verify:malformed")
-        verdict = payload["devicePhoneNumberVerified"]
-        if verdict is True:
-            return Outcome.verified("verify:true")
-        if verdict is False:
-            return Outcome.not_verified("verify:false")
+        return _verdict(payload)
+
+
+def _verdict(payload: Any) -> Outcome:
+    """Only a JSON true verifies; "true", a missing field or anything extra is not an answer we trust."""
+    if not isinstance(payload, dict) or set(payload) != {"devicePhoneNumberVerified"}:
         return Outcome.failed(Reason.PROVIDER_ERROR, "verify:malformed")
+    verdict = payload["devicePhoneNumberVerified"]
+    if verdict is True:
+        return Outcome.verified("verify:true")
+    if verdict is False:
+        return Outcome.not_verified("verify:false")
+    return Outcome.failed(Reason.PROVIDER_ERROR, "verify:malformed")
 
 
 def _nv_failure(status: int, payload: Any) -> Outcome:

@@ -1,0 +1,186 @@
+"""ID token validation (OIDC Core §3.1.3.7) and client assertions, against a JWKS served on loopback."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from sandbox.httpserver import serve
+from silentcheck.providers import oidc
+
+ISSUER = "https://op.example"
+CLIENT = "client-1"
+NONCE = "n-0123456789abcdef0123456789abcdef"
+
+
+class _Keys:
+    def __init__(self) -> None:
+        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = "k1"
+        self.published: list[dict[str, Any]] = [self.jwk(self.private, self.kid)]
+        self.fetches = 0
+        self.uri = ""
+
+    @staticmethod
+    def jwk(private: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+        return {**public, "kid": kid, "alg": "RS256", "use": "sig"}
+
+    def app(self, environ, start_response):
+        self.fetches += 1
+        body = json.dumps({"keys": self.published}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+@pytest.fixture
+def keys(moto_env) -> Iterator[_Keys]:
+    keys = _Keys()
+    server = serve(keys.app)
+    keys.uri = f"{server.base_url}/jwks"
+    yield keys
+    server.stop()
+
+
+def _claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "sub": "ppid-1", "aud": CLIENT, "exp": now + 300, "iat": now, "nonce": NONCE}
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _signed(keys: _Keys, claims: dict[str, Any] | None = None, **headers: Any) -> str:
+    return jwt.encode(claims or _claims(), keys.private, algorithm="RS256", headers={"kid": keys.kid, **headers})
+
+
+def _validate(keys: _Keys, token: str, nonce: str | None = NONCE) -> dict[str, Any]:
+    return oidc.validate_id_token(token, issuer=ISSUER, client_id=CLIENT, jwks_uri=keys.uri, nonce=nonce)
+
+
+def _rejected(keys: _Keys, token: str, nonce: str | None = NONCE) -> str:
+    with pytest.raises(oidc.OidcError) as error:
+        _validate(keys, token, nonce)
+    return error.value.code
+
+
+def test_a_token_signed_by_the_issuer_with_all_claims_is_accepted(keys):
+    assert _validate(keys, _signed(keys))["sub"] == "ppid-1"
+
+
+def test_a_token_signed_by_another_key_with_the_same_kid_is_rejected(keys):
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = jwt.encode(_claims(), other, algorithm="RS256", headers={"kid": keys.kid})
+
+    assert _rejected(keys, token) == "id_token_bad_signature"
+
+
+def test_alg_none_is_rejected(keys):
+    token = jwt.encode(_claims(), "", algorithm="none")
+
+    assert _rejected(keys, token) == "id_token_alg_not_allowed"
+
+
+def test_hs256_signed_with_the_public_key_is_rejected(keys):
+    import base64
+    import hashlib
+    import hmac
+
+    public_pem = keys.private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "HS256", "kid": keys.kid}).encode())
+    signing_input = f"{header}.{b64(json.dumps(_claims()).encode())}"
+    token = f"{signing_input}.{b64(hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest())}"
+
+    assert _rejected(keys, token) == "id_token_alg_not_allowed"
+
+
+@pytest.mark.parametrize(("claims", "code"), [
+    (_claims(iss="https://evil.example"), "id_token_wrong_iss"),
+    (_claims(aud="someone-else"), "id_token_wrong_aud"),
+    (_claims(exp=int(time.time()) - 3600), "id_token_expired"),
+    (_claims(iat=None), "id_token_missing_iat"),
+    (_claims(sub=None), "id_token_missing_sub"),
+    (_claims(nonce="another-nonce"), "id_token_nonce_mismatch"),
+    (_claims(nonce=None), "id_token_nonce_mismatch"),
+    (_claims(aud=[CLIENT, "other"]), "id_token_wrong_azp"),
+])
+def test_a_token_with_a_bad_claim_is_rejected(keys, claims, code):
+    assert _rejected(keys, _signed(keys, claims)) == code
+
+
+def test_several_audiences_are_accepted_when_azp_is_our_client(keys):
+    assert _validate(keys, _signed(keys, _claims(aud=[CLIENT, "other"], azp=CLIENT)))
+
+
+def test_without_an_expected_nonce_the_nonce_claim_is_not_required(keys):
+    assert _validate(keys, _signed(keys, _claims(nonce=None)), nonce=None)
+
+
+def test_an_unknown_kid_refetches_the_jwks_once_and_then_verifies(keys):
+    _validate(keys, _signed(keys))
+    rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys.published.append(keys.jwk(rotated, "k2"))
+    token = jwt.encode(_claims(), rotated, algorithm="RS256", headers={"kid": "k2"})
+
+    assert _validate(keys, token) and keys.fetches == 2
+
+
+def test_a_kid_not_in_the_refetched_jwks_is_rejected(keys):
+    _validate(keys, _signed(keys))
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = jwt.encode(_claims(), stranger, algorithm="RS256", headers={"kid": "k9"})
+
+    assert _rejected(keys, token) == "id_token_unknown_kid"
+    assert keys.fetches == 2
+
+
+def test_a_known_kid_is_verified_from_the_cache(keys):
+    _validate(keys, _signed(keys))
+    _validate(keys, _signed(keys))
+
+    assert keys.fetches == 1
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_client_assertion_carries_the_rfc_7523_claims_and_a_short_lifetime(moto_env, alg):
+    private = (rsa.generate_private_key(public_exponent=65537, key_size=2048) if alg == "RS256"
+               else ec.generate_private_key(ec.SECP256R1()))
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    auth = oidc.ClientAuth("private_key_jwt", CLIENT, private_key=pem, key_id="ck", signing_alg=alg)
+
+    assertion = oidc.client_assertion(auth, "https://op.example/token")
+    claims = jwt.decode(assertion, private.public_key(), algorithms=[alg], audience="https://op.example/token")
+
+    assert (claims["iss"], claims["sub"], jwt.get_unverified_header(assertion)["kid"]) == (CLIENT, CLIENT, "ck")
+    assert 0 < claims["exp"] - claims["iat"] <= 300 and len(claims["jti"]) >= 22
+
+
+def test_two_client_assertions_never_share_a_jti(moto_env):
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    auth = oidc.ClientAuth("private_key_jwt", CLIENT, private_key=pem)
+
+    jtis = {jwt.decode(oidc.client_assertion(auth, "aud"), options={"verify_signature": False})["jti"]
+            for _ in range(2)}
+
+    assert len(jtis) == 2
+
+
+def test_client_secret_basic_puts_the_secret_in_the_authorization_header_only():
+    auth = oidc.ClientAuth("client_secret_basic", CLIENT, client_secret="s3cret")
+
+    kwargs = auth.apply({"grant_type": "authorization_code"}, "https://op.example/token")
+
+    assert kwargs["auth"] == (CLIENT, "s3cret") and "s3cret" not in json.dumps(kwargs["data"])

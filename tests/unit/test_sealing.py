@@ -1,0 +1,76 @@
+"""Values a PENDING check keeps for its provider are encrypted at rest, bound to the check, gone when final."""
+
+import pytest
+
+from silentcheck import aws, sealing, store, tokens
+from silentcheck.checks import Binding, Check, Outcome, Status
+from silentcheck.settings import settings
+
+NOW = 1_900_000_000
+NUMBER = "+447700900123"
+
+
+@pytest.fixture(autouse=True)
+def _moto(moto_env):
+    yield
+
+
+def _raw_item(check_id: str):
+    return aws.client("dynamodb").get_item(TableName=settings().table_name,
+                                           Key={"pk": {"S": f"check#{check_id}"}})["Item"]
+
+
+def _pending(check_id: str = "check-1") -> Check:
+    check = Check(check_id=check_id, provider="camara", status=Status.PENDING, created_at=NOW, expires_at=NOW + 300,
+                  poll_token_hash=tokens.digest("poll"), number_key="key")
+    store.create(check)
+    return check
+
+
+def test_sealed_values_open_again_for_the_same_check():
+    assert sealing.unseal(sealing.seal({"phone_number": NUMBER}, "c1"), "c1") == {"phone_number": NUMBER}
+
+
+def test_sealed_values_moved_to_another_check_do_not_open():
+    with pytest.raises(sealing.SealBroken):
+        sealing.unseal(sealing.seal({"phone_number": NUMBER}, "c1"), "c2")
+
+
+def test_tampered_sealed_values_do_not_open():
+    blob = bytearray(sealing.seal({"phone_number": NUMBER}, "c1"))
+    blob[-1] ^= 1
+
+    with pytest.raises(sealing.SealBroken):
+        sealing.unseal(bytes(blob), "c1")
+
+
+def test_confidential_values_read_back_but_the_item_holds_no_plaintext():
+    _pending()
+
+    started = store.record_started("check-1", NOW, None, "v2", Binding.DEVICE, NOW + 300, {},
+                                   confidential={"phone_number": NUMBER})
+
+    assert started.confidential == {"phone_number": NUMBER}
+    assert store.get("check-1") == started
+    assert NUMBER.encode() not in repr(_raw_item("check-1")).encode()
+    assert NUMBER.lstrip("+") not in repr(_raw_item("check-1"))
+
+
+def test_a_final_check_keeps_no_sealed_values():
+    _pending()
+    store.record_started("check-1", NOW, None, "v2", Binding.DEVICE, NOW + 300, {},
+                         confidential={"phone_number": NUMBER})
+
+    store.finish("check-1", Outcome.verified("verify:true"), NOW + 5)
+
+    assert "sealed" not in _raw_item("check-1")
+
+
+def test_an_expired_check_keeps_no_sealed_values():
+    _pending()
+    store.record_started("check-1", NOW, None, "v2", Binding.DEVICE, NOW + 300, {},
+                         confidential={"phone_number": NUMBER})
+
+    store.mark_expired("check-1", NOW + 301)
+
+    assert "sealed" not in _raw_item("check-1")
