@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
 from sandbox import aws
 from sandbox.gateway import ROOT, Gateway, start_gateway
 from sandbox.httpserver import RunningServer, serve
+from sandbox.operators import camara as camara_sim
 from sandbox.operators import network as network_sim
 from sandbox.operators import truid as truid_sim
 
@@ -24,6 +29,17 @@ TRUID_PROJECTS = {
     "sandbox-live-client": ("sandbox-live-secret", "live"),
     "sandbox-digits-client": ("sandbox-digits-secret", "sandbox"),
 }
+# The aggregator's clients: one authenticates with a secret (Basic), one with a key (private_key_jwt);
+# `mock_sandbox_app_id` follows Telefónica's mock convention (last digit 1 verifies, 2 does not).
+CAMARA_CLIENTS = {
+    "sandbox-camara-client": ("sandbox-camara-secret", "live"),
+    "sandbox-camara-jwt-client": (None, "live"),
+    "mock_sandbox_app_id": ("mock_sandbox_app_secret", "mock"),
+}
+CAMARA_SCOPE = "openid dpv:FraudPreventionAndDetection number-verification:verify"
+CAMARA_API_VERSION = "v2"
+CAMARA_KEY_ID = "sandbox-camara-client-key"
+CamaraClientAuth = Literal["client_secret_basic", "private_key_jwt"]
 
 
 @dataclass
@@ -33,6 +49,9 @@ class Stack:
     network: RunningServer
     truid: RunningServer
     truid_simulator: truid_sim.TruIdSimulator
+    camara: RunningServer
+    camara_simulator: camara_sim.CamaraSimulator
+    camara_key_pem: str  # the private_key_jwt client's key (its public half is registered with the aggregator)
     gateway: Gateway
     secret_value: dict[str, Any]
 
@@ -46,6 +65,7 @@ class Stack:
             "callback": self.gateway.callback_url,
             "network": self.network.base_url,
             "truid": self.truid.base_url,
+            "camara": self.camara.base_url,
             "dynamodb": self.dynamodb.endpoint,
             "secretsmanager": self.moto.endpoint,
         }
@@ -63,8 +83,30 @@ class Stack:
         aws.seed_secret(aws.client("secretsmanager", self.moto.endpoint), SECRET_NAME, self.secret_value)
         forget_function_caches()
 
+    def configure_camara(self, *, client_auth: CamaraClientAuth = "client_secret_basic", mock: bool = False,
+                         **options: Any) -> None:
+        """Point the secret's `camara` section at the simulated aggregator; `options` are further keys of
+        that section (scope, login_hint, number_format, operation, discovery, require_iss, …)."""
+        if client_auth == "private_key_jwt":
+            client_id = "sandbox-camara-jwt-client"
+            credentials = {"private_key": self.camara_key_pem, "key_id": CAMARA_KEY_ID}
+        else:
+            client_id = "mock_sandbox_app_id" if mock else "sandbox-camara-client"
+            credentials = {"client_secret": str(CAMARA_CLIENTS[client_id][0])}
+        self.secret_value["camara"] = {
+            "issuer": self.camara.base_url,
+            "api_base_url": f"{self.camara.base_url}/number-verification/{CAMARA_API_VERSION}",
+            "client_id": client_id,
+            "client_auth": client_auth,
+            "scope": CAMARA_SCOPE,
+            **credentials,
+            **options,
+        }
+        aws.seed_secret(aws.client("secretsmanager", self.moto.endpoint), SECRET_NAME, self.secret_value)
+        forget_function_caches()
+
     def stop(self) -> None:
-        for part in (self.gateway, self.truid, self.network, self.moto, self.dynamodb):
+        for part in (self.gateway, self.camara, self.truid, self.network, self.moto, self.dynamodb):
             part.stop()
         if read_state() == self.urls():  # another sandbox may be serving: leave its state alone
             STATE_FILE.unlink(missing_ok=True)
@@ -101,12 +143,24 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
     simulator = truid_sim.TruIdSimulator(truid_sim.TruIdConfig(
         network_url=network.base_url, projects=projects, slow_seconds=truid_slow_seconds))
     truid = serve(truid_sim.make_app(simulator))
+    aggregator = camara_sim.CamaraSimulator(camara_sim.CamaraConfig(network_url=network.base_url, ciba_interval=1))
+    camara = serve(camara_sim.make_app(aggregator))
+    camara_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     secret_value: dict[str, Any] = {"pepper": random.token_urlsafe(32)}
     secret_arn = aws.seed_secret(aws.client("secretsmanager", moto.endpoint), SECRET_NAME, secret_value)
     gateway = start_gateway({"TABLE_NAME": TABLE_NAME, "SECRET_ID": secret_arn, "POWERTOOLS_LOG_LEVEL": log_level})
-    stack = Stack(dynamodb, moto, network, truid, simulator, gateway, secret_value)
+    redirect_uris = (f"{gateway.api_url}/checks/return",)
+    public_jwk = {**json.loads(RSAAlgorithm.to_jwk(camara_key.public_key())), "kid": CAMARA_KEY_ID, "alg": "RS256"}
+    for client_id, (client_secret, mode) in CAMARA_CLIENTS.items():
+        aggregator.set_client(client_id, camara_sim.CamaraClient(
+            redirect_uris=redirect_uris, client_secret=client_secret, mode=mode,  # type: ignore[arg-type]
+            public_jwk=public_jwk if client_secret is None else None))
+    key_pem = camara_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()).decode()
+    stack = Stack(dynamodb, moto, network, truid, simulator, camara, aggregator, key_pem, gateway, secret_value)
     stack.configure_truid()
+    stack.configure_camara()
     return stack
 
 

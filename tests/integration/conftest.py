@@ -29,11 +29,14 @@ def stack() -> Iterator[stacks.Stack]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_truid(stack: stacks.Stack) -> Iterator[None]:
-    """Each test starts on tru.ID v0.2 in live mode, with no faults and an empty request log."""
+def _fresh_providers(stack: stacks.Stack) -> Iterator[None]:
+    """Each test starts on tru.ID v0.2 in live mode and the default CAMARA client, with no faults and
+    empty request logs."""
     stack.configure_truid()
-    requests.delete(f"{stack.truid.base_url}/_sandbox/faults", timeout=5)
-    requests.delete(f"{stack.truid.base_url}/_sandbox/requests", timeout=5)
+    stack.configure_camara()
+    for simulator in (stack.truid, stack.camara):
+        requests.delete(f"{simulator.base_url}/_sandbox/faults", timeout=5)
+        requests.delete(f"{simulator.base_url}/_sandbox/requests", timeout=5)
     yield
 
 
@@ -75,6 +78,24 @@ class App:
     def truid_fault(self, **fault: Any) -> None:
         response = requests.post(f"{self.stack.truid.base_url}/_sandbox/faults", json=fault, timeout=5)
         assert response.status_code < 300, response.text
+
+    def camara_requests(self, path_suffix: str = "") -> list[dict[str, Any]]:
+        logged: list[dict[str, Any]] = requests.get(f"{self.stack.camara.base_url}/_sandbox/requests",
+                                                    timeout=5).json()
+        return [entry for entry in logged if entry["path"].endswith(path_suffix)]
+
+    def camara_fault(self, endpoint: str, **fault: Any) -> None:
+        response = requests.post(f"{self.stack.camara.base_url}/_sandbox/faults",
+                                 json={"endpoint": endpoint, **fault}, timeout=5)
+        assert response.status_code < 300, response.text
+
+    def operator_token(self, sim: str) -> str:
+        """What the phone's TS.43 entitlement exchange with its operator yields (no mobile data needed)."""
+        response = requests.post(f"{self.stack.camara.base_url}/_sandbox/operator-tokens", json={"msisdn": sim},
+                                 timeout=5)
+        assert response.status_code == 201, response.text
+        token: str = response.json()["operator_token"]
+        return token
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def test_the_table_never_holds_the_plaintext_number(app: App):
     items = client.scan(TableName=TABLE_NAME)["Items"]
 
     assert items
-    assert NUMBER.lstrip("+") not in json.dumps(items)
+    assert NUMBER.lstrip("+") not in json.dumps(items, default=str)
 
 
 def test_the_table_never_holds_tokens_codes_or_states(app: App):
@@ -50,7 +50,7 @@ def test_the_table_never_holds_tokens_codes_or_states(app: App):
     state = re.search(r"state=([^&]+)", opened.hops[-1].url).group(1)  # type: ignore[union-attr]
 
     client = aws.client("dynamodb", app.stack.dynamodb.endpoint)
-    stored = json.dumps(client.scan(TableName=TABLE_NAME)["Items"])
+    stored = json.dumps(client.scan(TableName=TABLE_NAME)["Items"], default=str)
 
     for secret in (check["poll_token"], completion_code(opened), state.split(".", 1)[1]):
         assert secret not in stored

@@ -96,9 +96,11 @@ def test_a_paced_check_is_claimed_by_one_poll_only():
     _new_check()
     store.record_started("check-1", NOW, None, "v2", Binding.DEVICE, NOW + 300, {}, poll_interval=2)
 
-    store.claim_poll("check-1", NOW + 2, due_at=NOW + 2, next_at=NOW + 4)
+    due = NOW + 3  # next_poll_at: the interval plus one whole second
+
+    store.claim_poll("check-1", NOW + 3, due_at=due, next_at=NOW + 6)
     with pytest.raises(store.TransitionLost):
-        store.claim_poll("check-1", NOW + 2, due_at=NOW + 2, next_at=NOW + 4)
+        store.claim_poll("check-1", NOW + 3, due_at=due, next_at=NOW + 6)
 
 
 def test_slowing_down_moves_the_next_poll_and_keeps_the_interval():
@@ -107,4 +109,4 @@ def test_slowing_down_moves_the_next_poll_and_keeps_the_interval():
 
     paced = store.pace_polls("check-1", NOW + 2, 7)
 
-    assert (paced.poll_interval, paced.next_poll_at) == (7, NOW + 9)
+    assert (paced.poll_interval, paced.next_poll_at) == (7, NOW + 10)

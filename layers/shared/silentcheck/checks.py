@@ -39,6 +39,12 @@ class Binding(StrEnum):
     NONE = "none"  # no return hop (tru.ID v0.1): documented as weaker
 
 
+def next_poll_at(now: int, interval: int) -> int:
+    """When a paced flow may ask its provider again. The clock counts whole seconds, so one more second
+    than asked guarantees the provider sees at least `interval` between two requests (else: slow_down)."""
+    return now + interval + 1
+
+
 @dataclass(frozen=True)
 class Outcome:
     """A provider's verdict in our vocabulary, with the provider's own code kept for the record."""

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from silentcheck import phone, providers, secrets, store, tokens
-from silentcheck.checks import Check, Outcome, Reason, Status
+from silentcheck.checks import Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.errors import (
     CheckNotFound,
     CompletionCodeInvalid,
@@ -148,7 +148,8 @@ def _advance(check: Check, now: int) -> Check:
         if not check.poll_due_at(now):
             return check
         try:
-            check = store.claim_poll(check.check_id, now, check.next_poll_at, now + (check.poll_interval or 1))
+            next_at = next_poll_at(now, check.poll_interval or 1)
+            check = store.claim_poll(check.check_id, now, check.next_poll_at, next_at)
         except store.TransitionLost as lost:
             return lost.current or check
     result = providers.get(check.provider).refresh(check)

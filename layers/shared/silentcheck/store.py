@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from silentcheck import aws, sealing
-from silentcheck.checks import Binding, Check, Outcome, Reason, Status
+from silentcheck.checks import Binding, Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.settings import settings
 
 _PENDING = {"S": Status.PENDING.value}
@@ -151,7 +151,7 @@ def record_started(check_id: str, now: int, provider_ref: str | None, provider_v
         "provider_version": {"S": provider_version} if provider_version else None,
         "sealed": {"B": sealing.seal(confidential, check_id)} if confidential else None,
         "poll_interval": {"N": str(poll_interval)} if poll_interval else None,
-        "next_poll_at": {"N": str(now + poll_interval)} if poll_interval else None,
+        "next_poll_at": {"N": str(next_poll_at(now, poll_interval))} if poll_interval else None,
     }
     for name, value in optional.items():
         if value is not None:
@@ -168,7 +168,7 @@ def claim_poll(check_id: str, now: int, due_at: int, next_at: int) -> Check:
 
 def pace_polls(check_id: str, now: int, interval: int) -> Check:
     """The provider asked us to wait `interval` seconds between polls (CIBA `interval`, `slow_down`)."""
-    values: dict[str, Any] = {":interval": {"N": str(interval)}, ":next": {"N": str(now + interval)}}
+    values: dict[str, Any] = {":interval": {"N": str(interval)}, ":next": {"N": str(next_poll_at(now, interval))}}
     return _update_pending(check_id, now, "SET poll_interval = :interval, next_poll_at = :next", **values)
 
 
