@@ -23,11 +23,25 @@ Trigger numbers (the last two digits of the checked number, in both modes):
 [2] For v0.2 with a `redirect_url`: a 302 to it with `check_id`, `error=mno_redirect_unsupported`,
     `error_description` instead.
 
+Callbacks: when a check with a `callback_url` reaches COMPLETED, EXPIRED or ERROR, the simulator POSTs the
+PhoneCheckCallbackPayload to it, signed as tru.ID signs (`Authorization: Signature keyId=…` over
+`(request-target) host date x-tru-callback digest`, RSA-SHA256), from a daemon thread, with
+`callback_retry_delays` between attempts for as long as the answer is not 200 (tru.ID: 10 s, then +10 s up to
+1 min). The public keys are at `GET /.well-known/jwks.json` (RSA 2048, made at start). The format and the
+delivery are in truid_callbacks.py. A v0.1 check calls back when the device hop completes it; a v0.2 check only
+when the PATCH completes it (a code never exchanged ends EXPIRED); ERROR as soon as the check fails; EXPIRED
+at TTL, noticed within `expiry_sweep_seconds` of the simulator's clock even if nobody reads the check.
+
 Where tru.ID's documents are silent, this simulator chooses: check ids are UUIDs (the spec's path parameter
 type); `phone_number` may carry a leading "+"; the check URL works once (then 404 `#check_not_found`, also
 when the check has expired); a wrong Content-Type is 415; checks are visible only to the Project and API
-version that created them; `callback_url` is recorded, never called. Test controls live under /_sandbox/
-(requests, revoke-tokens, faults, checks): see truid_admin.py.
+version that created them; `callback_url` must be a loopback http(s) URL (else 400 `#bad_request`: the sandbox
+calls nothing outside the machine); a callback's `date` is the simulator's clock, and each attempt is signed
+afresh (so retries carry a new `date`; a redelivery does not); only exactly 200 ends the retries (redirects are
+not followed); the JWKS lists the current key first and keeps rotated-out keys; `kid` is the key's RFC 7638
+thumbprint; `digest` is `SHA-256=<base64>` (the spec's prose; its example says hex). Test controls live under
+/_sandbox/ (requests, revoke-tokens, faults, checks, callbacks, callback-faults, rotate-callback-key): see
+truid_admin.py.
 """
 
 from __future__ import annotations
@@ -49,8 +63,10 @@ from urllib.parse import quote
 import requests
 
 from sandbox.httpserver import WSGIApp
+from sandbox.operators.network import is_loopback_url
 from sandbox.operators.truid_admin import ADMIN_PREFIX, SandboxControls
 from sandbox.operators.truid_auth import Mode, Project, TokenStore
+from sandbox.operators.truid_callbacks import Callbacks
 from sandbox.operators.truid_checks import (
     CHARGE_AMOUNT,
     CHECK_URL_ERRORS,
@@ -78,6 +94,8 @@ __all__ = ["Mode", "Project", "TruIdConfig", "TruIdSimulator", "make_app"]
 
 HAL_JSON = "application/hal+json"
 NETWORK_TIMEOUT_SECONDS = 5.0
+CALLBACK_TIMEOUT_SECONDS = 5.0
+JWKS_PATH = "/.well-known/jwks.json"
 _CHECKS_PATH = re.compile(r"/phone_check/(v0\.[12])/checks(?:/([^/]+)(/redirect)?)?/?")
 _CREATE_FIELDS: dict[Version, frozenset[str]] = {
     "v0.1": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url"}),
@@ -96,6 +114,9 @@ class TruIdConfig:
     completion_lag_reads: int = 1  # v0.1: GETs right after completion that still say PENDING
     clock: Callable[[], float] = time.time
     public_url: str | None = None  # default: scheme and Host of each request
+    callback_retry_delays: tuple[float, ...] = (10, 20, 30, 40, 50, 60)  # seconds before each retry
+    callback_timeout_seconds: float = CALLBACK_TIMEOUT_SECONDS
+    expiry_sweep_seconds: float = 1.0  # how often checks awaiting a callback are looked at for expiry
 
 
 class _NetworkDown(Exception):
@@ -108,11 +129,14 @@ class TruIdSimulator:
     def __init__(self, config: TruIdConfig) -> None:
         self.config = config
         self.tokens = TokenStore(config.projects, config.token_expires_in, config.clock)
-        self.controls = SandboxControls(self.tokens.revoke_all, self.check_summaries)
+        self.callbacks = Callbacks(config.callback_retry_delays, config.callback_timeout_seconds, config.clock)
+        self.controls = SandboxControls(self.tokens.revoke_all, self.check_summaries, self.callbacks)
         self._lock = threading.Lock()
         self._checks: dict[str, PhoneCheck] = {}
         self._sessions: dict[str, str] = {}  # header-enrichment session -> check_id
         self._balances: dict[str, float] = {}
+        self._sweeper: threading.Thread | None = None
+        self._closed = threading.Event()
 
     def handle(self, request: Request) -> Response:
         if request.path.startswith(ADMIN_PREFIX):
@@ -125,12 +149,19 @@ class TruIdSimulator:
         with self._lock:
             return [check.summary() for check in self._checks.values()]
 
+    def close(self) -> None:
+        """Stop the background work (the expiry sweep, waiting callback retries); the HTTP face stays up."""
+        self._closed.set()
+        self.callbacks.close()
+
     def _route(self, request: Request) -> Response:
         path, method = request.path, request.method
         if path == "/oauth2/v1/token":
             return self.tokens.issue(request) if method == "POST" else _not_allowed("POST")
         if path == "/_mno/return":
             return self._operator_return(request) if method == "GET" else _not_allowed("GET")
+        if path == JWKS_PATH:
+            return json_response(200, self.callbacks.keys.jwks()) if method == "GET" else _not_allowed("GET")
         match = _CHECKS_PATH.fullmatch(path)
         if match is None:
             return problem(404, "not_found")
@@ -172,6 +203,9 @@ class TruIdSimulator:
         )
         with self._lock:
             self._checks[check.check_id] = check
+            if check.callback_url and self._sweeper is None and not self._closed.is_set():
+                self._sweeper = threading.Thread(target=self._sweep_expired, name="truid-expiry", daemon=True)
+                self._sweeper.start()
             balance = self._balances.get(client_id, STARTING_BALANCE) - CHARGE_AMOUNT
             self._balances[client_id] = balance
             body = check.created_body(request.base_url, balance)
@@ -189,6 +223,7 @@ class TruIdSimulator:
             if check is None:
                 return problem(404, "check_not_found")
             check.expire_if_due(now)
+            self._settled(check)
             shown = check.status
             if check.status == "COMPLETED" and check.lag_reads_left > 0:
                 check.lag_reads_left -= 1
@@ -213,6 +248,7 @@ class TruIdSimulator:
             check.expire_if_due(now)
             if check.status == "PENDING":
                 check.complete(now)
+            self._settled(check)
             body = check.patch_body()
         return json_response(200, body, HAL_JSON)
 
@@ -224,17 +260,24 @@ class TruIdSimulator:
             check = self._find(version, check_id)
             if check is None:
                 return problem(404, "check_not_found")
-            check.expire_if_due(now)
-            if check.status != "ACCEPTED":
-                return problem(404, "check_not_found")
-            check.start(now)
-            if check.trigger in CHECK_URL_ERRORS:
-                check.fail(CHECK_URL_ERRORS[check.trigger], now)
-                return self._tell_failure(check)
-            if self.config.projects[check.client_id].mode == "sandbox":
-                return self._conclude(check, sandbox_match(check.phone_number), SANDBOX_NETWORK_ID, now)
-            session = secrets.token_urlsafe(24)
-            self._sessions[session] = check.check_id
+            try:
+                return self._phone_arrives(request, check, now)
+            finally:
+                self._settled(check)
+
+    def _phone_arrives(self, request: Request, check: PhoneCheck, now: float) -> Response:
+        """The phone opened check_url: fail, conclude (sandbox) or send it to the operator. Caller holds the lock."""
+        check.expire_if_due(now)
+        if check.status != "ACCEPTED":
+            return problem(404, "check_not_found")
+        check.start(now)
+        if check.trigger in CHECK_URL_ERRORS:
+            check.fail(CHECK_URL_ERRORS[check.trigger], now)
+            return self._tell_failure(check)
+        if self.config.projects[check.client_id].mode == "sandbox":
+            return self._conclude(check, sandbox_match(check.phone_number), SANDBOX_NETWORK_ID, now)
+        session = secrets.token_urlsafe(24)
+        self._sessions[session] = check.check_id
         return_to = f"{request.base_url}/_mno/return"
         network = self.config.network_url.rstrip("/")
         return redirect(with_query(f"{network}/he/authorize", {"session": session, "return_to": return_to}))
@@ -254,16 +297,23 @@ class TruIdSimulator:
         now = self.config.clock()
         with self._lock:
             check = self._checks[check_id]
-            check.expire_if_due(now)
-            # An unknown session means the phone skipped the operator hop: there is no line to vouch for it.
-            if check.status != "PENDING" or seen is None:
-                return problem(404, "check_not_found")
-            if seen.get("mobile") is not True:
-                check.fail("not_mobile_ip", now)
-                return problem(412, "not_mobile_ip")
-            network_id = seen.get("network_id")
-            matched = e164_digits(seen.get("msisdn")) == check.phone_number
-            return self._conclude(check, matched, network_id if isinstance(network_id, str) else None, now)
+            try:
+                return self._operator_vouched(check, seen, now)
+            finally:
+                self._settled(check)
+
+    def _operator_vouched(self, check: PhoneCheck, seen: dict[str, Any] | None, now: float) -> Response:
+        """What header enrichment saw decides the check. Caller holds the lock."""
+        check.expire_if_due(now)
+        # An unknown session means the phone skipped the operator hop: there is no line to vouch for it.
+        if check.status != "PENDING" or seen is None:
+            return problem(404, "check_not_found")
+        if seen.get("mobile") is not True:
+            check.fail("not_mobile_ip", now)
+            return problem(412, "not_mobile_ip")
+        network_id = seen.get("network_id")
+        matched = e164_digits(seen.get("msisdn")) == check.phone_number
+        return self._conclude(check, matched, network_id if isinstance(network_id, str) else None, now)
 
     def _conclude(self, check: PhoneCheck, matched: bool, network_id: str | None, now: float) -> Response:
         """The operator's verdict is in: finish v0.1, or hand the phone a v0.2 code. Caller holds the lock."""
@@ -293,6 +343,27 @@ class TruIdSimulator:
         if check.error_code == "mno_redirect_unsupported":
             return problem(501, "mno_redirect_unsupported")
         return json_response(200, error)
+
+    # -- callbacks --------------------------------------------------------------------------------
+
+    def _settled(self, check: PhoneCheck) -> None:
+        """Caller holds the lock: once a check with a callback_url is final, call it back (once)."""
+        if check.final and check.callback_url and not check.called_back:
+            check.called_back = True
+            self.callbacks.dispatch(check.check_id, check.callback_url, check.callback_body())
+
+    def _sweep_expired(self) -> None:
+        """Expire checks awaiting a callback when their TTL passes, as tru.ID does without being asked."""
+        while not self._closed.wait(self.config.expiry_sweep_seconds):
+            now = self.config.clock()
+            with self._lock:
+                waiting = [c for c in self._checks.values() if c.callback_url and not c.called_back]
+                for check in waiting:
+                    check.expire_if_due(now)
+                    self._settled(check)
+                if all(check.called_back for check in waiting):
+                    self._sweeper = None
+                    return
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -351,9 +422,10 @@ def _create_fields(request: Request, version: Version) -> dict[str, str] | Respo
     digits = e164_digits(body["phone_number"])
     if digits is None:
         return problem(400, "phone_format_invalid")
-    for key in ("redirect_url", "callback_url"):
-        if key in body and not is_http_url(body[key]):
-            return problem(400, "bad_request", f"{key} must be an absolute http(s) URL")
+    if "redirect_url" in body and not is_http_url(body["redirect_url"]):
+        return problem(400, "bad_request", "redirect_url must be an absolute http(s) URL")
+    if "callback_url" in body and not is_loopback_url(body["callback_url"]):
+        return problem(400, "bad_request", "callback_url must be a loopback http(s) URL (127.x.x.x or localhost)")
     if "phone_ip" in body:
         try:
             ipaddress.ip_address(body["phone_ip"])

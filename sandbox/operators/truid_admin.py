@@ -1,4 +1,16 @@
-"""Test controls of the simulated tru.ID under /_sandbox/ (not tru.ID's API): recorded requests, faults."""
+"""Test controls of the simulated tru.ID under /_sandbox/ (not tru.ID's API): recorded requests, faults, callbacks.
+
+| method and path | effect |
+|---|---|
+| GET, DELETE /_sandbox/requests | the requests tru.ID received (credentials reduced to their scheme); forget them |
+| POST /_sandbox/revoke-tokens | every access token stops working |
+| POST, DELETE /_sandbox/faults | `{method, path_regex, status, count, retry_after}`: the next matching requests fail |
+| GET /_sandbox/checks | every check as the simulator holds it |
+| GET, DELETE /_sandbox/callbacks | every callback attempt (see truid_callbacks.Callbacks); forget them |
+| POST /_sandbox/callbacks/{check_id}/redeliver | send the check's last callback request again, unchanged (a replay) |
+| GET, POST, DELETE /_sandbox/callback-faults | `{mode, count}` shapes the next `count` callbacks; see truid_callbacks |
+| POST /_sandbox/rotate-callback-key | `{"drop_old": false}`: a new signing key; the JWKS keeps the old unless dropped |
+"""
 
 from __future__ import annotations
 
@@ -9,11 +21,13 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from sandbox.operators.truid_callbacks import Callbacks
 from sandbox.operators.truid_http import DEFAULT_RETRY_AFTER_SECONDS, Request, Response, json_response, problem
 
 ADMIN_PREFIX = "/_sandbox/"
 _FAULT_FIELDS = frozenset({"method", "path_regex", "status", "count", "retry_after"})
 _KNOWN_STATUSES = frozenset(s.value for s in HTTPStatus)
+_REDELIVER_PATH = re.compile(r"/_sandbox/callbacks/([^/]+)/redeliver/?")
 
 
 class RequestLog:
@@ -110,19 +124,32 @@ class FaultInjector:
 class SandboxControls:
     """Routes /_sandbox/*; the callables reach into the simulator without this module knowing it."""
 
-    def __init__(self, revoke_tokens: Callable[[], None], list_checks: Callable[[], list[dict[str, Any]]]) -> None:
+    def __init__(self, revoke_tokens: Callable[[], None], list_checks: Callable[[], list[dict[str, Any]]],
+                 callbacks: Callbacks) -> None:
         self.log = RequestLog()
         self.faults = FaultInjector()
         self._revoke_tokens = revoke_tokens
         self._list_checks = list_checks
+        self._callbacks = callbacks
 
     def handle(self, request: Request) -> Response:
+        redeliver = _REDELIVER_PATH.fullmatch(request.path)
+        if redeliver is not None:
+            if request.method != "POST":
+                return problem(405, headers=(("Allow", "POST"),))
+            return self._redeliver(redeliver[1])
         routes: dict[str, dict[str, Callable[[Request], Response]]] = {
             "/_sandbox/requests": {"GET": lambda _: json_response(200, self.log.snapshot()),
                                    "DELETE": lambda _: self._done(self.log.clear)},
             "/_sandbox/revoke-tokens": {"POST": lambda _: self._done(self._revoke_tokens)},
             "/_sandbox/faults": {"POST": self._add_fault, "DELETE": lambda _: self._done(self.faults.clear)},
             "/_sandbox/checks": {"GET": lambda _: json_response(200, self._list_checks())},
+            "/_sandbox/callbacks": {"GET": lambda _: json_response(200, self._callbacks.attempts()),
+                                    "DELETE": lambda _: self._done(self._callbacks.clear)},
+            "/_sandbox/callback-faults": {"GET": lambda _: json_response(200, self._callbacks.faults.snapshot()),
+                                          "POST": self._add_callback_fault,
+                                          "DELETE": lambda _: self._done(self._callbacks.faults.clear)},
+            "/_sandbox/rotate-callback-key": {"POST": self._rotate_callback_key},
         }
         methods = routes.get(request.path.rstrip("/"))
         if methods is None:
@@ -140,6 +167,31 @@ class SandboxControls:
         armed = {"method": fault.method, "path_regex": fault.path_regex.pattern, "status": fault.status,
                  "count": fault.remaining, "retry_after": fault.retry_after}
         return json_response(201, armed)
+
+    def _add_callback_fault(self, request: Request) -> Response:
+        try:
+            armed = self._callbacks.faults.add(request.json())
+        except ValueError as exc:
+            return problem(400, "bad_request", str(exc))
+        return json_response(201, armed)
+
+    def _rotate_callback_key(self, request: Request) -> Response:
+        """Body: nothing, `{}` or `{"drop_old": bool}`; answers the new kid and the JWKS now published."""
+        try:
+            options = request.json() if request.body.strip() else {}
+        except ValueError:
+            options = None
+        drop_old = options.get("drop_old", False) if isinstance(options, dict) else None
+        if not isinstance(drop_old, bool) or set(options or {}) - {"drop_old"}:
+            return problem(400, "bad_request", 'The body must be empty or {"drop_old": true|false}')
+        key = self._callbacks.keys.rotate(drop_old)
+        return json_response(200, {"kid": key.kid, "jwks": self._callbacks.keys.jwks()})
+
+    def _redeliver(self, check_id: str) -> Response:
+        attempt = self._callbacks.redeliver(check_id)
+        if attempt is None:
+            return problem(404, "not_found", "No callback has been made for this check")
+        return json_response(200, attempt)
 
     @staticmethod
     def _done(action: Callable[[], None]) -> Response:

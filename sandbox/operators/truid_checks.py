@@ -71,6 +71,7 @@ class PhoneCheck:
     error_code: str | None = None
     code: str | None = None  # v0.2 completion code, once the device has been through check_url
     lag_reads_left: int = 0
+    called_back: bool = False  # the end-status callback has been dispatched
 
     @property
     def trigger(self) -> str:
@@ -150,6 +151,17 @@ class PhoneCheck:
             body["match"] = bool(self.match)
         return body
 
+    def callback_body(self) -> dict[str, Any]:
+        """PhoneCheckCallbackPayload: no `ttl`, no `_links`; `match` and `network_id` only when COMPLETED."""
+        body = {**self._common(), "updated_at": iso(self.updated_at)}
+        if self.status == "COMPLETED":
+            body["match"] = bool(self.match)
+            if self.network_id:
+                body["network_id"] = self.network_id
+        if self.status == "ERROR" and self.error_code:
+            body["error_code"] = self.error_code
+        return body
+
     def redirect_error(self) -> dict[str, str]:
         """PhoneCheckRedirectError: how the device learns the check failed."""
         code = self.error_code or "mno_server_error"
@@ -168,6 +180,7 @@ class PhoneCheck:
             "reference_id": self.reference_id,
             "redirect_url": self.redirect_url,
             "callback_url": self.callback_url,
+            "called_back": self.called_back,
             "phone_ip": self.phone_ip,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),

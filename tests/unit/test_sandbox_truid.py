@@ -1,14 +1,19 @@
-"""The simulated tru.ID over real HTTP on loopback, with a tiny fake mobile network beside it."""
+"""The simulated tru.ID over real HTTP on loopback, with a tiny fake mobile network and a callback receiver."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from functools import cache
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -16,6 +21,9 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import requests
 import yaml
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
@@ -183,21 +191,23 @@ def network() -> Iterator[FakeNetwork]:
 
 @pytest.fixture
 def make_truid(network: FakeNetwork) -> Iterator[Callable[..., TruId]]:
-    running: list[tuple[RunningServer, TruId]] = []
+    running: list[tuple[RunningServer, TruIdSimulator, TruId]] = []
 
     def make(**overrides: Any) -> TruId:
         clock = Clock()
         config = TruIdConfig(network_url=network.base_url, projects=PROJECTS, clock=clock, **overrides)
-        server = serve(make_app(TruIdSimulator(config)))
+        simulator = TruIdSimulator(config)
+        server = serve(make_app(simulator))
         sim = TruId(server.base_url, clock, network)
         sim.http.trust_env = False
-        running.append((server, sim))
+        running.append((server, simulator, sim))
         return sim
 
     yield make
-    for server, sim in running:
+    for server, simulator, sim in running:
         sim.http.close()
         server.stop()
+        simulator.close()
 
 
 @pytest.fixture
@@ -711,3 +721,414 @@ def test_deleting_faults_disarms_them(truid: TruId) -> None:
 def test_fault_with_an_unknown_field_is_rejected(truid: TruId) -> None:
     response = truid.admin("POST", "faults", json={"path_regex": "/", "status": 500, "times": 2})
     assert_problem(response, 400, "bad_request")
+
+
+# -- signed callbacks -----------------------------------------------------------------------------
+
+CALLBACK_PATH = "/truid/callback?tenant=t1"
+SIGNED = "(request-target) host date x-tru-callback digest"
+AUTHORIZATION = re.compile(r'Signature keyId="[^"]+",algorithm="rsa-sha256",'
+                           r'headers="\(request-target\) host date x-tru-callback digest",signature="[A-Za-z0-9+/]+=*"')
+IMF_FIXDATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT")
+
+
+@dataclass(frozen=True)
+class Delivered:
+    method: str
+    path_qs: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    at: float  # time.monotonic()
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.body)
+        return body
+
+
+class Receiver:
+    """A backend's callback endpoint: records every request, answers `statuses` in turn, then 200."""
+
+    def __init__(self) -> None:
+        self.received: list[Delivered] = []
+        self.statuses: list[int] = []
+        self.base_url = ""
+        self._changed = threading.Condition()
+
+    @property
+    def url(self) -> str:
+        return self.base_url + CALLBACK_PATH
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        query = environ.get("QUERY_STRING")
+        path_qs = environ["PATH_INFO"] + (f"?{query}" if query else "")
+        with self._changed:
+            self.received.append(Delivered(environ["REQUEST_METHOD"], path_qs, headers, body, time.monotonic()))
+            status = self.statuses.pop(0) if self.statuses else 200
+            self._changed.notify_all()
+        start_response(f"{status} {HTTPStatus(status).phrase}", [("Content-Type", "text/plain")])
+        return [b""]
+
+    def wait_for(self, count: int, timeout: float = 5) -> list[Delivered]:
+        with self._changed:
+            arrived = self._changed.wait_for(lambda: len(self.received) >= count, timeout)
+            assert arrived, f"expected {count} callback(s), got {len(self.received)}"
+            return list(self.received)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    fake = Receiver()
+    server = serve(fake)
+    fake.base_url = server.base_url
+    yield fake
+    server.stop()
+
+
+@pytest.fixture
+def hooked(make_truid: Callable[..., TruId]) -> TruId:
+    """A simulator that retries callbacks after 50 ms and notices expiry within 20 ms."""
+    return make_truid(callback_retry_delays=(0.05, 0.05), expiry_sweep_seconds=0.02)
+
+
+def completed_v02(truid: TruId, receiver: Receiver, phone: str = PHONE_SIM, **fields: Any) -> dict[str, Any]:
+    check: dict[str, Any] = truid.created(phone, callback_url=receiver.url, **fields)
+    assert truid.patch(check["check_id"], truid.code_for(check)).json()["status"] == "COMPLETED"
+    return check
+
+
+def jwks(truid: TruId) -> dict[str, Any]:
+    response = truid.http.get(f"{truid.base_url}/.well-known/jwks.json", timeout=5)
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def attempts(truid: TruId, count: int, timeout: float = 5) -> list[dict[str, Any]]:
+    """GET /_sandbox/callbacks once it lists `count` attempts (an attempt is logged when its answer is in)."""
+    deadline = time.monotonic() + timeout
+    while len(logged := truid.admin("GET", "callbacks").json()) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(logged) >= count, logged
+    return list(logged)
+
+
+def arm(truid: TruId, mode: str, count: int = 1) -> None:
+    assert truid.admin("POST", "callback-faults", json={"mode": mode, "count": count}).status_code == 201
+
+
+# The reference's verification sketch (truid-phonecheck.md section 5), with the JWK read by cryptography.
+
+def signature_params(headers: dict[str, str]) -> dict[str, str]:
+    scheme, _, params = headers["authorization"].partition(" ")
+    assert scheme == "Signature"
+    return dict(re.findall(r'(\w+)="([^"]*)"', params))
+
+
+def digest_matches(headers: dict[str, str], body: bytes) -> bool:
+    want = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
+    want_hex = "SHA-256=" + hashlib.sha256(body).hexdigest()
+    return headers.get("digest") in (want, want_hex)
+
+
+def public_key(jwk: dict[str, str]) -> rsa.RSAPublicKey:
+    def uint(value: str) -> int:
+        return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+
+    return rsa.RSAPublicNumbers(uint(jwk["e"]), uint(jwk["n"])).public_key()
+
+
+def signature_verifies(method: str, path_qs: str, headers: dict[str, str], keys: dict[str, Any]) -> bool:
+    params = signature_params(headers)
+    lines = []
+    for name in params.get("headers", "date").split():
+        value = f"{method.lower()} {path_qs}" if name == "(request-target)" else headers[name]
+        lines.append(f"{name}: {value}")
+    jwk = next((k for k in keys["keys"] if k.get("kid") == params["keyId"]), None)
+    if jwk is None:
+        return False
+    try:
+        public_key(jwk).verify(base64.b64decode(params["signature"]), "\n".join(lines).encode(),
+                               padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
+
+
+def verify_truid_callback(delivered: Delivered, keys: dict[str, Any]) -> bool:
+    return digest_matches(delivered.headers, delivered.body) and signature_verifies(
+        delivered.method, delivered.path_qs, delivered.headers, keys)
+
+
+def test_jwks_publishes_one_rsa_2048_signing_key(truid: TruId) -> None:
+    [key] = jwks(truid)["keys"]
+    assert set(key) == {"kty", "kid", "alg", "use", "n", "e"}
+    assert (key["kty"], key["alg"], key["use"], key["e"]) == ("RSA", "RS256", "sig", "AQAB")
+    assert public_key(key).key_size == 2048 and key["kid"]
+
+
+def test_create_rejects_a_callback_url_off_loopback(truid: TruId) -> None:
+    for url in ("https://backend.example.com/truid/callback", "ftp://127.0.0.1/cb", "http://u@127.0.0.1/cb",
+                "/truid/callback"):
+        assert_problem(truid.create(PHONE_SIM, callback_url=url), 400, "bad_request")
+
+
+def test_completed_v02_callback_carries_the_documented_fields(hooked: TruId, receiver: Receiver,
+                                                              spec: Spec) -> None:
+    check = completed_v02(hooked, receiver, reference_id="ref-cb")
+    [delivered] = receiver.wait_for(1)
+    payload = delivered.payload
+    spec.validate(payload, V02_MODELS, "/components/schemas/PhoneCheckCallbackPayload")
+    assert set(payload) == {"check_id", "reference_id", "status", "match", "charge_amount", "charge_currency",
+                            "created_at", "updated_at", "network_id"}
+    assert (payload["check_id"], payload["reference_id"], payload["status"], payload["match"]) == (
+        check["check_id"], "ref-cb", "COMPLETED", True)
+    assert (payload["network_id"], payload["charge_amount"], payload["charge_currency"]) == ("23410", 1, "API")
+
+
+def test_completed_v02_callback_carries_the_documented_headers(hooked: TruId, receiver: Receiver) -> None:
+    completed_v02(hooked, receiver)
+    [delivered] = receiver.wait_for(1)
+    headers = delivered.headers
+    assert (delivered.method, delivered.path_qs) == ("POST", CALLBACK_PATH)
+    assert (headers["content-type"], headers["x-tru-callback"]) == ("application/json", "phone_check")
+    assert headers["host"] == urlsplit(receiver.base_url).netloc
+    assert IMF_FIXDATE.fullmatch(headers["date"])
+    assert parsedate_to_datetime(headers["date"]).timestamp() == hooked.clock.now
+    assert headers["digest"].startswith("SHA-256=")
+    assert AUTHORIZATION.fullmatch(headers["authorization"])
+    assert signature_params(headers)["keyId"] == jwks(hooked)["keys"][0]["kid"]
+
+
+def test_callback_signature_verifies_against_the_published_jwks(hooked: TruId, receiver: Receiver) -> None:
+    completed_v02(hooked, receiver)
+    [delivered] = receiver.wait_for(1)
+    assert signature_params(delivered.headers)["headers"] == SIGNED
+    assert verify_truid_callback(delivered, jwks(hooked))
+
+
+def test_callback_digest_is_the_base64_sha256_of_the_raw_body(hooked: TruId, receiver: Receiver) -> None:
+    completed_v02(hooked, receiver)
+    [delivered] = receiver.wait_for(1)
+    sha256 = hashlib.sha256(delivered.body).digest()
+    assert delivered.headers["digest"] == "SHA-256=" + base64.b64encode(sha256).decode()
+
+
+def test_v02_check_does_not_call_back_before_the_patch(hooked: TruId, receiver: Receiver) -> None:
+    check = hooked.created(PHONE_SIM, callback_url=receiver.url)
+    hooked.code_for(check)
+    time.sleep(0.2)
+    assert receiver.received == [] and hooked.admin("GET", "callbacks").json() == []
+
+
+def test_repeated_patch_calls_back_once(hooked: TruId, receiver: Receiver) -> None:
+    check = hooked.created(PHONE_SIM, callback_url=receiver.url)
+    code = hooked.code_for(check)
+    hooked.patch(check["check_id"], code)
+    hooked.patch(check["check_id"], code)
+    receiver.wait_for(1)
+    time.sleep(0.2)
+    assert len(receiver.received) == 1
+
+
+def test_check_without_callback_url_calls_nothing(hooked: TruId, receiver: Receiver) -> None:
+    check = hooked.created(PHONE_SIM)
+    hooked.patch(check["check_id"], hooked.code_for(check))
+    time.sleep(0.2)
+    assert hooked.admin("GET", "callbacks").json() == []
+
+
+def test_error_check_calls_back_with_its_error_code(hooked: TruId, receiver: Receiver, spec: Spec) -> None:
+    check = hooked.created("+447700900099", callback_url=receiver.url)
+    hooked.phone_opens(check)
+    [delivered] = receiver.wait_for(1)
+    payload = delivered.payload
+    spec.validate(payload, V02_MODELS, "/components/schemas/PhoneCheckCallbackPayload")
+    assert (payload["check_id"], payload["status"], payload["error_code"]) == (
+        check["check_id"], "ERROR", "mno_server_error")
+    assert "match" not in payload and "network_id" not in payload
+    assert verify_truid_callback(delivered, jwks(hooked))
+
+
+def test_v01_check_calls_back_when_the_device_hop_completes_it(hooked: TruId, receiver: Receiver,
+                                                               spec: Spec) -> None:
+    check = hooked.created(PHONE_SIM, "v0.1", callback_url=receiver.url)
+    hooked.phone_opens(check)
+    [delivered] = receiver.wait_for(1)
+    spec.validate(delivered.payload, V01_MODELS, "/components/schemas/PhoneCheckCallbackPayload")
+    assert (delivered.payload["status"], delivered.payload["match"]) == ("COMPLETED", True)
+    assert verify_truid_callback(delivered, jwks(hooked))
+
+
+def test_expired_check_calls_back_without_being_read(hooked: TruId, receiver: Receiver) -> None:
+    check = hooked.created(PHONE_SIM, callback_url=receiver.url)
+    hooked.clock.now += 120
+    [delivered] = receiver.wait_for(1)
+    assert (delivered.payload["check_id"], delivered.payload["status"]) == (check["check_id"], "EXPIRED")
+    assert "match" not in delivered.payload and "error_code" not in delivered.payload
+
+
+def test_callback_is_retried_after_a_500(hooked: TruId, receiver: Receiver) -> None:
+    receiver.statuses = [500]
+    completed_v02(hooked, receiver)
+    first, second = receiver.wait_for(2)
+    assert first.body == second.body and verify_truid_callback(second, jwks(hooked))
+    assert [(a["attempt"], a["status_code"]) for a in attempts(hooked, 2)] == [(1, 500), (2, 200)]
+
+
+def test_callback_retry_waits_the_configured_delay(make_truid: Callable[..., TruId], receiver: Receiver) -> None:
+    truid = make_truid(callback_retry_delays=(0.3,))
+    receiver.statuses = [503]
+    completed_v02(truid, receiver)
+    first, second = receiver.wait_for(2)
+    assert second.at - first.at >= 0.3
+
+
+def test_callback_retries_stop_when_the_schedule_is_spent(hooked: TruId, receiver: Receiver) -> None:
+    receiver.statuses = [500] * 10
+    completed_v02(hooked, receiver)
+    receiver.wait_for(3)
+    time.sleep(0.3)
+    assert len(receiver.received) == 3
+
+
+def test_callbacks_log_records_every_attempt(hooked: TruId, receiver: Receiver) -> None:
+    check = completed_v02(hooked, receiver)
+    [delivered] = receiver.wait_for(1)
+    [attempt] = attempts(hooked, 1)
+    assert (attempt["check_id"], attempt["url"], attempt["status_code"]) == (check["check_id"], receiver.url, 200)
+    assert attempt["body"].encode() == delivered.body
+    assert attempt["headers"]["Authorization"] == delivered.headers["authorization"]
+    datetime.fromisoformat(attempt["at"])
+
+
+def test_deleting_callbacks_empties_the_log(hooked: TruId, receiver: Receiver) -> None:
+    completed_v02(hooked, receiver)
+    attempts(hooked, 1)
+    assert hooked.admin("DELETE", "callbacks").status_code == 204
+    assert hooked.admin("GET", "callbacks").json() == []
+
+
+def test_fault_tamper_body_changes_match_after_signing(hooked: TruId, receiver: Receiver) -> None:
+    arm(hooked, "tamper_body")
+    completed_v02(hooked, receiver)
+    [delivered] = receiver.wait_for(1)
+    assert delivered.payload["match"] is False
+    assert not digest_matches(delivered.headers, delivered.body)
+    assert signature_verifies(delivered.method, delivered.path_qs, delivered.headers, jwks(hooked))
+
+
+def test_fault_bad_signature_fails_verification_with_a_published_kid(hooked: TruId, receiver: Receiver) -> None:
+    arm(hooked, "bad_signature")
+    completed_v02(hooked, receiver)
+    [delivered] = receiver.wait_for(1)
+    keys = jwks(hooked)
+    assert signature_params(delivered.headers)["keyId"] == keys["keys"][0]["kid"]
+    assert digest_matches(delivered.headers, delivered.body) and not verify_truid_callback(delivered, keys)
+
+
+def test_fault_stale_date_signs_a_date_ten_minutes_old(hooked: TruId, receiver: Receiver) -> None:
+    arm(hooked, "stale_date")
+    completed_v02(hooked, receiver)
+    [delivered] = receiver.wait_for(1)
+    assert parsedate_to_datetime(delivered.headers["date"]).timestamp() == hooked.clock.now - 600
+    assert verify_truid_callback(delivered, jwks(hooked))
+
+
+def test_fault_unknown_kid_signs_with_a_key_missing_from_the_jwks(hooked: TruId, receiver: Receiver) -> None:
+    arm(hooked, "unknown_kid")
+    completed_v02(hooked, receiver)
+    [delivered] = receiver.wait_for(1)
+    keys = jwks(hooked)
+    assert signature_params(delivered.headers)["keyId"] not in {k["kid"] for k in keys["keys"]}
+    assert digest_matches(delivered.headers, delivered.body) and not verify_truid_callback(delivered, keys)
+
+
+def test_fault_no_signature_omits_authorization(hooked: TruId, receiver: Receiver) -> None:
+    arm(hooked, "no_signature")
+    completed_v02(hooked, receiver)
+    [delivered] = receiver.wait_for(1)
+    assert "authorization" not in delivered.headers
+    assert {"date", "digest", "x-tru-callback"} <= set(delivered.headers)
+
+
+def test_fault_twice_delivers_the_identical_request_two_times(hooked: TruId, receiver: Receiver) -> None:
+    arm(hooked, "twice")
+    completed_v02(hooked, receiver)
+    first, second = receiver.wait_for(2)
+    assert (first.path_qs, first.headers, first.body) == (second.path_qs, second.headers, second.body)
+    assert verify_truid_callback(first, jwks(hooked))
+
+
+def test_fault_never_skips_delivery(hooked: TruId, receiver: Receiver) -> None:
+    arm(hooked, "never")
+    check = completed_v02(hooked, receiver)
+    [attempt] = attempts(hooked, 1)
+    assert (attempt["check_id"], attempt["fault"]) == (check["check_id"], "never") and "status_code" not in attempt
+    time.sleep(0.2)
+    assert receiver.received == []
+
+
+def test_callback_fault_shapes_only_count_callbacks(hooked: TruId, receiver: Receiver) -> None:
+    arm(hooked, "bad_signature", count=1)
+    completed_v02(hooked, receiver)
+    receiver.wait_for(1)
+    completed_v02(hooked, receiver)
+    first, second = receiver.wait_for(2)
+    keys = jwks(hooked)
+    assert not verify_truid_callback(first, keys) and verify_truid_callback(second, keys)
+
+
+def test_deleting_callback_faults_disarms_them(hooked: TruId, receiver: Receiver) -> None:
+    arm(hooked, "no_signature", count=3)
+    assert hooked.admin("DELETE", "callback-faults").status_code == 204
+    completed_v02(hooked, receiver)
+    [delivered] = receiver.wait_for(1)
+    assert verify_truid_callback(delivered, jwks(hooked))
+
+
+def test_callback_fault_with_an_unknown_mode_is_rejected(hooked: TruId) -> None:
+    response = hooked.admin("POST", "callback-faults", json={"mode": "slow", "count": 1})
+    assert_problem(response, 400, "bad_request")
+
+
+def test_redeliver_replays_the_last_request_byte_identical(hooked: TruId, receiver: Receiver) -> None:
+    check = completed_v02(hooked, receiver)
+    receiver.wait_for(1)
+    hooked.clock.now += 30
+    response = hooked.admin("POST", f"callbacks/{check['check_id']}/redeliver")
+    assert (response.status_code, response.json()["redelivery"], response.json()["status_code"]) == (200, True, 200)
+    original, replay = receiver.wait_for(2)
+    assert (original.path_qs, original.headers, original.body) == (replay.path_qs, replay.headers, replay.body)
+
+
+def test_redeliver_without_a_callback_is_not_found(hooked: TruId) -> None:
+    check = hooked.created(PHONE_SIM)
+    assert_problem(hooked.admin("POST", f"callbacks/{check['check_id']}/redeliver"), 404, "not_found")
+
+
+def test_rotation_keeps_the_old_key_and_signs_with_the_new(hooked: TruId, receiver: Receiver) -> None:
+    [old] = jwks(hooked)["keys"]
+    completed_v02(hooked, receiver)
+    response = hooked.admin("POST", "rotate-callback-key")
+    assert response.status_code == 200
+    new_kid = response.json()["kid"]
+    completed_v02(hooked, receiver)
+    before, after = receiver.wait_for(2)
+    keys = jwks(hooked)
+    assert [k["kid"] for k in keys["keys"]] == [new_kid, old["kid"]] and new_kid != old["kid"]
+    assert signature_params(after.headers)["keyId"] == new_kid
+    assert verify_truid_callback(before, keys) and verify_truid_callback(after, keys)
+
+
+def test_rotation_with_drop_old_unpublishes_the_old_key(hooked: TruId, receiver: Receiver) -> None:
+    completed_v02(hooked, receiver)
+    [before] = receiver.wait_for(1)
+    response = hooked.admin("POST", "rotate-callback-key", json={"drop_old": True})
+    keys = jwks(hooked)
+    assert [k["kid"] for k in keys["keys"]] == [response.json()["kid"]]
+    assert not verify_truid_callback(before, keys)
