@@ -1,4 +1,4 @@
-"""python -m sandbox run | serve | verify NUMBER [--sim NUMBER] [--wifi]"""
+"""python -m sandbox run | serve | verify NUMBER [--provider truid|camara] [--operator-token] [--sim NUMBER] [--wifi]"""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import signal
 import sys
 import threading
+from typing import Any
 
 import requests
 
@@ -49,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("phone_number")
     check.add_argument("--sim", help="the SIM the phone holds (default: the number being checked)")
     check.add_argument("--wifi", action="store_true", help="the phone is on Wi-Fi, not mobile data")
+    check.add_argument("--provider", choices=["truid", "camara"], help="ask for this provider (default: truid)")
+    check.add_argument("--operator-token", action="store_true",
+                       help="CAMARA with a TS.43 operator token minted for the phone's SIM: no device hop, "
+                            "works over Wi-Fi")
     check.add_argument("--api-version", choices=["v0.1", "v0.2"], help="tru.ID API version (own stack only)")
     for command in (run, commands.choices["serve"], check):
         command.add_argument("--logs", action="store_true", help="print the functions' INFO logs")
@@ -57,16 +62,18 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "verify":
         urls = _running_stack_urls()
-        if urls and not args.api_version:
+        options: dict[str, Any] = {"sim": args.sim, "bearer": "wifi" if args.wifi else "cellular",
+                                   "provider": "camara" if args.operator_token else args.provider}
+        if urls and "camara" in urls and not args.api_version:
             print(f"using the running sandbox at {urls['api']}")
-            view = verify(urls["api"], urls["network"], args.phone_number, sim=args.sim,
-                          bearer="wifi" if args.wifi else "cellular")
+            view = verify(urls["api"], urls["network"], args.phone_number,
+                          operator_token_url=urls["camara"] if args.operator_token else None, **options)
             return 0 if view.get("status") else 1
         with stacks.running_stack(log_level=log_level) as stack:
             if args.api_version:
                 stack.configure_truid(api_version=args.api_version)
-            view = verify(stack.api_url, stack.network.base_url, args.phone_number, sim=args.sim,
-                          bearer="wifi" if args.wifi else "cellular")
+            view = verify(stack.api_url, stack.network.base_url, args.phone_number,
+                          operator_token_url=stack.camara.base_url if args.operator_token else None, **options)
         return 0 if view.get("status") else 1
 
     print("starting the sandbox (DynamoDB Local, moto, simulated tru.ID and network, gateway)…")
@@ -79,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                 print("the end-to-end verification did not verify: see the steps above", file=sys.stderr)
                 return 1
         _print_urls(stack.urls())
-        print("\ntry:  .venv/bin/python -m sandbox verify +447700900004 --sim +447700900006   (Ctrl-C stops)")
+        print("\ntry:  .venv/bin/python -m sandbox verify +447700900004 --sim +447700900006")
+        print("      .venv/bin/python -m sandbox verify --provider camara +34600000012")
+        print("      .venv/bin/python -m sandbox verify --operator-token --wifi +34600000012   (Ctrl-C stops)")
         _wait_forever()
     return 0
 

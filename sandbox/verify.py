@@ -10,26 +10,42 @@ import requests
 
 from sandbox.device import Phone
 
-POLL_ATTEMPTS = 10
+POLL_ATTEMPTS = 20
 POLL_INTERVAL_SECONDS = 0.5
 
 
 def verify(api_url: str, network_url: str, phone_number: str, *, sim: str | None = None,
-           bearer: Literal["cellular", "wifi"] = "cellular", say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Start a check for `phone_number`, open its check_url on a phone holding `sim`, poll the result."""
+           bearer: Literal["cellular", "wifi"] = "cellular", provider: str | None = None,
+           operator_token_url: str | None = None, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Start a check for `phone_number`, open its check_url on a phone holding `sim`, poll the result.
+
+    With `operator_token_url` (the simulated aggregator), the phone first gets a TS.43 operator token
+    for its SIM and the check runs CAMARA's CIBA flow: nothing to open, the app only polls."""
     with requests.Session() as app:
         app.trust_env = False
-        started = app.post(f"{api_url}/checks", json={"phone_number": phone_number}, timeout=30)
-        say(f"app     POST /checks {phone_number} -> {started.status_code}")
-        body: dict[str, Any] = started.json()
+        body: dict[str, Any] = {"phone_number": phone_number}
+        if provider:
+            body["provider"] = provider
+        if operator_token_url:
+            minted = app.post(f"{operator_token_url}/_sandbox/operator-tokens", json={"msisdn": sim or phone_number},
+                              timeout=30)
+            minted.raise_for_status()
+            body["operator_token"] = minted.json()["operator_token"]
+            say(f"phone   got a TS.43 operator token for SIM {sim or phone_number} (no mobile data needed)")
+        started = app.post(f"{api_url}/checks", json=body, timeout=30)
+        say(f"app     POST /checks {phone_number}{' via ' + provider if provider else ''} -> {started.status_code}")
+        body = started.json()
         if started.status_code != 201:
             say(f"        {body.get('code')}: {body.get('detail')}")
             return body
         say(f"        check {body['check_id'][:12]}… {body['status']} via {body['provider']}, "
             f"expires {body['expires_at']}")
-        if body["status"] != "PENDING" or not body.get("check_url"):
+        if body["status"] != "PENDING":
             say(f"result  {body['status']} {body.get('reason', '')}".rstrip())
             return body
+        if not body.get("check_url"):
+            say(f"        no check_url: binding {body.get('binding')}, the app just polls")
+            return _poll(app, api_url, body, None, say)
 
         phone = Phone.join(network_url, sim or phone_number, bearer)
         say(f"phone   holds SIM {phone.sim} on {phone.bearer} ({phone.ip})")
@@ -41,15 +57,20 @@ def verify(api_url: str, network_url: str, phone_number: str, *, sim: str | None
         completion_code = (opened.json or {}).get("completion_code") if isinstance(opened.json, dict) else None
         say("phone   received a completion code" if completion_code else "phone   no completion code")
 
-        headers = {"Authorization": f"Bearer {body['poll_token']}"}
-        params = {"code": completion_code} if completion_code else {}
-        view: dict[str, Any] = {}
-        for _ in range(POLL_ATTEMPTS):
-            polled = app.get(f"{api_url}/checks/{body['check_id']}", headers=headers, params=params, timeout=30)
-            view = polled.json()
-            if polled.status_code != 200 or view.get("status") != "PENDING":
-                break
-            time.sleep(POLL_INTERVAL_SECONDS)
-        say(f"app     GET /checks/{{id}} -> {view.get('status')} {view.get('reason', '')}".rstrip()
-            + (f" (binding: {view['binding']})" if view.get("binding") else ""))
-        return view
+        return _poll(app, api_url, body, completion_code, say)
+
+
+def _poll(app: requests.Session, api_url: str, created: dict[str, Any], completion_code: str | None,
+          say: Callable[[str], None]) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {created['poll_token']}"}
+    params = {"code": completion_code} if completion_code else {}
+    view: dict[str, Any] = {}
+    for _ in range(POLL_ATTEMPTS):
+        polled = app.get(f"{api_url}/checks/{created['check_id']}", headers=headers, params=params, timeout=30)
+        view = polled.json()
+        if polled.status_code != 200 or view.get("status") != "PENDING":
+            break
+        time.sleep(POLL_INTERVAL_SECONDS)
+    say(f"app     GET /checks/{{id}} -> {view.get('status')} {view.get('reason', '')}".rstrip()
+        + (f" (binding: {view['binding']})" if view.get("binding") else ""))
+    return view

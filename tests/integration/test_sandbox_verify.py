@@ -1,0 +1,36 @@
+"""`python -m sandbox verify` (sandbox/verify.py) runs each provider's flow end to end against the stack."""
+
+from sandbox.verify import verify
+from tests.integration.conftest import App
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def test_verify_runs_a_truid_check_to_verified(app: App):
+    view = verify(app.api, app.stack.network.base_url, "+447700900002", say=_quiet)
+
+    assert (view["status"], view["binding"]) == ("VERIFIED", "device")
+
+
+def test_verify_runs_a_camara_check_to_verified(app: App):
+    view = verify(app.api, app.stack.network.base_url, "+34600000012", provider="camara", say=_quiet)
+
+    assert (view["status"], view["binding"]) == ("VERIFIED", "device")
+
+
+def test_verify_with_an_operator_token_verifies_a_phone_on_wifi(app: App):
+    view = verify(app.api, app.stack.network.base_url, "+34600000012", provider="camara", bearer="wifi",
+                  operator_token_url=app.stack.camara.base_url, say=_quiet)
+
+    assert (view["status"], view["binding"]) == ("VERIFIED", "operator_token")
+
+
+def test_verify_reports_the_steps_it_took(app: App):
+    lines: list[str] = []
+
+    verify(app.api, app.stack.network.base_url, "+34600000012", provider="camara", say=lines.append)
+
+    assert lines[0] == "app     POST /checks +34600000012 via camara -> 201"
+    assert lines[-1].startswith("app     GET /checks/{id} -> VERIFIED")
