@@ -79,7 +79,8 @@ def stage_name(template_path: Path = TEMPLATE) -> str:
 
 def resolve_environment(functions: Iterable[Function], values: Mapping[str, str],
                         template_path: Path = TEMPLATE) -> dict[str, str]:
-    """Environment for the functions: literals as written, Refs from `values` or parameter defaults."""
+    """Environment for the functions: literals as written, Refs from `values` or parameter defaults,
+    GetAtts from `values`."""
     parameters = load_template(template_path).get("Parameters", {})
     env: dict[str, str] = {}
     for function in functions:
@@ -92,6 +93,11 @@ def resolve_environment(functions: Iterable[Function], values: Mapping[str, str]
                     value = str(parameters[ref].get("Default", ""))
                 else:
                     raise KeyError(f"no sandbox value for {name} (!Ref {ref}); pass it in `values`")
+            elif isinstance(raw, dict) and "Fn::GetAtt" in raw:
+                if name not in values:
+                    raise KeyError(f"no sandbox value for {name} (!GetAtt {'.'.join(raw['Fn::GetAtt'])}); "
+                                   "pass it in `values`")
+                value = values[name]
             elif isinstance(raw, str | int | float):
                 value = values.get(name, str(raw))
             else:
@@ -308,18 +314,20 @@ def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE,
                   api_port: int = 0, callback_port: int = 0) -> Gateway:
     """Serve the template's functions on loopback; sets the functions' environment in this process.
 
-    PUBLIC_API_URL defaults to the gateway's own URL, so redirect targets stay configuration.
+    PUBLIC_API_URL defaults to the gateway's own URL, so redirect targets stay configuration, and
+    CALLBACK_URL to the function URL's (a function URL ends with "/", as on AWS).
     """
     functions = read_functions(template_path)
     stage = stage_name(template_path)
-    api_server = _reserve(api_port)
-    values = {"PUBLIC_API_URL": f"http://127.0.0.1:{api_server}/{stage}", **env_values}
+    api_server, callback_server = _reserve(api_port), _reserve(callback_port)
+    values = {"PUBLIC_API_URL": f"http://127.0.0.1:{api_server}/{stage}",
+              "CALLBACK_URL": f"http://127.0.0.1:{callback_server}/", **env_values}
     os.environ.update(resolve_environment(functions, values, template_path))
     api = serve(RestApi([f for f in functions if f.routes], stage), port=api_server)
     url_functions = [f for f in functions if f.has_function_url]
     if len(url_functions) != 1:
         raise ValueError("the sandbox expects exactly one function with a function URL")
-    callback = serve(FunctionUrl(url_functions[0]), port=callback_port)
+    callback = serve(FunctionUrl(url_functions[0]), port=callback_server)
     return Gateway(api, callback, stage)
 
 

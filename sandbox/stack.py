@@ -19,6 +19,7 @@ from sandbox import aws
 from sandbox.gateway import ROOT, Gateway, start_gateway
 from sandbox.httpserver import RunningServer, serve
 from sandbox.operators import camara as camara_sim
+from sandbox.operators import infobip as infobip_sim
 from sandbox.operators import network as network_sim
 from sandbox.operators import truid as truid_sim
 
@@ -36,9 +37,12 @@ CAMARA_CLIENTS = {
     "sandbox-camara-jwt-client": (None, "live"),
     "mock_sandbox_app_id": ("mock_sandbox_app_secret", "mock"),
 }
+INFOBIP_API_KEY = "sandbox-infobip-api-key"
 CAMARA_SCOPE = "openid dpv:FraudPreventionAndDetection number-verification:verify"
 CAMARA_API_VERSION = "v2"
 CAMARA_KEY_ID = "sandbox-camara-client-key"
+# Simulated providers retry undelivered callbacks quickly (the real ones wait 10 s and more).
+CALLBACK_RETRY_DELAYS = (0.5, 1.0, 2.0)
 CamaraClientAuth = Literal["client_secret_basic", "private_key_jwt"]
 
 
@@ -52,6 +56,8 @@ class Stack:
     camara: RunningServer
     camara_simulator: camara_sim.CamaraSimulator
     camara_key_pem: str  # the private_key_jwt client's key (its public half is registered with the aggregator)
+    infobip: RunningServer
+    infobip_simulator: infobip_sim.InfobipSimulator
     gateway: Gateway
     secret_value: dict[str, Any]
 
@@ -66,6 +72,7 @@ class Stack:
             "network": self.network.base_url,
             "truid": self.truid.base_url,
             "camara": self.camara.base_url,
+            "infobip": self.infobip.base_url,
             "dynamodb": self.dynamodb.endpoint,
             "secretsmanager": self.moto.endpoint,
         }
@@ -105,8 +112,14 @@ class Stack:
         aws.seed_secret(aws.client("secretsmanager", self.moto.endpoint), SECRET_NAME, self.secret_value)
         forget_function_caches()
 
+    def configure_infobip(self, api_key: str = INFOBIP_API_KEY) -> None:
+        """Point the secret's `infobip` section at the simulated Infobip."""
+        self.secret_value["infobip"] = {"base_url": self.infobip.base_url, "api_key": api_key}
+        aws.seed_secret(aws.client("secretsmanager", self.moto.endpoint), SECRET_NAME, self.secret_value)
+        forget_function_caches()
+
     def stop(self) -> None:
-        for part in (self.gateway, self.camara, self.truid, self.network, self.moto, self.dynamodb):
+        for part in (self.gateway, self.infobip, self.camara, self.truid, self.network, self.moto, self.dynamodb):
             part.stop()
         if read_state() == self.urls():  # another sandbox may be serving: leave its state alone
             STATE_FILE.unlink(missing_ok=True)
@@ -141,11 +154,16 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
     projects = {cid: truid_sim.Project(client_secret=secret, mode=mode)  # type: ignore[arg-type]
                 for cid, (secret, mode) in TRUID_PROJECTS.items()}
     simulator = truid_sim.TruIdSimulator(truid_sim.TruIdConfig(
-        network_url=network.base_url, projects=projects, slow_seconds=truid_slow_seconds))
+        network_url=network.base_url, projects=projects, slow_seconds=truid_slow_seconds,
+        callback_retry_delays=CALLBACK_RETRY_DELAYS))
     truid = serve(truid_sim.make_app(simulator))
     aggregator = camara_sim.CamaraSimulator(camara_sim.CamaraConfig(network_url=network.base_url, ciba_interval=1))
     camara = serve(camara_sim.make_app(aggregator))
     camara_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    smv = infobip_sim.InfobipSimulator(infobip_sim.InfobipConfig(
+        network_url=network.base_url, api_keys=frozenset({INFOBIP_API_KEY}), slow_seconds=truid_slow_seconds,
+        callback_retry_seconds=CALLBACK_RETRY_DELAYS[0]))
+    infobip = serve(infobip_sim.make_app(smv))
 
     secret_value: dict[str, Any] = {"pepper": random.token_urlsafe(32)}
     secret_arn = aws.seed_secret(aws.client("secretsmanager", moto.endpoint), SECRET_NAME, secret_value)
@@ -158,9 +176,11 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
             public_jwk=public_jwk if client_secret is None else None))
     key_pem = camara_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()).decode()
-    stack = Stack(dynamodb, moto, network, truid, simulator, camara, aggregator, key_pem, gateway, secret_value)
+    stack = Stack(dynamodb, moto, network, truid, simulator, camara, aggregator, key_pem, infobip, smv, gateway,
+                  secret_value)
     stack.configure_truid()
     stack.configure_camara()
+    stack.configure_infobip()
     return stack
 
 

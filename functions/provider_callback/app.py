@@ -1,5 +1,6 @@
-"""POST {function URL}/{provider}/{capability}: results pushed by providers."""
+"""POST (or, for Infobip's older form, GET) {function URL}/{provider}/{capability}: results pushed by providers."""
 
+import base64
 from typing import Any
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
@@ -7,18 +8,37 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from silentcheck import service
 from silentcheck.api import observed, problem
 from silentcheck.errors import RouteNotFound, SilentCheckError
+from silentcheck.providers.base import CallbackRequest
 
 app = LambdaFunctionUrlResolver()
 
 
 @app.exception_handler(SilentCheckError)
 def _domain_error(error: SilentCheckError) -> Response[str]:
-    return problem(error)
+    response = problem(error)
+    if error.status == 503:
+        response.headers["Retry-After"] = "5"
+    return response
 
 
-@app.post("/<provider>/<capability>")
+def _received() -> CallbackRequest:
+    """The request as the provider sent it: the signature of tru.ID's callbacks covers these bytes."""
+    event = app.current_event.raw_event
+    raw_body = event.get("body") or ""
+    body = base64.b64decode(raw_body) if event.get("isBase64Encoded") else raw_body.encode()
+    raw_query = event.get("rawQueryString") or ""
+    return CallbackRequest(
+        method=app.current_event.request_context.http.method,
+        path=event.get("rawPath", "") + (f"?{raw_query}" if raw_query else ""),
+        query=app.current_event.query_string_parameters or {},
+        headers={name.lower(): value for name, value in (event.get("headers") or {}).items()},
+        body=body,
+    )
+
+
+@app.route("/<provider>/<capability>", method=["POST", "GET"])  # GET: Infobip's older query-string form
 def callback(provider: str, capability: str) -> Response[str]:
-    service.provider_callback(provider, capability)
+    service.provider_callback(provider, capability, _received())
     return Response(200, "application/json", "{}")
 
 

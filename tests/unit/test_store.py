@@ -62,17 +62,17 @@ def test_finish_of_a_missing_check_creates_nothing():
 def test_state_is_consumed_exactly_once():
     _new_check()
 
-    store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 1)
+    store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 1, "code-hash")
     with pytest.raises(store.TransitionLost):
-        store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 2)
+        store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 2, "code-hash")
 
 
 def test_wrong_state_is_refused_and_leaves_the_right_one_usable():
     _new_check()
 
     with pytest.raises(store.TransitionLost):
-        store.consume_state("check-1", tokens.digest("check-1.forged"), NOW + 1)
-    assert store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 2).state_hash is None
+        store.consume_state("check-1", tokens.digest("check-1.forged"), NOW + 1, "code-hash")
+    assert store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 2, "code-hash").state_hash is None
 
 
 def test_record_started_keeps_the_provider_reference_and_binding():

@@ -97,6 +97,7 @@ class Check:
     provider_version: str | None = None
     state_hash: str | None = None
     completion_code_hash: str | None = None
+    capability_hash: str | None = None  # the provider callback URL's per-check secret, hashed
     attributes: dict[str, str] = field(default_factory=dict)
     confidential: dict[str, str] = field(default_factory=dict)  # encrypted at rest; gone once final
     next_poll_at: int | None = None  # paced flows (CIBA): the provider is asked no sooner than this

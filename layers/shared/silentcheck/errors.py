@@ -56,6 +56,22 @@ class ProviderNotConfigured(SilentCheckError):
     title = "Provider not configured"
 
 
+class CallbackNotAccepted(SilentCheckError):
+    """A callback with a valid capability whose message is not authentic or names another check."""
+
+    status = 403
+    code = "CALLBACK_NOT_ACCEPTED"
+    title = "Callback not accepted"
+
+
+class CallbackRetryLater(SilentCheckError):
+    """The callback came before the check could take it (the provider's reference is not recorded yet)."""
+
+    status = 503
+    code = "CALLBACK_TOO_EARLY"
+    title = "Retry the callback later"
+
+
 class RouteNotFound(SilentCheckError):
     status = 404
     code = "NOT_FOUND"

@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 from silentcheck import phone, providers, secrets, store, tokens
 from silentcheck.checks import Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.errors import (
+    CallbackNotAccepted,
+    CallbackRetryLater,
     CheckNotFound,
     CompletionCodeInvalid,
     InvalidRequest,
@@ -17,7 +19,14 @@ from silentcheck.errors import (
 )
 from silentcheck.models import CheckCreated, CheckView, DeviceReturned, StartRequest, iso
 from silentcheck.observability import logger
-from silentcheck.providers.base import PollAgain, ProviderRefused, StartContext
+from silentcheck.providers.base import (
+    CallbackRejected,
+    CallbackRequest,
+    CallbackTooEarly,
+    PollAgain,
+    ProviderRefused,
+    StartContext,
+)
 from silentcheck.settings import settings
 
 DEFAULT_PROVIDER = "truid"
@@ -49,6 +58,8 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> Ch
     now = tokens.now()
     check_id, poll_token = tokens.new_token(), tokens.new_token()
     state = f"{check_id}.{tokens.new_token()}"
+    capability = f"{check_id}.{tokens.new_token()}"
+    callback_base = settings().callback_url if adapter.uses_callbacks else None
     check = Check(
         check_id=check_id,
         provider=provider_name,
@@ -58,14 +69,17 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> Ch
         poll_token_hash=tokens.digest(poll_token),
         number_key=phone.number_key(secrets.pepper(), e164),
         state_hash=tokens.digest(state),
+        capability_hash=tokens.digest(capability) if callback_base else None,
     )
     store.create(check)  # before any billable call: every provider request has a record
     context = {"check_id": check_id, "provider": provider_name, "number": phone.mask(e164)}
     redirect_uri = f"{api_base_url.rstrip('/')}{RETURN_PATH}"
     return_url = f"{redirect_uri}?{urlencode({'state': state})}"
+    callback_url = f"{str(callback_base).rstrip('/')}/{provider_name}/{capability}" if callback_base else None
     try:
         started = adapter.start(StartContext(check_id, e164, return_url, source_ip, state=state,
-                                             redirect_uri=redirect_uri, operator_token=operator_token))
+                                             redirect_uri=redirect_uri, operator_token=operator_token,
+                                             callback_url=callback_url))
     except ProviderRefused as refused:
         logger.info("provider refused the check", extra={**context, "raw_code": refused.outcome.raw_code})
         failed = _finish(check, refused.outcome, tokens.now())
@@ -109,34 +123,56 @@ def poll(check_id: str, poll_token: str | None, completion_code: str | None) -> 
 
 
 def device_return(query: Mapping[str, str]) -> DeviceReturned:
-    """The end of a device's redirect chain: use the state once, settle the check, hand out the code."""
+    """The end of a device's redirect chain: use the state once, hand out a completion code, and settle
+    the check unless its verdict arrives (or arrived) by callback."""
     state = query.get("state", "")
     check_id = state.partition(".")[0]
     if not check_id:
         raise InvalidReturn("this link is not valid; start a new check")
-    now = tokens.now()
-    try:
-        check = store.consume_state(check_id, tokens.digest(state), now)
-    except store.TransitionLost:
-        raise InvalidReturn("this link was already used or has expired; start a new check") from None
-    try:
-        outcome = providers.get(check.provider).on_return(check, query)
-    except Exception:
-        _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), tokens.now())  # state is spent
-        raise
     completion_code = tokens.new_token()
     try:
-        finished = store.finish(check_id, outcome, tokens.now(), completion_code_hash=tokens.digest(completion_code))
+        check = store.consume_state(check_id, tokens.digest(state), tokens.now(), tokens.digest(completion_code))
     except store.TransitionLost:
-        raise InvalidReturn("this check expired before it completed; start a new check") from None
-    logger.info("device returned", check_id=check_id, status=finished.status, raw_code=outcome.raw_code)
+        raise InvalidReturn("this link was already used or has expired; start a new check") from None
+    if check.status is Status.PENDING:
+        try:
+            outcome = providers.get(check.provider).on_return(check, query)
+        except Exception:
+            _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), tokens.now())  # state is spent
+            raise
+        if outcome is not None:
+            try:
+                check = store.finish(check_id, outcome, tokens.now())
+            except store.TransitionLost:
+                raise InvalidReturn("this check expired before it completed; start a new check") from None
+    logger.info("device returned", check_id=check_id, status=check.status, raw_code=check.raw_code)
     return DeviceReturned(check_id=check_id, completion_code=completion_code)
 
 
-def provider_callback(provider: str, capability: str) -> None:
-    """No adapter issues callback capabilities yet (Infobip and signed tru.ID callbacks come next),
-    so every capability is unknown: 404, and no record is read or written."""
-    raise CheckNotFound("unknown callback")
+def provider_callback(provider: str, capability: str, request: CallbackRequest) -> None:
+    """A provider pushed a result. Only the holder of the check's capability gets past the lookup;
+    the adapter then authenticates the message; only a PENDING, unexpired check changes, once."""
+    check_id = capability.partition(".")[0]
+    check = store.get(check_id) if check_id and provider in providers.names() else None
+    if check is None or check.provider != provider or not tokens.matches(capability, check.capability_hash):
+        raise CheckNotFound("unknown callback")
+    if not check.can_transition_at(tokens.now()):
+        logger.info("callback for a settled or expired check ignored", check_id=check_id, status=check.status)
+        return
+    try:
+        outcome = providers.get(provider).on_callback(check, request)
+    except CallbackRejected as rejected:
+        logger.warning("callback rejected", check_id=check_id, provider=provider, why=rejected.why)
+        raise CallbackNotAccepted("this callback does not belong to this check") from None
+    except CallbackTooEarly:
+        raise CallbackRetryLater("the check is not ready for this callback yet; retry") from None
+    if outcome is None:
+        return
+    try:
+        finished = store.finish(check_id, outcome, tokens.now(), keep_state=True)
+    except store.TransitionLost:
+        return  # a duplicate, or the device return, settled it first: theirs stands
+    logger.info("callback settled the check", check_id=check_id, status=finished.status, raw_code=outcome.raw_code)
 
 
 def _advance(check: Check, now: int) -> Check:

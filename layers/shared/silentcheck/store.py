@@ -43,6 +43,7 @@ def _to_item(check: Check, purge_at: int) -> dict[str, Any]:
         "provider_version": check.provider_version,
         "state_hash": check.state_hash,
         "completion_code_hash": check.completion_code_hash,
+        "capability_hash": check.capability_hash,
     }
     item.update({name: {"S": str(value)} for name, value in optional.items() if value is not None})
     if check.completed_at is not None:
@@ -81,6 +82,7 @@ def _from_item(item: dict[str, Any]) -> Check:
         provider_version=s("provider_version"),
         state_hash=s("state_hash"),
         completion_code_hash=s("completion_code_hash"),
+        capability_hash=s("capability_hash"),
         attributes={k: v["S"] for k, v in item.get("attributes", {}).get("M", {}).items()},
         confidential=sealing.unseal(item["sealed"]["B"], item["check_id"]["S"]) if "sealed" in item else {},
         next_poll_at=n("next_poll_at"),
@@ -172,22 +174,38 @@ def pace_polls(check_id: str, now: int, interval: int) -> Check:
     return _update_pending(check_id, now, "SET poll_interval = :interval, next_poll_at = :next", **values)
 
 
-def consume_state(check_id: str, state_hash: str, now: int) -> Check:
-    """Use a device-return state exactly once (concurrent returns: one wins, the rest lose)."""
-    return _update_pending(check_id, now, "REMOVE state_hash", "state_hash = :state", **{":state": {"S": state_hash}})
+def consume_state(check_id: str, state_hash: str, now: int, completion_code_hash: str) -> Check:
+    """Use a device-return state exactly once (concurrent returns: one wins, the rest lose) and attach
+    the completion code handed to that device. The check may be final already when a provider's
+    callback settled it first (its state is kept for the device's return)."""
+    client = aws.client("dynamodb")
+    try:
+        response = client.update_item(
+            TableName=_table(),
+            Key=_key(check_id),
+            UpdateExpression="SET completion_code_hash = :code REMOVE state_hash",
+            ConditionExpression="attribute_exists(pk) AND state_hash = :state AND expires_at > :now",
+            ExpressionAttributeValues={":state": {"S": state_hash}, ":now": {"N": str(now)},
+                                       ":code": {"S": completion_code_hash}},
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except client.exceptions.ConditionalCheckFailedException as error:
+        raise _lost(error) from None
+    return _from_item(response["Attributes"])
 
 
-def finish(check_id: str, outcome: Outcome, now: int, completion_code_hash: str | None = None) -> Check:
-    """PENDING -> a final status. Raises TransitionLost if the check is final or expired already."""
+def finish(check_id: str, outcome: Outcome, now: int, keep_state: bool = False) -> Check:
+    """PENDING -> a final status. Raises TransitionLost if the check is final or expired already.
+    `keep_state`: a callback settled the check and its device may still come back for its code."""
     values: dict[str, Any] = {
         ":status": {"S": outcome.status.value},
         ":completed": {"N": str(now)},
         ":purge": {"N": str(now + settings().retention_seconds)},
     }
     sets = ["#status = :status", "completed_at = :completed", "purge_at = :purge"]
-    removes = ["state_hash", "sealed"]
-    for name, value in (("reason", outcome.reason), ("raw_code", outcome.raw_code),
-                        ("completion_code_hash", completion_code_hash)):
+    removes = ["sealed"] if keep_state else ["state_hash", "sealed"]
+    for name, value in (("reason", outcome.reason), ("raw_code", outcome.raw_code)):
         if value is not None:
             values[f":{name}"] = {"S": str(value)}
             sets.append(f"{name} = :{name}")

@@ -7,7 +7,11 @@ import importlib
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers.base import Provider
 
-_MODULES = {"truid": "silentcheck.providers.truid", "camara": "silentcheck.providers.camara"}
+_MODULES = {
+    "truid": "silentcheck.providers.truid",
+    "camara": "silentcheck.providers.camara",
+    "infobip": "silentcheck.providers.infobip",
+}
 
 
 def names() -> tuple[str, ...]:

@@ -21,6 +21,7 @@ class StartContext:
     state: str = ""  # the one-time state alone (OIDC `state`), also inside return_url
     redirect_uri: str = ""  # our GET /checks/return exactly, without a query (OIDC `redirect_uri`)
     operator_token: str | None = None  # a TS.43 token minted on the phone (CAMARA CIBA)
+    callback_url: str | None = None  # our provider_callback URL with this check's capability, when deployed
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,30 @@ class PollAgain:
     interval: int
 
 
+@dataclass(frozen=True)
+class CallbackRequest:
+    """A request that reached provider_callback with a valid capability, exactly as received."""
+
+    method: str
+    path: str  # path and query as received, e.g. /infobip/<capability>?result=VALID&token=…
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+
+
+class CallbackRejected(Exception):
+    """The message is not authentic or not for this check: answered 4xx, nothing changes."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+class CallbackTooEarly(Exception):
+    """The check is not ready for this callback yet (the provider answered before we recorded its
+    reference): answered so that the provider retries."""
+
+
 class ProviderRefused(Exception):
     """The provider would not start the check; `outcome` says why in our vocabulary."""
 
@@ -56,13 +81,20 @@ class ProviderRefused(Exception):
 class Provider(Protocol):
     name: ClassVar[str]
     accepts_operator_token: ClassVar[bool]
+    uses_callbacks: ClassVar[bool]  # gets a per-check callback URL (StartContext.callback_url)
 
     def start(self, ctx: StartContext) -> Started: ...
 
-    def on_return(self, check: Check, query: Mapping[str, str]) -> Outcome:
-        """The device came back through /checks/return (state already consumed): the verdict."""
+    def on_return(self, check: Check, query: Mapping[str, str]) -> Outcome | None:
+        """The device came back through /checks/return (state already consumed): the verdict, or None
+        when the verdict arrives by callback."""
         ...
 
     def refresh(self, check: Check) -> Outcome | PollAgain | None:
         """Ask the provider about a PENDING check when the app polls; None (or PollAgain) while undecided."""
+        ...
+
+    def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:
+        """The provider pushed something for this check (capability already checked). The verdict, None
+        when the message decides nothing; CallbackRejected when it is not authentic or not this check's."""
         ...

@@ -21,7 +21,14 @@ from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.observability import logger
 from silentcheck.providers import oidc
-from silentcheck.providers.base import PollAgain, ProviderRefused, StartContext, Started
+from silentcheck.providers.base import (
+    CallbackRejected,
+    CallbackRequest,
+    PollAgain,
+    ProviderRefused,
+    StartContext,
+    Started,
+)
 
 # `error` on the authorization response (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6, CAMARA ICM appendix A).
 AUTHORIZE_ERROR_REASONS: dict[str, Reason] = {
@@ -201,6 +208,7 @@ def _api_version(api_base_url: str) -> str:
 class Camara:
     name: ClassVar[str] = "camara"
     accepts_operator_token: ClassVar[bool] = True
+    uses_callbacks: ClassVar[bool] = False
 
     def start(self, ctx: StartContext) -> Started:
         config = _Config.from_secret()
@@ -302,6 +310,9 @@ class Camara:
             if failure.error == "invalid_grant":  # the auth_req_id is unknown, used or revoked
                 return Outcome.failed(Reason.PROVIDER_ERROR, "ciba:invalid_grant")
             return failure.outcome
+
+    def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:
+        raise CallbackRejected("CAMARA pushes nothing to callbacks")
 
     # -- token, ID token, NV call ------------------------------------------------------------------
 

@@ -148,9 +148,10 @@ def _fetch_jwks(jwks_uri: str) -> dict[str, Any]:
     return by_kid
 
 
-def _signing_key(jwks_uri: str, kid: str) -> Any:
-    """The issuer's key `kid`; an unknown kid makes us refetch the JWKS once (key rotation). ID tokens
-    come only from the token endpoint over TLS, so a refetch per unknown kid cannot be driven by others."""
+def signing_key(jwks_uri: str, kid: str) -> Any:
+    """The key `kid` of the JWKS at `jwks_uri` (a PyJWK); an unknown kid makes us refetch the JWKS once
+    (key rotation). Callers pass only kids from messages that got past a capability or came from the
+    token endpoint over TLS, so refetches cannot be driven by anyone."""
     with _jwks_lock:
         cached = _jwks.get(jwks_uri)
     keys = cached if cached is not None else _fetch_jwks(jwks_uri)
@@ -178,7 +179,7 @@ def validate_id_token(id_token: str, *, issuer: str, client_id: str, jwks_uri: s
         raise OidcError("id_token_alg_not_allowed")
     if not jwks_uri:
         raise OidcError("id_token_no_jwks_uri")
-    key = _signing_key(jwks_uri, str(header.get("kid") or ""))
+    key = signing_key(jwks_uri, str(header.get("kid") or ""))
     try:
         claims: dict[str, Any] = jwt.decode(
             id_token, key.key, algorithms=[alg], audience=client_id, issuer=issuer, leeway=CLOCK_SKEW_SECONDS,

@@ -7,16 +7,25 @@ shared/reference/providers/truid-phonecheck.md.
 from __future__ import annotations
 
 import hmac
+import json
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from silentcheck import http, secrets
+from silentcheck import http, secrets, tokens
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.errors import ProviderNotConfigured
-from silentcheck.providers.base import ProviderRefused, StartContext, Started
+from silentcheck.providers import message_signatures, oidc
+from silentcheck.providers.base import (
+    CallbackRejected,
+    CallbackRequest,
+    CallbackTooEarly,
+    ProviderRefused,
+    StartContext,
+    Started,
+)
 
 # tru.ID problem `type` fragments (…/api-errors#<code>) on HTTP errors.
 PROBLEM_REASONS: dict[str, Reason] = {
@@ -142,12 +151,15 @@ def _result_outcome(body: Mapping[str, Any], version: Version) -> Outcome | None
 class TruId:
     name: ClassVar[str] = "truid"
     accepts_operator_token: ClassVar[bool] = False
+    uses_callbacks: ClassVar[bool] = True
 
     def start(self, ctx: StartContext) -> Started:
         config = _Config.from_secret()
         payload: dict[str, Any] = {"phone_number": ctx.phone_number.lstrip("+"), "reference_id": ctx.check_id}
         if config.version == "v0.2":
             payload["redirect_url"] = ctx.return_url
+        if ctx.callback_url:
+            payload["callback_url"] = ctx.callback_url
         try:
             body = self._call(config, "POST", f"/phone_check/{config.version}/checks", json=payload).json()
             check_url = body["_links"]["check_url"]["href"]
@@ -206,6 +218,34 @@ class TruId:
             return None  # v0.2 verdicts come only from the code exchange, which binds the device
         return outcome
 
+    def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:
+        """A signed callback is only a hint: once its signature holds and it names our check, the check is
+        read back from tru.ID and only that answer counts (v0.2: only ERROR/EXPIRED, as on a poll)."""
+        config = _Config.from_secret()
+
+        def public_key(key_id: str) -> Any:
+            try:
+                return oidc.signing_key(f"{config.base_url}/.well-known/jwks.json", key_id).key
+            except oidc.OidcError as error:
+                raise message_signatures.SignatureInvalid(error.code) from None
+
+        try:
+            message_signatures.verify(request.method, request.path, request.headers, request.body, tokens.now(),
+                                      public_key)
+        except message_signatures.SignatureInvalid as invalid:
+            raise CallbackRejected(f"signature:{invalid.why}") from None
+        try:
+            body = json.loads(request.body)
+            named = str(body["check_id"])
+        except (ValueError, KeyError, TypeError):
+            raise CallbackRejected("malformed_body") from None
+        if not check.provider_ref:
+            raise CallbackTooEarly()
+        if not hmac.compare_digest(named.encode(), check.provider_ref.encode()):
+            raise CallbackRejected("other_check")
+        outcome = self.refresh(check)
+        return outcome if isinstance(outcome, Outcome) else None
+
     # -- HTTP -------------------------------------------------------------------------------------
 
     def _call(self, config: _Config, method: str, path: str, **kwargs: Any) -> Any:
@@ -255,8 +295,6 @@ class TruId:
 
 
 def _json_patch(code: str) -> str:
-    import json
-
     return json.dumps([{"op": "add", "path": "/code", "value": code}])
 
 
