@@ -102,8 +102,8 @@ def test_the_x_correlator_is_logged_with_the_check(app: App, captured_logs):
     check, _ = verified_on_own_phone(app)
 
     (call,) = app.camara_requests("/verify")
-    line = next(json.loads(line) for line in captured_logs.getvalue().splitlines() if "x_correlator" in line)
-    assert (line["x_correlator"], line["check_id"]) == (call["headers"]["X-Correlator"], check["check_id"])
+    logged = [json.loads(line) for line in captured_logs.getvalue().splitlines() if "x_correlator" in line]
+    assert (call["headers"]["X-Correlator"], check["check_id"]) in {(e["x_correlator"], e["check_id"]) for e in logged}
 
 
 def test_hashed_mode_sends_only_the_sha256_of_the_number_and_verifies(app: App):

@@ -63,6 +63,8 @@ CHECK_ERROR_REASONS: dict[str, Reason] = {
 # The device's IP belongs to another number: a verdict, not a failure.
 MISMATCH_CODES = frozenset({"ip_msisdn_mismatch"})
 
+FINAL_STATUSES = frozenset({"COMPLETED", "EXPIRED", "ERROR"})
+
 Version = Literal["v0.1", "v0.2"]
 _TOKEN_MARGIN_SECONDS = 60
 
@@ -220,7 +222,8 @@ class TruId:
 
     def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:
         """A signed callback is only a hint: once its signature holds and it names our check, the check is
-        read back from tru.ID and only that answer counts (v0.2: only ERROR/EXPIRED, as on a poll)."""
+        read back from tru.ID and only that answer counts (v0.2: only ERROR/EXPIRED, as on a poll; a v0.2
+        match counts only through the device's code exchange)."""
         config = _Config.from_secret()
 
         def public_key(key_id: str) -> Any:
@@ -244,7 +247,9 @@ class TruId:
         if not hmac.compare_digest(named.encode(), check.provider_ref.encode()):
             raise CallbackRejected("other_check")
         outcome = self.refresh(check)
-        return outcome if isinstance(outcome, Outcome) else None
+        if outcome is None and check.provider_version == "v0.1" and body.get("status") in FINAL_STATUSES:
+            raise CallbackTooEarly()  # tru.ID's read still lags its callback: have tru.ID deliver again
+        return outcome
 
     # -- HTTP -------------------------------------------------------------------------------------
 
