@@ -1,4 +1,5 @@
-"""python -m sandbox run | serve | verify NUMBER [--provider truid|camara] [--operator-token] [--sim NUMBER] [--wifi]"""
+"""python -m sandbox run | serve | verify NUMBER [--provider truid|camara|infobip] [--operator-token] [--sim NUMBER]
+[--wifi]"""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("phone_number")
     check.add_argument("--sim", help="the SIM the phone holds (default: the number being checked)")
     check.add_argument("--wifi", action="store_true", help="the phone is on Wi-Fi, not mobile data")
-    check.add_argument("--provider", choices=["truid", "camara"], help="ask for this provider (default: truid)")
+    check.add_argument("--provider", choices=["truid", "camara", "infobip"],
+                       help="ask for this provider (default: truid)")
     check.add_argument("--operator-token", action="store_true",
                        help="CAMARA with a TS.43 operator token minted for the phone's SIM: no device hop, "
                             "works over Wi-Fi")
@@ -88,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_urls(stack.urls())
         print("\ntry:  .venv/bin/python -m sandbox verify +447700900004 --sim +447700900006")
         print("      .venv/bin/python -m sandbox verify --provider camara +34600000012")
+        print("      .venv/bin/python -m sandbox verify --provider infobip +447700900112")
         print("      .venv/bin/python -m sandbox verify --operator-token --wifi +34600000012   (Ctrl-C stops)")
         _wait_forever()
     return 0

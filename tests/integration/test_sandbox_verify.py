@@ -20,6 +20,12 @@ def test_verify_runs_a_camara_check_to_verified(app: App):
     assert (view["status"], view["binding"]) == ("VERIFIED", "device")
 
 
+def test_verify_runs_an_infobip_check_to_verified_through_callback_and_return(app: App):
+    view = verify(app.api, app.stack.network.base_url, "+447700900112", provider="infobip", say=_quiet)
+
+    assert (view["status"], view["binding"]) == ("VERIFIED", "device")
+
+
 def test_verify_with_an_operator_token_verifies_a_phone_on_wifi(app: App):
     view = verify(app.api, app.stack.network.base_url, "+34600000012", provider="camara", bearer="wifi",
                   operator_token_url=app.stack.camara.base_url, say=_quiet)

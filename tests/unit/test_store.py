@@ -110,3 +110,27 @@ def test_slowing_down_moves_the_next_poll_and_keeps_the_interval():
     paced = store.pace_polls("check-1", NOW + 2, 7)
 
     assert (paced.poll_interval, paced.next_poll_at) == (7, NOW + 10)
+
+
+def test_a_check_settled_by_a_callback_keeps_its_state_for_the_device():
+    _new_check()
+    store.finish("check-1", Outcome.verified("callback:VALID"), NOW + 1, keep_state=True)
+
+    returned = store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 2, "code-hash")
+
+    assert (returned.status, returned.completion_code_hash) == (Status.VERIFIED, "code-hash")
+
+
+def test_a_check_settled_by_the_device_return_keeps_no_state():
+    _new_check()
+    store.finish("check-1", Outcome.verified("COMPLETED"), NOW + 1)
+
+    with pytest.raises(store.TransitionLost):
+        store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 2, "code-hash")
+
+
+def test_a_state_past_expiry_is_refused():
+    _new_check()
+
+    with pytest.raises(store.TransitionLost):
+        store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 300, "code-hash")
