@@ -41,11 +41,8 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
-
-import requests
 
 from sandbox.httpserver import WSGIApp
 from sandbox.operators.camara_admin import ADMIN_PREFIX, Fault, SandboxControls
@@ -67,11 +64,11 @@ from sandbox.operators.camara_oauth import (
     login_hint_number,
     parse_scope,
 )
-from sandbox.operators.truid_http import Request, Response, json_response, redirect, with_query
+from sandbox.operators.network import NetworkDown, ask_network
+from sandbox.operators.truid_http import Request, Response, json_response, redirect, simulator_app, with_query
 
 __all__ = ["CamaraClient", "CamaraConfig", "CamaraSimulator", "Mode", "make_app"]
 
-NETWORK_TIMEOUT_SECONDS = 5.0
 PENDING_TTL_SECONDS = 600
 AUTHORIZE_TRIGGERS = {"91": "access_denied", "92": "consent_required", "93": "server_error"}
 TRIGGER_DESCRIPTIONS = {
@@ -82,9 +79,6 @@ TRIGGER_DESCRIPTIONS = {
 NOT_ON_MOBILE_DATA = "network authentication failed; the device must be on mobile data"
 _log = logging.getLogger(__name__)
 
-
-class _NetworkDown(Exception):
-    pass
 
 
 class CamaraSimulator:
@@ -233,8 +227,8 @@ class CamaraSimulator:
         if mode == "live" and trigger is not None:
             return fail(trigger, TRIGGER_DESCRIPTIONS[trigger])
         try:
-            seen = self._network_session(session)
-        except _NetworkDown:
+            seen = ask_network(self.config.network_url, f"/he/sessions/{quote(session, safe='')}")
+        except NetworkDown:
             return fail("temporarily_unavailable", "the mobile network did not answer")
         msisdn = seen.get("msisdn") if seen is not None and seen.get("mobile") is True else None
         if not isinstance(msisdn, str):
@@ -256,23 +250,6 @@ class CamaraSimulator:
         if fault is not None and fault.kind == "iss":
             return {} if fault.spec.get("omit_iss") else {"iss": fault.spec["iss"]}
         return {"iss": issuer} if self.config.send_iss else {}
-
-    def _network_session(self, session: str) -> dict[str, Any] | None:
-        """What header enrichment saw for `session`; None when the device never went through it."""
-        url = f"{self.config.network_url.rstrip('/')}/he/sessions/{quote(session, safe='')}"
-        try:
-            with requests.Session() as http:
-                http.trust_env = False  # loopback only: never through a proxy from the environment
-                response = http.get(url, timeout=NETWORK_TIMEOUT_SECONDS, allow_redirects=False)
-            if response.status_code == 404:
-                return None
-            response.raise_for_status()
-            body = response.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise _NetworkDown(str(exc)) from None
-        if not isinstance(body, dict):
-            raise _NetworkDown("the network answered something other than a JSON object")
-        return body
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -339,15 +316,5 @@ def _error_page(message: str) -> Response:
 
 def make_app(simulator: CamaraSimulator) -> WSGIApp:
     """The simulator's HTTP face (stdlib WSGI)."""
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        try:
-            response = simulator.handle(Request.from_environ(environ, simulator.config.public_url))
-        except Exception:  # a simulator bug still answers like a server instead of dropping the connection
-            _log.exception("simulated CAMARA failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
-            response = json_response(500, {"error": "server_error", "error_description": "simulator failure"})
-        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
-        start_response(f"{response.status} {HTTPStatus(response.status).phrase}", headers)
-        return [response.body]
-
-    return app
+    failure = {"error": "server_error", "error_description": "simulator failure"}
+    return simulator_app("CAMARA", simulator.handle, simulator.config.public_url, lambda: json_response(500, failure))

@@ -39,11 +39,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import quote
-
-import requests
 
 from sandbox.httpserver import WSGIApp
 from sandbox.operators.infobip_admin import admin_response
@@ -62,12 +59,12 @@ from sandbox.operators.infobip_api import (
     sms_failover_of,
 )
 from sandbox.operators.infobip_callbacks import Courier, DeliveryPlan, Result, callback_payload
+from sandbox.operators.network import NetworkDown, ask_network
 from sandbox.operators.truid_admin import ADMIN_PREFIX, RequestLog
-from sandbox.operators.truid_http import Request, Response, json_response, redirect, with_query
+from sandbox.operators.truid_http import Request, Response, json_response, redirect, simulator_app, with_query
 
 __all__ = ["InfobipConfig", "InfobipSimulator", "make_app"]
 
-NETWORK_TIMEOUT_SECONDS = 5.0
 BRAZIL_PREFIX = "55"
 # Keyed by the last two digits of phoneNumber; see the table above.
 VERIFY_ERRORS = {"98": 100, "96": 1000}
@@ -113,9 +110,6 @@ class SmvCheck:
             "error": self.error, "finished_at": self.finished_at, "delivery": self.plan.as_json(),
         }
 
-
-class _NetworkDown(Exception):
-    pass
 
 
 class InfobipSimulator:
@@ -260,8 +254,8 @@ class InfobipSimulator:
         if check.asked.trigger == GATEWAY_FAILURE:
             return _error(101)
         try:
-            seen = self._network_json(f"/he/sessions/{quote(session, safe='')}")
-        except _NetworkDown:
+            seen = ask_network(self.config.network_url, f"/he/sessions/{quote(session, safe='')}")
+        except NetworkDown:
             return _error(101)
         # An unknown session means the phone skipped the operator hop: no line vouches for it.
         if seen is None or seen.get("mobile") is not True:
@@ -275,8 +269,8 @@ class InfobipSimulator:
         if asked.device_ip is None or ipaddress.ip_address(asked.device_ip).version != 4:
             return _error(306)
         try:
-            line = self._network_json(f"/lines/{quote(asked.device_ip, safe='')}")
-        except _NetworkDown:
+            line = ask_network(self.config.network_url, f"/lines/{quote(asked.device_ip, safe='')}")
+        except NetworkDown:
             return _error(101)
         if line is None or line.get("mobile") is not True:
             return _error(306)
@@ -305,39 +299,10 @@ class InfobipSimulator:
             with self._lock:
                 self._sms_failover.append(entry)
 
-    def _network_json(self, path: str) -> dict[str, Any] | None:
-        """GET on the simulated network; None on 404."""
-        try:
-            with requests.Session() as http:
-                http.trust_env = False  # loopback only: never through a proxy from the environment
-                response = http.get(self.config.network_url.rstrip("/") + path, timeout=NETWORK_TIMEOUT_SECONDS,
-                                    allow_redirects=False)
-            if response.status_code == 404:
-                return None
-            response.raise_for_status()
-            body = response.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise _NetworkDown(str(exc)) from None
-        if not isinstance(body, dict):
-            raise _NetworkDown("the network answered something other than a JSON object")
-        return body
-
-
 def _error(error_id: int) -> Outcome:
     return "ERROR", error_object(error_id)
 
 
 def make_app(simulator: InfobipSimulator) -> WSGIApp:
     """The simulator's HTTP face (stdlib WSGI)."""
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        try:
-            response = simulator.handle(Request.from_environ(environ, simulator.config.public_url))
-        except Exception:  # a simulator bug still answers like a server instead of dropping the connection
-            _log.exception("simulated Infobip failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
-            response = platform_error(500)
-        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
-        start_response(f"{response.status} {HTTPStatus(response.status).phrase}", headers)
-        return [response.body]
-
-    return app
+    return simulator_app("Infobip", simulator.handle, simulator.config.public_url, lambda: platform_error(500))

@@ -66,6 +66,33 @@ class HeSession:
     network_id: str | None
 
 
+class NetworkDown(Exception):
+    """The simulated network did not answer, or answered something that is not a JSON object."""
+
+
+NETWORK_TIMEOUT_SECONDS = 5.0
+
+
+def ask_network(network_url: str, path: str) -> dict[str, Any] | None:
+    """GET `path` on the simulated network as a simulated provider does; None on 404."""
+    import requests
+
+    try:
+        with requests.Session() as http:
+            http.trust_env = False  # loopback only: never through a proxy from the environment
+            response = http.get(network_url.rstrip("/") + path, timeout=NETWORK_TIMEOUT_SECONDS,
+                                allow_redirects=False)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        body = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise NetworkDown(str(exc)) from None
+    if not isinstance(body, dict):
+        raise NetworkDown("the network answered something other than a JSON object")
+    return body
+
+
 class SessionAlreadyUsed(Exception):
     """A header-enrichment session is recorded once; a second device cannot overwrite the first."""
 

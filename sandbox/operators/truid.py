@@ -56,14 +56,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any, cast
 from urllib.parse import quote
 
-import requests
-
 from sandbox.httpserver import WSGIApp
-from sandbox.operators.network import is_loopback_url
+from sandbox.operators.network import NetworkDown, ask_network, is_loopback_url
 from sandbox.operators.truid_admin import ADMIN_PREFIX, SandboxControls
 from sandbox.operators.truid_auth import Mode, Project, TokenStore
 from sandbox.operators.truid_callbacks import Callbacks
@@ -87,13 +84,13 @@ from sandbox.operators.truid_http import (
     json_response,
     problem,
     redirect,
+    simulator_app,
     with_query,
 )
 
 __all__ = ["Mode", "Project", "TruIdConfig", "TruIdSimulator", "make_app"]
 
 HAL_JSON = "application/hal+json"
-NETWORK_TIMEOUT_SECONDS = 5.0
 CALLBACK_TIMEOUT_SECONDS = 5.0
 JWKS_PATH = "/.well-known/jwks.json"
 _CHECKS_PATH = re.compile(r"/phone_check/(v0\.[12])/checks(?:/([^/]+)(/redirect)?)?/?")
@@ -118,9 +115,6 @@ class TruIdConfig:
     callback_timeout_seconds: float = CALLBACK_TIMEOUT_SECONDS
     expiry_sweep_seconds: float = 1.0  # how often checks awaiting a callback are looked at for expiry
 
-
-class _NetworkDown(Exception):
-    pass
 
 
 class TruIdSimulator:
@@ -291,8 +285,8 @@ class TruIdSimulator:
         if check_id is None:
             return problem(404, "check_not_found")
         try:
-            seen = self._network_json(f"/he/sessions/{quote(session, safe='')}")
-        except _NetworkDown:
+            seen = ask_network(self.config.network_url, f"/he/sessions/{quote(session, safe='')}")
+        except NetworkDown:
             return problem(502, "bad_gateway", "The mobile network did not answer")
         now = self.config.clock()
         with self._lock:
@@ -376,33 +370,12 @@ class TruIdSimulator:
     def _phone_ip_refusal(self, phone_ip: str) -> Response | None:
         """412 when the network says `phone_ip` is not on mobile data (live mode only)."""
         try:
-            line = self._network_json(f"/lines/{quote(phone_ip, safe='')}")
-        except _NetworkDown:
+            line = ask_network(self.config.network_url, f"/lines/{quote(phone_ip, safe='')}")
+        except NetworkDown:
             return problem(502, "bad_gateway", "The mobile network did not answer")
         if line is None or line.get("mobile") is not True:
             return problem(412, "not_mobile_ip")
         return None
-
-    def _network_json(self, path: str) -> dict[str, Any] | None:
-        """GET on the simulated network; None on 404."""
-        try:
-            with requests.Session() as http:
-                http.trust_env = False  # loopback only: never through a proxy from the environment
-                response = http.get(
-                    self.config.network_url.rstrip("/") + path,
-                    timeout=NETWORK_TIMEOUT_SECONDS,
-                    allow_redirects=False,
-                )
-            if response.status_code == 404:
-                return None
-            response.raise_for_status()
-            body = response.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise _NetworkDown(str(exc)) from None
-        if not isinstance(body, dict):
-            raise _NetworkDown("the network answered something other than a JSON object")
-        return body
-
 
 def _create_fields(request: Request, version: Version) -> dict[str, str] | Response:
     """The create payload, validated; `phone_number` reduced to its E.164 digits."""
@@ -455,15 +428,4 @@ def _not_allowed(allowed: str) -> Response:
 
 def make_app(sim: TruIdSimulator) -> WSGIApp:
     """The simulator's HTTP face (stdlib WSGI)."""
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        try:
-            response = sim.handle(Request.from_environ(environ, sim.config.public_url))
-        except Exception:  # a simulator bug still answers like a server instead of dropping the connection
-            _log.exception("simulated tru.ID failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
-            response = problem(500)
-        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
-        start_response(f"{response.status} {HTTPStatus(response.status).phrase}", headers)
-        return [response.body]
-
-    return app
+    return simulator_app("tru.ID", sim.handle, sim.config.public_url, lambda: problem(500))

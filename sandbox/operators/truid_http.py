@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+_log = logging.getLogger("sandbox.operators")
 PROBLEM_TYPE_BASE = "https://developer.tru.id/docs/reference/api-errors"
 MAX_BODY_BYTES = 256 * 1024
 
@@ -137,3 +139,22 @@ class Request:
     def json(self) -> Any:
         """The body as JSON; ValueError when it is not."""
         return json.loads(self.body.decode("utf-8"))
+
+
+def simulator_app(name: str, handle: Callable[[Request], Response], public_url: str | None,
+                  failure: Callable[[], Response]) -> Callable[..., list[bytes]]:
+    """A simulator's HTTP face (stdlib WSGI): a simulator bug still answers like a server (`failure`)
+    instead of dropping the connection."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        try:
+            response = handle(Request.from_environ(environ, public_url))
+        except Exception:
+            _log.exception("simulated %s failed on %s %s", name, environ.get("REQUEST_METHOD"),
+                           environ.get("PATH_INFO"))
+            response = failure()
+        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(f"{response.status} {HTTPStatus(response.status).phrase}", headers)
+        return [response.body]
+
+    return app
