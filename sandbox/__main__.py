@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="start the stack, verify one number end to end, keep serving")
-    run.add_argument("phone_number", nargs="?", default="+447700900002")
+    run.add_argument("phone_number", nargs="?", default="+447400900002")
     commands.add_parser("serve", help="start the stack and keep serving")
     check = commands.add_parser("verify", help="run one check as a phone would")
     check.add_argument("phone_number")
@@ -88,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
                 print("the end-to-end verification did not verify: see the steps above", file=sys.stderr)
                 return 1
         _print_urls(stack.urls())
-        print("\ntry:  .venv/bin/python -m sandbox verify +447700900004 --sim +447700900006")
+        print("\ntry:  .venv/bin/python -m sandbox verify +447400900004 --sim +447400900006")
         print("      .venv/bin/python -m sandbox verify --provider camara +34600000012")
-        print("      .venv/bin/python -m sandbox verify --provider infobip +447700900112")
+        print("      .venv/bin/python -m sandbox verify --provider infobip +447400900112")
         print("      .venv/bin/python -m sandbox verify --operator-token --wifi +34600000012   (Ctrl-C stops)")
         _wait_forever()
     return 0

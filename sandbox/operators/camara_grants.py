@@ -127,7 +127,7 @@ class GrantService:
 
     def mint_operator_token(self, msisdn: str) -> str:
         if not isinstance(msisdn, str) or not E164.fullmatch(msisdn):
-            raise ValueError(f"msisdn must be E.164 like +447700900002, got {msisdn!r}")
+            raise ValueError(f"msisdn must be E.164 like +447400900002, got {msisdn!r}")
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._operator_tokens[token] = _OperatorToken(msisdn, self.config.clock() + OPERATOR_TOKEN_TTL_SECONDS)

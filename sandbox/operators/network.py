@@ -136,7 +136,7 @@ class MobileNetwork:
     def add_phone(self, sim: str, bearer: Bearer = "cellular", network_id: str = DEFAULT_NETWORK_ID) -> PhoneRecord:
         """Give a phone holding `sim` the next free address of its bearer's range."""
         if not isinstance(sim, str) or not _E164.fullmatch(sim):
-            raise ValueError(f"sim must be an E.164 number like +447700900002, got {sim!r}")
+            raise ValueError(f"sim must be an E.164 number like +447400900002, got {sim!r}")
         if bearer not in get_args(Bearer):
             raise ValueError(f"bearer must be 'cellular' or 'wifi', got {bearer!r}")
         if not isinstance(network_id, str) or not _NETWORK_ID.fullmatch(network_id):
@@ -199,7 +199,7 @@ def _add_phone(network: MobileNetwork, environ: dict[str, Any]) -> Response:
     except ValueError:
         return _error(400, "invalid_request", "body must be JSON")
     if not isinstance(body, dict):
-        return _error(400, "invalid_request", 'body must be a JSON object like {"sim": "+447700900002"}')
+        return _error(400, "invalid_request", 'body must be a JSON object like {"sim": "+447400900002"}')
     try:
         phone = network.add_phone(
             body.get("sim", ""), body.get("bearer", "cellular"), body.get("network_id", DEFAULT_NETWORK_ID)

@@ -1,9 +1,10 @@
-"""A simulated tru.ID PhoneCheck API (v0.1 and v0.2) that checks what the real one checks.
+"""A simulated tru.ID (PhoneCheck v0.1 and v0.2, Coverage's device lookup) that checks what the real one checks.
 
 Serve `make_app(TruIdSimulator(TruIdConfig(...)))` with `sandbox.httpserver.serve`; its base URL plays
 `https://{dr}.api.tru.id`. A "live" Project asks the simulated mobile network (`network_url`) which line
 opened the check URL (header enrichment) and matches when that line is the checked number; a "sandbox"
-Project follows tru.ID's published rule (even last digit matches, odd does not) and never calls the network.
+Project follows tru.ID's published rule (even last digit matches, odd does not) and never calls the network
+for a check.
 
 Trigger numbers (the last two digits of the checked number, in both modes):
 
@@ -23,6 +24,14 @@ Trigger numbers (the last two digits of the checked number, in both modes):
 [2] For v0.2 with a `redirect_url`: a 302 to it with `check_id`, `error=mno_redirect_unsupported`,
     `error_description` instead.
 
+Coverage: `GET /coverage/v0.1/device_ips/{ip}` (a token with the `coverage` scope; tokens carry every scope
+asked for, so `scope=phone_check coverage` serves both APIs, and a token without the scope an API needs gets 403
+`#forbidden`) asks the network for `/lines/{ip}` in both modes. A cellular line answers 200 DeviceReachability
+(`network_id`, `network_name`, `country_code` from the MCC, `mobile_data_ip`, the products PCK, SCK and SUK,
+`_links.self`); Wi-Fi and unknown addresses 412 `#not_mobile_ip`; a line on one of `unsupported_networks`
+(TruIdConfig; `/_sandbox/coverage` replaces them at runtime) 400 `#mno_not_supported`; anything but an IPv4 or
+IPv6 literal 400 `#bad_request`; the network down 503 `#service_unavailable`. Details in truid_coverage.py.
+
 Callbacks: when a check with a `callback_url` reaches COMPLETED, EXPIRED or ERROR, the simulator POSTs the
 PhoneCheckCallbackPayload to it, signed as tru.ID signs (`Authorization: Signature keyId=…` over
 `(request-target) host date x-tru-callback digest`, RSA-SHA256), from a daemon thread, with
@@ -40,8 +49,10 @@ calls nothing outside the machine); a callback's `date` is the simulator's clock
 afresh (so retries carry a new `date`; a redelivery does not); only exactly 200 ends the retries (redirects are
 not followed); the JWKS lists the current key first and keeps rotated-out keys; `kid` is the key's RFC 7638
 thumbprint; `digest` is `SHA-256=<base64>` (the spec's prose; its example says hex). Test controls live under
-/_sandbox/ (requests, revoke-tokens, faults, checks, callbacks, callback-faults, rotate-callback-key): see
-truid_admin.py.
+/_sandbox/ (requests, revoke-tokens, faults, checks, callbacks, callback-faults, rotate-callback-key, coverage):
+see truid_admin.py. Coverage lookups are in the request log like every other API call. The simulated network
+hands out IPv4 addresses only, so an IPv6 address is never a line (412, without asking it); IPv4-mapped IPv6
+addresses are not unwrapped; `mobile_data_ip` is the address in its canonical (compressed) form.
 """
 
 from __future__ import annotations
@@ -77,6 +88,7 @@ from sandbox.operators.truid_checks import (
     e164_digits,
     sandbox_match,
 )
+from sandbox.operators.truid_coverage import DEVICE_IPS_PATH, Coverage
 from sandbox.operators.truid_http import (
     Request,
     Response,
@@ -114,6 +126,7 @@ class TruIdConfig:
     callback_retry_delays: tuple[float, ...] = (10, 20, 30, 40, 50, 60)  # seconds before each retry
     callback_timeout_seconds: float = CALLBACK_TIMEOUT_SECONDS
     expiry_sweep_seconds: float = 1.0  # how often checks awaiting a callback are looked at for expiry
+    unsupported_networks: frozenset[str] = frozenset()  # MCC+MNC ids whose device-IP lookups are 400
 
 
 
@@ -124,7 +137,8 @@ class TruIdSimulator:
         self.config = config
         self.tokens = TokenStore(config.projects, config.token_expires_in, config.clock)
         self.callbacks = Callbacks(config.callback_retry_delays, config.callback_timeout_seconds, config.clock)
-        self.controls = SandboxControls(self.tokens.revoke_all, self.check_summaries, self.callbacks)
+        self.coverage = Coverage(config.network_url, config.unsupported_networks)
+        self.controls = SandboxControls(self.tokens.revoke_all, self.check_summaries, self.callbacks, self.coverage)
         self._lock = threading.Lock()
         self._checks: dict[str, PhoneCheck] = {}
         self._sessions: dict[str, str] = {}  # header-enrichment session -> check_id
@@ -156,6 +170,9 @@ class TruIdSimulator:
             return self._operator_return(request) if method == "GET" else _not_allowed("GET")
         if path == JWKS_PATH:
             return json_response(200, self.callbacks.keys.jwks()) if method == "GET" else _not_allowed("GET")
+        coverage = DEVICE_IPS_PATH.fullmatch(path)
+        if coverage is not None:
+            return self._device_reachability(request, coverage[1]) if method == "GET" else _not_allowed("GET")
         match = _CHECKS_PATH.fullmatch(path)
         if match is None:
             return problem(404, "not_found")
@@ -206,6 +223,12 @@ class TruIdSimulator:
         if digits[-2:] == SLOW_CREATE:
             time.sleep(self.config.slow_seconds)
         return json_response(201, body, HAL_JSON, (("Location", check.self_href(request.base_url)),))
+
+    def _device_reachability(self, request: Request, ip: str) -> Response:
+        client_id = self.tokens.authenticate(request, "coverage")
+        if isinstance(client_id, Response):
+            return client_id
+        return self.coverage.device_reachability(ip, request.base_url)
 
     def _read(self, request: Request, version: Version, check_id: str) -> Response:
         client_id = self.tokens.authenticate(request, "phone_check")

@@ -1,4 +1,4 @@
-"""Test controls of the simulated tru.ID under /_sandbox/ (not tru.ID's API): recorded requests, faults, callbacks.
+"""Test controls of the simulated tru.ID under /_sandbox/ (not tru.ID's API): requests, faults, callbacks, coverage.
 
 | method and path | effect |
 |---|---|
@@ -10,6 +10,10 @@
 | POST /_sandbox/callbacks/{check_id}/redeliver | send the check's last callback request again, unchanged (a replay) |
 | GET, POST, DELETE /_sandbox/callback-faults | `{mode, count}` shapes the next `count` callbacks; see truid_callbacks |
 | POST /_sandbox/rotate-callback-key | `{"drop_old": false}`: a new signing key; the JWKS keeps the old unless dropped |
+| GET, POST, DELETE /_sandbox/coverage | `{"unsupported_networks": ["23415"]}`: device-IP lookups there are 400 [1] |
+
+[1] `#mno_not_supported`. POST replaces the whole set and answers the set now in force (as GET does); DELETE
+    restores `TruIdConfig.unsupported_networks`. Ids are MCC+MNC strings (5 or 6 digits), else 400 `#bad_request`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from http import HTTPStatus
 from typing import Any
 
 from sandbox.operators.truid_callbacks import Callbacks
+from sandbox.operators.truid_coverage import Coverage, parse_networks
 from sandbox.operators.truid_http import DEFAULT_RETRY_AFTER_SECONDS, Request, Response, json_response, problem
 
 ADMIN_PREFIX = "/_sandbox/"
@@ -125,12 +130,13 @@ class SandboxControls:
     """Routes /_sandbox/*; the callables reach into the simulator without this module knowing it."""
 
     def __init__(self, revoke_tokens: Callable[[], None], list_checks: Callable[[], list[dict[str, Any]]],
-                 callbacks: Callbacks) -> None:
+                 callbacks: Callbacks, coverage: Coverage) -> None:
         self.log = RequestLog()
         self.faults = FaultInjector()
         self._revoke_tokens = revoke_tokens
         self._list_checks = list_checks
         self._callbacks = callbacks
+        self._coverage = coverage
 
     def handle(self, request: Request) -> Response:
         redeliver = _REDELIVER_PATH.fullmatch(request.path)
@@ -150,6 +156,9 @@ class SandboxControls:
                                           "POST": self._add_callback_fault,
                                           "DELETE": lambda _: self._done(self._callbacks.faults.clear)},
             "/_sandbox/rotate-callback-key": {"POST": self._rotate_callback_key},
+            "/_sandbox/coverage": {"GET": lambda _: self._coverage_now(),
+                                   "POST": self._set_coverage,
+                                   "DELETE": lambda _: self._done(self._coverage.reset)},
         }
         methods = routes.get(request.path.rstrip("/"))
         if methods is None:
@@ -186,6 +195,17 @@ class SandboxControls:
             return problem(400, "bad_request", 'The body must be empty or {"drop_old": true|false}')
         key = self._callbacks.keys.rotate(drop_old)
         return json_response(200, {"kid": key.kid, "jwks": self._callbacks.keys.jwks()})
+
+    def _set_coverage(self, request: Request) -> Response:
+        try:
+            networks = parse_networks(request.json())
+        except ValueError as exc:
+            return problem(400, "bad_request", str(exc))
+        self._coverage.replace_unsupported(networks)
+        return self._coverage_now()
+
+    def _coverage_now(self) -> Response:
+        return json_response(200, {"unsupported_networks": sorted(self._coverage.unsupported_networks())})
 
     def _redeliver(self, check_id: str) -> Response:
         attempt = self._callbacks.redeliver(check_id)

@@ -16,7 +16,8 @@ from sandbox.operators.truid_http import Request, Response, json_response, probl
 
 Mode = Literal["live", "sandbox"]
 
-# The scopes basics.yaml documents for /oauth2/v1/token (OAuth2Scope).
+# The scopes basics.yaml documents for /oauth2/v1/token (OAuth2Scope). A token carries every scope it was issued
+# with (`scope` is space-separated); each API asks for its own: phone_check for /phone_check/, coverage for /coverage/.
 SCOPES = frozenset({"console", "phone_check", "subscriber_check", "sim_check", "coverage"})
 
 

@@ -50,10 +50,10 @@ class App:
     def api(self) -> str:
         return self.stack.api_url
 
-    def start(self, phone_number: Any = "+447700900002", **body: Any) -> requests.Response:
+    def start(self, phone_number: Any = "+447400900002", **body: Any) -> requests.Response:
         return requests.post(f"{self.api}/checks", json={"phone_number": phone_number, **body}, timeout=15)
 
-    def started(self, phone_number: str = "+447700900002") -> dict[str, Any]:
+    def started(self, phone_number: str = "+447400900002") -> dict[str, Any]:
         response = self.start(phone_number)
         assert response.status_code == 201, response.text
         body: dict[str, Any] = response.json()
@@ -64,11 +64,11 @@ class App:
         headers = {"Authorization": f"Bearer {token or check['poll_token']}"}
         return requests.get(f"{self.api}/checks/{check['check_id']}", headers=headers, params=params, timeout=15)
 
-    def phone(self, sim: str = "+447700900002", bearer: str = "cellular") -> Phone:
+    def phone(self, sim: str = "+447400900002", bearer: str = "cellular") -> Phone:
         return Phone.join(self.stack.network.base_url, sim, bearer)  # type: ignore[arg-type]
 
     def open_on_own_phone(self, check: dict[str, Any], sim: str | None = None) -> OpenResult:
-        return self.phone(sim or "+447700900002").open(check["check_url"])
+        return self.phone(sim or "+447400900002").open(check["check_url"])
 
     def truid_requests(self) -> list[dict[str, Any]]:
         logged: list[dict[str, Any]] = requests.get(f"{self.stack.truid.base_url}/_sandbox/requests",

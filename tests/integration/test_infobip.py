@@ -18,8 +18,8 @@ from sandbox.device import bound_session
 from silentcheck import tokens
 from tests.integration.conftest import App, completion_code
 
-NUMBER = "+447700900112"
-OTHER_SIM = "+447700900134"
+NUMBER = "+447400900112"
+OTHER_SIM = "+447400900134"
 BRAZIL = "+5511987650012"
 
 
@@ -141,9 +141,9 @@ def test_phone_on_wifi_fails_not_on_mobile_data(app: App):
 
 
 @pytest.mark.parametrize(("number", "reason"), [
-    ("+447700900198", "CARRIER_UNSUPPORTED"),  # ERROR 100 EC_NO_COVERAGE
-    ("+447700900197", "PROVIDER_ERROR"),  # 429
-    ("+447700900196", "PROVIDER_ERROR"),  # 500 ERROR 1000
+    ("+447400900198", "CARRIER_UNSUPPORTED"),  # ERROR 100 EC_NO_COVERAGE
+    ("+447400900197", "PROVIDER_ERROR"),  # 429
+    ("+447400900196", "PROVIDER_ERROR"),  # 500 ERROR 1000
 ])
 def test_refusals_at_verify_answer_a_final_201(app: App, number, reason):
     check = start(app, number)
@@ -152,7 +152,7 @@ def test_refusals_at_verify_answer_a_final_201(app: App, number, reason):
 
 
 def test_a_device_timeout_reported_by_callback_fails_the_check(app: App):
-    check = start(app, "+447700900193")
+    check = start(app, "+447400900193")
     settled(app)
 
     assert status_of(app, check["check_id"]) == "FAILED"

@@ -60,14 +60,14 @@ def open_on_phone_keeping_the_answer(app: App, check: dict[str, Any], accept: st
 
 
 def test_start_answers_201_as_documented(app: App, doc: dict[str, Any]):
-    response = app.start("+447700900002")
+    response = app.start("+447400900002")
 
     assert response.status_code == 201
     assert_documented(doc, START, response)
 
 
 def test_start_refused_by_the_provider_answers_a_final_201_as_documented(app: App, doc: dict[str, Any]):
-    response = app.start("+447700900098")  # tru.ID: 400 mno_not_supported
+    response = app.start("+447400900098")  # tru.ID: 400 mno_not_supported
 
     assert (response.status_code, response.json()["status"]) == (201, "FAILED")
     assert_documented(doc, START, response)
@@ -81,7 +81,7 @@ def test_start_with_a_number_not_in_e164_answers_400_problem_as_documented(app: 
 
 
 def test_start_with_an_unknown_field_answers_400_problem_as_documented(app: App, doc: dict[str, Any]):
-    response = app.start("+447700900002", install_id="not-a-field")
+    response = app.start("+447400900002", install_id="not-a-field")
 
     assert (response.status_code, response.json()["code"]) == (400, "INVALID_REQUEST")
     assert_documented(doc, START, response)
@@ -92,7 +92,7 @@ def test_start_failing_unexpectedly_answers_500_problem_as_documented(app: App, 
     aws.seed_secret(aws.client("secretsmanager", app.stack.moto.endpoint), SECRET_NAME, without_pepper)
     forget_function_caches()
     try:
-        response = app.start("+447700900002")
+        response = app.start("+447400900002")
     finally:
         app.stack.configure_truid()  # puts the whole secret back
 

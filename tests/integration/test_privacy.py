@@ -8,7 +8,7 @@ from sandbox import aws
 from sandbox.stack import TABLE_NAME
 from tests.integration.conftest import App, completion_code
 
-NUMBER = "+447700900002"
+NUMBER = "+447400900002"
 
 
 def test_responses_to_the_app_never_contain_truid_ids(app: App):
@@ -63,6 +63,6 @@ def test_logs_of_a_whole_check_hold_no_unmasked_number_or_token(app: App, captur
 
     logs = captured_logs.getvalue()
     assert "+44********02" in logs  # the masked form is what support sees
-    assert "7700900002" not in logs
+    assert "7400900002" not in logs
     for secret in (check["poll_token"], completion_code(opened)):
         assert secret not in logs

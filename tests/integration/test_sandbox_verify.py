@@ -9,7 +9,7 @@ def _quiet(_: str) -> None:
 
 
 def test_verify_runs_a_truid_check_to_verified(app: App):
-    view = verify(app.api, app.stack.network.base_url, "+447700900002", say=_quiet)
+    view = verify(app.api, app.stack.network.base_url, "+447400900002", say=_quiet)
 
     assert (view["status"], view["binding"]) == ("VERIFIED", "device")
 
@@ -21,7 +21,7 @@ def test_verify_runs_a_camara_check_to_verified(app: App):
 
 
 def test_verify_runs_an_infobip_check_to_verified_through_callback_and_return(app: App):
-    view = verify(app.api, app.stack.network.base_url, "+447700900112", provider="infobip", say=_quiet)
+    view = verify(app.api, app.stack.network.base_url, "+447400900112", provider="infobip", say=_quiet)
 
     assert (view["status"], view["binding"]) == ("VERIFIED", "device")
 

@@ -14,7 +14,7 @@ from sandbox import stack as stacks
 from sandbox.aws import client
 from tests.integration.conftest import App
 
-NUMBER = "+447700900202"
+NUMBER = "+447400900202"
 
 
 @pytest.fixture(autouse=True)
@@ -85,8 +85,8 @@ def check_path(entry: dict[str, Any], app: App) -> bool:
 
 
 def test_a_signed_error_callback_of_a_v02_check_fails_it_without_a_poll(app: App):
-    check = app.started("+447700900299")  # the check ends ERROR mno_server_error
-    app.phone("+447700900299").open(check["check_url"])
+    check = app.started("+447400900299")  # the check ends ERROR mno_server_error
+    app.phone("+447400900299").open(check["check_url"])
 
     callbacks(app, check)
 
@@ -145,7 +145,7 @@ def test_req21_a_signed_callback_sent_to_another_checks_url_is_rejected(app: App
     first = v01_check_opened(app)
     delivered = callbacks(app, first, expected=2)[-1]
     requests.delete(f"{app.stack.truid.base_url}/_sandbox/callbacks", timeout=5)
-    second = app.started("+447700900204")
+    second = app.started("+447400900204")
     create = [r for r in app.truid_requests() if r["method"] == "POST" and r["path"].endswith("/checks")][-1]
     other_url = json.loads(create["body"])["callback_url"]
 
@@ -162,7 +162,7 @@ def test_a_rotated_signing_key_is_fetched_from_the_jwks(app: App):
     requests.post(f"{app.stack.truid.base_url}/_sandbox/rotate-callback-key", json={"drop_old": True}, timeout=5)
     requests.delete(f"{app.stack.truid.base_url}/_sandbox/callbacks", timeout=5)
 
-    check = v01_check_opened(app, "+447700900206")
+    check = v01_check_opened(app, "+447400900206")
 
     assert callbacks(app, check, expected=2)[-1]["status_code"] == 200
     assert stored(app, check["check_id"])["status"]["S"] == "VERIFIED"

@@ -8,11 +8,11 @@ from tests.integration.conftest import App, completion_code
 
 
 @pytest.mark.parametrize(("number", "status", "reason"), [
-    ("+447700900098", "FAILED", "CARRIER_UNSUPPORTED"),  # 400 #mno_not_supported
-    ("+447700900097", "FAILED", "PROVIDER_ERROR"),  # 429 with Retry-After
-    ("+447700900096", "FAILED", "PROVIDER_ERROR"),  # 503
-    ("+447700900095", "FAILED", "PROVIDER_ERROR"),  # no answer within the timeout
-    ("+447700900094", "NOT_VERIFIED", None),  # 409 #ip_msisdn_mismatch: the line is another number's
+    ("+447400900098", "FAILED", "CARRIER_UNSUPPORTED"),  # 400 #mno_not_supported
+    ("+447400900097", "FAILED", "PROVIDER_ERROR"),  # 429 with Retry-After
+    ("+447400900096", "FAILED", "PROVIDER_ERROR"),  # 503
+    ("+447400900095", "FAILED", "PROVIDER_ERROR"),  # no answer within the timeout
+    ("+447400900094", "NOT_VERIFIED", None),  # 409 #ip_msisdn_mismatch: the line is another number's
 ])
 def test_refusal_at_create_ends_the_check_with_its_reason(app: App, number: str, status: str, reason: str | None):
     response = app.start(number)
@@ -25,9 +25,9 @@ def test_refusal_at_create_ends_the_check_with_its_reason(app: App, number: str,
 
 
 @pytest.mark.parametrize(("number", "reason"), [
-    ("+447700900099", "PROVIDER_ERROR"),  # mno_server_error (tru.ID's sandbox "99")
-    ("+447700900093", "CARRIER_UNSUPPORTED"),  # mno_redirect_unsupported
-    ("+447700900092", "NUMBER_UNSUPPORTED"),  # mno_user_not_found
+    ("+447400900099", "PROVIDER_ERROR"),  # mno_server_error (tru.ID's sandbox "99")
+    ("+447400900093", "CARRIER_UNSUPPORTED"),  # mno_redirect_unsupported
+    ("+447400900092", "NUMBER_UNSUPPORTED"),  # mno_user_not_found
 ])
 def test_error_at_the_end_of_the_redirect_chain_fails_with_its_reason(app: App, number: str, reason: str):
     check = app.started(number)
@@ -39,9 +39,9 @@ def test_error_at_the_end_of_the_redirect_chain_fails_with_its_reason(app: App, 
 
 
 def test_phone_on_wifi_fails_as_not_on_mobile_data(app: App):
-    check = app.started("+447700900002")
+    check = app.started("+447400900002")
 
-    opened = app.phone("+447700900002", bearer="wifi").open(check["check_url"])
+    opened = app.phone("+447400900002", bearer="wifi").open(check["check_url"])
     view = app.poll(check).json()
 
     assert opened.status == 412
@@ -141,7 +141,7 @@ def test_check_is_recorded_pending_before_truid_is_called(app: App):
     client = aws.client("dynamodb", app.stack.dynamodb.endpoint)
     before = {i["pk"]["S"] for i in client.scan(TableName=TABLE_NAME)["Items"]}
     with ThreadPoolExecutor(1) as pool:
-        starting = pool.submit(app.start, "+447700900095")  # tru.ID answers this create only after 3 s
+        starting = pool.submit(app.start, "+447400900095")  # tru.ID answers this create only after 3 s
         while not any(r["path"].endswith("/checks") for r in app.truid_requests()):
             assert not starting.done()
         new = [i for i in client.scan(TableName=TABLE_NAME)["Items"] if i["pk"]["S"] not in before]
@@ -150,9 +150,9 @@ def test_check_is_recorded_pending_before_truid_is_called(app: App):
 
 
 @pytest.mark.parametrize(("number", "raw_code"), [
-    ("+447700900097", "429:too_many_requests"),
-    ("+447700900098", "400:mno_not_supported"),
-    ("+447700900095", "timeout"),
+    ("+447400900097", "429:too_many_requests"),
+    ("+447400900098", "400:mno_not_supported"),
+    ("+447400900095", "timeout"),
 ])
 def test_the_record_keeps_truid_raw_code_the_app_never_sees(app: App, number: str, raw_code: str):
     from silentcheck import store  # the functions run in this process, against the stack's table

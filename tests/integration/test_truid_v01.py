@@ -23,7 +23,7 @@ def _poll_until_final(app: App, check: dict[str, Any], attempts: int = 5) -> dic
 
 
 def test_phone_holding_the_sim_verifies_with_no_binding(app: App):
-    check = app.started("+447700900002")
+    check = app.started("+447400900002")
     opened = app.open_on_own_phone(check)
 
     view = _poll_until_final(app, check)
@@ -33,7 +33,7 @@ def test_phone_holding_the_sim_verifies_with_no_binding(app: App):
 
 
 def test_first_poll_after_the_phone_finishes_may_still_be_pending(app: App):
-    check = app.started("+447700900002")
+    check = app.started("+447400900002")
     app.open_on_own_phone(check)
 
     first, second = app.poll(check).json(), app.poll(check).json()
@@ -43,8 +43,8 @@ def test_first_poll_after_the_phone_finishes_may_still_be_pending(app: App):
 
 
 def test_phone_holding_another_sim_is_not_verified(app: App):
-    check = app.started("+447700900004")
-    app.phone("+447700900006").open(check["check_url"])
+    check = app.started("+447400900004")
+    app.phone("+447400900006").open(check["check_url"])
 
     assert _poll_until_final(app, check)["status"] == "NOT_VERIFIED"
 
@@ -59,8 +59,8 @@ def test_create_sends_no_redirect_url(app: App):
 
 
 def test_check_error_reported_by_get_fails_with_its_reason(app: App):
-    check = app.started("+447700900099")
-    app.phone("+447700900099").open(check["check_url"])
+    check = app.started("+447400900099")
+    app.phone("+447400900099").open(check["check_url"])
 
     view = _poll_until_final(app, check)
 
@@ -78,12 +78,12 @@ def test_transient_error_while_polling_keeps_the_check_pending(app: App):
 
 def test_sandbox_mode_project_follows_truid_digit_rule(app: App, stack: stacks.Stack):
     stack.configure_truid(api_version="v0.2", mode="sandbox")
-    even, odd = app.started("+447700900002"), app.started("+447700900003")
+    even, odd = app.started("+447400900002"), app.started("+447400900003")
 
     from tests.integration.conftest import completion_code
 
-    even_code = completion_code(app.phone("+447700900002").open(even["check_url"]))
-    odd_code = completion_code(app.phone("+447700900003").open(odd["check_url"]))
+    even_code = completion_code(app.phone("+447400900002").open(even["check_url"]))
+    odd_code = completion_code(app.phone("+447400900003").open(odd["check_url"]))
 
     assert app.poll(even, code=even_code).json()["status"] == "VERIFIED"
     assert app.poll(odd, code=odd_code).json()["status"] == "NOT_VERIFIED"

@@ -6,7 +6,7 @@ from tests.integration.conftest import App, completion_code
 
 
 def test_phone_holding_the_sim_verifies_with_device_binding(app: App):
-    check = app.started("+447700900002")
+    check = app.started("+447400900002")
     assert check["status"] == "PENDING"
 
     code = completion_code(app.open_on_own_phone(check))
@@ -19,15 +19,15 @@ def test_phone_holding_the_sim_verifies_with_device_binding(app: App):
 
 
 def test_phone_holding_another_sim_is_not_verified(app: App):
-    check = app.started("+447700900004")
+    check = app.started("+447400900004")
 
-    code = completion_code(app.phone("+447700900006").open(check["check_url"]))
+    code = completion_code(app.phone("+447400900006").open(check["check_url"]))
 
     assert app.poll(check, code=code).json()["status"] == "NOT_VERIFIED"
 
 
 def test_start_answers_201_with_everything_the_app_needs(app: App):
-    response = app.start("+447700900002")
+    response = app.start("+447400900002")
 
     assert response.status_code == 201
     body = response.json()
@@ -69,8 +69,8 @@ def test_completion_code_of_another_check_does_not_verify_this_one(app: App):
 
 
 def test_return_replayed_with_the_same_state_changes_nothing(app: App):
-    check = app.started("+447700900004")
-    opened = app.phone("+447700900006").open(check["check_url"])
+    check = app.started("+447400900004")
+    opened = app.phone("+447400900006").open(check["check_url"])
     return_url = opened.hops[-1].url
 
     replay = requests.get(return_url, headers={"Accept": "application/json"}, timeout=10)

@@ -113,7 +113,7 @@ def test_errors_that_are_not_error_info_are_parsed_leniently_by_status(body):
 
 
 def test_a_code_with_free_text_is_not_copied_into_the_record():
-    outcome = camara._nv_failure(403, {"code": "PERMISSION DENIED for +447700900123", "message": "m"})
+    outcome = camara._nv_failure(403, {"code": "PERMISSION DENIED for +447400900123", "message": "m"})
 
     assert outcome.raw_code == "verify:403:other"
 

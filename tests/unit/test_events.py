@@ -85,7 +85,7 @@ def test_provider_callback_sample_event_is_a_function_url_payload_2_0_post():
 
 
 def test_start_check_sample_event_asks_to_verify_the_documented_number():
-    assert json.loads(_event("start_check")["body"]) == {"phone_number": "+447700900002"}
+    assert json.loads(_event("start_check")["body"]) == {"phone_number": "+447400900002"}
 
 
 def test_start_check_event_without_truid_credentials_answers_a_check_failed_as_provider_rejected(

@@ -13,10 +13,10 @@ def test_a_raw_number_in_a_log_line_is_masked():
     handler.setFormatter(logger.registered_formatter)
     logging.getLogger(logger.service).addHandler(handler)
     try:
-        logger.warning("user typed +447700900123 by mistake", extra={"detail": {"number": "447700900123"}})
+        logger.warning("user typed +447400900123 by mistake", extra={"detail": {"number": "447400900123"}})
     finally:
         logging.getLogger(logger.service).removeHandler(handler)
 
     line = json.loads(stream.getvalue().splitlines()[-1])
-    assert "447700900123" not in stream.getvalue()
+    assert "447400900123" not in stream.getvalue()
     assert line["message"] == "user typed +44********23 by mistake"

@@ -25,8 +25,8 @@ from sandbox.operators.network import MobileNetwork
 from sandbox.operators.network import make_app as make_network_app
 from tests.servers import SwappableServer
 
-SIM = "+447700900002"
-OTHER_NUMBER = "+447700900013"
+SIM = "+447400900002"
+OTHER_NUMBER = "+447400900013"
 REDIRECT_URI = "https://app.example.com/camara/return?flow=signup"
 PURPOSE = "dpv:FraudPreventionAndDetection"
 VERIFY = f"openid {PURPOSE} number-verification:verify"
@@ -410,13 +410,13 @@ def test_login_hint_accepts_tel_and_plain_e164(agg: Aggregator, phone: Phone, hi
     assert "code" in agg.authorize(phone, login_hint=hint)
 
 
-@pytest.mark.parametrize("hint", ["447700900002", "tel:447700900002", "operatortoken:abc", "tel:+44 7700 900002"])
+@pytest.mark.parametrize("hint", ["447400900002", "tel:447400900002", "operatortoken:abc", "tel:+44 7700 900002"])
 def test_login_hint_in_another_form_is_invalid_request(agg: Aggregator, phone: Phone, hint: str) -> None:
     assert agg.authorize(phone, login_hint=hint)["error"] == "invalid_request"
 
 
 @pytest.mark.parametrize(("number", "error"), [
-    ("+447700900091", "access_denied"), ("+447700900092", "consent_required"), ("+447700900093", "server_error"),
+    ("+447400900091", "access_denied"), ("+447400900092", "consent_required"), ("+447400900093", "server_error"),
 ])
 def test_login_hint_trigger_numbers_end_in_an_error(agg: Aggregator, phone: Phone, number: str, error: str) -> None:
     params = agg.authorize(phone, login_hint=f"tel:{number}", state="s9")
@@ -424,7 +424,7 @@ def test_login_hint_trigger_numbers_end_in_an_error(agg: Aggregator, phone: Phon
 
 
 def test_trigger_numbers_do_not_apply_to_mock_clients(agg: Aggregator, phone: Phone) -> None:
-    assert "code" in agg.authorize(phone, client_id=MOCK[0], login_hint="+447700900091")
+    assert "code" in agg.authorize(phone, client_id=MOCK[0], login_hint="+447400900091")
 
 
 def test_iss_is_left_out_when_configured_so(make_aggregator: Callable[..., Aggregator], phone: Phone) -> None:
@@ -708,7 +708,7 @@ def test_verify_with_a_token_not_from_network_authentication_is_refused(agg: Agg
 
 @pytest.mark.parametrize("body", [
     {}, {"phoneNumber": SIM, "hashedPhoneNumber": sha256_hex(SIM)}, {"additional_property": "foo_value"},
-    {"phoneNumber": SIM, "additional_property": "foo_value"}, [SIM], {"phoneNumber": 447700900002},
+    {"phoneNumber": SIM, "additional_property": "foo_value"}, [SIM], {"phoneNumber": 447400900002},
 ], ids=["empty", "both", "unknown_only", "unknown_extra", "array", "number_not_string"])
 def test_verify_body_must_hold_exactly_one_known_field(agg: Aggregator, phone: Phone, body: Any) -> None:
     assert_error_info(agg.verify(agg.access_token(phone), body), 400, "INVALID_ARGUMENT")
@@ -760,7 +760,7 @@ def test_verify_with_an_invalid_x_correlator_is_invalid_argument(agg: Aggregator
 
 
 @pytest.mark.parametrize(("number", "status", "code"), [
-    ("+447700900094", 403, NOT_BY_NETWORK), ("+447700900095", 503, "UNAVAILABLE"),
+    ("+447400900094", 403, NOT_BY_NETWORK), ("+447400900095", 503, "UNAVAILABLE"),
 ])
 def test_verify_trigger_numbers_answer_errors(agg: Aggregator, phone: Phone, number: str, status: int,
                                               code: str) -> None:
@@ -894,7 +894,7 @@ def test_operator_token_control_mints_a_usable_token(agg: Aggregator) -> None:
 
 
 def test_operator_token_control_requires_an_e164_msisdn(agg: Aggregator) -> None:
-    assert agg.admin("POST", "operator-tokens", json={"msisdn": "447700900002"}).status_code == 400
+    assert agg.admin("POST", "operator-tokens", json={"msisdn": "447400900002"}).status_code == 400
 
 
 def test_ciba_poll_after_the_interval_issues_a_ts43_token(agg: Aggregator) -> None:
@@ -1125,8 +1125,8 @@ def test_verify_delay_fault_answers_normally_but_late(agg: Aggregator, phone: Ph
 
 
 def test_device_phone_number_fault_answers_raw(agg: Aggregator, phone: Phone) -> None:
-    agg.fault("device-phone-number", body={"devicePhoneNumber": "447700900002"})
-    assert agg.share(agg.access_token(phone, scope=SHARE)).json() == {"devicePhoneNumber": "447700900002"}
+    agg.fault("device-phone-number", body={"devicePhoneNumber": "447400900002"})
+    assert agg.share(agg.access_token(phone, scope=SHARE)).json() == {"devicePhoneNumber": "447400900002"}
 
 
 @pytest.mark.parametrize("spec", [

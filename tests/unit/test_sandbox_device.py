@@ -49,7 +49,7 @@ def site(site_server: SwappableServer) -> Callable[[WSGIApp], str]:
 
 @pytest.fixture
 def phone(network_url: str) -> Phone:
-    return Phone.join(network_url, "+447700900002")
+    return Phone.join(network_url, "+447400900002")
 
 
 def respond(
@@ -88,14 +88,14 @@ def echo(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
 
 
 def test_phone_joins_the_network_with_an_address_for_its_sim(network_url: str) -> None:
-    phone = Phone.join(network_url, "+447700900002")
+    phone = Phone.join(network_url, "+447400900002")
 
-    assert (phone.ip, phone.sim, phone.bearer, phone.network_id) == ("127.64.0.1", "+447700900002", "cellular", "23410")
+    assert (phone.ip, phone.sim, phone.bearer, phone.network_id) == ("127.64.0.1", "+447400900002", "cellular", "23410")
 
 
 def test_phone_join_fails_loudly_when_the_network_refuses(network_url: str) -> None:
     with pytest.raises(requests.HTTPError):
-        Phone.join(network_url, "07700900002")
+        Phone.join(network_url, "07400900002")
 
 
 def test_phone_connects_from_its_own_address(phone: Phone, site: Callable[[WSGIApp], str]) -> None:
@@ -105,7 +105,7 @@ def test_phone_connects_from_its_own_address(phone: Phone, site: Callable[[WSGIA
 
 
 def test_wifi_phone_connects_from_its_wifi_address(network_url: str, site: Callable[[WSGIApp], str]) -> None:
-    phone = Phone.join(network_url, "+447700900002", bearer="wifi")
+    phone = Phone.join(network_url, "+447400900002", bearer="wifi")
 
     assert phone.open(site(echo) + "/").json == {"remote_addr": "127.192.0.1"}
 
@@ -287,4 +287,4 @@ def test_cellular_phone_passing_header_enrichment_is_known_by_its_sim(
     return_to = site(provider) + "/return"
     result = phone.open(f"{network_url}/he/authorize?session=s-1&return_to={quote(return_to, safe='')}")
 
-    assert result.json == {"session": "s-1", "mobile": True, "msisdn": "+447700900002", "network_id": "23410"}
+    assert result.json == {"session": "s-1", "mobile": True, "msisdn": "+447400900002", "network_id": "23410"}

@@ -21,8 +21,8 @@ from sandbox.operators.infobip import InfobipConfig, InfobipSimulator, make_app
 from tests.servers import SwappableServer
 
 API_KEY = "sandbox-infobip-key"
-UK_NUMBER, UK_SIM = "447700900002", "+447700900002"
-OTHER_SIM = "+447700900013"
+UK_NUMBER, UK_SIM = "447400900002", "+447400900002"
+OTHER_SIM = "+447400900013"
 BR_NUMBER, BR_SIM = "5511987650002", "+5511987650002"
 VERIFY = "/mi/verification/1/verify"
 OMIT = object()
@@ -214,7 +214,7 @@ def test_verify_accepts_every_configured_api_key(infobip: Infobip) -> None:
 
 
 def test_verify_requires_a_json_content_type(infobip: Infobip) -> None:
-    response = infobip.http.post(f"{infobip.base_url}{VERIFY}", data="phoneNumber=447700900002",
+    response = infobip.http.post(f"{infobip.base_url}{VERIFY}", data="phoneNumber=447400900002",
                                  headers={"Authorization": f"App {API_KEY}",
                                           "Content-Type": "application/x-www-form-urlencoded"})
     assert_platform_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
@@ -228,8 +228,8 @@ def test_verify_with_a_body_that_is_not_json_is_unprocessable(infobip: Infobip) 
 
 # -- validation of the verify body ----------------------------------------------------------------
 
-@pytest.mark.parametrize("phone", ["+447700900002", "44 7700 900002", "4477009000ab", "0447700900002",
-                                   "447700900002123456", 447700900002, OMIT])
+@pytest.mark.parametrize("phone", ["+447400900002", "44 7700 900002", "4474009000ab", "0447400900002",
+                                   "447400900002123456", 447400900002, OMIT])
 def test_verify_rejects_a_phone_number_that_is_not_international_digits(infobip: Infobip, phone: Any) -> None:
     assert_error(infobip.verify(phone), 400, 200, "EC_INVALID_REQUEST")
 
@@ -425,34 +425,34 @@ def test_brazil_without_device_ip_is_error_306(infobip: Infobip) -> None:
 # -- trigger numbers ------------------------------------------------------------------------------
 
 def test_number_ending_98_has_no_coverage(infobip: Infobip) -> None:
-    assert_error(infobip.verify("447700900098"), 400, 100, "EC_NO_COVERAGE")
+    assert_error(infobip.verify("447400900098"), 400, 100, "EC_NO_COVERAGE")
 
 
 def test_number_ending_97_is_throttled_with_retry_after(infobip: Infobip) -> None:
-    response = infobip.verify("447700900097")
+    response = infobip.verify("447400900097")
     assert_platform_error(response, 429, "TOO_MANY_REQUESTS")
     assert response.headers["Retry-After"] == "30"
 
 
 def test_number_ending_96_is_an_internal_error(infobip: Infobip) -> None:
-    assert_error(infobip.verify("447700900096"), 500, 1000, "EC_USER_INTERNAL_ERROR")
+    assert_error(infobip.verify("447400900096"), 500, 1000, "EC_USER_INTERNAL_ERROR")
 
 
 def test_number_ending_95_answers_only_after_slow_seconds(infobip: Infobip) -> None:
     began = time.monotonic()
-    response = infobip.verify("447700900095")
+    response = infobip.verify("447400900095")
     assert response.status_code == 200 and time.monotonic() - began >= 0.3
 
 
 def test_number_ending_94_ends_the_device_hop_with_gateway_failure(infobip: Infobip) -> None:
-    started = infobip.started("447700900094")
-    infobip.phone("+447700900094").open(started["deviceRedirectUrl"])
+    started = infobip.started("447400900094")
+    infobip.phone("+447400900094").open(started["deviceRedirectUrl"])
     assert comparable(infobip.receiver.bodies()[0]) == callback(
         started["token"], "ERROR", (101, "EC_GATEWAY_OPERATION_FAILED"))
 
 
 def test_number_ending_93_times_out_at_once_without_the_device(infobip: Infobip) -> None:
-    started = infobip.started("447700900093")
+    started = infobip.started("447400900093")
     infobip.receiver.wait_for_callbacks(1)
     assert comparable(infobip.receiver.bodies()[0]) == callback(
         started["token"], "ERROR", (305, "EC_MOBILE_DEVICE_TIMEOUT"))

@@ -78,13 +78,13 @@ def test_any_127_address_is_local_so_a_phone_can_bind_to_it(module_server: Swapp
 
 
 def test_cellular_phones_get_consecutive_addresses_in_the_cellular_range(base_url: str) -> None:
-    first = join(base_url, "+447700900002")
-    second = join(base_url, "+447700900004")
+    first = join(base_url, "+447400900002")
+    second = join(base_url, "+447400900004")
 
     assert first.status == 201
     assert first.json == {
         "ip": "127.64.0.1",
-        "sim": "+447700900002",
+        "sim": "+447400900002",
         "bearer": "cellular",
         "network_id": "23410",
     }
@@ -92,7 +92,7 @@ def test_cellular_phones_get_consecutive_addresses_in_the_cellular_range(base_ur
 
 
 def test_wifi_phones_get_addresses_in_the_wifi_range(base_url: str) -> None:
-    answer = join(base_url, "+447700900002", bearer="wifi")
+    answer = join(base_url, "+447400900002", bearer="wifi")
 
     assert answer.status == 201
     assert answer.json["ip"] == "127.192.0.1"
@@ -101,7 +101,7 @@ def test_wifi_phones_get_addresses_in_the_wifi_range(base_url: str) -> None:
 def test_every_new_network_hands_out_the_same_addresses_in_the_same_order() -> None:
     def addresses(network: MobileNetwork) -> list[str]:
         bearers: list[Bearer] = ["cellular", "wifi", "cellular"]
-        return [network.add_phone("+447700900002", bearer).ip for bearer in bearers]
+        return [network.add_phone("+447400900002", bearer).ip for bearer in bearers]
 
     assert addresses(MobileNetwork()) == addresses(MobileNetwork()) == ["127.64.0.1", "127.192.0.1", "127.64.0.2"]
 
@@ -112,7 +112,7 @@ def test_concurrent_joins_never_share_an_address(network: MobileNetwork) -> None
 
     def join_many() -> None:
         for _ in range(50):
-            ip = network.add_phone("+447700900002").ip
+            ip = network.add_phone("+447400900002").ip
             with lock:
                 ips.append(ip)
 
@@ -125,7 +125,7 @@ def test_concurrent_joins_never_share_an_address(network: MobileNetwork) -> None
     assert len(ips) == len(set(ips)) == 400
 
 
-@pytest.mark.parametrize("sim", ["447700900002", "+0447700900002", "+4477009000021234567", "", 447700900002])
+@pytest.mark.parametrize("sim", ["447400900002", "+0447400900002", "+4474009000021234567", "", 447400900002])
 def test_admin_refuses_a_sim_that_is_not_e164(base_url: str, sim: Any) -> None:
     answer = request("POST", f"{base_url}/_admin/phones", body={"sim": sim})
 
@@ -134,11 +134,11 @@ def test_admin_refuses_a_sim_that_is_not_e164(base_url: str, sim: Any) -> None:
 
 
 def test_admin_refuses_an_unknown_bearer(base_url: str) -> None:
-    assert join(base_url, "+447700900002", bearer="satellite").status == 400
+    assert join(base_url, "+447400900002", bearer="satellite").status == 400
 
 
 def test_lines_reports_the_sim_and_operator_behind_a_cellular_address(base_url: str) -> None:
-    ip = join(base_url, "+447700900002").json["ip"]
+    ip = join(base_url, "+447400900002").json["ip"]
 
     answer = request("GET", f"{base_url}/lines/{ip}")
 
@@ -146,14 +146,14 @@ def test_lines_reports_the_sim_and_operator_behind_a_cellular_address(base_url: 
     assert answer.json == {
         "ip": ip,
         "mobile": True,
-        "msisdn": "+447700900002",
+        "msisdn": "+447400900002",
         "network_id": "23410",
         "operator": "O2 UK",
     }
 
 
 def test_a_phone_can_join_on_another_operator(base_url: str) -> None:
-    ip = join(base_url, "+447700900002", network_id="23415").json["ip"]
+    ip = join(base_url, "+447400900002", network_id="23415").json["ip"]
 
     line = request("GET", f"{base_url}/lines/{ip}").json
 
@@ -161,7 +161,7 @@ def test_a_phone_can_join_on_another_operator(base_url: str) -> None:
 
 
 def test_lines_reports_a_wifi_address_as_not_mobile(base_url: str) -> None:
-    ip = join(base_url, "+447700900002", bearer="wifi").json["ip"]
+    ip = join(base_url, "+447400900002", bearer="wifi").json["ip"]
 
     assert request("GET", f"{base_url}/lines/{ip}").json == {"ip": ip, "mobile": False}
 
@@ -171,18 +171,18 @@ def test_lines_reports_an_unknown_address_as_not_mobile(base_url: str) -> None:
 
 
 def test_network_identifies_a_cellular_phone_by_its_source_address(base_url: str) -> None:
-    ip = join(base_url, "+447700900002").json["ip"]
-    join(base_url, "+447700900004")
+    ip = join(base_url, "+447400900002").json["ip"]
+    join(base_url, "+447400900004")
 
     request("GET", authorize_url(base_url, "s-1"), source_ip=ip)
     seen = request("GET", f"{base_url}/he/sessions/s-1")
 
     assert seen.status == 200
-    assert seen.json == {"session": "s-1", "mobile": True, "msisdn": "+447700900002", "network_id": "23410"}
+    assert seen.json == {"session": "s-1", "mobile": True, "msisdn": "+447400900002", "network_id": "23410"}
 
 
 def test_wifi_phone_is_not_on_mobile_data(base_url: str) -> None:
-    ip = join(base_url, "+447700900002", bearer="wifi").json["ip"]
+    ip = join(base_url, "+447400900002", bearer="wifi").json["ip"]
 
     request("GET", authorize_url(base_url, "s-1"), source_ip=ip)
 
@@ -248,11 +248,11 @@ def test_unknown_he_session_is_not_found(base_url: str) -> None:
 
 
 def test_a_second_device_cannot_overwrite_a_recorded_session(base_url: str) -> None:
-    first_ip = join(base_url, "+447700900002").json["ip"]
-    second_ip = join(base_url, "+447700900004").json["ip"]
+    first_ip = join(base_url, "+447400900002").json["ip"]
+    second_ip = join(base_url, "+447400900004").json["ip"]
     request("GET", authorize_url(base_url, "s-1"), source_ip=first_ip)
 
     replay = request("GET", authorize_url(base_url, "s-1"), source_ip=second_ip)
 
     assert replay.status == 409
-    assert request("GET", f"{base_url}/he/sessions/s-1").json["msisdn"] == "+447700900002"
+    assert request("GET", f"{base_url}/he/sessions/s-1").json["msisdn"] == "+447400900002"

@@ -35,8 +35,9 @@ from sandbox.operators.truid import Project, TruIdConfig, TruIdSimulator, make_a
 LIVE = ("live-client", "live-secret")
 SANDBOX = ("sandbox-client", "sandbox-secret")
 PROJECTS = {LIVE[0]: Project(LIVE[1], "live"), SANDBOX[0]: Project(SANDBOX[1], "sandbox")}
-PHONE_IP, PHONE_SIM = "127.64.0.7", "+447700900002"
+PHONE_IP, PHONE_SIM = "127.64.0.7", "+447400900002"
 WIFI_IP = "127.192.0.9"
+OTHER_NETWORK_IP = "127.64.0.8"  # a line on 23415
 APP_RETURN = "https://app.example.com/truid/return?flow=signup"
 PROBLEM = "https://developer.tru.id/docs/reference/api-errors#"
 SPECS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "specs" / "truid" / "specs"
@@ -45,12 +46,14 @@ SPECS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "specs" /
 # -- the fake mobile network: header enrichment keyed on REMOTE_ADDR ------------------------------
 
 class FakeNetwork:
-    lines = {PHONE_IP: ("+447700900002", "23410"), "127.64.0.8": ("+447700900013", "23415")}
+    lines = {PHONE_IP: ("+447400900002", "23410"), OTHER_NETWORK_IP: ("+447400900013", "23415")}
+    operators = {"23410": "O2 UK", "23415": "Vodafone UK"}
 
     def __init__(self) -> None:
         self.sessions: dict[str, str | None] = {}
         self.calls: list[str] = []
         self.base_url = ""
+        self.down = False  # every answer a 500
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -59,11 +62,13 @@ class FakeNetwork:
             self.calls.append(path)
         body: dict[str, Any] = {"error": "not_found"}
         status, headers = "404 Not Found", []
-        if path.startswith("/lines/"):
+        if self.down:
+            status, body = "500 Internal Server Error", {"error": "down"}
+        elif path.startswith("/lines/"):
             line = self.lines.get(path.removeprefix("/lines/"))
             status, body = "200 OK", {"ip": path[7:], "mobile": False}
             if line:
-                body |= {"mobile": True, "msisdn": line[0], "network_id": line[1], "operator": "O2 UK"}
+                body |= {"mobile": True, "msisdn": line[0], "network_id": line[1], "operator": self.operators[line[1]]}
         elif path == "/he/authorize":
             with self._lock:
                 self.sessions[query["session"]] = environ["REMOTE_ADDR"]
@@ -161,6 +166,10 @@ class TruId:
         assert response.status_code == 200, response.text
         return str(response.json()["code"])
 
+    def coverage(self, ip: str, scope: str = "phone_check coverage", creds: tuple[str, str] = LIVE) -> Any:
+        return self.http.get(f"{self.base_url}/coverage/v0.1/device_ips/{ip}", headers=self.bearer(creds, scope),
+                             timeout=5)
+
     def admin(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.http.request(method, f"{self.base_url}/_sandbox/{path}", timeout=5, **kwargs)
 
@@ -234,6 +243,10 @@ class Spec:
             declared |= _declared(resolved.contents, resolved.resolver)
         assert set(body) <= declared, f"undeclared members: {set(body) - declared}"
 
+    def validate_value(self, value: Any, file: str, pointer: str) -> None:
+        """Valid per the schema (for values that are not objects)."""
+        Draft4Validator({"$ref": self.uri(file, pointer)}, registry=self.registry).validate(value)
+
 
 @cache
 def _load_yaml(uri: str) -> Resource[Any]:
@@ -264,6 +277,9 @@ V01_MODELS = "models/phone_check/PhoneCheckResourceModels.v0.1.yaml"
 V02_MODELS = "models/phone_check/PhoneCheckResourceModels.v0.2.yaml"
 DEFAULT_MODELS = "models/phone_check/PhoneCheckDefaultResourceModels.yaml"
 PROBLEMS = "models/common/HTTPProblemDetailTypes.v1.yaml"
+COVERAGE_MODELS = "models/coverage/CoverageResourceModels.v1.yaml"
+DATA_TYPES = "models/common/DataTypes.v1.yaml"
+LINK = "models/common/Link.v1.yaml"
 
 
 # -- token endpoint -------------------------------------------------------------------------------
@@ -302,12 +318,12 @@ def test_token_rejects_an_unknown_scope(truid: TruId) -> None:
 # -- bearer tokens on product calls ---------------------------------------------------------------
 
 def test_create_without_a_bearer_token_is_unauthorized(truid: TruId) -> None:
-    response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", json={"phone_number": "447700900002"})
+    response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", json={"phone_number": "447400900002"})
     assert_problem(response, 401, "unauthorized")
 
 
 def test_token_without_phone_check_scope_is_forbidden(truid: TruId) -> None:
-    response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", json={"phone_number": "447700900002"},
+    response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", json={"phone_number": "447400900002"},
                                headers=truid.bearer(scope="coverage"))
     assert_problem(response, 403, "forbidden")
 
@@ -335,7 +351,7 @@ def test_checks_are_invisible_to_other_projects(truid: TruId) -> None:
 
 @pytest.mark.parametrize("version", ["v0.1", "v0.2"])
 def test_create_answers_201_hal_json_per_the_published_schema(truid: TruId, spec: Spec, version: str) -> None:
-    response = truid.create("447700900002", version, reference_id="ref-1")
+    response = truid.create("447400900002", version, reference_id="ref-1")
     assert (response.status_code, response.headers["Content-Type"]) == (201, "application/hal+json")
     body = response.json()
     models = V01_MODELS if version == "v0.1" else V02_MODELS
@@ -352,12 +368,12 @@ def test_create_gives_every_check_a_fresh_random_id(truid: TruId) -> None:
     assert len(ids) == 3 and all(len(i.replace("-", "")) == 32 for i in ids)
 
 
-@pytest.mark.parametrize("phone", ["447700900002", "+447700900002"])
+@pytest.mark.parametrize("phone", ["447400900002", "+447400900002"])
 def test_create_accepts_e164_with_or_without_plus(truid: TruId, phone: str) -> None:
     assert truid.create(phone).status_code == 201
 
 
-@pytest.mark.parametrize("phone", ["07700900002", "+44 7700 900002", "44770090000212345", "abc", "+0447700900002"])
+@pytest.mark.parametrize("phone", ["07400900002", "+44 7700 900002", "44740090000212345", "abc", "+0447400900002"])
 def test_create_rejects_a_number_that_is_not_e164(truid: TruId, phone: str) -> None:
     assert_problem(truid.create(phone), 400, "phone_format_invalid")
 
@@ -369,7 +385,7 @@ def test_create_requires_phone_number(truid: TruId) -> None:
 
 
 def test_create_rejects_unknown_fields(truid: TruId) -> None:
-    assert_problem(truid.create(PHONE_SIM, msisdn="447700900002"), 400, "bad_request")
+    assert_problem(truid.create(PHONE_SIM, msisdn="447400900002"), 400, "bad_request")
 
 
 def test_create_v01_does_not_know_redirect_url(truid: TruId) -> None:
@@ -382,7 +398,7 @@ def test_create_rejects_a_redirect_url_that_is_not_http(truid: TruId, url: str) 
 
 
 def test_create_requires_a_json_content_type(truid: TruId) -> None:
-    response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", data="phone_number=447700900002",
+    response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", data="phone_number=447400900002",
                                headers={**truid.bearer(), "Content-Type": "application/x-www-form-urlencoded"})
     assert_problem(response, 415, "unsupported_media_type")
 
@@ -462,7 +478,7 @@ def test_patch_completes_with_match_when_the_phone_holds_the_number(truid: TruId
 
 
 def test_patch_reports_no_match_when_the_phone_holds_another_number(truid: TruId) -> None:
-    check = truid.created("+447700900004")
+    check = truid.created("+447400900004")
     response = truid.patch(check["check_id"], truid.code_for(check))
     assert (response.json()["status"], response.json()["match"]) == ("COMPLETED", False)
 
@@ -562,7 +578,7 @@ def test_patch_after_ttl_reports_expired(truid: TruId) -> None:
 # -- GET per the published schema, in every status ------------------------------------------------
 
 def _check_in(truid: TruId, status: str) -> str:
-    check = truid.created("+447700900099" if status == "ERROR" else PHONE_SIM, "v0.1")
+    check = truid.created("+447400900099" if status == "ERROR" else PHONE_SIM, "v0.1")
     if status in ("PENDING", "COMPLETED", "ERROR"):
         truid.phone_opens(check)
     if status == "COMPLETED":
@@ -586,7 +602,7 @@ def test_get_answers_per_the_published_schema(truid: TruId, spec: Spec, status: 
 # -- sandbox-mode projects ------------------------------------------------------------------------
 
 def test_sandbox_mode_even_digit_matches(truid: TruId) -> None:
-    check = truid.created("+447700900124", creds=SANDBOX)
+    check = truid.created("+447400900124", creds=SANDBOX)
     assert truid.patch(check["check_id"], truid.code_for(check, WIFI_IP), SANDBOX).json()["match"] is True
 
 
@@ -596,7 +612,7 @@ def test_sandbox_mode_odd_digit_does_not_match(truid: TruId) -> None:
 
 
 def test_sandbox_mode_never_calls_the_network(truid: TruId) -> None:
-    check = truid.created("+447700900002", "v0.1", SANDBOX, phone_ip=WIFI_IP)
+    check = truid.created("+447400900002", "v0.1", SANDBOX, phone_ip=WIFI_IP)
     truid.phone_opens(check, WIFI_IP)
     assert truid.network.calls == []
 
@@ -604,34 +620,34 @@ def test_sandbox_mode_never_calls_the_network(truid: TruId) -> None:
 # -- trigger numbers ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("phone", "status", "code"), [
-    ("+447700900098", 400, "mno_not_supported"),
-    ("+447700900097", 429, "too_many_requests"),
-    ("+447700900096", 503, "service_unavailable"),
-    ("+447700900094", 409, "ip_msisdn_mismatch"),
+    ("+447400900098", 400, "mno_not_supported"),
+    ("+447400900097", 429, "too_many_requests"),
+    ("+447400900096", 503, "service_unavailable"),
+    ("+447400900094", 409, "ip_msisdn_mismatch"),
 ])
 def test_trigger_numbers_fail_create(truid: TruId, phone: str, status: int, code: str) -> None:
     assert_problem(truid.create(phone), status, code)
 
 
 def test_trigger_97_rate_limit_carries_retry_after(truid: TruId) -> None:
-    assert truid.create("+447700900097").headers["Retry-After"] == "30"
+    assert truid.create("+447400900097").headers["Retry-After"] == "30"
 
 
 def test_trigger_95_create_outlasts_a_short_client_timeout(make_truid: Callable[..., TruId]) -> None:
     truid = make_truid(slow_seconds=0.5)
     with pytest.raises(requests.ReadTimeout):
-        truid.create("+447700900095", timeout=0.1)
+        truid.create("+447400900095", timeout=0.1)
 
 
 def test_trigger_95_create_answers_after_slow_seconds(make_truid: Callable[..., TruId]) -> None:
     truid = make_truid(slow_seconds=0.3)
     started = time.monotonic()
-    assert truid.create("+447700900095").status_code == 201
+    assert truid.create("+447400900095").status_code == 201
     assert time.monotonic() - started >= 0.3
 
 
 def test_trigger_99_ends_mno_server_error_when_the_phone_opens_check_url(truid: TruId, spec: Spec) -> None:
-    check = truid.created("+447700900099", "v0.1")
+    check = truid.created("+447400900099", "v0.1")
     body = truid.phone_opens(check).json()
     spec.validate(body, V02_MODELS, "/components/schemas/PhoneCheckRedirectError")
     assert body["error"] == "mno_server_error" and truid.network.calls == []
@@ -639,25 +655,25 @@ def test_trigger_99_ends_mno_server_error_when_the_phone_opens_check_url(truid: 
 
 
 def test_trigger_99_v02_redirects_to_redirect_url_with_the_error(truid: TruId) -> None:
-    check = truid.created("+447700900099", redirect_url=APP_RETURN)
+    check = truid.created("+447400900099", redirect_url=APP_RETURN)
     query = redirect_query(truid.phone_opens(check))
     assert (query["check_id"], query["error"]) == ([check["check_id"]], ["mno_server_error"])
     assert query["error_description"][0] and "code" not in query
 
 
 def test_trigger_93_check_url_is_redirect_unsupported(truid: TruId) -> None:
-    check = truid.created("+447700900093")
+    check = truid.created("+447400900093")
     assert_problem(truid.phone_opens(check), 501, "mno_redirect_unsupported")
     assert truid.get(check["check_id"]).json()["error_code"] == "mno_redirect_unsupported"
 
 
 def test_trigger_93_v02_redirects_to_redirect_url_with_the_error(truid: TruId) -> None:
-    check = truid.created("+447700900093", redirect_url=APP_RETURN)
+    check = truid.created("+447400900093", redirect_url=APP_RETURN)
     assert redirect_query(truid.phone_opens(check))["error"] == ["mno_redirect_unsupported"]
 
 
 def test_trigger_92_ends_mno_user_not_found_after_the_operator(truid: TruId) -> None:
-    check = truid.created("+447700900092")
+    check = truid.created("+447400900092")
     assert truid.phone_opens(check).json()["error"] == "mno_user_not_found"
     assert "/he/authorize" in truid.network.calls
     body = truid.get(check["check_id"]).json()
@@ -668,18 +684,25 @@ def test_trigger_92_ends_mno_user_not_found_after_the_operator(truid: TruId) -> 
 
 @pytest.mark.parametrize(("example", "make_problem"), [
     ("InvalidPhoneNumberFormat", lambda t: t.create("0")),
-    ("MobileNetworkOperatorNotSupported", lambda t: t.create("+447700900098")),
-    ("IPMSISDNMismatch", lambda t: t.create("+447700900094")),
-    ("RateLimitReached", lambda t: t.create("+447700900097")),
+    ("MobileNetworkOperatorNotSupported", lambda t: t.create("+447400900098")),
+    ("IPMSISDNMismatch", lambda t: t.create("+447400900094")),
+    ("RateLimitReached", lambda t: t.create("+447400900097")),
     ("CheckNotFound", lambda t: t.get("c69bc0e6-a429-11ea-bb37-0242ac130002")),
     ("NotMobileIp", lambda t: t.phone_opens(t.created(PHONE_SIM), WIFI_IP)),
-    ("MobileNetworkOperatorRedirectNotSupported", lambda t: t.phone_opens(t.created("+447700900093"))),
+    ("NotMobileIp", lambda t: t.coverage(WIFI_IP)),
+    ("MobileNetworkOperatorNotSupported", lambda t: _unsupported_coverage(t)),
+    ("MobileNetworkOperatorRedirectNotSupported", lambda t: t.phone_opens(t.created("+447400900093"))),
 ])
 def test_problem_bodies_equal_the_published_examples(truid: TruId, spec: Spec, example: str,
                                                      make_problem: Callable[[TruId], Any]) -> None:
     body = make_problem(truid).json()
     spec.validate(body, PROBLEMS, f"/components/responses/{example}")
     assert body == _load_yaml(spec.uri(PROBLEMS, "")).contents["components"]["responses"][example]["example"]
+
+
+def _unsupported_coverage(truid: TruId) -> Any:
+    assert truid.admin("POST", "coverage", json={"unsupported_networks": ["23415"]}).status_code == 200
+    return truid.coverage(OTHER_NETWORK_IP)
 
 
 # -- /_sandbox/ test controls ---------------------------------------------------------------------
@@ -721,6 +744,140 @@ def test_deleting_faults_disarms_them(truid: TruId) -> None:
 def test_fault_with_an_unknown_field_is_rejected(truid: TruId) -> None:
     response = truid.admin("POST", "faults", json={"path_regex": "/", "status": 500, "times": 2})
     assert_problem(response, 400, "bad_request")
+
+
+# -- Coverage: device reachability by IP -----------------------------------------------------------
+
+def test_coverage_of_a_cellular_ip_answers_200_hal_json_per_the_published_schema(truid: TruId, spec: Spec) -> None:
+    response = truid.coverage(PHONE_IP)
+    assert (response.status_code, response.headers["Content-Type"]) == (200, "application/hal+json")
+    body = response.json()
+    # Where the body departs from DeviceReachability it follows tru.ID's documented example: product ids in
+    # upper case (DataTypes' response enum ProductIDResponse; the schema points at the lower-case request enum
+    # ProductID) and, as every tru.ID resource, HAL `_links` (which the schema does not list).
+    spec.validate(body["_links"]["self"], LINK, "")
+    for product in body["products"]:
+        spec.validate_value(product["product_id"], DATA_TYPES, "/components/schemas/ProductIDResponse")
+    as_published = {key: value for key, value in body.items() if key != "_links"}
+    as_published["products"] = [{**p, "product_id": p["product_id"].lower()} for p in body["products"]]
+    spec.validate(as_published, COVERAGE_MODELS, "/components/schemas/DeviceReachability")
+
+
+def test_coverage_names_the_network_of_the_line_behind_the_ip(truid: TruId) -> None:
+    body = truid.coverage(OTHER_NETWORK_IP).json()
+    assert body == {
+        "network_id": "23415",
+        "network_name": "Vodafone UK",
+        "country_code": "GB",
+        "mobile_data_ip": OTHER_NETWORK_IP,
+        "products": [{"product_id": "PCK", "product_name": "Phone Check"},
+                     {"product_id": "SCK", "product_name": "Sim Check"},
+                     {"product_id": "SUK", "product_name": "Subscriber Check"}],
+        "_links": {"self": {"href": f"{truid.base_url}/coverage/v0.1/device_ips/{OTHER_NETWORK_IP}"}},
+    }
+    assert f"/lines/{OTHER_NETWORK_IP}" in truid.network.calls
+
+
+@pytest.mark.parametrize(("network_id", "country"), [
+    ("23410", "GB"), ("23501", "GB"), ("21407", "ES"), ("72406", "BR"), ("26201", "DE"),
+    ("310260", "US"), ("316010", "US"), ("317001", "ZZ"), ("00101", "ZZ"),
+])
+def test_coverage_country_code_follows_the_mcc(truid: TruId, network_id: str, country: str) -> None:
+    truid.network.lines = {**FakeNetwork.lines, "127.64.0.30": ("+447400900030", network_id)}
+    truid.network.operators = {**FakeNetwork.operators, network_id: "Some operator"}
+    assert truid.coverage("127.64.0.30").json()["country_code"] == country
+
+
+def test_coverage_of_a_wifi_ip_is_not_mobile_ip(truid: TruId) -> None:
+    body = assert_problem(truid.coverage(WIFI_IP), 412, "not_mobile_ip")
+    assert body["detail"] == "Not a mobile IP"
+
+
+def test_coverage_of_an_ip_unknown_to_the_network_is_not_mobile_ip(truid: TruId) -> None:
+    assert_problem(truid.coverage("192.0.2.10"), 412, "not_mobile_ip")
+
+
+def test_coverage_of_an_ipv6_address_is_not_mobile_ip_without_asking_the_network(truid: TruId) -> None:
+    assert_problem(truid.coverage("2001:db8::7"), 412, "not_mobile_ip")
+    assert not [call for call in truid.network.calls if call.startswith("/lines/")]
+
+
+def test_coverage_of_a_network_configured_unsupported_is_mno_not_supported(make_truid: Callable[..., TruId]) -> None:
+    truid = make_truid(unsupported_networks=frozenset({"23415"}))
+    body = assert_problem(truid.coverage(OTHER_NETWORK_IP), 400, "mno_not_supported")
+    assert body["detail"] == "Mobile Network Operator Not Supported"
+
+
+def test_coverage_of_a_supported_network_answers_while_another_is_unsupported(
+        make_truid: Callable[..., TruId]) -> None:
+    truid = make_truid(unsupported_networks=frozenset({"23415"}))
+    assert truid.coverage(PHONE_IP).status_code == 200
+
+
+def test_sandbox_coverage_post_makes_a_network_unsupported(truid: TruId) -> None:
+    response = truid.admin("POST", "coverage", json={"unsupported_networks": ["23410"]})
+    assert (response.status_code, response.json()) == (200, {"unsupported_networks": ["23410"]})
+    assert_problem(truid.coverage(PHONE_IP), 400, "mno_not_supported")
+
+
+def test_sandbox_coverage_post_replaces_the_configured_networks(make_truid: Callable[..., TruId]) -> None:
+    truid = make_truid(unsupported_networks=frozenset({"23415"}))
+    truid.admin("POST", "coverage", json={"unsupported_networks": []})
+    assert truid.coverage(OTHER_NETWORK_IP).status_code == 200
+
+
+def test_sandbox_coverage_delete_restores_the_configured_networks(make_truid: Callable[..., TruId]) -> None:
+    truid = make_truid(unsupported_networks=frozenset({"23415"}))
+    truid.admin("POST", "coverage", json={"unsupported_networks": ["23410"]})
+    assert truid.admin("DELETE", "coverage").status_code == 204
+    assert truid.admin("GET", "coverage").json() == {"unsupported_networks": ["23415"]}
+    assert truid.coverage(PHONE_IP).status_code == 200
+    assert_problem(truid.coverage(OTHER_NETWORK_IP), 400, "mno_not_supported")
+
+
+@pytest.mark.parametrize("body", [{"unsupported_networks": ["O2"]}, {"unsupported_networks": [23410]},
+                                  {"unsupported_networks": "23410"}, {"networks": ["23410"]}, ["23410"]])
+def test_sandbox_coverage_rejects_anything_but_a_list_of_network_ids(truid: TruId, body: Any) -> None:
+    assert_problem(truid.admin("POST", "coverage", json=body), 400, "bad_request")
+
+
+def test_coverage_with_a_phone_check_only_token_is_forbidden(truid: TruId) -> None:
+    assert_problem(truid.coverage(PHONE_IP, scope="phone_check"), 403, "forbidden")
+
+
+def test_token_with_phone_check_and_coverage_scopes_serves_both_apis(truid: TruId) -> None:
+    assert truid.coverage(PHONE_IP, scope="phone_check coverage").status_code == 200
+    response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", json={"phone_number": PHONE_SIM},
+                               headers=truid.bearer(scope="phone_check coverage"), timeout=5)
+    assert response.status_code == 201
+
+
+def test_coverage_only_token_serves_coverage(truid: TruId) -> None:
+    assert truid.coverage(PHONE_IP, scope="coverage").status_code == 200
+
+
+@pytest.mark.parametrize("ip", ["127.64.0", "not-an-ip", "127.064.0.7", "127.64.0.7:443", "127.64.0.7/32",
+                                "fe80::1%25eth0", "2001:db8::g"])
+def test_coverage_of_a_malformed_ip_is_bad_request(truid: TruId, ip: str) -> None:
+    assert_problem(truid.coverage(ip), 400, "bad_request")
+    assert not [call for call in truid.network.calls if call.startswith("/lines/")]
+
+
+def test_coverage_without_a_bearer_token_is_unauthorized(truid: TruId) -> None:
+    response = truid.http.get(f"{truid.base_url}/coverage/v0.1/device_ips/{PHONE_IP}", timeout=5)
+    assert_problem(response, 401, "unauthorized")
+
+
+def test_coverage_with_the_network_down_is_service_unavailable(truid: TruId) -> None:
+    truid.network.down = True
+    assert_problem(truid.coverage(PHONE_IP), 503, "service_unavailable")
+
+
+def test_coverage_lookup_is_recorded_in_the_request_log(truid: TruId) -> None:
+    truid.coverage(PHONE_IP)
+    lookup = truid.admin("GET", "requests").json()[-1]
+    assert (lookup["method"], lookup["path"]) == ("GET", f"/coverage/v0.1/device_ips/{PHONE_IP}")
+    assert lookup["headers"]["Authorization"] == "Bearer"
 
 
 # -- signed callbacks -----------------------------------------------------------------------------
@@ -943,7 +1100,7 @@ def test_check_without_callback_url_calls_nothing(hooked: TruId, receiver: Recei
 
 
 def test_error_check_calls_back_with_its_error_code(hooked: TruId, receiver: Receiver, spec: Spec) -> None:
-    check = hooked.created("+447700900099", callback_url=receiver.url)
+    check = hooked.created("+447400900099", callback_url=receiver.url)
     hooked.phone_opens(check)
     [delivered] = receiver.wait_for(1)
     payload = delivered.payload

@@ -7,7 +7,7 @@ from silentcheck.checks import Binding, Check, Outcome, Status
 from silentcheck.settings import settings
 
 NOW = 1_900_000_000
-NUMBER = "+447700900123"
+NUMBER = "+447400900123"
 
 
 @pytest.fixture(autouse=True)

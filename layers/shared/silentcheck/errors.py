@@ -28,6 +28,14 @@ class InvalidPhoneNumber(SilentCheckError):
     title = "Invalid phone number"
 
 
+class NumberUnsupported(SilentCheckError):
+    """A valid number that no SIM answers for (fixed-line, toll-free, premium-rate, VoIP…)."""
+
+    status = 422
+    code = "NUMBER_UNSUPPORTED"
+    title = "Number cannot be verified silently"
+
+
 class CheckNotFound(SilentCheckError):
     """Unknown check and wrong poll token answer alike, so ids cannot be probed."""
 

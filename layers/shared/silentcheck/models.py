@@ -17,7 +17,7 @@ def iso(epoch: int) -> str:
 class StartRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    phone_number: object = Field(description="E.164, e.g. +447700900123")
+    phone_number: object = Field(description="E.164, e.g. +447400900123")
     provider: str | None = Field(default=None, description="Ask for one provider, where allowed")
     operator_token: object = Field(default=None, description="A TS.43 operator token minted on the phone (CAMARA)")
 

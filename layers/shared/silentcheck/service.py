@@ -45,7 +45,8 @@ def _operator_token(value: object) -> str | None:
 
 
 def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> CheckCreated:
-    e164 = phone.parse_e164(request.phone_number)
+    number = phone.parse(request.phone_number)
+    e164 = number.e164
     operator_token = _operator_token(request.operator_token)
     provider_name = request.provider or (OPERATOR_TOKEN_PROVIDER if operator_token else DEFAULT_PROVIDER)
     if provider_name not in providers.names():
@@ -143,8 +144,10 @@ def device_return(query: Mapping[str, str]) -> DeviceReturned:
         if outcome is not None:
             try:
                 check = store.finish(check_id, outcome, tokens.now())
-            except store.TransitionLost:
-                raise InvalidReturn("this check expired before it completed; start a new check") from None
+            except store.TransitionLost as lost:
+                if lost.current is None or lost.current.status is Status.PENDING:  # it expired meanwhile
+                    raise InvalidReturn("this check expired before it completed; start a new check") from None
+                check = lost.current  # a provider callback settled it first; the code is attached already
     logger.info("device returned", check_id=check_id, status=check.status, raw_code=check.raw_code)
     return DeviceReturned(check_id=check_id, completion_code=completion_code)
 
