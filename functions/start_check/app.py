@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from silentcheck import service
+from silentcheck import routing, service
 from silentcheck.api import (
     json_object_body,
     json_response,
@@ -16,6 +16,7 @@ from silentcheck.api import (
 from silentcheck.models import StartRequest
 
 app = rest_resolver()
+routing.table()  # a bad ROUTING table fails the cold start with a message that says what to fix
 
 
 @app.post("/checks")

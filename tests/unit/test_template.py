@@ -28,8 +28,10 @@ ACCEPTED_TRANSFORMED_FINDINGS: dict[str, str] = {
     "I3042": "SAM-generated ARNs carry the transform region's partition",
 }
 
+# Reads and writes of items named by their key (BatchGetItem reads the providers' breakers in one call).
 ITEM_LEVEL_DYNAMODB_ACTIONS = frozenset(
-    {"dynamodb:getitem", "dynamodb:putitem", "dynamodb:updateitem", "dynamodb:query"}  # lower case: IAM ignores case
+    {"dynamodb:getitem", "dynamodb:batchgetitem", "dynamodb:putitem", "dynamodb:updateitem",
+     "dynamodb:query"}  # lower case: IAM ignores case
 )
 BULK_DYNAMODB_ACTIONS = ("dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 SECRET_READ_ACTIONS = frozenset({"secretsmanager:getsecretvalue"})
@@ -347,7 +349,7 @@ def test_no_function_can_scan_or_delete_from_the_table(
     assert _bulk_dynamodb_grants(resources, functions) == {}
 
 
-def test_functions_use_only_single_item_reads_writes_and_queries(
+def test_functions_use_only_keyed_item_reads_writes_and_queries(
     resources: dict[str, Any], functions: dict[str, dict[str, Any]]
 ) -> None:
     outside = {

@@ -102,6 +102,7 @@ class Check:
     confidential: dict[str, str] = field(default_factory=dict)  # encrypted at rest; gone once final
     next_poll_at: int | None = None  # paced flows (CIBA): the provider is asked no sooner than this
     poll_interval: int | None = None
+    attempts: tuple[str, ...] = ()  # providers that refused before this one, and why ("infobip:PROVIDER_ERROR:…")
 
     def is_expired_at(self, now: int) -> bool:
         return now >= self.expires_at

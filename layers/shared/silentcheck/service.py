@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from urllib.parse import urlencode
 
-from silentcheck import phone, providers, secrets, store, tokens
+from silentcheck import breakers, phone, providers, routing, secrets, store, tokens
 from silentcheck.checks import Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.errors import (
     CallbackNotAccepted,
@@ -26,11 +27,10 @@ from silentcheck.providers.base import (
     PollAgain,
     ProviderRefused,
     StartContext,
+    Started,
 )
 from silentcheck.settings import settings
 
-DEFAULT_PROVIDER = "truid"
-OPERATOR_TOKEN_PROVIDER = "camara"  # the one flow that takes a TS.43 operator token
 RETURN_PATH = "/checks/return"
 _OPERATOR_TOKEN = re.compile(r"[\x21-\x7e]{16,4096}")
 
@@ -46,60 +46,84 @@ def _operator_token(value: object) -> str | None:
 
 def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> CheckCreated:
     number = phone.parse(request.phone_number)
-    e164 = number.e164
     operator_token = _operator_token(request.operator_token)
-    provider_name = request.provider or (OPERATOR_TOKEN_PROVIDER if operator_token else DEFAULT_PROVIDER)
-    if provider_name not in providers.names():
-        raise InvalidRequest(f"provider must be one of: {', '.join(providers.names())}")
-    adapter = providers.get(provider_name)
-    if operator_token and not adapter.accepts_operator_token:
-        raise InvalidRequest(f"provider {provider_name} does not take an operator_token; "
-                             f"leave provider out or use {OPERATOR_TOKEN_PROVIDER}")
+    table = routing.table()
+    candidates = routing.plan(table, number, request.provider, operator_token is not None)
 
     now = tokens.now()
     check_id, poll_token = tokens.new_token(), tokens.new_token()
     state = f"{check_id}.{tokens.new_token()}"
     capability = f"{check_id}.{tokens.new_token()}"
-    callback_base = settings().callback_url if adapter.uses_callbacks else None
+    callback_base = settings().callback_url
     check = Check(
         check_id=check_id,
-        provider=provider_name,
+        provider=candidates[0],
         status=Status.PENDING,
         created_at=now,
         expires_at=now + settings().check_ttl_seconds,
         poll_token_hash=tokens.digest(poll_token),
-        number_key=phone.number_key(secrets.pepper(), e164),
+        number_key=phone.number_key(secrets.pepper(), number.e164),
         state_hash=tokens.digest(state),
         capability_hash=tokens.digest(capability) if callback_base else None,
     )
     store.create(check)  # before any billable call: every provider request has a record
-    context = {"check_id": check_id, "provider": provider_name, "number": phone.mask(e164)}
     redirect_uri = f"{api_base_url.rstrip('/')}{RETURN_PATH}"
-    return_url = f"{redirect_uri}?{urlencode({'state': state})}"
-    callback_url = f"{str(callback_base).rstrip('/')}/{provider_name}/{capability}" if callback_base else None
-    try:
-        started = adapter.start(StartContext(check_id, e164, return_url, source_ip, state=state,
-                                             redirect_uri=redirect_uri, operator_token=operator_token,
-                                             callback_url=callback_url))
-    except ProviderRefused as refused:
-        logger.info("provider refused the check", extra={**context, "raw_code": refused.outcome.raw_code})
-        failed = _finish(check, refused.outcome, tokens.now())
-        return _created(failed, poll_token, None)
-    except ProviderNotConfigured as error:
-        logger.error("provider is not configured", extra={**context, "detail": error.detail})
-        failed = _finish(check, Outcome.failed(Reason.PROVIDER_REJECTED, "not_configured"), tokens.now())
-        return _created(failed, poll_token, None)
-    except Exception:
-        _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), tokens.now())
-        raise
+    context = StartContext(check_id, number.e164, f"{redirect_uri}?{urlencode({'state': state})}", source_ip,
+                           state=state, redirect_uri=redirect_uri, operator_token=operator_token)
+    log = {"check_id": check_id, "number": phone.mask(number.e164)}
 
+    if table.coverage_precheck and source_ip and not operator_token:
+        device = routing.device_network(source_ip)
+        if device is not None and not device.mobile:  # reported before any check is billed
+            failed = _finish(check, Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "coverage:412"), tokens.now())
+            return _created(failed, poll_token, None)
+        if device is not None:
+            candidates = routing.serving(table, candidates, device)
+
+    attempts: list[str] = []
+    breakers_now = breakers.states(candidates)
+    outcome = Outcome.failed(Reason.CARRIER_UNSUPPORTED, "no_provider_serves_this_network")
+    for position, name in enumerate(candidates):
+        if breakers.is_open(breakers_now.get(name), tokens.now()):
+            attempts.append(f"{name}:skipped:circuit_open")
+            continue
+        adapter = providers.get(name)
+        callback_url = (f"{str(callback_base).rstrip('/')}/{name}/{capability}"
+                        if callback_base and adapter.uses_callbacks else None)
+        try:
+            started = adapter.start(replace(context, callback_url=callback_url))
+        except ProviderRefused as refused:
+            outcome = refused.outcome
+        except ProviderNotConfigured as error:
+            logger.error("provider is not configured", extra={**log, "provider": name, "detail": error.detail})
+            outcome = Outcome.failed(Reason.PROVIDER_REJECTED, "not_configured")
+        except Exception:
+            _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), tokens.now(), attempts)
+            raise
+        else:
+            breakers.record_success(name, breakers_now.get(name))
+            return _started(check, name, started, attempts, poll_token, log)
+        attempts.append(f"{name}:{outcome.reason or outcome.status}:{outcome.raw_code}")
+        logger.info("provider refused the check", extra={**log, "provider": name, "raw_code": outcome.raw_code})
+        if outcome.reason is Reason.PROVIDER_ERROR:
+            breakers.record_failure(name, tokens.now(), table.circuit_breaker)
+        if not routing.may_fall_back(outcome) or position == len(candidates) - 1:
+            break
+    failed = _finish(check, outcome, tokens.now(), attempts)
+    return _created(failed, poll_token, None)
+
+
+def _started(check: Check, provider: str, started: Started, attempts: list[str], poll_token: str,
+             log: dict[str, str]) -> CheckCreated:
     expires_at = check.expires_at
     if started.ttl_seconds:
-        expires_at = min(expires_at, now + started.ttl_seconds)
-    recorded = store.record_started(check_id, tokens.now(), started.provider_ref, started.provider_version,
+        expires_at = min(expires_at, check.created_at + started.ttl_seconds)
+    recorded = store.record_started(check.check_id, tokens.now(), started.provider_ref, started.provider_version,
                                     started.binding, expires_at, started.attributes,
-                                    confidential=started.confidential, poll_interval=started.poll_interval)
-    logger.info("check started", extra={**context, "version": started.provider_version})
+                                    confidential=started.confidential, poll_interval=started.poll_interval,
+                                    provider=provider, attempts=attempts)
+    logger.info("check started", extra={**log, "provider": provider, "version": started.provider_version,
+                                        "attempts": attempts})
     return _created(recorded, poll_token, started.check_url)
 
 
@@ -204,9 +228,9 @@ def _advance(check: Check, now: int) -> Check:
     return _finish(check, result, tokens.now())
 
 
-def _finish(check: Check, outcome: Outcome, now: int) -> Check:
+def _finish(check: Check, outcome: Outcome, now: int, attempts: list[str] | None = None) -> Check:
     try:
-        return store.finish(check.check_id, outcome, now)
+        return store.finish(check.check_id, outcome, now, attempts=attempts)
     except store.TransitionLost as lost:
         return lost.current or check  # someone else settled it first; theirs stands
 

@@ -52,6 +52,8 @@ def _to_item(check: Check, purge_at: int) -> dict[str, Any]:
         item["attributes"] = {"M": {k: {"S": v} for k, v in check.attributes.items()}}
     if check.confidential:
         item["sealed"] = {"B": sealing.seal(check.confidential, check.check_id)}
+    if check.attempts:
+        item["attempts"] = {"L": [{"S": a} for a in check.attempts]}
     for name, number in (("next_poll_at", check.next_poll_at), ("poll_interval", check.poll_interval)):
         if number is not None:
             item[name] = {"N": str(number)}
@@ -87,6 +89,7 @@ def _from_item(item: dict[str, Any]) -> Check:
         confidential=sealing.unseal(item["sealed"]["B"], item["check_id"]["S"]) if "sealed" in item else {},
         next_poll_at=n("next_poll_at"),
         poll_interval=n("poll_interval"),
+        attempts=tuple(a["S"] for a in item.get("attempts", {}).get("L", [])),
     )
 
 
@@ -139,9 +142,10 @@ def _update_pending(check_id: str, now: int, update: str, condition: str = "", *
 
 def record_started(check_id: str, now: int, provider_ref: str | None, provider_version: str | None,
                    binding: Binding, expires_at: int, attributes: dict[str, str],
-                   confidential: dict[str, str] | None = None, poll_interval: int | None = None) -> Check:
+                   confidential: dict[str, str] | None = None, poll_interval: int | None = None,
+                   provider: str | None = None, attempts: list[str] | None = None) -> Check:
     """Attach what the provider's acceptance tells us: its reference, the flow's binding, deadlines,
-    and (encrypted) what the adapter needs again."""
+    and (encrypted) what the adapter needs again; `provider` when routing fell back to another one."""
     values: dict[str, Any] = {
         ":binding": {"S": binding.value},
         ":expires": {"N": str(expires_at)},
@@ -154,6 +158,8 @@ def record_started(check_id: str, now: int, provider_ref: str | None, provider_v
         "sealed": {"B": sealing.seal(confidential, check_id)} if confidential else None,
         "poll_interval": {"N": str(poll_interval)} if poll_interval else None,
         "next_poll_at": {"N": str(next_poll_at(now, poll_interval))} if poll_interval else None,
+        "provider": {"S": provider} if provider else None,
+        "attempts": {"L": [{"S": a} for a in attempts]} if attempts else None,
     }
     for name, value in optional.items():
         if value is not None:
@@ -195,7 +201,8 @@ def consume_state(check_id: str, state_hash: str, now: int, completion_code_hash
     return _from_item(response["Attributes"])
 
 
-def finish(check_id: str, outcome: Outcome, now: int, keep_state: bool = False) -> Check:
+def finish(check_id: str, outcome: Outcome, now: int, keep_state: bool = False,
+           attempts: list[str] | None = None) -> Check:
     """PENDING -> a final status. Raises TransitionLost if the check is final or expired already.
     `keep_state`: a callback settled the check and its device may still come back for its code."""
     values: dict[str, Any] = {
@@ -209,6 +216,9 @@ def finish(check_id: str, outcome: Outcome, now: int, keep_state: bool = False) 
         if value is not None:
             values[f":{name}"] = {"S": str(value)}
             sets.append(f"{name} = :{name}")
+    if attempts:
+        values[":attempts"] = {"L": [{"S": a} for a in attempts]}
+        sets.append("attempts = :attempts")
     update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
     return _update_pending(check_id, now, update, **values)
 

@@ -39,6 +39,16 @@ class Started:
 
 
 @dataclass(frozen=True)
+class DeviceNetwork:
+    """A coverage lookup of a device IP: on mobile data or not, which network, and whether the provider
+    that answered serves it."""
+
+    mobile: bool
+    network_id: str | None = None  # MCC+MNC
+    coverage_provider_serves: bool = True
+
+
+@dataclass(frozen=True)
 class PollAgain:
     """Still undecided: ask the provider again no sooner than `interval` seconds from now."""
 
@@ -92,6 +102,10 @@ class Provider(Protocol):
 
     def refresh(self, check: Check) -> Outcome | PollAgain | None:
         """Ask the provider about a PENDING check when the app polls; None (or PollAgain) while undecided."""
+        ...
+
+    def device_network(self, ip: str) -> DeviceNetwork | None:
+        """Coverage of a device IP, for providers that offer a lookup (tru.ID); None otherwise or on error."""
         ...
 
     def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:

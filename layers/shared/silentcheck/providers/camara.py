@@ -24,6 +24,7 @@ from silentcheck.providers import oidc
 from silentcheck.providers.base import (
     CallbackRejected,
     CallbackRequest,
+    DeviceNetwork,
     PollAgain,
     ProviderRefused,
     StartContext,
@@ -310,6 +311,9 @@ class Camara:
             if failure.error == "invalid_grant":  # the auth_req_id is unknown, used or revoked
                 return Outcome.failed(Reason.PROVIDER_ERROR, "ciba:invalid_grant")
             return failure.outcome
+
+    def device_network(self, ip: str) -> DeviceNetwork | None:
+        return None  # no coverage lookup
 
     def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:
         raise CallbackRejected("CAMARA pushes nothing to callbacks")

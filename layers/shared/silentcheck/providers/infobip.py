@@ -20,6 +20,7 @@ from silentcheck.providers.base import (
     CallbackRejected,
     CallbackRequest,
     CallbackTooEarly,
+    DeviceNetwork,
     PollAgain,
     ProviderRefused,
     StartContext,
@@ -141,6 +142,9 @@ class Infobip:
 
     def refresh(self, check: Check) -> Outcome | PollAgain | None:
         return None  # Infobip has no endpoint to read a result
+
+    def device_network(self, ip: str) -> DeviceNetwork | None:
+        return None  # no coverage lookup
 
     def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:
         """`{"result", "token", "error"}` posted as JSON, or the older GET with `result` and `token` in

@@ -11,8 +11,9 @@ import json
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
+from urllib.parse import quote
 
 from silentcheck import http, secrets, tokens
 from silentcheck.checks import Binding, Check, Outcome, Reason
@@ -22,6 +23,7 @@ from silentcheck.providers.base import (
     CallbackRejected,
     CallbackRequest,
     CallbackTooEarly,
+    DeviceNetwork,
     ProviderRefused,
     StartContext,
     Started,
@@ -219,6 +221,29 @@ class TruId:
         if version == "v0.2" and outcome is not None and outcome.status.value in ("VERIFIED", "NOT_VERIFIED"):
             return None  # v0.2 verdicts come only from the code exchange, which binds the device
         return outcome
+
+    def device_network(self, ip: str) -> DeviceNetwork | None:
+        """tru.ID's Coverage API for a device IP (a token with the `coverage` scope): 200 names the network
+        and whether PhoneCheck serves it, 412 says the IP is not on mobile data, 400 that tru.ID does not
+        serve the network. Anything else: None (unknown; routing goes on without it)."""
+        config = replace(_Config.from_secret(), scope="coverage")
+        try:
+            body = self._call(config, "GET", f"/coverage/v0.1/device_ips/{quote(ip, safe='')}").json()
+        except _Failed as failure:
+            code = failure.outcome.raw_code or ""
+            if code.startswith("412"):
+                return DeviceNetwork(mobile=False)
+            if code.startswith("400"):
+                return DeviceNetwork(mobile=True, coverage_provider_serves=False)
+            return None
+        except ValueError:
+            return None
+        products = body.get("products") if isinstance(body, dict) else None
+        serves = isinstance(products, list) and any(
+            isinstance(p, dict) and str(p.get("product_id", "")).lower() == "pck" for p in products)
+        network_id = body.get("network_id")
+        return DeviceNetwork(mobile=True, network_id=str(network_id) if network_id else None,
+                             coverage_provider_serves=serves)
 
     def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:
         """A signed callback is only a hint: once its signature holds and it names our check, the check is
