@@ -38,6 +38,13 @@ CAMARA_CLIENTS = {
     "mock_sandbox_app_id": ("mock_sandbox_app_secret", "mock"),
 }
 INFOBIP_API_KEY = "sandbox-infobip-api-key"
+# The sandbox's routing table exercises all three providers: Spain → CAMARA first, Brazil → Infobip
+# (its OK flow), Germany → Infobip then tru.ID, everything else → tru.ID then Infobip.
+SANDBOX_ROUTING: dict[str, Any] = {
+    "default": ["truid", "infobip"],
+    "countries": {"34": ["camara", "truid"], "55": ["infobip"], "49": ["infobip", "truid"]},
+    "app_may_choose": ["truid", "camara", "infobip"],
+}
 CAMARA_SCOPE = "openid dpv:FraudPreventionAndDetection number-verification:verify"
 CAMARA_API_VERSION = "v2"
 CAMARA_KEY_ID = "sandbox-camara-client-key"
@@ -118,6 +125,11 @@ class Stack:
         aws.seed_secret(aws.client("secretsmanager", self.moto.endpoint), SECRET_NAME, self.secret_value)
         forget_function_caches()
 
+    def configure_routing(self, table: dict[str, Any] | None = None) -> None:
+        """Give the functions another routing table (takes effect on the next request, as in a new container)."""
+        os.environ["ROUTING"] = json.dumps(table or SANDBOX_ROUTING)
+        forget_function_caches()
+
     def stop(self) -> None:
         for part in (self.gateway, self.infobip, self.camara, self.truid, self.network, self.moto, self.dynamodb):
             part.stop()
@@ -128,11 +140,13 @@ class Stack:
 def forget_function_caches() -> None:
     """The functions run in this process: drop their per-container caches as a new container would."""
     from silentcheck import secrets
+    from silentcheck import routing
     from silentcheck.providers import camara, truid
 
     secrets.forget()
     truid.forget_tokens()
     camara.forget_caches()
+    routing.table.cache_clear()
 
 
 def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float = 10.0,
@@ -167,7 +181,8 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
 
     secret_value: dict[str, Any] = {"pepper": random.token_urlsafe(32)}
     secret_arn = aws.seed_secret(aws.client("secretsmanager", moto.endpoint), SECRET_NAME, secret_value)
-    gateway = start_gateway({"TABLE_NAME": TABLE_NAME, "SECRET_ID": secret_arn, "POWERTOOLS_LOG_LEVEL": log_level})
+    gateway = start_gateway({"TABLE_NAME": TABLE_NAME, "SECRET_ID": secret_arn, "POWERTOOLS_LOG_LEVEL": log_level,
+                             "ROUTING": json.dumps(SANDBOX_ROUTING)})
     redirect_uris = (f"{gateway.api_url}/checks/return",)
     public_jwk = {**json.loads(RSAAlgorithm.to_jwk(camara_key.public_key())), "kid": CAMARA_KEY_ID, "alg": "RS256"}
     for client_id, (client_secret, mode) in CAMARA_CLIENTS.items():

@@ -18,9 +18,11 @@ def _forget_caches() -> None:
     from silentcheck import aws as sc_aws
     from silentcheck import http, settings
     from silentcheck import secrets as sc_secrets
+    from silentcheck import routing
     from silentcheck.providers import camara, truid
 
     settings.settings.cache_clear()
+    routing.table.cache_clear()
     sc_aws.reset()
     http.reset()
     sc_secrets.forget()

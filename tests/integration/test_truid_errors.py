@@ -7,6 +7,12 @@ from silentcheck import tokens
 from tests.integration.conftest import App, completion_code
 
 
+@pytest.fixture(autouse=True)
+def _truid_alone(app: App):
+    """tru.ID's own answers, with no other provider to fall back to."""
+    app.stack.configure_routing({"default": ["truid"]})
+
+
 @pytest.mark.parametrize(("number", "status", "reason"), [
     ("+447400900098", "FAILED", "CARRIER_UNSUPPORTED"),  # 400 #mno_not_supported
     ("+447400900097", "FAILED", "PROVIDER_ERROR"),  # 429 with Retry-After
