@@ -130,6 +130,14 @@ class Stack:
         os.environ["ROUTING"] = json.dumps(table or SANDBOX_ROUTING)
         forget_function_caches()
 
+    def reset_breakers(self) -> None:
+        """Close every provider's circuit breaker (their state lives in the table, across containers)."""
+        from silentcheck import providers
+
+        dynamodb = aws.client("dynamodb", self.dynamodb.endpoint)
+        for name in providers.names():
+            dynamodb.delete_item(TableName=TABLE_NAME, Key={"pk": {"S": f"breaker#{name}"}})
+
     def stop(self) -> None:
         for part in (self.gateway, self.infobip, self.camara, self.truid, self.network, self.moto, self.dynamodb):
             part.stop()
@@ -139,8 +147,7 @@ class Stack:
 
 def forget_function_caches() -> None:
     """The functions run in this process: drop their per-container caches as a new container would."""
-    from silentcheck import secrets
-    from silentcheck import routing
+    from silentcheck import routing, secrets
     from silentcheck.providers import camara, truid
 
     secrets.forget()

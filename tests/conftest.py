@@ -16,9 +16,8 @@ TEST_SECRET = "silentcheck/test"
 
 def _forget_caches() -> None:
     from silentcheck import aws as sc_aws
-    from silentcheck import http, settings
+    from silentcheck import http, routing, settings
     from silentcheck import secrets as sc_secrets
-    from silentcheck import routing
     from silentcheck.providers import camara, truid
 
     settings.settings.cache_clear()

@@ -35,6 +35,7 @@ def _fresh_providers(stack: stacks.Stack) -> Iterator[None]:
     stack.configure_truid()
     stack.configure_camara()
     stack.configure_routing()
+    stack.reset_breakers()
     for simulator in (stack.truid, stack.camara):
         requests.delete(f"{simulator.base_url}/_sandbox/faults", timeout=5)
         requests.delete(f"{simulator.base_url}/_sandbox/requests", timeout=5)

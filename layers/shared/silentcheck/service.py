@@ -83,10 +83,14 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> Ch
     attempts: list[str] = []
     breakers_now = breakers.states(candidates)
     outcome = Outcome.failed(Reason.CARRIER_UNSUPPORTED, "no_provider_serves_this_network")
+    tried_any = False
     for position, name in enumerate(candidates):
         if breakers.is_open(breakers_now.get(name), tokens.now()):
             attempts.append(f"{name}:skipped:circuit_open")
+            if not tried_any:
+                outcome = Outcome.failed(Reason.PROVIDER_ERROR, "circuit_open")
             continue
+        tried_any = True
         adapter = providers.get(name)
         callback_url = (f"{str(callback_base).rstrip('/')}/{name}/{capability}"
                         if callback_base and adapter.uses_callbacks else None)

@@ -1,0 +1,116 @@
+"""The routing table: what it accepts, the clear errors it gives, and which providers it picks."""
+
+import json
+import re
+
+import pytest
+
+from silentcheck import phone, routing
+from silentcheck.checks import Outcome, Reason
+from silentcheck.errors import InvalidRequest
+from silentcheck.providers.base import DeviceNetwork
+
+SPAIN, UK, BRAZIL = phone.parse("+34600000012"), phone.parse("+447400900002"), phone.parse("+5511987650012")
+
+
+def _table(**raw) -> routing.RoutingTable:
+    return routing.parse(json.dumps({"default": ["truid"], **raw}))
+
+
+def test_the_template_default_table_parses():
+    assert routing.parse(routing.DEFAULT_TABLE).default == ("truid",)
+
+
+def test_the_sandbox_table_parses_and_routes_each_country_to_its_providers():
+    from sandbox.stack import SANDBOX_ROUTING
+
+    table = routing.parse(json.dumps(SANDBOX_ROUTING))
+
+    assert [table.candidates(n) for n in (SPAIN, UK, BRAZIL)] == [("camara", "truid"), ("truid", "infobip"),
+                                                                  ("infobip",)]
+
+
+def test_a_region_route_wins_over_the_calling_code():
+    table = _table(countries={"44": ["infobip"], "GB": ["camara"]})
+
+    assert table.candidates(UK) == ("camara",)
+
+
+def test_disabled_providers_are_left_out_and_an_emptied_route_falls_back_to_the_default():
+    table = _table(default=["truid", "infobip"], countries={"34": ["camara"]}, disabled=["camara"])
+
+    assert table.candidates(SPAIN) == ("truid", "infobip")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("not json", "not JSON"),
+    ("[]", "JSON object"),
+    ('{"countries": {}}', "needs a \"default\""),
+    ('{"default": ["twilio"]}', "unknown providers ['twilio']"),
+    ('{"default": "truid"}', "must be a list"),
+    ('{"default": ["truid", "truid"]}', "twice"),
+    ('{"default": ["truid"], "countries": {"UK1": ["truid"]}}', "calling code"),
+    ('{"default": ["truid"], "routes": {}}', "unknown keys ['routes']"),
+    ('{"default": ["truid"], "disabled": ["truid"]}', "no enabled provider"),
+    ('{"default": ["truid"], "coverage_precheck": "yes"}', "true or false"),
+    ('{"default": ["truid"], "circuit_breaker": {"failures": 0}}', "positive integer"),
+    ('{"default": ["truid"], "networks": {"camara": "21407"}}', "lists of MCC+MNC"),
+])
+def test_a_bad_table_is_refused_with_a_message_that_says_what_to_fix(text, message):
+    with pytest.raises(routing.RoutingInvalid, match=re.escape(message)):
+        routing.parse(text)
+
+
+def test_a_bad_table_in_the_environment_fails_when_the_start_function_loads(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    monkeypatch.setenv("ROUTING", '{"default": ["nobody"]}')
+    routing.table.cache_clear()
+    path = Path(__file__).resolve().parents[2] / "functions/start_check/app.py"
+    spec = importlib.util.spec_from_file_location("start_check_app", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+
+    with pytest.raises(routing.RoutingInvalid, match="nobody"):
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    routing.table.cache_clear()
+
+
+def test_the_app_may_ask_for_a_provider_the_deployment_allows():
+    assert routing.plan(_table(app_may_choose=["camara"]), UK, "camara", False) == ("camara",)
+
+
+def test_the_app_may_not_ask_for_a_provider_the_deployment_does_not_allow():
+    with pytest.raises(InvalidRequest, match="does not let apps choose provider 'infobip'; leave provider out or "
+                                             "use one of: camara"):
+        routing.plan(_table(app_may_choose=["camara"]), UK, "infobip", False)
+
+
+def test_an_operator_token_goes_to_the_provider_that_takes_one_even_off_the_route():
+    assert routing.plan(_table(default=["truid", "infobip"]), UK, None, True) == ("camara",)
+
+
+def test_an_operator_token_with_a_provider_that_cannot_take_it_is_refused():
+    with pytest.raises(InvalidRequest, match="does not take an operator_token; leave provider out or use camara"):
+        routing.plan(_table(app_may_choose=["truid"]), UK, "truid", True)
+
+
+@pytest.mark.parametrize(("outcome", "falls_back"), [
+    (Outcome.failed(Reason.PROVIDER_ERROR, "503"), True),
+    (Outcome.failed(Reason.CARRIER_UNSUPPORTED, "400"), True),
+    (Outcome.failed(Reason.PROVIDER_REJECTED, "not_configured"), True),
+    (Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "412"), False),
+    (Outcome.failed(Reason.NUMBER_UNSUPPORTED, "mno_user_not_found"), False),
+    (Outcome.not_verified("409"), False),
+])
+def test_only_refusals_another_provider_may_not_share_fall_back(outcome, falls_back):
+    assert routing.may_fall_back(outcome) is falls_back
+
+
+def test_coverage_keeps_truid_only_where_it_serves_and_others_per_their_networks():
+    table = _table(networks={"camara": ["21407"]})
+    on_movistar = DeviceNetwork(mobile=True, network_id="21407", coverage_provider_serves=False)
+    elsewhere = DeviceNetwork(mobile=True, network_id="21401", coverage_provider_serves=True)
+
+    assert routing.serving(table, ("truid", "camara", "infobip"), on_movistar) == ("camara", "infobip")
+    assert routing.serving(table, ("truid", "camara", "infobip"), elsewhere) == ("truid", "infobip")
