@@ -96,7 +96,7 @@ def test_carrier_unsupported_falls_back(app: App):
 def test_when_every_provider_refuses_the_check_fails_with_the_last_reason_and_all_attempts(app: App):
     check = app.start("+447400900096").json()  # 503 at tru.ID, 500 at Infobip
 
-    assert (check["status"], check["reason"], check["provider"]) == ("FAILED", "PROVIDER_ERROR", "truid")
+    assert (check["status"], check["reason"], check["provider"]) == ("FAILED", "PROVIDER_ERROR", "infobip")
     assert [a.split(":")[0] for a in attempts(app, check["check_id"])] == ["truid", "infobip"]
 
 
@@ -210,6 +210,14 @@ def test_coverage_precheck_skips_a_provider_whose_networks_leave_the_device_out(
     check = start_from_phone(app, UK, network_id="23410")
 
     assert check["provider"] == "truid" and infobip_verifies(app) == 0
+
+
+def test_coverage_precheck_goes_on_without_it_when_truid_is_not_configured(app: App):
+    app.stack.configure_routing({"default": ["infobip"], "coverage_precheck": True})
+    app.stack.secret_value.pop("truid")
+    app.stack.configure_camara()  # re-seeds the secret without the truid section
+
+    assert start_from_phone(app, UK)["provider"] == "infobip"
 
 
 def test_coverage_precheck_lets_a_covered_device_through_to_the_first_provider(app: App):

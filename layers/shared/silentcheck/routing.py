@@ -12,7 +12,7 @@ from typing import Any
 
 from silentcheck import providers
 from silentcheck.checks import Outcome, Reason, Status
-from silentcheck.errors import InvalidRequest
+from silentcheck.errors import InvalidRequest, ProviderNotConfigured
 from silentcheck.phone import PhoneNumber
 from silentcheck.providers.base import DeviceNetwork
 
@@ -96,7 +96,10 @@ def may_fall_back(outcome: Outcome) -> bool:
 
 def device_network(ip: str) -> DeviceNetwork | None:
     """What tru.ID's coverage lookup says of the caller's IP; None when it could not say."""
-    return providers.get(COVERAGE_PROVIDER).device_network(ip)
+    try:
+        return providers.get(COVERAGE_PROVIDER).device_network(ip)
+    except ProviderNotConfigured:
+        return None
 
 
 def serving(table: RoutingTable, candidates: tuple[str, ...], device: DeviceNetwork) -> tuple[str, ...]:

@@ -83,14 +83,14 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> Ch
     attempts: list[str] = []
     breakers_now = breakers.states(candidates)
     outcome = Outcome.failed(Reason.CARRIER_UNSUPPORTED, "no_provider_serves_this_network")
-    tried_any = False
+    tried_any, last_tried = False, None
     for position, name in enumerate(candidates):
         if breakers.is_open(breakers_now.get(name), tokens.now()):
             attempts.append(f"{name}:skipped:circuit_open")
             if not tried_any:
                 outcome = Outcome.failed(Reason.PROVIDER_ERROR, "circuit_open")
             continue
-        tried_any = True
+        tried_any, last_tried = True, name
         adapter = providers.get(name)
         callback_url = (f"{str(callback_base).rstrip('/')}/{name}/{capability}"
                         if callback_base and adapter.uses_callbacks else None)
@@ -113,7 +113,7 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> Ch
             breakers.record_failure(name, tokens.now(), table.circuit_breaker)
         if not routing.may_fall_back(outcome) or position == len(candidates) - 1:
             break
-    failed = _finish(check, outcome, tokens.now(), attempts)
+    failed = _finish(check, outcome, tokens.now(), attempts, provider=last_tried)
     return _created(failed, poll_token, None)
 
 
@@ -232,9 +232,10 @@ def _advance(check: Check, now: int) -> Check:
     return _finish(check, result, tokens.now())
 
 
-def _finish(check: Check, outcome: Outcome, now: int, attempts: list[str] | None = None) -> Check:
+def _finish(check: Check, outcome: Outcome, now: int, attempts: list[str] | None = None,
+            provider: str | None = None) -> Check:
     try:
-        return store.finish(check.check_id, outcome, now, attempts=attempts)
+        return store.finish(check.check_id, outcome, now, attempts=attempts, provider=provider)
     except store.TransitionLost as lost:
         return lost.current or check  # someone else settled it first; theirs stands
 

@@ -202,7 +202,7 @@ def consume_state(check_id: str, state_hash: str, now: int, completion_code_hash
 
 
 def finish(check_id: str, outcome: Outcome, now: int, keep_state: bool = False,
-           attempts: list[str] | None = None) -> Check:
+           attempts: list[str] | None = None, provider: str | None = None) -> Check:
     """PENDING -> a final status. Raises TransitionLost if the check is final or expired already.
     `keep_state`: a callback settled the check and its device may still come back for its code."""
     values: dict[str, Any] = {
@@ -219,6 +219,9 @@ def finish(check_id: str, outcome: Outcome, now: int, keep_state: bool = False,
     if attempts:
         values[":attempts"] = {"L": [{"S": a} for a in attempts]}
         sets.append("attempts = :attempts")
+    if provider:
+        values[":provider"] = {"S": provider}
+        sets.append("provider = :provider")
     update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
     return _update_pending(check_id, now, update, **values)
 
