@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                           operator_token_url=stack.camara.base_url if args.operator_token else None, **options)
         return 0 if view.get("status") else 1
 
-    print("starting the sandbox (DynamoDB Local, moto, simulated tru.ID and network, gateway)…")
+    print("starting the sandbox (DynamoDB Local, moto, simulated tru.ID, CAMARA, Infobip and network, gateway)…")
     with stacks.running_stack(log_level=log_level) as stack:
         stacks.write_state(stack)
         if args.command == "run":

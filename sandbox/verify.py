@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import requests
 
-from sandbox.device import Phone
+from sandbox.device import Phone, bound_session
 
 POLL_ATTEMPTS = 20
 POLL_INTERVAL_SECONDS = 0.5
@@ -17,12 +17,15 @@ POLL_INTERVAL_SECONDS = 0.5
 def verify(api_url: str, network_url: str, phone_number: str, *, sim: str | None = None,
            bearer: Literal["cellular", "wifi"] = "cellular", provider: str | None = None,
            operator_token_url: str | None = None, say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Start a check for `phone_number`, open its check_url on a phone holding `sim`, poll the result.
+    """Start a check for `phone_number` from an app on a phone holding `sim`, open its check_url on that
+    phone, poll the result. The app calls the API from the phone's own address, as a mobile app does, so
+    flows that look at the caller's IP (Infobip's OK flow, the coverage pre-check) see the phone.
 
     With `operator_token_url` (the simulated aggregator), the phone first gets a TS.43 operator token
     for its SIM and the check runs CAMARA's CIBA flow: nothing to open, the app only polls."""
-    with requests.Session() as app:
-        app.trust_env = False
+    phone = Phone.join(network_url, sim or phone_number, bearer)
+    say(f"phone   holds SIM {phone.sim} on {phone.bearer} ({phone.ip})")
+    with bound_session(phone.ip) as app:
         body: dict[str, Any] = {"phone_number": phone_number}
         if provider:
             body["provider"] = provider
@@ -47,8 +50,6 @@ def verify(api_url: str, network_url: str, phone_number: str, *, sim: str | None
             say(f"        no check_url: binding {body.get('binding')}, the app just polls")
             return _poll(app, api_url, body, None, say)
 
-        phone = Phone.join(network_url, sim or phone_number, bearer)
-        say(f"phone   holds SIM {phone.sim} on {phone.bearer} ({phone.ip})")
         opened = phone.open(body["check_url"])
         for hop in opened.hops:
             say(f"phone   {hop.method} {hop.url.split('?')[0]} -> {hop.status}")

@@ -33,10 +33,17 @@ def test_verify_with_an_operator_token_verifies_a_phone_on_wifi(app: App):
     assert (view["status"], view["binding"]) == ("VERIFIED", "operator_token")
 
 
+def test_verify_calls_the_api_from_the_phone_so_infobips_ok_flow_sees_its_address(app: App):
+    view = verify(app.api, app.stack.network.base_url, "+5511987650012", say=_quiet)
+
+    assert (view["status"], view["binding"]) == ("VERIFIED", "none")
+
+
 def test_verify_reports_the_steps_it_took(app: App):
     lines: list[str] = []
 
     verify(app.api, app.stack.network.base_url, "+34600000012", provider="camara", say=lines.append)
 
-    assert lines[0] == "app     POST /checks +34600000012 via camara -> 201"
+    assert lines[0].startswith("phone   holds SIM +34600000012 on cellular (127.64.")
+    assert lines[1] == "app     POST /checks +34600000012 via camara -> 201"
     assert lines[-1].startswith("app     GET /checks/{id} -> VERIFIED")
