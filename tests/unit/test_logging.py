@@ -7,16 +7,34 @@ import logging
 from silentcheck.observability import logger
 
 
-def test_a_raw_number_in_a_log_line_is_masked():
+def _logged(message: str, **extra: object) -> tuple[dict[str, object], str]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)
     logging.getLogger(logger.service).addHandler(handler)
     try:
-        logger.warning("user typed +447400900123 by mistake", extra={"detail": {"number": "447400900123"}})
+        logger.warning(message, extra=extra)
     finally:
         logging.getLogger(logger.service).removeHandler(handler)
+    return json.loads(stream.getvalue().splitlines()[-1]), stream.getvalue()
 
-    line = json.loads(stream.getvalue().splitlines()[-1])
-    assert "447400900123" not in stream.getvalue()
+
+def test_a_raw_number_in_a_log_line_is_masked():
+    line, raw = _logged("user typed +447400900123 by mistake", detail={"number": "447400900123"})
+
+    assert "447400900123" not in raw
     assert line["message"] == "user typed +44********23 by mistake"
+
+
+def test_a_number_after_punctuation_is_masked():
+    _, raw = _logged("callback for tel:+447400900123, phone=447400900123")
+
+    assert "447400900123" not in raw
+
+
+def test_ids_that_contain_long_digit_runs_are_logged_unchanged():
+    correlator = "5f0c2b7e-1d2a-4c3b-9e8f-426614174000"  # a UUID whose last group is all digits
+
+    line, _ = _logged("calling", x_correlator=correlator, check_id="Ab3_12345678901cD")
+
+    assert (line["x_correlator"], line["check_id"]) == (correlator, "Ab3_12345678901cD")

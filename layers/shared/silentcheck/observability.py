@@ -8,7 +8,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-_DIGIT_RUN = re.compile(r"\+?\d{7,15}")
+# A run of 7-15 digits standing alone (not inside an id such as a UUID x-correlator or a token, which
+# would be mangled and then useless for tracing).
+_DIGIT_RUN = re.compile(r"(?<![A-Za-z0-9_-])\+?\d{7,15}(?![A-Za-z0-9_-])")
 _POWERTOOLS_KEYS = frozenset({"timestamp", "xray_trace_id", "function_request_id", "function_arn",
                               "function_memory_size", "cold_start", "sampling_rate", "location"})
 
