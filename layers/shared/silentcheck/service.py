@@ -54,7 +54,6 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> Ch
     check_id, poll_token = tokens.new_token(), tokens.new_token()
     state = f"{check_id}.{tokens.new_token()}"
     capability = f"{check_id}.{tokens.new_token()}"
-    callback_base = settings().callback_url
     check = Check(
         check_id=check_id,
         provider=candidates[0],
@@ -64,7 +63,7 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> Ch
         poll_token_hash=tokens.digest(poll_token),
         number_key=phone.number_key(secrets.pepper(), number.e164),
         state_hash=tokens.digest(state),
-        capability_hash=tokens.digest(capability) if callback_base else None,
+        capability_hash=tokens.digest(capability) if settings().callback_url else None,
     )
     store.create(check)  # before any billable call: every provider request has a record
     redirect_uri = f"{api_base_url.rstrip('/')}{RETURN_PATH}"
@@ -79,7 +78,14 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> Ch
             return _created(failed, poll_token, None)
         if device is not None:
             candidates = routing.serving(table, candidates, device)
+    return _start_with_first_accepting(check, candidates, table, context, capability, poll_token, log)
 
+
+def _start_with_first_accepting(check: Check, candidates: tuple[str, ...], table: routing.RoutingTable,
+                                context: StartContext, capability: str, poll_token: str,
+                                log: dict[str, str]) -> CheckCreated:
+    """Offer the check to each candidate in turn until one accepts; the record keeps who refused and why."""
+    callback_base = settings().callback_url
     attempts: list[str] = []
     breakers_now = breakers.states(candidates)
     outcome = Outcome.failed(Reason.CARRIER_UNSUPPORTED, "no_provider_serves_this_network")
