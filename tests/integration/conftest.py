@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from sandbox import stack as stacks
+from sandbox.aws import client
 from sandbox.device import OpenResult, Phone
 
 pytestmark = pytest.mark.integration
@@ -80,6 +81,13 @@ class App:
     def truid_fault(self, **fault: Any) -> None:
         response = requests.post(f"{self.stack.truid.base_url}/_sandbox/faults", json=fault, timeout=5)
         assert response.status_code < 300, response.text
+
+    def item(self, check_id: str) -> dict[str, Any]:
+        """The check's raw DynamoDB item, as stored (empty when there is none)."""
+        dynamodb = client("dynamodb", self.stack.dynamodb.endpoint)
+        found: dict[str, Any] = dynamodb.get_item(TableName=stacks.TABLE_NAME, ConsistentRead=True,
+                                                  Key={"pk": {"S": f"check#{check_id}"}}).get("Item", {})
+        return found
 
     def camara_requests(self, path_suffix: str = "") -> list[dict[str, Any]]:
         logged: list[dict[str, Any]] = requests.get(f"{self.stack.camara.base_url}/_sandbox/requests",

@@ -12,8 +12,6 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from sandbox import stack as stacks
-from sandbox.aws import client
 from tests.integration.conftest import App
 
 NUMBER = "+34600000056"
@@ -37,15 +35,8 @@ def poll_until_final(app: App, check: dict[str, Any], timeout: float = 10.0) -> 
 
 
 def wait_until_poll_is_due(app: App, check: dict[str, Any]) -> None:
-    due = int(_item(app, check["check_id"])["next_poll_at"]["N"])
+    due = int(app.item(check["check_id"])["next_poll_at"]["N"])
     time.sleep(max(0.0, due - time.time()) + 0.1)
-
-
-def _item(app: App, check_id: str) -> dict[str, Any]:
-    dynamodb = client("dynamodb", app.stack.dynamodb.endpoint)
-    item: dict[str, Any] = dynamodb.get_item(TableName=stacks.TABLE_NAME, Key={"pk": {"S": f"check#{check_id}"}},
-                                             ConsistentRead=True)["Item"]
-    return item
 
 
 def test_an_operator_token_check_has_no_check_url_and_says_so(app: App):
@@ -107,12 +98,12 @@ def test_authorization_pending_keeps_the_check_pending_until_the_token_comes(app
 def test_slow_down_adds_five_seconds_to_the_interval(app: App):
     app.camara_fault("ciba", error="slow_down")
     check = start(app, app.operator_token(NUMBER))
-    interval = int(_item(app, check["check_id"])["poll_interval"]["N"])
+    interval = int(app.item(check["check_id"])["poll_interval"]["N"])
     wait_until_poll_is_due(app, check)
 
     app.poll(check)
 
-    item = _item(app, check["check_id"])
+    item = app.item(check["check_id"])
     assert int(item["poll_interval"]["N"]) == interval + 5
     assert app.poll(check).json()["status"] == "PENDING" and len(app.camara_requests("/token")) == 1
 
@@ -168,9 +159,9 @@ def test_concurrent_polls_ask_the_token_endpoint_once(app: App):
 def test_the_operator_token_and_number_are_stored_and_logged_nowhere(app: App, captured_logs):
     token = app.operator_token(NUMBER)
     check = start(app, token)
-    pending = json.dumps(_item(app, check["check_id"]), default=str)
+    pending = json.dumps(app.item(check["check_id"]), default=str)
     poll_until_final(app, check)
-    final = json.dumps(_item(app, check["check_id"]), default=str)
+    final = json.dumps(app.item(check["check_id"]), default=str)
 
     for text in (pending, final, captured_logs.getvalue()):
         assert token not in text and NUMBER not in text

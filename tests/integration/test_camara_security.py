@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 import requests
 
-from sandbox import stack as stacks
-from sandbox.aws import client
 from silentcheck.providers import camara, oidc
 from tests.integration.conftest import App, completion_code
 from tests.integration.test_camara_auth_code import (
@@ -30,13 +27,6 @@ ID_TOKEN_DEFECTS = ["bad_signature", "alg_none", "hs256", "wrong_iss", "wrong_au
 
 def _device_return(url: str) -> requests.Response:
     return requests.get(url, headers={"Accept": "application/json"}, timeout=15)
-
-
-def _item(app: App, check_id: str) -> dict[str, Any]:
-    dynamodb = client("dynamodb", app.stack.dynamodb.endpoint)
-    item: dict[str, Any] = dynamodb.get_item(TableName=stacks.TABLE_NAME, Key={"pk": {"S": f"check#{check_id}"}},
-                                             ConsistentRead=True)["Item"]
-    return item
 
 
 # 8 -------------------------------------------------------------------------------------------------
@@ -242,9 +232,9 @@ def test_req16_verify_is_called_once_per_check(app: App):
 def test_req16_the_record_holds_no_code_state_verifier_nonce_or_number(app: App):
     check = start(app)
     final_url = return_url_without_following(app, check)
-    pending_item = json.dumps(_item(app, check["check_id"]), default=str)
+    pending_item = json.dumps(app.item(check["check_id"]), default=str)
     _device_return(final_url)
-    final_item = json.dumps(_item(app, check["check_id"]), default=str)
+    final_item = json.dumps(app.item(check["check_id"]), default=str)
 
     query = _query(final_url)
     secrets = [query["code"], query["state"], camara.code_verifier(query["state"]),

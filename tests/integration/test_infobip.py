@@ -12,8 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from sandbox import stack as stacks
-from sandbox.aws import client
 from sandbox.device import bound_session
 from silentcheck import tokens
 from tests.integration.conftest import App, completion_code
@@ -55,17 +53,8 @@ def settled(app: App) -> None:
     assert app.stack.infobip_simulator.courier.wait_idle(10)
 
 
-def item(app: App, check_id: str) -> dict[str, Any] | None:
-    dynamodb = client("dynamodb", app.stack.dynamodb.endpoint)
-    found: dict[str, Any] | None = dynamodb.get_item(TableName=stacks.TABLE_NAME, ConsistentRead=True,
-                                                     Key={"pk": {"S": f"check#{check_id}"}}).get("Item")
-    return found
-
-
 def status_of(app: App, check_id: str) -> str:
-    stored = item(app, check_id)
-    assert stored is not None
-    return str(stored["status"]["S"])
+    return str(app.item(check_id)["status"]["S"])
 
 
 def infobip_token(app: App) -> str:
@@ -156,7 +145,7 @@ def test_a_device_timeout_reported_by_callback_fails_the_check(app: App):
     settled(app)
 
     assert status_of(app, check["check_id"]) == "FAILED"
-    assert item(app, check["check_id"])["reason"]["S"] == "DEVICE_TIMEOUT"  # type: ignore[index]
+    assert app.item(check["check_id"])["reason"]["S"] == "DEVICE_TIMEOUT"
 
 
 def test_a_wrong_api_key_fails_the_check_as_provider_rejected(app: App):
@@ -248,13 +237,13 @@ def test_req25_the_first_result_stands_when_results_arrive_out_of_order(app: App
 def test_req25_a_replayed_callback_changes_nothing_once_final(app: App):
     check = start(app)
     opened = app.phone(NUMBER).open(check["check_url"])
-    before = item(app, check["check_id"])
+    before = app.item(check["check_id"])
 
     replay = requests.post(f"{app.stack.infobip.base_url}/_sandbox/callbacks/{infobip_token(app)}/redeliver",
                            timeout=10)
 
     assert replay.json()[-1]["status_code"] == 200
-    assert item(app, check["check_id"]) == before
+    assert app.item(check["check_id"]) == before
     assert app.poll(check, completion_code(opened)).json()["status"] == "VERIFIED"
 
 
@@ -284,12 +273,12 @@ def test_the_older_get_form_of_the_callback_is_accepted(app: App):
 def test_req20_a_wrong_capability_is_404_and_changes_nothing(app: App):
     delivery(app, mode="never")
     check = start(app)
-    before = item(app, check["check_id"])
+    before = app.item(check["check_id"])
 
     forged = post_callback(f"{app.stack.gateway.callback_url}/infobip/{check['check_id']}.{tokens.new_token()}",
                            result="VALID", token=infobip_token(app))
 
-    assert forged.status_code == 404 and item(app, check["check_id"]) == before
+    assert forged.status_code == 404 and app.item(check["check_id"]) == before
 
 
 def test_req20_the_capability_only_works_for_its_own_provider(app: App):
@@ -332,7 +321,7 @@ def test_req27_a_callback_for_a_check_that_does_not_exist_creates_nothing(app: A
     response = post_callback(f"{app.stack.gateway.callback_url}/infobip/{ghost}.{tokens.new_token()}",
                              result="VALID", token="123e4567-e89b-12d3-a456-426614174000")
 
-    assert response.status_code == 404 and item(app, ghost) is None
+    assert response.status_code == 404 and app.item(ghost) == {}
 
 
 def test_a_callback_before_the_infobip_token_is_recorded_asks_infobip_to_retry(app: App):
@@ -345,13 +334,13 @@ def test_a_callback_before_the_infobip_token_is_recorded_asks_infobip_to_retry(a
                        expires_at=now + 300, poll_token_hash=tokens.digest("p"),
                        number_key=phone.number_key(secrets.pepper(), NUMBER),
                        capability_hash=tokens.digest(capability)))  # recorded, but Infobip's token not yet
-    before = item(app, check_id)
+    before = app.item(check_id)
 
     early = post_callback(f"{app.stack.gateway.callback_url}/infobip/{capability}", result="VALID",
                           token="123e4567-e89b-12d3-a456-426614174000")
 
     assert early.status_code == 503 and early.headers["Retry-After"]
-    assert item(app, check_id) == before
+    assert app.item(check_id) == before
 
 
 def test_callback_bodies_and_capabilities_are_never_logged(app: App, captured_logs):

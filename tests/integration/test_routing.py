@@ -10,23 +10,14 @@ from typing import Any
 import pytest
 import requests
 
-from sandbox import stack as stacks
-from sandbox.aws import client
 from sandbox.device import bound_session
 from tests.integration.conftest import App, completion_code
 
 UK = "+447400900002"
 
 
-def item(app: App, check_id: str) -> dict[str, Any]:
-    dynamodb = client("dynamodb", app.stack.dynamodb.endpoint)
-    found: dict[str, Any] = dynamodb.get_item(TableName=stacks.TABLE_NAME, ConsistentRead=True,
-                                              Key={"pk": {"S": f"check#{check_id}"}})["Item"]
-    return found
-
-
 def attempts(app: App, check_id: str) -> list[str]:
-    return [a["S"] for a in item(app, check_id).get("attempts", {}).get("L", [])]
+    return [a["S"] for a in app.item(check_id).get("attempts", {}).get("L", [])]
 
 
 def truid_creates(app: App) -> int:

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 import requests
 
-from sandbox import stack as stacks
-from sandbox.aws import client
 from tests.integration.conftest import App
 
 NUMBER = "+447400900202"
@@ -49,13 +47,6 @@ def fault(app: App, mode: str, count: int = 1) -> None:
     assert response.status_code == 201, response.text
 
 
-def stored(app: App, check_id: str) -> dict[str, Any]:
-    dynamodb = client("dynamodb", app.stack.dynamodb.endpoint)
-    item: dict[str, Any] = dynamodb.get_item(TableName=stacks.TABLE_NAME, Key={"pk": {"S": f"check#{check_id}"}},
-                                             ConsistentRead=True)["Item"]
-    return item
-
-
 def v01_check_opened(app: App, number: str = NUMBER, sim: str | None = None) -> dict[str, Any]:
     app.stack.configure_truid(api_version="v0.1")
     check = app.started(number)
@@ -75,7 +66,7 @@ def test_a_signed_callback_settles_a_v01_check_after_reading_it_back(app: App):
     check = v01_check_opened(app)
 
     assert callbacks(app, check, expected=2)[-1]["status_code"] == 200
-    assert stored(app, check["check_id"])["status"]["S"] == "VERIFIED"
+    assert app.item(check["check_id"])["status"]["S"] == "VERIFIED"
     reads = [r for r in app.truid_requests() if r["method"] == "GET" and check_path(r, app)]
     assert reads, "the check was not read back from tru.ID"
 
@@ -90,7 +81,7 @@ def test_a_signed_error_callback_of_a_v02_check_fails_it_without_a_poll(app: App
 
     callbacks(app, check)
 
-    item = stored(app, check["check_id"])
+    item = app.item(check["check_id"])
     assert (item["status"]["S"], item["reason"]["S"]) == ("FAILED", "PROVIDER_ERROR")
 
 
@@ -104,7 +95,7 @@ def test_req22_a_completed_callback_verifies_only_once_truid_confirms_it(app: Ap
 
     assert json.loads(first["body"])["match"] is True
     assert (first["status_code"], retry["status_code"]) == (503, 200)
-    assert stored(app, check["check_id"])["raw_code"]["S"] == "COMPLETED"
+    assert app.item(check["check_id"])["raw_code"]["S"] == "COMPLETED"
 
 
 @pytest.mark.parametrize("mode", ["tamper_body", "bad_signature", "stale_date", "unknown_kid", "no_signature"])
@@ -115,7 +106,7 @@ def test_req23_a_callback_whose_signature_does_not_hold_is_rejected_and_changes_
     first = callbacks(app, check)[0]
 
     assert first["status_code"] == 403
-    assert stored(app, check["check_id"])["status"]["S"] == "PENDING"
+    assert app.item(check["check_id"])["status"]["S"] == "PENDING"
 
 
 def test_req24_a_callback_delivered_twice_makes_one_transition(app: App, captured_logs):
@@ -126,19 +117,19 @@ def test_req24_a_callback_delivered_twice_makes_one_transition(app: App, capture
 
     assert attempts[0]["body"] == attempts[1]["body"] and attempts[0]["headers"] == attempts[1]["headers"]
     assert attempts[-1]["status_code"] == 200
-    assert stored(app, check["check_id"])["status"]["S"] == "VERIFIED"
+    assert app.item(check["check_id"])["status"]["S"] == "VERIFIED"
     assert captured_logs.getvalue().count("callback settled the check") == 1
 
 
 def test_req25_a_replayed_callback_changes_nothing_once_final(app: App):
     check = v01_check_opened(app)
     callbacks(app, check, expected=2)
-    before = stored(app, check["check_id"])
+    before = app.item(check["check_id"])
     truid_id = tru_id_of(app, check)
 
     replay = requests.post(f"{app.stack.truid.base_url}/_sandbox/callbacks/{truid_id}/redeliver", timeout=10)
 
-    assert replay.status_code == 200 and stored(app, check["check_id"]) == before
+    assert replay.status_code == 200 and app.item(check["check_id"]) == before
 
 
 def test_req21_a_signed_callback_sent_to_another_checks_url_is_rejected(app: App):
@@ -152,8 +143,8 @@ def test_req21_a_signed_callback_sent_to_another_checks_url_is_rejected(app: App
     response = requests.post(other_url, data=delivered["body"].encode(), headers=delivered["headers"], timeout=10)
 
     assert response.status_code == 403
-    assert stored(app, second["check_id"])["status"]["S"] == "PENDING"
-    assert stored(app, first["check_id"])["status"]["S"] == "VERIFIED"
+    assert app.item(second["check_id"])["status"]["S"] == "PENDING"
+    assert app.item(first["check_id"])["status"]["S"] == "VERIFIED"
 
 
 def test_a_rotated_signing_key_is_fetched_from_the_jwks(app: App):
@@ -165,4 +156,4 @@ def test_a_rotated_signing_key_is_fetched_from_the_jwks(app: App):
     check = v01_check_opened(app, "+447400900206")
 
     assert callbacks(app, check, expected=2)[-1]["status_code"] == 200
-    assert stored(app, check["check_id"])["status"]["S"] == "VERIFIED"
+    assert app.item(check["check_id"])["status"]["S"] == "VERIFIED"
