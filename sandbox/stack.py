@@ -148,11 +148,11 @@ class Stack:
 def forget_function_caches() -> None:
     """The functions run in this process: drop their per-container caches as a new container would."""
     from silentcheck import routing, secrets
-    from silentcheck.providers import camara, truid
+    from silentcheck.providers import oidc, truid
 
     secrets.forget()
     truid.forget_tokens()
-    camara.forget_caches()
+    oidc.forget()  # discovery and JWKS caches (CAMARA, tru.ID callbacks)
     routing.table.cache_clear()
 
 

@@ -18,7 +18,7 @@ def _forget_caches() -> None:
     from silentcheck import aws as sc_aws
     from silentcheck import http, routing, settings
     from silentcheck import secrets as sc_secrets
-    from silentcheck.providers import camara, truid
+    from silentcheck.providers import oidc, truid
 
     settings.settings.cache_clear()
     routing.table.cache_clear()
@@ -26,7 +26,7 @@ def _forget_caches() -> None:
     http.reset()
     sc_secrets.forget()
     truid.forget_tokens()
-    camara.forget_caches()
+    oidc.forget()  # discovery and JWKS caches (CAMARA, tru.ID callbacks)
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import unquote_plus
 
 import jwt
 
-from sandbox.operators.truid_http import Headers, Request, Response, json_response
+from sandbox.operators.truid_http import FormInvalid, Headers, Request, Response, json_response
 
 Mode = Literal["live", "mock"]
 
@@ -74,18 +74,19 @@ def invalid_client(description: str, basic_attempted: bool = False) -> Response:
     return oauth_error(401, "invalid_client", description, headers)
 
 
+_FORM_ERRORS = {
+    "media_type": "the body must be application/x-www-form-urlencoded",
+    "malformed": "the body is not a valid form",
+    "repeated": "a parameter is repeated",
+}
+
+
 def parse_form(request: Request) -> dict[str, str] | Response:
-    """The x-www-form-urlencoded body; a repeated parameter is an error (RFC 6749 §3.2)."""
-    if request.media_type != "application/x-www-form-urlencoded":
-        return oauth_error(400, "invalid_request", "the body must be application/x-www-form-urlencoded")
+    """The x-www-form-urlencoded body, or the OAuth error that says why it is not one."""
     try:
-        pairs = parse_qsl(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
-    except (UnicodeDecodeError, ValueError):
-        return oauth_error(400, "invalid_request", "the body is not a valid form")
-    form = dict(pairs)
-    if len(form) != len(pairs):
-        return oauth_error(400, "invalid_request", "a parameter is repeated")
-    return form
+        return request.form()
+    except FormInvalid as invalid:
+        return oauth_error(400, "invalid_request", _FORM_ERRORS[invalid.why])
 
 
 # -- scopes, login hints, PKCE ----------------------------------------------------------------------

@@ -10,9 +10,8 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import parse_qsl
 
-from sandbox.operators.truid_http import Request, Response, json_response, problem
+from sandbox.operators.truid_http import FormInvalid, Request, Response, json_response, problem
 
 Mode = Literal["live", "sandbox"]
 
@@ -36,6 +35,13 @@ class _Token:
     expires_at: float
 
 
+_FORM_PROBLEMS = {
+    "media_type": "Content-Type must be application/x-www-form-urlencoded",
+    "malformed": "The request body is not a valid form",
+    "repeated": "A form parameter is repeated",
+}
+
+
 class TokenStore:
     """Issues and checks bearer tokens; safe to share across threads."""
 
@@ -51,15 +57,10 @@ class TokenStore:
         client_id = self._basic_client(request)
         if client_id is None:
             return problem(401, "unauthorized", headers=(("WWW-Authenticate", 'Basic realm="tru.ID"'),))
-        if request.media_type != "application/x-www-form-urlencoded":
-            return problem(400, "bad_request", "Content-Type must be application/x-www-form-urlencoded")
         try:
-            pairs = parse_qsl(request.body.decode("ascii"), keep_blank_values=True, strict_parsing=True)
-        except (UnicodeDecodeError, ValueError):
-            return problem(400, "bad_request", "The request body is not a valid form")
-        form = dict(pairs)
-        if len(form) != len(pairs):
-            return problem(400, "bad_request", "A form parameter is repeated")
+            form = request.form("ascii")
+        except FormInvalid as invalid:
+            return problem(400, "bad_request", _FORM_PROBLEMS[invalid.why])
         if form.get("grant_type") != "client_credentials":
             return problem(400, "bad_request", "grant_type must be client_credentials")
         requested = form.get("scope", "").split()

@@ -140,6 +140,26 @@ class Request:
         """The body as JSON; ValueError when it is not."""
         return json.loads(self.body.decode("utf-8"))
 
+    def form(self, encoding: str = "utf-8") -> dict[str, str]:
+        """The x-www-form-urlencoded body; FormInvalid says why it is not one (a repeated parameter
+        is an error, RFC 6749 §3.2)."""
+        if self.media_type != "application/x-www-form-urlencoded":
+            raise FormInvalid("media_type")
+        try:
+            pairs = parse_qsl(self.body.decode(encoding), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            raise FormInvalid("malformed") from None
+        form = dict(pairs)
+        if len(form) != len(pairs):
+            raise FormInvalid("repeated")
+        return form
+
+
+class FormInvalid(ValueError):
+    def __init__(self, why: str) -> None:  # media_type | malformed | repeated
+        super().__init__(why)
+        self.why = why
+
 
 def simulator_app(name: str, handle: Callable[[Request], Response], public_url: str | None,
                   failure: Callable[[], Response]) -> Callable[..., list[bytes]]:

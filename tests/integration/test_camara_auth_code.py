@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from sandbox.device import bound_session
-from silentcheck.providers import camara, oidc
+from silentcheck.providers import oidc
 from tests.integration.conftest import App, completion_code
 
 NUMBER = "+34600000012"
@@ -154,7 +154,7 @@ def test_endpoints_come_from_the_issuers_discovery_document(app: App):
 
 def test_static_endpoints_serve_when_discovery_is_off(app: App):
     base = app.stack.camara.base_url
-    camara.forget_caches()
+    oidc.forget()
     app.stack.configure_camara(discovery=False, authorization_endpoint=f"{base}/authorize",
                                token_endpoint=f"{base}/token", jwks_uri=f"{base}/jwks")
 

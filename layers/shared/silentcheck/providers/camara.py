@@ -99,7 +99,6 @@ CIBA_DEFAULT_INTERVAL = 5  # CIBA Core §7.3 when the response has none
 SLOW_DOWN_SECONDS = 5
 _CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
-Flow = Literal["authorization_code", "ciba"]
 
 
 class _Failed(Exception):
@@ -431,10 +430,6 @@ def _compare_device_number(payload: Any, e164: str) -> Outcome:
     if hmac.compare_digest(shared.encode(), e164.encode()):
         return Outcome.verified("device-phone-number:match")
     return Outcome.not_verified("device-phone-number:mismatch")
-
-
-def forget_caches() -> None:
-    oidc.forget()
 
 
 def adapter() -> Camara:
