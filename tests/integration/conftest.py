@@ -40,6 +40,7 @@ def _fresh_providers(stack: stacks.Stack) -> Iterator[None]:
     for simulator in (stack.truid, stack.camara):
         requests.delete(f"{simulator.base_url}/_sandbox/faults", timeout=5)
         requests.delete(f"{simulator.base_url}/_sandbox/requests", timeout=5)
+    requests.delete(f"{stack.truid.base_url}/_sandbox/callback-faults", timeout=5)
     yield
 
 
@@ -81,6 +82,12 @@ class App:
     def truid_fault(self, **fault: Any) -> None:
         response = requests.post(f"{self.stack.truid.base_url}/_sandbox/faults", json=fault, timeout=5)
         assert response.status_code < 300, response.text
+
+    def truid_callback_fault(self, mode: str, count: int = 1) -> None:
+        """How tru.ID's next `count` callbacks misbehave (`never` keeps them from being sent)."""
+        response = requests.post(f"{self.stack.truid.base_url}/_sandbox/callback-faults",
+                                 json={"mode": mode, "count": count}, timeout=5)
+        assert response.status_code == 201, response.text
 
     def item(self, check_id: str) -> dict[str, Any]:
         """The check's raw DynamoDB item, as stored (empty when there is none)."""

@@ -41,12 +41,6 @@ def tru_id_of(app: App, check: dict[str, Any]) -> str:
                 if c["reference_id"] == check["check_id"])
 
 
-def fault(app: App, mode: str, count: int = 1) -> None:
-    response = requests.post(f"{app.stack.truid.base_url}/_sandbox/callback-faults",
-                             json={"mode": mode, "count": count}, timeout=5)
-    assert response.status_code == 201, response.text
-
-
 def v01_check_opened(app: App, number: str = NUMBER, sim: str | None = None) -> dict[str, Any]:
     app.stack.configure_truid(api_version="v0.1")
     check = app.started(number)
@@ -100,7 +94,7 @@ def test_req22_a_completed_callback_verifies_only_once_truid_confirms_it(app: Ap
 
 @pytest.mark.parametrize("mode", ["tamper_body", "bad_signature", "stale_date", "unknown_kid", "no_signature"])
 def test_req23_a_callback_whose_signature_does_not_hold_is_rejected_and_changes_nothing(app: App, mode):
-    fault(app, mode)
+    app.truid_callback_fault(mode)
     check = v01_check_opened(app)
 
     first = callbacks(app, check)[0]
@@ -110,7 +104,7 @@ def test_req23_a_callback_whose_signature_does_not_hold_is_rejected_and_changes_
 
 
 def test_req24_a_callback_delivered_twice_makes_one_transition(app: App, captured_logs):
-    fault(app, "twice")
+    app.truid_callback_fault("twice")
     check = v01_check_opened(app)
 
     attempts = callbacks(app, check, expected=2)

@@ -9,8 +9,10 @@ from tests.integration.conftest import App
 
 
 @pytest.fixture(autouse=True)
-def _v01(stack: stacks.Stack) -> None:
+def _v01(stack: stacks.Stack, app: App) -> None:
+    """The poll path alone: tru.ID's callbacks (test_truid_callbacks) would otherwise race the polls."""
     stack.configure_truid(api_version="v0.1")
+    app.truid_callback_fault("never", count=20)
 
 
 def _poll_until_final(app: App, check: dict[str, Any], attempts: int = 5) -> dict[str, Any]:
