@@ -25,7 +25,7 @@ def start(app: App, token: str, number: str = NUMBER, **body: Any) -> dict[str, 
     return created
 
 
-def poll_until_final(app: App, check: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+def poll_until_final(app: App, check: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         view: dict[str, Any] = app.poll(check).json()
