@@ -14,7 +14,7 @@ import requests
 
 from sandbox import stack as stacks
 from sandbox.aws import client
-from sandbox.device import OpenResult, Phone
+from sandbox.device import OpenResult, Phone, bound_session
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +73,14 @@ class App:
 
     def open_on_own_phone(self, check: dict[str, Any], sim: str | None = None) -> OpenResult:
         return self.phone(sim or "+447400900002").open(check["check_url"])
+
+    def return_url(self, check: dict[str, Any], sim: str = "+447400900002") -> str:
+        """Follow the check URL's redirect chain from the phone, stopping before the hop to our API."""
+        url: str = check["check_url"]
+        with bound_session(self.phone(sim).ip) as cellular:
+            while not url.startswith(self.api):
+                url = cellular.get(url, allow_redirects=False, timeout=10).headers["Location"]
+        return url
 
     def truid_requests(self) -> list[dict[str, Any]]:
         logged: list[dict[str, Any]] = requests.get(f"{self.stack.truid.base_url}/_sandbox/requests",

@@ -1,5 +1,6 @@
 """tru.ID PhoneCheck v0.2 end to end: POST /checks, the phone's redirect chain, the return hop, the poll."""
 
+import pytest
 import requests
 
 from tests.integration.conftest import App, completion_code
@@ -101,6 +102,18 @@ def test_return_in_a_browser_gets_a_small_page_without_referrer(app: App):
     assert page.status_code == 400
 
 
+@pytest.mark.parametrize("accept", ["text/html", "application/json"])
+def test_req19_redirect_parameters_added_to_the_return_never_redirect_anywhere(app: App, accept: str):
+    check = app.started()
+    injected = {name: "https://evil.example/steal" for name in ("redirect", "next", "returnUrl", "redirect_uri")}
+
+    response = requests.get(app.return_url(check), params=injected, headers={"Accept": accept},
+                            allow_redirects=False, timeout=10)
+
+    assert response.status_code == 200 and "Location" not in response.headers
+    assert "evil.example" not in response.text
+
+
 def test_verified_check_stays_verified_when_the_return_is_replayed(app: App):
     check = app.started()
     opened = app.open_on_own_phone(check)
@@ -122,14 +135,7 @@ def test_code_exchange_uses_json_patch(app: App):
 def test_concurrent_returns_with_one_state_exchange_the_code_once(app: App):
     from concurrent.futures import ThreadPoolExecutor
 
-    from sandbox.device import bound_session
-
-    check = app.started()
-    phone = app.phone()
-    url = check["check_url"]
-    with bound_session(phone.ip) as cellular:  # follow the chain by hand, stopping before our return hop
-        while not url.startswith(app.api):
-            url = cellular.get(url, allow_redirects=False, timeout=10).headers["Location"]
+    url = app.return_url(app.started())
 
     with ThreadPoolExecutor(4) as pool:
         statuses = sorted(pool.map(lambda _: requests.get(url, headers={"Accept": "application/json"},
