@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--sim", help="the SIM the phone holds (default: the number being checked)")
     check.add_argument("--wifi", action="store_true", help="the phone is on Wi-Fi, not mobile data")
     check.add_argument("--provider", choices=["truid", "camara", "infobip"],
-                       help="ask for this provider (default: truid)")
+                       help="ask for this provider (default: the routing table decides, with fallback)")
     check.add_argument("--operator-token", action="store_true",
                        help="CAMARA with a TS.43 operator token minted for the phone's SIM: no device hop, "
                             "works over Wi-Fi")
