@@ -1,5 +1,5 @@
 """CAMARA's own test definitions for Number Verification, scenario by scenario: the r3.2 .feature files,
-the r1.3 scenarios and Telefónica's mock rules (shared/reference/providers/camara-number-verification.md §7).
+the r1.3 scenarios and Telefónica's mock rules (all in tests/specs/).
 
 Each scenario is exercised at the level it speaks about. Directly against the simulated aggregator's NV API
 with hand-made tokens, bodies validated against the r3.2 OpenAPI schemas: the simulator our adapter is
@@ -32,16 +32,15 @@ from tests.integration.test_camara_auth_code import NUMBER, OTHER_SIM, start
 
 # -- the reference --------------------------------------------------------------------------------------
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
-SPECS = REFERENCE / "specs"
+SPECS = Path(__file__).resolve().parents[1] / "specs"  # as published; tests/specs/README.md says where from
 FEATURE_FILES = {
     "verify": SPECS / "camara-number-verification-verify-r3.2.feature",
     "share": SPECS / "camara-number-verification-share-r3.2.feature",
 }
 OPENAPI = SPECS / "camara-number-verification-r3.2.yaml"
-DIGEST = REFERENCE / "providers" / "camara-number-verification.md"
+DIGEST = SPECS / "camara-number-verification-test-definitions.md"
 
-# No file holds these: §7 of the digest lists them.
+# No feature file holds these: the test-definitions digest in tests/specs/ lists them.
 R13_SCENARIOS = frozenset({
     "verify0", "verify100", "verify300", "verify101", "verify301", "verify200", "verify201", "verify202",
     "verify203", "verify204", "verify205", "share100", "share201", "share202", "share203", "share205",
@@ -78,7 +77,7 @@ def feature_tags(path: Path) -> set[str]:
 
 def digest_section_7() -> str:
     text = DIGEST.read_text(encoding="utf-8")
-    return text[text.index("## 7. Test definitions"):text.index("## 8.")]
+    return text[text.index("## 7. Test definitions"):]
 
 
 # -- the r3.2 OpenAPI schemas ---------------------------------------------------------------------------

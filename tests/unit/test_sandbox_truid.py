@@ -40,7 +40,7 @@ WIFI_IP = "127.192.0.9"
 OTHER_NETWORK_IP = "127.64.0.8"  # a line on 23415
 APP_RETURN = "https://app.example.com/truid/return?flow=signup"
 PROBLEM = "https://developer.tru.id/docs/reference/api-errors#"
-SPECS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "specs" / "truid" / "specs"
+SPECS = Path(__file__).resolve().parents[1] / "specs" / "truid" / "specs"
 
 
 # -- the fake mobile network: header enrichment keyed on REMOTE_ADDR ------------------------------
@@ -269,7 +269,7 @@ def _declared(schema: Any, resolver: Any) -> set[str]:
 @pytest.fixture(scope="module")
 def spec() -> Spec:
     if not SPECS.is_dir():
-        pytest.fail(f"tru.ID OpenAPI specs not found at {SPECS}: shared/ must sit beside the repository")
+        pytest.fail(f"tru.ID OpenAPI specs not found at {SPECS}")
     return Spec(SPECS)
 
 
