@@ -45,6 +45,12 @@ SANDBOX_ROUTING: dict[str, Any] = {
     "countries": {"34": ["camara", "truid"], "55": ["infobip"], "49": ["infobip", "truid"]},
     "app_may_choose": ["truid", "camara", "infobip"],
 }
+# Roomier than the template's defaults, so trying numbers by hand does not run into them.
+SANDBOX_LIMITS: dict[str, Any] = {
+    "number": {"count": 20, "window_seconds": 600},
+    "ip": {"count": 300, "window_seconds": 600},
+    "global": {"count": 3000, "window_seconds": 600},
+}
 CAMARA_SCOPE = "openid dpv:FraudPreventionAndDetection number-verification:verify"
 CAMARA_API_VERSION = "v2"
 CAMARA_KEY_ID = "sandbox-camara-client-key"
@@ -130,6 +136,21 @@ class Stack:
         os.environ["ROUTING"] = json.dumps(table or SANDBOX_ROUTING)
         forget_function_caches()
 
+    def configure_limits(self, limits: dict[str, Any] | None = None) -> None:
+        """Give the functions other start budgets (from the next request, as in a new container)."""
+        os.environ["LIMITS"] = json.dumps(SANDBOX_LIMITS if limits is None else limits)
+        forget_function_caches()
+
+    def reset_limits(self) -> None:
+        """Forget every start counted so far (the counters live in the table, across containers)."""
+        dynamodb = aws.client("dynamodb", self.dynamodb.endpoint)
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=TABLE_NAME, ProjectionExpression="pk", FilterExpression="begins_with(pk, :limit)",
+            ExpressionAttributeValues={":limit": {"S": "limit#"}})
+        for page in pages:
+            for item in page["Items"]:
+                dynamodb.delete_item(TableName=TABLE_NAME, Key={"pk": item["pk"]})
+
     def reset_breakers(self) -> None:
         """Close every provider's circuit breaker (their state lives in the table, across containers)."""
         from silentcheck import providers
@@ -147,13 +168,14 @@ class Stack:
 
 def forget_function_caches() -> None:
     """The functions run in this process: drop their per-container caches as a new container would."""
-    from silentcheck import routing, secrets
+    from silentcheck import limits, routing, secrets
     from silentcheck.providers import oidc, truid
 
     secrets.forget()
     truid.forget_tokens()
     oidc.forget()  # discovery and JWKS caches (CAMARA, tru.ID callbacks)
     routing.table.cache_clear()
+    limits.limits.cache_clear()
 
 
 def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float = 10.0,
@@ -189,7 +211,7 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
     secret_value: dict[str, Any] = {"pepper": random.token_urlsafe(32)}
     secret_arn = aws.seed_secret(aws.client("secretsmanager", moto.endpoint), SECRET_NAME, secret_value)
     gateway = start_gateway({"TABLE_NAME": TABLE_NAME, "SECRET_ID": secret_arn, "POWERTOOLS_LOG_LEVEL": log_level,
-                             "ROUTING": json.dumps(SANDBOX_ROUTING)})
+                             "ROUTING": json.dumps(SANDBOX_ROUTING), "LIMITS": json.dumps(SANDBOX_LIMITS)})
     redirect_uris = (f"{gateway.api_url}/checks/return",)
     public_jwk = {**json.loads(RSAAlgorithm.to_jwk(camara_key.public_key())), "kid": CAMARA_KEY_ID, "alg": "RS256"}
     for client_id, (client_secret, mode) in CAMARA_CLIENTS.items():

@@ -16,12 +16,13 @@ TEST_SECRET = "silentcheck/test"
 
 def _forget_caches() -> None:
     from silentcheck import aws as sc_aws
-    from silentcheck import http, routing, settings
+    from silentcheck import http, limits, routing, settings
     from silentcheck import secrets as sc_secrets
     from silentcheck.providers import oidc, truid
 
     settings.settings.cache_clear()
     routing.table.cache_clear()
+    limits.limits.cache_clear()
     sc_aws.reset()
     http.reset()
     sc_secrets.forget()

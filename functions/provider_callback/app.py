@@ -15,10 +15,7 @@ app = LambdaFunctionUrlResolver()
 
 @app.exception_handler(SilentCheckError)
 def _domain_error(error: SilentCheckError) -> Response[str]:
-    response = problem(error)
-    if error.status == 503:
-        response.headers["Retry-After"] = "5"
-    return response
+    return problem(error)
 
 
 def _received() -> CallbackRequest:

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from silentcheck import routing, service
+from silentcheck import limits, routing, service
 from silentcheck.api import (
     json_object_body,
     json_response,
@@ -17,6 +17,7 @@ from silentcheck.models import StartRequest
 
 app = rest_resolver()
 routing.table()  # a bad ROUTING table fails the cold start with a message that says what to fix
+limits.limits()  # and so do bad LIMITS
 
 
 @app.post("/checks")

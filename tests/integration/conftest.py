@@ -31,12 +31,14 @@ def stack() -> Iterator[stacks.Stack]:
 
 @pytest.fixture(autouse=True)
 def _fresh_providers(stack: stacks.Stack) -> Iterator[None]:
-    """Each test starts on tru.ID v0.2 in live mode and the default CAMARA client, with no faults and
-    empty request logs."""
+    """Each test starts on tru.ID v0.2 in live mode and the default CAMARA client, the sandbox's routing
+    and limits, closed breakers, no starts counted, no faults and empty request logs."""
     stack.configure_truid()
     stack.configure_camara()
     stack.configure_routing()
+    stack.configure_limits()
     stack.reset_breakers()
+    stack.reset_limits()
     for simulator in (stack.truid, stack.camara):
         requests.delete(f"{simulator.base_url}/_sandbox/faults", timeout=5)
         requests.delete(f"{simulator.base_url}/_sandbox/requests", timeout=5)

@@ -29,7 +29,7 @@ def problem(error: SilentCheckError) -> Response[str]:
         "code": error.code,
         **error.extensions,
     }
-    return Response(error.status, PROBLEM_JSON, json.dumps(body), headers=dict(SECURITY_HEADERS))
+    return Response(error.status, PROBLEM_JSON, json.dumps(body), headers={**SECURITY_HEADERS, **error.headers()})
 
 
 def _validation_detail(error: ValidationError) -> str:

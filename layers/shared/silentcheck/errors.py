@@ -15,6 +15,10 @@ class SilentCheckError(Exception):
         self.detail = detail
         self.extensions = extensions
 
+    def headers(self) -> dict[str, str]:
+        """Response headers this problem needs beyond the usual ones."""
+        return {}
+
 
 class InvalidRequest(SilentCheckError):
     status = 400
@@ -34,6 +38,21 @@ class NumberUnsupported(SilentCheckError):
     status = 422
     code = "NUMBER_UNSUPPORTED"
     title = "Number cannot be verified silently"
+
+
+class RateLimited(SilentCheckError):
+    """A start budget (per number, per source IP or the deployment's) is spent for this window."""
+
+    status = 429
+    code = "RATE_LIMITED"
+    title = "Too many checks"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class CheckNotFound(SilentCheckError):
@@ -78,6 +97,9 @@ class CallbackRetryLater(SilentCheckError):
     status = 503
     code = "CALLBACK_TOO_EARLY"
     title = "Retry the callback later"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}
 
 
 class RouteNotFound(SilentCheckError):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from silentcheck import breakers, phone, providers, routing, secrets, store, tokens
+from silentcheck import breakers, limits, phone, providers, routing, secrets, store, tokens
 from silentcheck.checks import Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.errors import (
     CallbackNotAccepted,
@@ -51,6 +51,7 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> Ch
     candidates = routing.plan(table, number, request.provider, operator_token is not None)
 
     now = tokens.now()
+    limits.spend(limits.limits(), secrets.pepper(), number.e164, source_ip, now)  # before anything is billed
     check_id, poll_token = tokens.new_token(), tokens.new_token()
     state = f"{check_id}.{tokens.new_token()}"
     capability = f"{check_id}.{tokens.new_token()}"

@@ -1,0 +1,133 @@
+"""Start budgets: the LIMITS setting, and the fixed-window counters kept in the table (moto)."""
+
+import json
+import re
+
+import pytest
+
+from silentcheck import limits
+from silentcheck.errors import RateLimited
+from tests.template_tools import load_sam_template
+
+NOW = 1_900_000_400  # 200 s into a 600-second window
+PEPPER = "a-pepper-of-at-least-16-characters"
+UK, OTHER = "+447400900002", "+447400900004"
+
+
+def _limits(**raw) -> limits.Limits:
+    return limits.parse(json.dumps(raw))
+
+
+def _spend(config: limits.Limits, number: str = UK, ip: str | None = "198.51.100.7", now: int = NOW) -> None:
+    limits.spend(config, PEPPER, number, ip, now)
+
+
+@pytest.fixture
+def _moto(moto_env):
+    yield
+
+
+# -- the setting ---------------------------------------------------------------------------------------
+
+def test_the_templates_default_is_the_code_default():
+    default = load_sam_template()["Parameters"]["Limits"]["Default"]
+
+    assert limits.parse(default) == limits.parse(limits.DEFAULT_LIMITS)
+
+
+def test_the_default_limits_each_scope():
+    config = limits.parse(limits.DEFAULT_LIMITS)
+
+    assert all(config.budget(scope) is not None for scope in ("number", "ip", "global"))
+
+
+def test_a_scope_left_out_or_null_has_no_limit():
+    config = _limits(number={"count": 3, "window_seconds": 60}, ip=None)
+
+    assert (config.budget("ip"), config.budget("global")) == (None, None)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{", "LIMITS is not JSON"),
+    ("[]", "LIMITS must be a JSON object"),
+    ('{"phone": null}', "LIMITS has unknown keys ['phone']"),
+    ('{"number": 5}', 'LIMITS number must be {"count": N, "window_seconds": S} or null'),
+    ('{"ip": {"count": 5}}', 'LIMITS ip must be {"count": N, "window_seconds": S} or null'),
+    ('{"global": {"count": 0, "window_seconds": 60}}', "LIMITS global.count must be a positive integer"),
+    ('{"number": {"count": 5, "window_seconds": true}}', "LIMITS number.window_seconds must be a positive integer"),
+])
+def test_a_bad_setting_says_what_to_fix(text: str, message: str):
+    with pytest.raises(limits.LimitsInvalid, match=re.escape(message)):
+        limits.parse(text)
+
+
+# -- spending --------------------------------------------------------------------------------------------
+
+@pytest.mark.usefixtures("_moto")
+def test_a_number_may_start_count_checks_per_window_then_is_refused_until_the_window_ends():
+    config = _limits(number={"count": 2, "window_seconds": 600})
+    _spend(config)
+    _spend(config)
+
+    with pytest.raises(RateLimited) as refused:
+        _spend(config)
+
+    assert refused.value.retry_after == 400
+    assert refused.value.headers() == {"Retry-After": "400"}
+    assert "phone number" in refused.value.detail
+
+
+@pytest.mark.usefixtures("_moto")
+def test_the_next_window_starts_a_fresh_count():
+    config = _limits(number={"count": 1, "window_seconds": 600})
+    _spend(config)
+
+    _spend(config, now=NOW + 400)
+
+
+@pytest.mark.usefixtures("_moto")
+def test_each_number_has_its_own_budget():
+    config = _limits(number={"count": 1, "window_seconds": 600})
+    _spend(config, UK)
+
+    _spend(config, OTHER)
+
+
+@pytest.mark.usefixtures("_moto")
+def test_one_address_is_limited_across_numbers():
+    config = _limits(ip={"count": 1, "window_seconds": 600})
+    _spend(config, UK)
+
+    with pytest.raises(RateLimited, match="from this address"):
+        _spend(config, OTHER)
+
+
+@pytest.mark.usefixtures("_moto")
+def test_without_a_source_address_the_address_budget_is_not_counted():
+    config = _limits(ip={"count": 1, "window_seconds": 600})
+
+    for _ in range(3):
+        _spend(config, ip=None)
+
+
+@pytest.mark.usefixtures("_moto")
+def test_the_global_budget_counts_every_start():
+    config = _limits(**{"global": {"count": 2, "window_seconds": 600}})
+    _spend(config, UK, "198.51.100.7")
+    _spend(config, OTHER, "203.0.113.9")
+
+    with pytest.raises(RateLimited, match="budget is spent"):
+        _spend(config, "+447400900006", "192.0.2.1")
+
+
+@pytest.mark.usefixtures("_moto")
+def test_counters_hold_neither_the_number_nor_the_address(moto_env):
+    from sandbox import aws
+
+    _spend(_limits(number={"count": 5, "window_seconds": 600}, ip={"count": 5, "window_seconds": 600}))
+
+    items = aws.client("dynamodb", moto_env.endpoint).scan(TableName="silentcheck-test-checks")["Items"]
+    stored = json.dumps(items)
+    assert {i["pk"]["S"].split("#")[1] for i in items} == {"number", "ip"}
+    assert "7400900002" not in stored and "198.51.100.7" not in stored
+    assert all(int(i["purge_at"]["N"]) > NOW for i in items)
