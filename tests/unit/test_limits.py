@@ -7,6 +7,7 @@ import pytest
 
 from silentcheck import limits
 from silentcheck.errors import RateLimited
+from tests.functions import load_start_function
 from tests.template_tools import load_sam_template
 
 NOW = 1_900_000_400  # 200 s into a 600-second window
@@ -59,6 +60,15 @@ def test_a_scope_left_out_or_null_has_no_limit():
 def test_a_bad_setting_says_what_to_fix(text: str, message: str):
     with pytest.raises(limits.LimitsInvalid, match=re.escape(message)):
         limits.parse(text)
+
+
+def test_bad_limits_in_the_environment_fail_when_the_start_function_loads(monkeypatch):
+    monkeypatch.setenv("LIMITS", '{"number": {"count": -1, "window_seconds": 60}}')
+    limits.limits.cache_clear()
+
+    with pytest.raises(limits.LimitsInvalid, match=re.escape("LIMITS number.count must be a positive integer")):
+        load_start_function()
+    limits.limits.cache_clear()
 
 
 # -- spending --------------------------------------------------------------------------------------------

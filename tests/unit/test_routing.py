@@ -9,6 +9,7 @@ from silentcheck import phone, routing
 from silentcheck.checks import Outcome, Reason
 from silentcheck.errors import InvalidRequest
 from silentcheck.providers.base import DeviceNetwork
+from tests.functions import load_start_function
 
 SPAIN, UK, BRAZIL = phone.parse("+34600000012"), phone.parse("+447400900002"), phone.parse("+5511987650012")
 
@@ -62,17 +63,11 @@ def test_a_bad_table_is_refused_with_a_message_that_says_what_to_fix(text, messa
 
 
 def test_a_bad_table_in_the_environment_fails_when_the_start_function_loads(monkeypatch):
-    import importlib.util
-    from pathlib import Path
-
     monkeypatch.setenv("ROUTING", '{"default": ["nobody"]}')
     routing.table.cache_clear()
-    path = Path(__file__).resolve().parents[2] / "functions/start_check/app.py"
-    spec = importlib.util.spec_from_file_location("start_check_app", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
 
     with pytest.raises(routing.RoutingInvalid, match="nobody"):
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        load_start_function()
     routing.table.cache_clear()
 
 
