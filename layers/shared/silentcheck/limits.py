@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -37,15 +38,7 @@ class Budget:
 
 @dataclass(frozen=True)
 class Limits:
-    """A scope left out of the setting has no limit."""
-
-    number: Budget | None = None
-    ip: Budget | None = None
-    global_: Budget | None = None
-
-    def budget(self, scope: str) -> Budget | None:
-        budget: Budget | None = getattr(self, "global_" if scope == "global" else scope)
-        return budget
+    budgets: Mapping[str, Budget]  # by scope ("number", "ip", "global"); a scope not here has no limit
 
 
 def _budget(scope: str, raw: Any) -> Budget | None:
@@ -70,7 +63,8 @@ def parse(text: str) -> Limits:
     unknown = set(raw) - set(_SCOPES)
     if unknown:
         raise LimitsInvalid(f"LIMITS has unknown keys {sorted(unknown)}; allowed: {', '.join(_SCOPES)}")
-    return Limits(*(_budget(scope, raw.get(scope)) for scope in _SCOPES))
+    budgets = {scope: _budget(scope, raw.get(scope)) for scope in _SCOPES}
+    return Limits({scope: budget for scope, budget in budgets.items() if budget is not None})
 
 
 @cache
@@ -85,7 +79,7 @@ def spend(config: Limits, pepper: str, number_e164: str, source_ip: str | None, 
     key = tokens.subkey(pepper, "limits")
     subjects = {"number": number_e164, "ip": source_ip, "global": "all"}
     for scope in _SCOPES:
-        budget, subject = config.budget(scope), subjects[scope]
+        budget, subject = config.budgets.get(scope), subjects[scope]
         if budget is None or subject is None:
             continue
         window = now // budget.window_seconds
