@@ -13,9 +13,7 @@ from silentcheck.providers.base import CallbackRequest
 app = LambdaFunctionUrlResolver()
 
 
-@app.exception_handler(SilentCheckError)
-def _domain_error(error: SilentCheckError) -> Response[str]:
-    return problem(error)
+app.exception_handler(SilentCheckError)(problem)
 
 
 def _received() -> CallbackRequest:

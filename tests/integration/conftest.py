@@ -99,6 +99,13 @@ class App:
                                  json={"mode": mode, "count": count}, timeout=5)
         assert response.status_code == 201, response.text
 
+    def items(self, prefix: str) -> list[dict[str, Any]]:
+        """Every raw DynamoDB item whose key starts with `prefix` (`check#`, `limit#`, `breaker#`)."""
+        scanned: list[dict[str, Any]] = client("dynamodb", self.stack.dynamodb.endpoint).scan(
+            TableName=stacks.TABLE_NAME, FilterExpression="begins_with(pk, :prefix)",
+            ExpressionAttributeValues={":prefix": {"S": prefix}})["Items"]
+        return scanned
+
     def item(self, check_id: str) -> dict[str, Any]:
         """The check's raw DynamoDB item, as stored (empty when there is none)."""
         dynamodb = client("dynamodb", self.stack.dynamodb.endpoint)

@@ -5,8 +5,6 @@ from typing import Any
 
 import pytest
 
-from sandbox import aws
-from sandbox.stack import TABLE_NAME
 from tests.integration.conftest import App
 from tests.integration.test_routing import truid_creates
 
@@ -14,8 +12,7 @@ UK, OTHER = "+447400900202", "+447400900204"
 
 
 def check_items(app: App) -> set[str]:
-    items = aws.client("dynamodb", app.stack.dynamodb.endpoint).scan(TableName=TABLE_NAME)["Items"]
-    return {i["pk"]["S"] for i in items if i["pk"]["S"].startswith("check#")}
+    return {i["pk"]["S"] for i in app.items("check#")}
 
 
 def limited(app: App, **budgets: Any) -> None:
@@ -75,5 +72,4 @@ def test_without_budgets_starts_are_not_counted(app: App, limits: dict[str, Any]
     for _ in range(3):
         app.started(UK)
 
-    items = aws.client("dynamodb", app.stack.dynamodb.endpoint).scan(TableName=TABLE_NAME)["Items"]
-    assert not [i for i in items if i["pk"]["S"].startswith("limit#")]
+    assert app.items("limit#") == []

@@ -141,17 +141,12 @@ def test_bad_request_at_create_means_our_request_was_wrong(app: App):
 def test_check_is_recorded_pending_before_truid_is_called(app: App):
     from concurrent.futures import ThreadPoolExecutor
 
-    from sandbox import aws
-    from sandbox.stack import TABLE_NAME
-
-    client = aws.client("dynamodb", app.stack.dynamodb.endpoint)
-    before = {i["pk"]["S"] for i in client.scan(TableName=TABLE_NAME)["Items"]}
+    before = {i["pk"]["S"] for i in app.items("check#")}
     with ThreadPoolExecutor(1) as pool:
         starting = pool.submit(app.start, "+447400900095")  # tru.ID answers this create only after 3 s
         while not any(r["path"].endswith("/checks") for r in app.truid_requests()):
             assert not starting.done()
-        new = [i for i in client.scan(TableName=TABLE_NAME)["Items"]
-               if i["pk"]["S"] not in before and i["pk"]["S"].startswith("check#")]
+        new = [i for i in app.items("check#") if i["pk"]["S"] not in before]
         assert [i["status"]["S"] for i in new] == ["PENDING"]
         assert starting.result().json()["reason"] == "PROVIDER_ERROR"  # our timeout is 1 s
 
