@@ -20,6 +20,7 @@ from typing import Any
 
 from samtranslator.translator.transform import transform
 
+from sandbox import conditions
 from sandbox.aws import REPO_ROOT, TEMPLATE_PATH, load_template
 
 PLACEHOLDER_CODE_URI = "s3://placeholder/code.zip"
@@ -51,10 +52,13 @@ def load_sam_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return load_template(path)
 
 
-def transform_offline(sam_template: dict[str, Any]) -> dict[str, Any]:
-    """The CloudFormation template SAM would deploy, made without AWS: local code paths become a placeholder
-    S3 object (the transform only accepts S3 locations), and managed-policy names are not looked up."""
-    template = copy.deepcopy(sam_template)  # the transform rewrites its input in place
+def transform_offline(sam_template: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The CloudFormation template SAM would deploy, made without AWS: specialised for `parameters`
+    (defaults otherwise) as AWS::LanguageExtensions and CloudFormation's conditions would, local code
+    paths made a placeholder S3 object (the transform only accepts S3 locations), and managed-policy
+    names not looked up."""
+    template = conditions.resolve(sam_template, conditions.parameter_values(sam_template, parameters), specialise=True)
+    template = copy.deepcopy(template)  # the transform rewrites its input in place
     function_globals = (template.get("Globals") or {}).get("Function") or {}
     if "CodeUri" in function_globals:
         function_globals["CodeUri"] = PLACEHOLDER_CODE_URI

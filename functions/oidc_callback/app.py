@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from silentcheck import pages, service
 from silentcheck.api import json_response, observed, problem, rest_resolver
+from silentcheck.cors import cors
 from silentcheck.errors import InvalidReturn
 
 app = rest_resolver()
@@ -23,5 +24,6 @@ def device_return() -> Response[str]:
 
 
 @observed
+@cors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

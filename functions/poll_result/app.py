@@ -1,11 +1,13 @@
-"""GET /checks/{check_id}: the check's status for the holder of its poll token."""
+"""GET /checks/{check_id}: the check's status (and, once final, its attestation) for the holder of its
+poll token; GET /.well-known/jwks.json: the public keys that verify attestations."""
 
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from silentcheck import service
-from silentcheck.api import bearer, json_response, observed, rest_resolver
+from silentcheck import attestation, service
+from silentcheck.api import JWKS_CACHE_SECONDS, bearer, json_response, observed, public_base_url, rest_resolver
+from silentcheck.cors import cors
 
 app = rest_resolver()
 
@@ -13,10 +15,17 @@ app = rest_resolver()
 @app.get("/checks/<check_id>")
 def poll(check_id: str) -> Response[str]:
     view = service.poll(check_id, poll_token=bearer(app),
-                        completion_code=app.current_event.get_query_string_value("code"))
+                        completion_code=app.current_event.get_query_string_value("code"),
+                        issuer=public_base_url(app.current_event.raw_event))
     return json_response(200, view)
 
 
+@app.get("/.well-known/jwks.json")
+def jwks() -> Response[str]:
+    return json_response(200, attestation.jwks(), cache_seconds=JWKS_CACHE_SECONDS)
+
+
 @observed
+@cors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

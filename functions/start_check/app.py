@@ -13,6 +13,7 @@ from silentcheck.api import (
     rest_resolver,
     source_ip,
 )
+from silentcheck.cors import cors
 from silentcheck.models import StartRequest
 
 app = rest_resolver()
@@ -29,5 +30,6 @@ def start_check() -> Response[str]:
 
 
 @observed
+@cors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

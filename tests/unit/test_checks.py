@@ -2,7 +2,7 @@
 
 import pytest
 
-from silentcheck.checks import Binding, Check, Outcome, Reason, Status
+from silentcheck.checks import Check, Outcome, Reason, Status
 
 
 def _check(**changes: object) -> Check:
@@ -42,9 +42,3 @@ def test_verified_outcome_carries_no_reason():
 def test_an_outcome_is_never_pending():
     with pytest.raises(ValueError, match="final"):
         Outcome(Status.PENDING)
-
-
-def test_device_bound_verified_needs_the_completion_code():
-    assert _check(status=Status.VERIFIED, binding=Binding.DEVICE).needs_completion_code()
-    assert not _check(status=Status.VERIFIED, binding=Binding.NONE).needs_completion_code()
-    assert not _check(status=Status.NOT_VERIFIED, binding=Binding.DEVICE).needs_completion_code()

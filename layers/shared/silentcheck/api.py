@@ -69,9 +69,16 @@ def rest_resolver() -> APIGatewayRestResolver:
     return app
 
 
-def json_response(status: int, body: Any) -> Response[str]:
+JWKS_CACHE_SECONDS = 3600  # verifiers refetch on an unknown `kid`; a rotation keeps the old key longer than this
+
+
+def json_response(status: int, body: Any, cache_seconds: int | None = None) -> Response[str]:
+    """A JSON answer; private and never cached unless `cache_seconds` marks it public and cacheable."""
     payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
-    return Response(status, "application/json", json.dumps(payload), headers=dict(SECURITY_HEADERS))
+    headers = dict(SECURITY_HEADERS)
+    if cache_seconds is not None:
+        headers["Cache-Control"] = f"public, max-age={cache_seconds}"
+    return Response(status, "application/json", json.dumps(payload), headers=headers)
 
 
 def json_object_body(app: BaseRouter) -> dict[str, Any]:

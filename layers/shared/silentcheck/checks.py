@@ -103,6 +103,9 @@ class Check:
     next_poll_at: int | None = None  # paced flows (CIBA): the provider is asked no sooner than this
     poll_interval: int | None = None
     attempts: tuple[str, ...] = ()  # providers that refused before this one, and why ("infobip:PROVIDER_ERROR:…")
+    # The E.164 number, kept (sealed at rest) only until the result's attestation is signed.
+    subject: str | None = field(default=None, repr=False)
+    attestation: str | None = None  # the signed result (compact JWS), sealed at rest; signed once per check
 
     def is_expired_at(self, now: int) -> bool:
         return now >= self.expires_at
@@ -119,7 +122,3 @@ class Check:
     def poll_due_at(self, now: int) -> bool:
         """Whether a poll may ask the provider now (always, unless the flow paces its polls)."""
         return self.next_poll_at is None or now >= self.next_poll_at
-
-    def needs_completion_code(self) -> bool:
-        """A device-bound VERIFIED is shown only to a caller presenting the completion code."""
-        return self.status is Status.VERIFIED and self.binding is Binding.DEVICE

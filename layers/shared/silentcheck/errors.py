@@ -106,3 +106,11 @@ class RouteNotFound(SilentCheckError):
     status = 404
     code = "NOT_FOUND"
     title = "Not found"
+
+
+class OriginNotAllowed(SilentCheckError):
+    """A browser preflight from an origin the deployment does not list (CorsAllowedOrigins)."""
+
+    status = 403
+    code = "ORIGIN_NOT_ALLOWED"
+    title = "Origin not allowed"

@@ -53,9 +53,10 @@ class CheckView(ApiModel):
     provider: str
     binding: Binding | None = None
     completed_at: str | None = None
+    attestation: str | None = None  # compact JWS (ES256) of a final result, for the customer's backend
 
     @classmethod
-    def of(cls, check: Check, status: Status) -> CheckView:
+    def of(cls, check: Check, status: Status, attestation: str | None = None) -> CheckView:
         final = status.is_final and status is check.status
         return cls(
             check_id=check.check_id,
@@ -64,6 +65,7 @@ class CheckView(ApiModel):
             provider=check.provider,
             binding=check.binding if status is Status.VERIFIED else None,
             completed_at=iso(check.completed_at) if final and check.completed_at else None,
+            attestation=attestation,
         )
 
 

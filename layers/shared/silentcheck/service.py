@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from silentcheck import breakers, limits, phone, providers, routing, secrets, store, tokens
+from silentcheck import attestation, binding, breakers, limits, phone, routing, secrets, store
 from silentcheck.checks import Check, Outcome, Reason, Status, next_poll_at
+from silentcheck.deps import Deps
 from silentcheck.errors import (
     CallbackNotAccepted,
     CallbackRetryLater,
     CheckNotFound,
-    CompletionCodeInvalid,
     InvalidRequest,
     InvalidReturn,
     ProviderNotConfigured,
@@ -32,6 +32,8 @@ from silentcheck.providers.base import (
 from silentcheck.settings import settings
 
 RETURN_PATH = "/checks/return"
+SIGNING_LEASE_SECONDS = 10  # a signing claim older than this was abandoned (its function died)
+SIGNING_WAIT_ROUNDS, SIGNING_WAIT_SECONDS = 20, 0.1  # how long a read waits for a concurrent signer
 _OPERATOR_TOKEN = re.compile(r"[\x21-\x7e]{16,4096}")
 
 
@@ -44,47 +46,47 @@ def _operator_token(value: object) -> str | None:
     return value
 
 
-def start(request: StartRequest, source_ip: str | None, api_base_url: str) -> CheckCreated:
+def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps: Deps | None = None) -> CheckCreated:
+    deps = deps or Deps.real()
     number = phone.parse(request.phone_number)
     operator_token = _operator_token(request.operator_token)
     table = routing.table()
     candidates = routing.plan(table, number, request.provider, operator_token is not None)
 
-    now = tokens.now()
+    now = deps.clock.now()
     limits.spend(limits.limits(), secrets.pepper(), number.e164, source_ip, now)  # before anything is billed
-    check_id, poll_token = tokens.new_token(), tokens.new_token()
-    state = f"{check_id}.{tokens.new_token()}"
-    capability = f"{check_id}.{tokens.new_token()}"
+    minted = binding.Minted.new()
     check = Check(
-        check_id=check_id,
+        check_id=minted.check_id,
         provider=candidates[0],
         status=Status.PENDING,
         created_at=now,
         expires_at=now + settings().check_ttl_seconds,
-        poll_token_hash=tokens.digest(poll_token),
+        poll_token_hash=minted.poll_token_hash,
         number_key=phone.number_key(secrets.pepper(), number.e164),
-        state_hash=tokens.digest(state),
-        capability_hash=tokens.digest(capability) if settings().callback_url else None,
+        state_hash=minted.state_hash,
+        capability_hash=minted.capability_hash if settings().callback_url else None,
+        subject=number.e164,  # sealed at rest, until the result's attestation is signed
     )
-    store.create(check)  # before any billable call: every provider request has a record
+    deps.store.create(check)  # before any billable call: every provider request has a record
     redirect_uri = f"{api_base_url.rstrip('/')}{RETURN_PATH}"
-    context = StartContext(check_id, number.e164, f"{redirect_uri}?{urlencode({'state': state})}", source_ip,
-                           state=state, redirect_uri=redirect_uri, operator_token=operator_token)
-    log = {"check_id": check_id, "number": phone.mask(number.e164)}
+    context = StartContext(check.check_id, number.e164, f"{redirect_uri}?{urlencode({'state': minted.state})}",
+                           source_ip, state=minted.state, redirect_uri=redirect_uri, operator_token=operator_token)
+    log = {"check_id": check.check_id, "number": phone.mask(number.e164)}
 
     if table.coverage_precheck and source_ip and not operator_token:
         device = routing.device_network(source_ip)
         if device is not None and not device.mobile:  # reported before any check is billed
-            failed = _finish(check, Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "coverage:412"), tokens.now())
-            return _created(failed, poll_token, None)
+            failed = _finish(check, Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "coverage:412"), deps)
+            return _created(failed, minted.poll_token, None)
         if device is not None:
             candidates = routing.serving(table, candidates, device)
-    return _start_with_first_accepting(check, candidates, table, context, capability, poll_token, log)
+    return _start_with_first_accepting(check, candidates, table, context, minted, log, deps)
 
 
 def _start_with_first_accepting(check: Check, candidates: tuple[str, ...], table: routing.RoutingTable,
-                                context: StartContext, capability: str, poll_token: str,
-                                log: dict[str, str]) -> CheckCreated:
+                                context: StartContext, minted: binding.Minted, log: dict[str, str],
+                                deps: Deps) -> CheckCreated:
     """Offer the check to each candidate in turn until one accepts; the record keeps who refused and why."""
     callback_base = settings().callback_url
     attempts: list[str] = []
@@ -92,14 +94,14 @@ def _start_with_first_accepting(check: Check, candidates: tuple[str, ...], table
     outcome = Outcome.failed(Reason.CARRIER_UNSUPPORTED, "no_provider_serves_this_network")
     tried_any, last_tried = False, None
     for position, name in enumerate(candidates):
-        if breakers.is_open(breakers_now.get(name), tokens.now()):
+        if breakers.is_open(breakers_now.get(name), deps.clock.now()):
             attempts.append(f"{name}:skipped:circuit_open")
             if not tried_any:
                 outcome = Outcome.failed(Reason.PROVIDER_ERROR, "circuit_open")
             continue
         tried_any, last_tried = True, name
-        adapter = providers.get(name)
-        callback_url = (f"{str(callback_base).rstrip('/')}/{name}/{capability}"
+        adapter = deps.providers.get(name)
+        callback_url = (f"{str(callback_base).rstrip('/')}/{name}/{minted.capability}"
                         if callback_base and adapter.uses_callbacks else None)
         try:
             started = adapter.start(replace(context, callback_url=callback_url))
@@ -109,76 +111,108 @@ def _start_with_first_accepting(check: Check, candidates: tuple[str, ...], table
             logger.error("provider is not configured", extra={**log, "provider": name, "detail": error.detail})
             outcome = Outcome.failed(Reason.PROVIDER_REJECTED, "not_configured")
         except Exception:
-            _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), tokens.now(), attempts)
+            _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps, attempts)
             raise
         else:
             breakers.record_success(name, breakers_now.get(name))
-            return _started(check, name, started, attempts, poll_token, log)
+            return _started(check, name, started, attempts, minted.poll_token, log, deps)
         attempts.append(f"{name}:{outcome.reason or outcome.status}:{outcome.raw_code}")
         logger.info("provider refused the check", extra={**log, "provider": name, "raw_code": outcome.raw_code})
         if outcome.reason is Reason.PROVIDER_ERROR:
-            breakers.record_failure(name, tokens.now(), table.circuit_breaker)
+            breakers.record_failure(name, deps.clock.now(), table.circuit_breaker)
         if not routing.may_fall_back(outcome) or position == len(candidates) - 1:
             break
-    failed = _finish(check, outcome, tokens.now(), attempts, provider=last_tried)
-    return _created(failed, poll_token, None)
+    failed = _finish(check, outcome, deps, attempts, provider=last_tried)
+    return _created(failed, minted.poll_token, None)
 
 
 def _started(check: Check, provider: str, started: Started, attempts: list[str], poll_token: str,
-             log: dict[str, str]) -> CheckCreated:
+             log: dict[str, str], deps: Deps) -> CheckCreated:
     expires_at = check.expires_at
     if started.ttl_seconds:
         expires_at = min(expires_at, check.created_at + started.ttl_seconds)
-    recorded = store.record_started(check.check_id, tokens.now(), started.provider_ref, started.provider_version,
-                                    started.binding, expires_at, started.attributes,
-                                    confidential=started.confidential, poll_interval=started.poll_interval,
-                                    provider=provider, attempts=attempts)
+    recorded = deps.store.record_started(check.check_id, deps.clock.now(), started.provider_ref,
+                                         started.provider_version, started.binding, expires_at, started.attributes,
+                                         confidential=started.confidential, poll_interval=started.poll_interval,
+                                         provider=provider, attempts=attempts)
     logger.info("check started", extra={**log, "provider": provider, "version": started.provider_version,
                                         "attempts": attempts})
     return _created(recorded, poll_token, started.check_url)
 
 
-def poll(check_id: str, poll_token: str | None, completion_code: str | None) -> CheckView:
-    check = store.get(check_id) if check_id else None
-    if check is None or not tokens.matches(poll_token, check.poll_token_hash):
-        raise CheckNotFound("no check with this id for this poll token")
-    now = tokens.now()
+def poll(check_id: str, poll_token: str | None, completion_code: str | None, issuer: str,
+         deps: Deps | None = None) -> CheckView:
+    """What the holder of the poll token (and, after a device hop, the completion code) may know now.
+    `issuer` is the public API URL, the attestation's `iss`."""
+    deps = deps or Deps.real()
+    check = binding.authorize_poll(deps.store.get(check_id) if binding.is_check_id(check_id) else None, poll_token)
+    now = deps.clock.now()
     if check.status is Status.PENDING:
-        check = _advance(check, now)
-    status = check.status_at(now)
-    if check.needs_completion_code():
-        if completion_code is None:
-            # The provider verified, but only the device that finished the chain holds the code.
-            return CheckView.of(check, Status.PENDING)
-        if not tokens.matches(completion_code, check.completion_code_hash):
-            raise CompletionCodeInvalid(
-                "the completion code does not belong to this check; pass the code the device received "
-                "at the end of the check URL's redirect chain"
-            )
-    return CheckView.of(check, status)
+        check = _advance(check, now, deps)
+    revealed = binding.reveal(check, now, completion_code)
+    signed = _attestation(check, issuer, deps) if revealed.complete else None
+    return CheckView.of(check, revealed.status, signed)
 
 
-def device_return(query: Mapping[str, str]) -> DeviceReturned:
+def _attestation(check: Check, issuer: str, deps: Deps) -> str | None:
+    """The check's attestation: signed by the first read that may see the final result, then served as
+    stored. When signing fails the result stands, and the next read tries again."""
+    if check.attestation or check.subject is None:
+        return check.attestation
+    now = deps.clock.now()
+    try:
+        claimed = deps.store.claim_signing(check.check_id, now, stale_before=now - SIGNING_LEASE_SECONDS)
+    except store.TransitionLost as lost:
+        return _signed_by_another(check.check_id, lost.current, deps)
+    config = settings()
+    try:
+        jws = deps.signer.sign(attestation.claims(claimed, issuer, config.attestation_audience, now,
+                                                  config.attestation_ttl_seconds))
+    except Exception as error:
+        logger.error("attestation not signed; the next read tries again", check_id=check.check_id,
+                     error=type(error).__name__)
+        deps.store.release_signing(check.check_id)
+        return None
+    try:
+        saved = deps.store.save_attestation(check.check_id, jws)
+    except store.TransitionLost as lost:
+        return lost.current.attestation if lost.current else None
+    logger.info("attestation signed", check_id=check.check_id, status=saved.status)
+    return saved.attestation
+
+
+def _signed_by_another(check_id: str, current: Check | None, deps: Deps) -> str | None:
+    """Another read holds the signing claim: wait briefly for its signature rather than sign twice."""
+    for _ in range(SIGNING_WAIT_ROUNDS):
+        if current is None or current.attestation or current.subject is None:
+            break
+        deps.clock.sleep(SIGNING_WAIT_SECONDS)
+        current = deps.store.get(check_id)
+    return current.attestation if current else None
+
+
+def device_return(query: Mapping[str, str], deps: Deps | None = None) -> DeviceReturned:
     """The end of a device's redirect chain: use the state once, hand out a completion code, and settle
     the check unless its verdict arrives (or arrived) by callback."""
+    deps = deps or Deps.real()
     state = query.get("state", "")
-    check_id = state.partition(".")[0]
-    if not check_id:
+    check_id = binding.check_id_of(state)
+    if not check_id or len(state) > 2 * binding.MAX_ID_LENGTH:
         raise InvalidReturn("this link is not valid; start a new check")
-    completion_code = tokens.new_token()
+    completion_code, code_hash = binding.new_completion_code()
     try:
-        check = store.consume_state(check_id, tokens.digest(state), tokens.now(), tokens.digest(completion_code))
+        check = deps.store.consume_state(check_id, binding.state_digest(state), deps.clock.now(), code_hash)
     except store.TransitionLost:
         raise InvalidReturn("this link was already used or has expired; start a new check") from None
     if check.status is Status.PENDING:
         try:
-            outcome = providers.get(check.provider).on_return(check, query)
+            outcome = deps.providers.get(check.provider).on_return(check, query)
         except Exception:
-            _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), tokens.now())  # state is spent
+            _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps)  # the state is spent
             raise
         if outcome is not None:
             try:
-                check = store.finish(check_id, outcome, tokens.now())
+                check = deps.store.finish(check_id, outcome, deps.clock.now())
             except store.TransitionLost as lost:
                 if lost.current is None or lost.current.status is Status.PENDING:  # it expired meanwhile
                     raise InvalidReturn("this check expired before it completed; start a new check") from None
@@ -187,18 +221,20 @@ def device_return(query: Mapping[str, str]) -> DeviceReturned:
     return DeviceReturned(check_id=check_id, completion_code=completion_code)
 
 
-def provider_callback(provider: str, capability: str, request: CallbackRequest) -> None:
+def provider_callback(provider: str, capability: str, request: CallbackRequest, deps: Deps | None = None) -> None:
     """A provider pushed a result. Only the holder of the check's capability gets past the lookup;
     the adapter then authenticates the message; only a PENDING, unexpired check changes, once."""
-    check_id = capability.partition(".")[0]
-    check = store.get(check_id) if check_id and provider in providers.names() else None
-    if check is None or check.provider != provider or not tokens.matches(capability, check.capability_hash):
+    deps = deps or Deps.real()
+    check_id = binding.check_id_of(capability)
+    known = bool(check_id) and len(capability) <= 2 * binding.MAX_ID_LENGTH and provider in deps.providers.names()
+    check = deps.store.get(check_id) if known else None
+    if check is None or not binding.capability_matches(check, provider, capability):
         raise CheckNotFound("unknown callback")
-    if not check.can_transition_at(tokens.now()):
+    if not check.can_transition_at(deps.clock.now()):
         logger.info("callback for a settled or expired check ignored", check_id=check_id, status=check.status)
         return
     try:
-        outcome = providers.get(provider).on_callback(check, request)
+        outcome = deps.providers.get(provider).on_callback(check, request)
     except CallbackRejected as rejected:
         logger.warning("callback rejected", check_id=check_id, provider=provider, why=rejected.why)
         raise CallbackNotAccepted("this callback does not belong to this check") from None
@@ -207,42 +243,42 @@ def provider_callback(provider: str, capability: str, request: CallbackRequest) 
     if outcome is None:
         return
     try:
-        finished = store.finish(check_id, outcome, tokens.now(), keep_state=True)
+        finished = deps.store.finish(check_id, outcome, deps.clock.now(), keep_state=True)
     except store.TransitionLost:
         return  # a duplicate, or the device return, settled it first: theirs stands
     logger.info("callback settled the check", check_id=check_id, status=finished.status, raw_code=outcome.raw_code)
 
 
-def _advance(check: Check, now: int) -> Check:
+def _advance(check: Check, now: int, deps: Deps) -> Check:
     """Bring a PENDING check up to date: expire it, or ask the provider for a verdict. Flows that pace
     their polls (CIBA) ask only when due, and only the one poll that claims the slot asks."""
     if check.is_expired_at(now):
-        return store.mark_expired(check.check_id, now) or check
+        return deps.store.mark_expired(check.check_id, now) or check
     if check.next_poll_at is not None:
         if not check.poll_due_at(now):
             return check
         try:
             next_at = next_poll_at(now, check.poll_interval or 1)
-            check = store.claim_poll(check.check_id, now, check.next_poll_at, next_at)
+            check = deps.store.claim_poll(check.check_id, now, check.next_poll_at, next_at)
         except store.TransitionLost as lost:
             return lost.current or check
-    result = providers.get(check.provider).refresh(check)
+    result = deps.providers.get(check.provider).refresh(check)
     if result is None:
         return check
     if isinstance(result, PollAgain):
         if result.interval != check.poll_interval:
             try:
-                return store.pace_polls(check.check_id, tokens.now(), result.interval)
+                return deps.store.pace_polls(check.check_id, deps.clock.now(), result.interval)
             except store.TransitionLost as lost:
                 return lost.current or check
         return check
-    return _finish(check, result, tokens.now())
+    return _finish(check, result, deps)
 
 
-def _finish(check: Check, outcome: Outcome, now: int, attempts: list[str] | None = None,
+def _finish(check: Check, outcome: Outcome, deps: Deps, attempts: list[str] | None = None,
             provider: str | None = None) -> Check:
     try:
-        return store.finish(check.check_id, outcome, now, attempts=attempts, provider=provider)
+        return deps.store.finish(check.check_id, outcome, deps.clock.now(), attempts=attempts, provider=provider)
     except store.TransitionLost as lost:
         return lost.current or check  # someone else settled it first; theirs stands
 

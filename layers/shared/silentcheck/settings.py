@@ -17,6 +17,11 @@ class Settings(BaseModel, frozen=True):
     retention_seconds: int = Field(default=86400, ge=60)
     provider_timeout_seconds: float = Field(default=8.0, gt=0, le=30)
     secret_cache_seconds: int = Field(default=300, ge=0)
+    signing_key_id: str | None = None  # the KMS key that signs attestations (poll_result only)
+    previous_signing_key_id: str | None = None  # still published in the JWKS during a rotation
+    attestation_audience: str = Field(default="silentcheck", min_length=1)
+    attestation_ttl_seconds: int = Field(default=300, ge=30, le=300)
+    cors_allowed_origins: str = ""  # comma-separated web origins allowed to call the API (app mode)
 
 
 _ENV = {
@@ -28,6 +33,11 @@ _ENV = {
     "retention_seconds": "RETENTION_SECONDS",
     "provider_timeout_seconds": "PROVIDER_TIMEOUT_SECONDS",
     "secret_cache_seconds": "SECRET_CACHE_SECONDS",
+    "signing_key_id": "SIGNING_KEY_ID",
+    "previous_signing_key_id": "PREVIOUS_SIGNING_KEY_ID",
+    "attestation_audience": "ATTESTATION_AUDIENCE",
+    "attestation_ttl_seconds": "ATTESTATION_TTL_SECONDS",
+    "cors_allowed_origins": "CORS_ALLOWED_ORIGINS",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from silentcheck import aws, sealing
@@ -52,6 +53,10 @@ def _to_item(check: Check, purge_at: int) -> dict[str, Any]:
         item["attributes"] = {"M": {k: {"S": v} for k, v in check.attributes.items()}}
     if check.confidential:
         item["sealed"] = {"B": sealing.seal(check.confidential, check.check_id)}
+    if check.subject:
+        item["sealed_subject"] = {"B": sealing.seal({"phone_number": check.subject}, check.check_id)}
+    if check.attestation:
+        item["sealed_attestation"] = {"B": sealing.seal({"jws": check.attestation}, check.check_id)}
     if check.attempts:
         item["attempts"] = {"L": [{"S": a} for a in check.attempts]}
     for name, number in (("next_poll_at", check.next_poll_at), ("poll_interval", check.poll_interval)):
@@ -66,6 +71,9 @@ def _from_item(item: dict[str, Any]) -> Check:
 
     def n(name: str) -> int | None:
         return int(item[name]["N"]) if name in item else None
+
+    def sealed(name: str, key: str) -> str | None:
+        return sealing.unseal(item[name]["B"], item["check_id"]["S"]).get(key) if name in item else None
 
     reason, binding = s("reason"), s("binding")
     return Check(
@@ -90,6 +98,8 @@ def _from_item(item: dict[str, Any]) -> Check:
         next_poll_at=n("next_poll_at"),
         poll_interval=n("poll_interval"),
         attempts=tuple(a["S"] for a in item.get("attempts", {}).get("L", [])),
+        subject=sealed("sealed_subject", "phone_number"),
+        attestation=sealed("sealed_attestation", "jws"),
     )
 
 
@@ -247,3 +257,52 @@ def mark_expired(check_id: str, now: int) -> Check | None:
     except client.exceptions.ConditionalCheckFailedException:
         return None
     return _from_item(response["Attributes"])
+
+
+def claim_signing(check_id: str, now: int, stale_before: int) -> Check:
+    """Take the one right to sign this final check's attestation: of concurrent readers exactly one signs
+    (at most one KMS call per check). A claim older than `stale_before` was abandoned and may be retaken."""
+    client = aws.client("dynamodb")
+    try:
+        response = client.update_item(
+            TableName=_table(),
+            Key=_key(check_id),
+            UpdateExpression="SET signing_since = :now",
+            ConditionExpression="attribute_exists(pk) AND #status <> :pending AND attribute_exists(sealed_subject) "
+                                "AND attribute_not_exists(sealed_attestation) "
+                                "AND (attribute_not_exists(signing_since) OR signing_since < :stale)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":pending": _PENDING, ":now": {"N": str(now)},
+                                       ":stale": {"N": str(stale_before)}},
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except client.exceptions.ConditionalCheckFailedException as error:
+        raise _lost(error) from None
+    return _from_item(response["Attributes"])
+
+
+def save_attestation(check_id: str, attestation: str) -> Check:
+    """Keep the signed result (sealed) for every later read, and forget the number it was signed for."""
+    client = aws.client("dynamodb")
+    try:
+        response = client.update_item(
+            TableName=_table(),
+            Key=_key(check_id),
+            UpdateExpression="SET sealed_attestation = :jws REMOVE sealed_subject, signing_since",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(sealed_attestation)",
+            ExpressionAttributeValues={":jws": {"B": sealing.seal({"jws": attestation}, check_id)}},
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except client.exceptions.ConditionalCheckFailedException as error:
+        raise _lost(error) from None
+    return _from_item(response["Attributes"])
+
+
+def release_signing(check_id: str) -> None:
+    """Give the signing claim back after a failed signature, so the next read tries again."""
+    client = aws.client("dynamodb")
+    with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+        client.update_item(TableName=_table(), Key=_key(check_id), UpdateExpression="REMOVE signing_since",
+                           ConditionExpression="attribute_exists(pk)")

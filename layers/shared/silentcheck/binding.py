@@ -1,0 +1,111 @@
+"""The one owner of device binding: the secrets a check hands out (poll token, one-time return state,
+callback capability, completion code), how each is checked, and what a caller may see of a verdict.
+
+The rule (DESIGN.md, Security model): a verdict produced at or after a device hop is shown only to a
+caller holding the poll token *and* the completion code the device received at the end of the chain.
+Without the code such a check reads PENDING until `expires_at`, then EXPIRED, whatever the verdict, so
+starting a check and getting some phone to open its URL tells nobody whether that phone holds the number.
+Pure apart from the random values it mints: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from silentcheck import tokens
+from silentcheck.checks import Binding, Check, Status
+from silentcheck.errors import CheckNotFound, CompletionCodeInvalid
+
+# Ids and secrets we mint are 43 URL-safe characters; a state or capability is "<check_id>.<secret>".
+# Anything far longer is not ours and never reaches the table as a key.
+MAX_ID_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Minted:
+    """The secrets of a new check. Only their digests are stored; the values go to their one holder."""
+
+    check_id: str
+    poll_token: str  # to whoever started the check
+    state: str  # inside check_url's return hop: to the device
+    capability: str  # inside the provider's callback URL: to the provider
+
+    @classmethod
+    def new(cls) -> Minted:
+        check_id = tokens.new_token()
+        return cls(check_id, tokens.new_token(), f"{check_id}.{tokens.new_token()}",
+                   f"{check_id}.{tokens.new_token()}")
+
+    @property
+    def poll_token_hash(self) -> str:
+        return tokens.digest(self.poll_token)
+
+    @property
+    def state_hash(self) -> str:
+        return tokens.digest(self.state)
+
+    @property
+    def capability_hash(self) -> str:
+        return tokens.digest(self.capability)
+
+
+def check_id_of(value: str) -> str:
+    """The check a state or capability belongs to ("" when it cannot be one of ours)."""
+    check_id = value.partition(".")[0]
+    return check_id if 0 < len(check_id) <= MAX_ID_LENGTH else ""
+
+
+def is_check_id(value: str) -> bool:
+    return 0 < len(value) <= MAX_ID_LENGTH
+
+
+def state_digest(state: str) -> str:
+    return tokens.digest(state)
+
+
+def new_completion_code() -> tuple[str, str]:
+    """A completion code for the device that finished the chain, and the digest the record keeps."""
+    code = tokens.new_token()
+    return code, tokens.digest(code)
+
+
+def authorize_poll(check: Check | None, poll_token: str | None) -> Check:
+    """The check, if `poll_token` is its own; unknown ids and wrong tokens are the same 404."""
+    if check is None or not tokens.matches(poll_token, check.poll_token_hash):
+        raise CheckNotFound("no check with this id for this poll token")
+    return check
+
+
+def capability_matches(check: Check | None, provider: str, capability: str) -> bool:
+    return check is not None and check.provider == provider and tokens.matches(capability, check.capability_hash)
+
+
+def has_device_hop(check: Check) -> bool:
+    """Whether a provider accepted the check with a flow whose chain returns through /checks/return.
+    Checks refused at start (no binding yet) and flows without a return hop have no completion code."""
+    return check.binding is Binding.DEVICE
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """What one caller may see of a check at one moment."""
+
+    status: Status
+    complete: bool  # the caller holds everything the verdict requires: it may receive the attestation
+
+
+def reveal(check: Check, now: int, completion_code: str | None) -> Revealed:
+    """What a holder of the poll token sees, given the completion code they present (if any).
+
+    A wrong code is refused whatever the verdict, so the refusal says nothing about it either."""
+    status = check.status_at(now)
+    if not has_device_hop(check):
+        return Revealed(status, complete=status.is_final)
+    if completion_code is not None:
+        if not tokens.matches(completion_code, check.completion_code_hash):
+            raise CompletionCodeInvalid(
+                "the completion code does not belong to this check; pass the code the device received "
+                "at the end of the check URL's redirect chain"
+            )
+        return Revealed(status, complete=status.is_final)
+    return Revealed(Status.EXPIRED if check.is_expired_at(now) else Status.PENDING, complete=False)

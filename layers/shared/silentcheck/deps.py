@@ -1,0 +1,102 @@
+"""The service's collaborators, as Protocols, and the real ones a Lambda container uses.
+
+The service takes a `Deps`, so its rules (binding, fallback, pacing, races, expiry) are unit-tested
+with an in-memory store, fake providers, a fake clock and a fake signer; handlers pass `Deps.real()`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from silentcheck.checks import Binding, Check, Outcome
+from silentcheck.providers.base import Provider
+
+
+class Clock(Protocol):
+    def now(self) -> int:
+        """Epoch seconds."""
+        ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class Signer(Protocol):
+    def sign(self, claims: Mapping[str, object]) -> str:
+        """A compact JWS over `claims`."""
+        ...
+
+
+class Providers(Protocol):
+    def get(self, name: str) -> Provider: ...
+
+    def names(self) -> tuple[str, ...]: ...
+
+
+class Store(Protocol):
+    """What silentcheck.store offers; every change is conditional and raises store.TransitionLost when
+    the check is not in the state the change expects."""
+
+    def create(self, check: Check) -> None: ...
+
+    def get(self, check_id: str) -> Check | None: ...
+
+    def record_started(self, check_id: str, now: int, provider_ref: str | None, provider_version: str | None,
+                       binding: Binding, expires_at: int, attributes: dict[str, str],
+                       confidential: dict[str, str] | None = None, poll_interval: int | None = None,
+                       provider: str | None = None, attempts: list[str] | None = None) -> Check: ...
+
+    def claim_poll(self, check_id: str, now: int, due_at: int, next_at: int) -> Check: ...
+
+    def pace_polls(self, check_id: str, now: int, interval: int) -> Check: ...
+
+    def consume_state(self, check_id: str, state_hash: str, now: int, completion_code_hash: str) -> Check: ...
+
+    def finish(self, check_id: str, outcome: Outcome, now: int, keep_state: bool = False,
+               attempts: list[str] | None = None, provider: str | None = None) -> Check: ...
+
+    def mark_expired(self, check_id: str, now: int) -> Check | None: ...
+
+    def claim_signing(self, check_id: str, now: int, stale_before: int) -> Check: ...
+
+    def save_attestation(self, check_id: str, attestation: str) -> Check: ...
+
+    def release_signing(self, check_id: str) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> int:
+        from silentcheck import tokens
+
+        return tokens.now()  # looked up on each call: tests that move tokens.now move this clock too
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class _Registry:
+    def get(self, name: str) -> Provider:
+        from silentcheck import providers
+
+        return providers.get(name)
+
+    def names(self) -> tuple[str, ...]:
+        from silentcheck import providers
+
+        return providers.names()
+
+
+@dataclass(frozen=True)
+class Deps:
+    store: Store
+    providers: Providers
+    clock: Clock
+    signer: Signer
+
+    @classmethod
+    def real(cls) -> Deps:
+        from silentcheck import attestation, store
+
+        return cls(store=store, providers=_Registry(), clock=SystemClock(), signer=attestation.signer())
