@@ -68,13 +68,13 @@ def main(argv: list[str] | None = None) -> int:
                                    "provider": "camara" if args.operator_token else args.provider}
         if urls and "camara" in urls and not args.api_version:
             print(f"using the running sandbox at {urls['api']}")
-            view = verify(urls["api"], urls["network"], args.phone_number,
+            view = verify(urls["api"], urls["network"], args.phone_number, api_key=urls.get("api_key"),
                           operator_token_url=urls["camara"] if args.operator_token else None, **options)
             return 0 if view.get("status") else 1
         with stacks.running_stack(log_level=log_level) as stack:
             if args.api_version:
                 stack.configure_truid(api_version=args.api_version)
-            view = verify(stack.api_url, stack.network.base_url, args.phone_number,
+            view = verify(stack.api_url, stack.network.base_url, args.phone_number, api_key=stack.api_key,
                           operator_token_url=stack.camara.base_url if args.operator_token else None, **options)
         return 0 if view.get("status") else 1
 
@@ -83,11 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         stacks.write_state(stack)
         if args.command == "run":
             print()
-            view = verify(stack.api_url, stack.network.base_url, args.phone_number)
+            view = verify(stack.api_url, stack.network.base_url, args.phone_number, api_key=stack.api_key)
             if view.get("status") != "VERIFIED":
                 print("the end-to-end verification did not verify: see the steps above", file=sys.stderr)
                 return 1
         _print_urls(stack.urls())
+        print(f"\nAPI key (x-api-key on POST /checks; ClientAuth=api_key):  {stack.api_key}")
         print("\ntry:  .venv/bin/python -m sandbox verify +447400900004 --sim +447400900006")
         print("      .venv/bin/python -m sandbox verify --provider camara +34600000012")
         print("      .venv/bin/python -m sandbox verify --provider infobip +447400900112")

@@ -310,6 +310,26 @@ def seed_secret(secretsmanager_client: SecretsManagerClient, name: str, value: d
         return secretsmanager_client.put_secret_value(SecretId=name, SecretString=secret_string)["ARN"]
 
 
+def signing_key_properties(template_path: Path | None = None) -> dict[str, Any]:
+    """The Properties of the template's attestation signing keys (its AWS::KMS::Key resources, which
+    differ only in their slot)."""
+    path = template_path or TEMPLATE_PATH
+    resources = load_template(path).get("Resources") or {}
+    keys = [res.get("Properties") or {} for res in resources.values() if res.get("Type") == "AWS::KMS::Key"]
+    if not keys:
+        raise ValueError(f"{path} declares no AWS::KMS::Key to sign attestations with")
+    return keys[0]
+
+
+def create_signing_key(kms_client: Any, template_path: Path | None = None) -> str:
+    """A KMS key shaped as template.yaml shapes the signing keys (moto's KMS signs with P-256); its id."""
+    properties = signing_key_properties(template_path)
+    created = kms_client.create_key(KeySpec=properties["KeySpec"], KeyUsage=properties["KeyUsage"],
+                                    Description="silentcheck sandbox attestation signing key")
+    key_id: str = created["KeyMetadata"]["KeyId"]
+    return key_id
+
+
 @overload
 def client(service: Literal["dynamodb"], endpoint: str) -> DynamoDBClient: ...
 @overload

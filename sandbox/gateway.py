@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs
 
+from sandbox import conditions
 from sandbox.aws import load_template
 from sandbox.httpserver import RunningServer, serve
 
@@ -38,6 +39,7 @@ class Function:
     environment: dict[str, Any]
     routes: tuple[tuple[str, str], ...]  # (METHOD, /path/{param})
     has_function_url: bool
+    api_key_routes: frozenset[tuple[str, str]] = frozenset()  # routes whose event sets Auth.ApiKeyRequired
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,10 @@ class Route:
         return sum(1 for part in self.template.split("/") if part and not part.startswith("{"))
 
 
-def read_functions(template_path: Path = TEMPLATE) -> list[Function]:
-    template = load_template(template_path)
+def read_functions(template_path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None) -> list[Function]:
+    """The template's functions as CloudFormation deploys them with `parameters` (defaults otherwise)."""
+    source = load_template(template_path)
+    template = conditions.resolve(source, conditions.parameter_values(source, parameters))
     global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     functions = []
     for logical_id, resource in template["Resources"].items():
@@ -66,8 +70,13 @@ def read_functions(template_path: Path = TEMPLATE) -> list[Function]:
             if event.get("Type") == "Api"
         )
         env = {**global_env, **props.get("Environment", {}).get("Variables", {})}
+        keyed = frozenset(
+            (str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"]))
+            for event in props.get("Events", {}).values()
+            if event.get("Type") == "Api" and (event["Properties"].get("Auth") or {}).get("ApiKeyRequired") is True
+        )
         functions.append(Function(logical_id, props["CodeUri"], props["Handler"], env, routes,
-                                  "FunctionUrlConfig" in props))
+                                  "FunctionUrlConfig" in props, keyed))
     return functions
 
 
@@ -78,10 +87,11 @@ def stage_name(template_path: Path = TEMPLATE) -> str:
 
 
 def resolve_environment(functions: Iterable[Function], values: Mapping[str, str],
-                        template_path: Path = TEMPLATE) -> dict[str, str]:
-    """Environment for the functions: literals as written, Refs from `values` or parameter defaults,
-    GetAtts from `values`."""
-    parameters = load_template(template_path).get("Parameters", {})
+                        template_path: Path = TEMPLATE, parameter_overrides: Mapping[str, str] | None = None,
+                        ) -> dict[str, str]:
+    """Environment for the functions: literals as written, Refs from `values` or the parameters' values
+    (`parameter_overrides`, else defaults), GetAtts from `values`."""
+    parameters = conditions.parameter_values(load_template(template_path), parameter_overrides)
     env: dict[str, str] = {}
     for function in functions:
         for name, raw in function.environment.items():
@@ -90,7 +100,7 @@ def resolve_environment(functions: Iterable[Function], values: Mapping[str, str]
                 if name in values:
                     value = values[name]
                 elif ref in parameters:
-                    value = str(parameters[ref].get("Default", ""))
+                    value = parameters[ref]
                 else:
                     raise KeyError(f"no sandbox value for {name} (!Ref {ref}); pass it in `values`")
             elif isinstance(raw, dict) and "Fn::GetAtt" in raw:
@@ -190,11 +200,44 @@ def _json_error(start_response: Callable[..., Any], status: int, message: str) -
     return [json.dumps({"message": message}).encode()]
 
 
-class RestApi:
-    """The REST API: stage prefix, most-specific route match, payload 1.0 events."""
+@dataclass(frozen=True)
+class GatewayResponse:
+    """An answer API Gateway gives itself, without invoking a function (the template's GatewayResponses)."""
 
-    def __init__(self, functions: Iterable[Function], stage: str) -> None:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+def read_gateway_responses(template_path: Path = TEMPLATE) -> dict[str, GatewayResponse]:
+    """The REST API's customised gateway responses, by type (INVALID_API_KEY, ...)."""
+    resources = load_template(template_path)["Resources"]
+    api = next(res for res in resources.values() if res.get("Type") == "AWS::Serverless::Api")
+    responses = {}
+    for kind, spec in (api["Properties"].get("GatewayResponses") or {}).items():
+        headers = {name: str(value).strip("'") for name, value in
+                   ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items()}
+        body = str((spec.get("ResponseTemplates") or {}).get("application/json", ""))
+        responses[kind] = GatewayResponse(int(spec["StatusCode"]), headers, body)
+    return responses
+
+
+_API_GATEWAY_DEFAULTS = {
+    "INVALID_API_KEY": GatewayResponse(403, {"Content-Type": "application/json"}, '{"message": "Forbidden"}'),
+}
+
+
+class RestApi:
+    """The REST API: stage prefix, most-specific route match, API keys where the template requires
+    them, payload 1.0 events."""
+
+    def __init__(self, functions: Iterable[Function], stage: str, api_keys: Iterable[str] = (),
+                 gateway_responses: Mapping[str, GatewayResponse] | None = None) -> None:
         self.stage = stage
+        self.api_keys = frozenset(api_keys)
+        self.gateway_responses = {**_API_GATEWAY_DEFAULTS, **(gateway_responses or {})}
+        functions = list(functions)
+        self.configure(functions)
         routes = []
         for function in functions:
             for method, path in function.routes:
@@ -203,6 +246,15 @@ class RestApi:
         # API Gateway prefers literal segments over {params}: /checks/return beats /checks/{check_id}.
         self.routes = sorted(routes, key=lambda r: -r.literal_segments)
         self.handlers = {r.function.logical_id: load_handler(r.function) for r in self.routes}
+
+    def configure(self, functions: Iterable[Function]) -> None:
+        """Take the API-key settings of the template read with other parameter values (ClientAuth)."""
+        self.key_routes: frozenset[tuple[str, str]] = frozenset().union(*(f.api_key_routes for f in functions))
+
+    def _gateway_response(self, kind: str, start_response: Callable[..., Any]) -> list[bytes]:
+        response = self.gateway_responses[kind]
+        start_response(f"{response.status} {_REASONS.get(response.status, 'Error')}", list(response.headers.items()))
+        return [response.body.encode()]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         full_path = str(environ.get("PATH_INFO", "/"))
@@ -214,6 +266,8 @@ class RestApi:
         for route in self.routes:
             match = route.pattern.match(path)
             if match and route.method == method:
+                if (method, route.template) in self.key_routes and environ.get("HTTP_X_API_KEY") not in self.api_keys:
+                    return self._gateway_response("INVALID_API_KEY", start_response)
                 event = self._event(environ, route, path, full_path, match.groupdict())
                 context = _FakeContext(route.function.logical_id)
                 return _respond(self.handlers[route.function.logical_id](event, context), start_response)
@@ -296,6 +350,19 @@ class Gateway:
     api: RunningServer
     callback: RunningServer
     stage: str
+    rest_api: RestApi
+    template_path: Path
+    values: Mapping[str, str]  # the sandbox's values for what the template leaves to AWS
+
+    def configure(self, parameters: Mapping[str, str]) -> None:
+        """Serve the template as deployed with other parameter values (ClientAuth, CorsAllowedOrigins…),
+        from the next request on: API-key routes and the environment variables they set."""
+        functions = read_functions(self.template_path, parameters)
+        self.rest_api.configure(functions)
+        env = resolve_environment(functions, self.values, self.template_path, parameters)
+        from_parameters = {name for function in functions for name, raw in function.environment.items()
+                           if isinstance(raw, dict) and "Ref" in raw and name not in self.values}
+        os.environ.update({name: value for name, value in env.items() if name in from_parameters})
 
     @property
     def api_url(self) -> str:
@@ -311,7 +378,7 @@ class Gateway:
 
 
 def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE,
-                  api_port: int = 0, callback_port: int = 0) -> Gateway:
+                  api_port: int = 0, callback_port: int = 0, api_keys: Iterable[str] = ()) -> Gateway:
     """Serve the template's functions on loopback; sets the functions' environment in this process.
 
     PUBLIC_API_URL defaults to the gateway's own URL, so redirect targets stay configuration, and
@@ -323,12 +390,13 @@ def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE,
     values = {"PUBLIC_API_URL": f"http://127.0.0.1:{api_server}/{stage}",
               "CALLBACK_URL": f"http://127.0.0.1:{callback_server}/", **env_values}
     os.environ.update(resolve_environment(functions, values, template_path))
-    api = serve(RestApi([f for f in functions if f.routes], stage), port=api_server)
+    rest_api = RestApi([f for f in functions if f.routes], stage, api_keys, read_gateway_responses(template_path))
+    api = serve(rest_api, port=api_server)
     url_functions = [f for f in functions if f.has_function_url]
     if len(url_functions) != 1:
         raise ValueError("the sandbox expects exactly one function with a function URL")
     callback = serve(FunctionUrl(url_functions[0]), port=callback_server)
-    return Gateway(api, callback, stage)
+    return Gateway(api, callback, stage, rest_api, template_path, values)
 
 
 def _reserve(port: int) -> int:

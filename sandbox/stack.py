@@ -73,6 +73,8 @@ class Stack:
     infobip_simulator: infobip_sim.InfobipSimulator
     gateway: Gateway
     secret_value: dict[str, Any]
+    api_key: str  # the sandbox backend's API key (x-api-key), needed while ClientAuth is api_key
+    signing_key_id: str  # moto's KMS key that signs attestations
 
     @property
     def api_url(self) -> str:
@@ -89,6 +91,10 @@ class Stack:
             "dynamodb": self.dynamodb.endpoint,
             "secretsmanager": self.moto.endpoint,
         }
+
+    def state(self) -> dict[str, str]:
+        """What `python -m sandbox verify` needs to use this running stack: its URLs and API key."""
+        return {**self.urls(), "api_key": self.api_key}
 
     def configure_truid(self, api_version: Literal["v0.1", "v0.2"] = "v0.2",
                         mode: Literal["live", "sandbox"] = "live") -> None:
@@ -159,18 +165,29 @@ class Stack:
         for name in providers.names():
             dynamodb.delete_item(TableName=TABLE_NAME, Key={"pk": {"S": f"breaker#{name}"}})
 
+    def configure_api(self, client_auth: Literal["api_key", "none"] | None = None,
+                      cors_origins: str | None = None) -> None:
+        """Serve the API as deployed with these ClientAuth and CorsAllowedOrigins values (None: the
+        template's default), from the next request on."""
+        parameters = {name: value for name, value in (("ClientAuth", client_auth),
+                                                      ("CorsAllowedOrigins", cors_origins)) if value is not None}
+        self.gateway.configure(parameters)
+        forget_function_caches()
+
     def stop(self) -> None:
         for part in (self.gateway, self.infobip, self.camara, self.truid, self.network, self.moto, self.dynamodb):
             part.stop()
-        if read_state() == self.urls():  # another sandbox may be serving: leave its state alone
+        if read_state() == self.state():  # another sandbox may be serving: leave its state alone
             STATE_FILE.unlink(missing_ok=True)
 
 
 def forget_function_caches() -> None:
     """The functions run in this process: drop their per-container caches as a new container would."""
-    from silentcheck import limits, routing, secrets
+    from silentcheck import attestation, limits, routing, secrets, settings
     from silentcheck.providers import oidc, truid
 
+    settings.settings.cache_clear()
+    attestation.forget()
     secrets.forget()
     truid.forget_tokens()
     oidc.forget()  # discovery and JWKS caches (CAMARA, tru.ID callbacks)
@@ -188,6 +205,7 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto.endpoint,
+        "AWS_ENDPOINT_URL_KMS": moto.endpoint,
         "PROVIDER_TIMEOUT_SECONDS": str(provider_timeout_seconds),
         "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
     })
@@ -210,8 +228,11 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
 
     secret_value: dict[str, Any] = {"pepper": random.token_urlsafe(32)}
     secret_arn = aws.seed_secret(aws.client("secretsmanager", moto.endpoint), SECRET_NAME, secret_value)
+    signing_key_id = aws.create_signing_key(aws.client("kms", moto.endpoint))
+    api_key = random.token_urlsafe(30)
     gateway = start_gateway({"TABLE_NAME": TABLE_NAME, "SECRET_ID": secret_arn, "POWERTOOLS_LOG_LEVEL": log_level,
-                             "ROUTING": json.dumps(SANDBOX_ROUTING), "LIMITS": json.dumps(SANDBOX_LIMITS)})
+                             "ROUTING": json.dumps(SANDBOX_ROUTING), "LIMITS": json.dumps(SANDBOX_LIMITS),
+                             "SIGNING_KEY_ID": signing_key_id}, api_keys=[api_key])
     redirect_uris = (f"{gateway.api_url}/checks/return",)
     public_jwk = {**json.loads(RSAAlgorithm.to_jwk(camara_key.public_key())), "kid": CAMARA_KEY_ID, "alg": "RS256"}
     for client_id, (client_secret, mode) in CAMARA_CLIENTS.items():
@@ -221,7 +242,7 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
     key_pem = camara_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()).decode()
     stack = Stack(dynamodb, moto, network, truid, simulator, camara, aggregator, key_pem, infobip, smv, gateway,
-                  secret_value)
+                  secret_value, api_key, signing_key_id)
     stack.configure_truid()
     stack.configure_camara()
     stack.configure_infobip()
@@ -239,7 +260,7 @@ def running_stack(**kwargs: Any) -> Iterator[Stack]:
 
 def write_state(stack: Stack) -> Path:
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-    STATE_FILE.write_text(json.dumps(stack.urls(), indent=2))
+    STATE_FILE.write_text(json.dumps(stack.state(), indent=2))
     return STATE_FILE
 
 

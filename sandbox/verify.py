@@ -16,7 +16,8 @@ POLL_INTERVAL_SECONDS = 0.5
 
 def verify(api_url: str, network_url: str, phone_number: str, *, sim: str | None = None,
            bearer: Literal["cellular", "wifi"] = "cellular", provider: str | None = None,
-           operator_token_url: str | None = None, say: Callable[[str], None] = print) -> dict[str, Any]:
+           operator_token_url: str | None = None, api_key: str | None = None,
+           say: Callable[[str], None] = print) -> dict[str, Any]:
     """Start a check for `phone_number` from an app on a phone holding `sim`, open its check_url on that
     phone, poll the result. The app calls the API from the phone's own address, as a mobile app does, so
     flows that look at the caller's IP (Infobip's OK flow, the coverage pre-check) see the phone.
@@ -35,7 +36,8 @@ def verify(api_url: str, network_url: str, phone_number: str, *, sim: str | None
             minted.raise_for_status()
             body["operator_token"] = minted.json()["operator_token"]
             say(f"phone   got a TS.43 operator token for SIM {sim or phone_number} (no mobile data needed)")
-        started = app.post(f"{api_url}/checks", json=body, timeout=30)
+        started = app.post(f"{api_url}/checks", json=body, timeout=30,
+                           headers={"x-api-key": api_key} if api_key else None)
         say(f"app     POST /checks {phone_number}{' via ' + provider if provider else ''} -> {started.status_code}")
         body = started.json()
         if started.status_code != 201:
@@ -74,4 +76,23 @@ def _poll(app: requests.Session, api_url: str, created: dict[str, Any], completi
         time.sleep(POLL_INTERVAL_SECONDS)
     say(f"app     GET /checks/{{id}} -> {view.get('status')} {view.get('reason', '')}".rstrip()
         + (f" (binding: {view['binding']})" if view.get("binding") else ""))
+    if view.get("attestation"):
+        _show_attestation(api_url, str(view["attestation"]), say)
     return view
+
+
+def _show_attestation(api_url: str, attestation: str, say: Callable[[str], None]) -> None:
+    """What the customer's backend does with the attestation: verify it against the JWKS, then read it."""
+    import jwt
+
+    from sandbox.aws import TEMPLATE_PATH, load_template
+    from sandbox.conditions import parameter_values
+
+    audience = parameter_values(load_template(TEMPLATE_PATH))["AttestationAudience"]
+    signing_key = jwt.PyJWKClient(f"{api_url}/.well-known/jwks.json", timeout=10).get_signing_key_from_jwt(attestation)
+    claims = jwt.decode(attestation, signing_key.key, algorithms=["ES256"], audience=audience, issuer=api_url,
+                        options={"require": ["iss", "aud", "sub", "jti", "iat", "exp"]})
+    say(f"backend attestation verified (ES256, kid {signing_key.key_id}) against {api_url}/.well-known/jwks.json:")
+    for name in ("iss", "aud", "sub", "phone_number", "jti", "status", "reason", "binding", "provider", "iat", "exp"):
+        if name in claims:
+            say(f"          {name:<13} {claims[name]}")

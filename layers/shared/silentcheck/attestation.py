@@ -91,11 +91,9 @@ def public_jwk(configured_key: str) -> dict[str, str]:
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
     response = aws.client("kms").get_public_key(KeyId=configured_key)
-    if response.get("KeySpec") != KEY_SPEC:
-        raise RuntimeError(f"signing key {key_id(configured_key)} is {response.get('KeySpec')}, not {KEY_SPEC}")
     public = load_der_public_key(response["PublicKey"])
-    if not isinstance(public, ec.EllipticCurvePublicKey):
-        raise RuntimeError(f"signing key {key_id(configured_key)} is not an elliptic-curve key")
+    if not isinstance(public, ec.EllipticCurvePublicKey) or not isinstance(public.curve, ec.SECP256R1):
+        raise RuntimeError(f"signing key {key_id(configured_key)} is not an {KEY_SPEC} key")
     numbers = public.public_numbers()
     return {
         "kty": "EC",
