@@ -37,6 +37,7 @@ def _fresh_providers(stack: stacks.Stack) -> Iterator[None]:
     stack.configure_camara()
     stack.configure_routing()
     stack.configure_limits()
+    stack.configure_api()  # the template's defaults: ClientAuth api_key, no CORS origins
     stack.reset_breakers()
     stack.reset_limits()
     for simulator in (stack.truid, stack.camara):
@@ -56,8 +57,14 @@ class App:
     def api(self) -> str:
         return self.stack.api_url
 
+    @property
+    def backend_headers(self) -> dict[str, str]:
+        """What the customer's backend sends with POST /checks (backend mode: its API key)."""
+        return {"x-api-key": self.stack.api_key}
+
     def start(self, phone_number: Any = "+447400900002", **body: Any) -> requests.Response:
-        return requests.post(f"{self.api}/checks", json={"phone_number": phone_number, **body}, timeout=15)
+        return requests.post(f"{self.api}/checks", json={"phone_number": phone_number, **body},
+                             headers=self.backend_headers, timeout=15)
 
     def started(self, phone_number: str = "+447400900002") -> dict[str, Any]:
         response = self.start(phone_number)

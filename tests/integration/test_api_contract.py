@@ -37,8 +37,8 @@ def test_start_with_an_unknown_field_names_the_field(app: App):
 
 def test_start_without_a_json_object_body_is_a_400_problem(app: App):
     for body in ("not json", "[1, 2]", ""):
-        response = requests.post(f"{app.api}/checks", data=body, headers={"Content-Type": "application/json"},
-                                 timeout=10)
+        response = requests.post(f"{app.api}/checks", data=body,
+                                 headers={"Content-Type": "application/json", **app.backend_headers}, timeout=10)
         assert response.status_code == 400
         assert response.json()["code"] == "INVALID_REQUEST"
 

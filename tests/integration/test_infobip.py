@@ -167,7 +167,7 @@ def test_brazil_ok_flow_has_no_device_hop_and_verifies_by_callback_alone(app: Ap
     phone = app.phone(BRAZIL)
     with bound_session(phone.ip) as session:  # the app's request leaves from the phone, over cellular
         created = session.post(f"{app.api}/checks", json={"phone_number": BRAZIL, "provider": "infobip"},
-                               timeout=15).json()
+                               headers=app.backend_headers, timeout=15).json()
     settled(app)
 
     assert (created["check_url"], created["binding"]) == (None, "none")
@@ -181,7 +181,7 @@ def test_req28_device_ip_is_the_connections_source_never_x_forwarded_for(app: Ap
     phone, other = app.phone(BRAZIL), app.phone(OTHER_SIM)
     with bound_session(phone.ip) as session:
         session.post(f"{app.api}/checks", json={"phone_number": BRAZIL, "provider": "infobip"},
-                     headers={"X-Forwarded-For": other.ip, "X-Real-IP": other.ip}, timeout=15)
+                     headers={"X-Forwarded-For": other.ip, "X-Real-IP": other.ip, **app.backend_headers}, timeout=15)
 
     assert verify_request(app)["deviceIp"] == phone.ip
 

@@ -168,7 +168,8 @@ def start_from_phone(app: App, sim: str, bearer: str = "cellular", network_id: s
 
     phone = Phone.join(app.stack.network.base_url, sim, bearer, network_id)  # type: ignore[arg-type]
     with bound_session(phone.ip) as session:
-        response = session.post(f"{app.api}/checks", json={"phone_number": sim}, timeout=15)
+        response = session.post(f"{app.api}/checks", json={"phone_number": sim}, headers=app.backend_headers,
+                                timeout=15)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created

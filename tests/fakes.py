@@ -1,0 +1,203 @@
+"""In-memory stand-ins for the service's collaborators (silentcheck.deps): a store with the same
+conditional rules as the DynamoDB one, scripted providers, a clock that moves only when told, and a
+signer that counts its signatures. Unit tests of the service use them; no sleeps, no I/O."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from silentcheck.checks import Binding, Check, Outcome, Reason, Status, next_poll_at
+from silentcheck.deps import Deps
+from silentcheck.providers.base import CallbackRequest, PollAgain, StartContext, Started
+from silentcheck.store import TransitionLost
+
+
+class FakeClock:
+    def __init__(self, now: int = 1_800_000_000) -> None:
+        self.current = now
+        self.slept: list[float] = []
+        self.on_sleep: Callable[[], None] | None = None  # what "meanwhile" happens elsewhere
+
+    def now(self) -> int:
+        return self.current
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if self.on_sleep:
+            self.on_sleep()
+
+    def advance(self, seconds: int) -> None:
+        self.current += seconds
+
+
+class FakeSigner:
+    """Signs by writing the claims out (not a JWS a verifier accepts: the service never parses it)."""
+
+    def __init__(self) -> None:
+        self.signed: list[dict[str, Any]] = []
+        self.failures = 0  # the next `failures` signatures fail, as KMS might
+
+    def sign(self, claims: Mapping[str, object]) -> str:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("KMS is unavailable")
+        self.signed.append(dict(claims))
+        return f"signed.{json.dumps(dict(claims), sort_keys=True)}.{len(self.signed)}"
+
+
+class FakeStore:
+    """The checks table in memory; every change applies only under the same conditions as store.py."""
+
+    def __init__(self) -> None:
+        self.checks: dict[str, Check] = {}
+        self.signing_since: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.on_claim_signing: Callable[[str], None] | None = None  # lets a test interleave a rival
+
+    def create(self, check: Check) -> None:
+        with self.lock:
+            if check.check_id in self.checks:
+                raise ValueError("exists")
+            self.checks[check.check_id] = check
+
+    def get(self, check_id: str) -> Check | None:
+        return self.checks.get(check_id)
+
+    def _pending(self, check_id: str, now: int, change: Callable[[Check], Check],
+                 condition: Callable[[Check], bool] = lambda _: True) -> Check:
+        with self.lock:
+            check = self.checks.get(check_id)
+            if check is None or check.status is not Status.PENDING or check.expires_at <= now or not condition(check):
+                raise TransitionLost(check)
+            self.checks[check_id] = changed = change(check)
+            return changed
+
+    def record_started(self, check_id: str, now: int, provider_ref: str | None, provider_version: str | None,
+                       binding: Binding, expires_at: int, attributes: dict[str, str],
+                       confidential: dict[str, str] | None = None, poll_interval: int | None = None,
+                       provider: str | None = None, attempts: list[str] | None = None) -> Check:
+        def change(check: Check) -> Check:
+            return replace(check, provider_ref=provider_ref, provider_version=provider_version, binding=binding,
+                           expires_at=expires_at, attributes=attributes, confidential=confidential or {},
+                           poll_interval=poll_interval,
+                           next_poll_at=next_poll_at(now, poll_interval) if poll_interval else None,
+                           provider=provider or check.provider, attempts=tuple(attempts or ()))
+        return self._pending(check_id, now, change)
+
+    def claim_poll(self, check_id: str, now: int, due_at: int, next_at: int) -> Check:
+        return self._pending(check_id, now, lambda c: replace(c, next_poll_at=next_at),
+                             lambda c: c.next_poll_at == due_at)
+
+    def pace_polls(self, check_id: str, now: int, interval: int) -> Check:
+        return self._pending(check_id, now, lambda c: replace(c, poll_interval=interval,
+                                                              next_poll_at=next_poll_at(now, interval)))
+
+    def consume_state(self, check_id: str, state_hash: str, now: int, completion_code_hash: str) -> Check:
+        with self.lock:
+            check = self.checks.get(check_id)
+            if check is None or check.state_hash != state_hash or check.expires_at <= now:
+                raise TransitionLost(check)
+            self.checks[check_id] = changed = replace(check, state_hash=None,
+                                                      completion_code_hash=completion_code_hash)
+            return changed
+
+    def finish(self, check_id: str, outcome: Outcome, now: int, keep_state: bool = False,
+               attempts: list[str] | None = None, provider: str | None = None) -> Check:
+        def change(check: Check) -> Check:
+            return replace(check, status=outcome.status, reason=outcome.reason, raw_code=outcome.raw_code,
+                           completed_at=now, confidential={},
+                           state_hash=check.state_hash if keep_state else None,
+                           attempts=tuple(attempts) if attempts else check.attempts,
+                           provider=provider or check.provider)
+        return self._pending(check_id, now, change)
+
+    def mark_expired(self, check_id: str, now: int) -> Check | None:
+        with self.lock:
+            check = self.checks.get(check_id)
+            if check is None or check.status is not Status.PENDING or check.expires_at > now:
+                return None
+            self.checks[check_id] = changed = replace(check, status=Status.EXPIRED, reason=Reason.DEVICE_TIMEOUT,
+                                                      completed_at=now, state_hash=None, confidential={})
+            return changed
+
+    def claim_signing(self, check_id: str, now: int, stale_before: int) -> Check:
+        if self.on_claim_signing:
+            self.on_claim_signing(check_id)
+        with self.lock:
+            check = self.checks.get(check_id)
+            since = self.signing_since.get(check_id)
+            if (check is None or check.status is Status.PENDING or check.subject is None
+                    or check.attestation is not None or (since is not None and since >= stale_before)):
+                raise TransitionLost(check)
+            self.signing_since[check_id] = now
+            return check
+
+    def save_attestation(self, check_id: str, attestation: str) -> Check:
+        with self.lock:
+            check = self.checks.get(check_id)
+            if check is None or check.attestation is not None:
+                raise TransitionLost(check)
+            self.signing_since.pop(check_id, None)
+            self.checks[check_id] = changed = replace(check, attestation=attestation, subject=None)
+            return changed
+
+    def release_signing(self, check_id: str) -> None:
+        self.signing_since.pop(check_id, None)
+
+
+@dataclass
+class FakeProvider:
+    """A provider whose answers a test scripts: what start, the return, a poll and a callback yield."""
+
+    name: str = "truid"
+    binding: Binding = Binding.DEVICE
+    on_return_outcome: Outcome | None = None
+    refresh_result: Outcome | PollAgain | None = None
+    callback_outcome: Outcome | None = None
+    started: list[StartContext] = field(default_factory=list)
+    accepts_operator_token: ClassVar[bool] = False
+    uses_callbacks: ClassVar[bool] = True
+
+    def start(self, ctx: StartContext) -> Started:
+        self.started.append(ctx)
+        check_url = f"https://provider.example/{ctx.check_id}" if self.binding is Binding.DEVICE else None
+        return Started(provider_ref=f"ref-{len(self.started)}", check_url=check_url, binding=self.binding)
+
+    def on_return(self, check: Check, query: Mapping[str, str]) -> Outcome | None:
+        return self.on_return_outcome
+
+    def refresh(self, check: Check) -> Outcome | PollAgain | None:
+        return self.refresh_result
+
+    def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:
+        return self.callback_outcome
+
+
+@dataclass
+class FakeProviders:
+    adapters: dict[str, FakeProvider]
+
+    def get(self, name: str) -> FakeProvider:
+        return self.adapters[name]
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.adapters)
+
+
+@dataclass
+class World:
+    """A service wired to fakes, with handles on each."""
+
+    store: FakeStore = field(default_factory=FakeStore)
+    clock: FakeClock = field(default_factory=FakeClock)
+    signer: FakeSigner = field(default_factory=FakeSigner)
+    provider: FakeProvider = field(default_factory=FakeProvider)
+
+    @property
+    def deps(self) -> Deps:
+        return Deps(store=self.store, providers=FakeProviders({self.provider.name: self.provider}),
+                    clock=self.clock, signer=self.signer)
