@@ -165,6 +165,16 @@ class Stack:
         for name in providers.names():
             dynamodb.delete_item(TableName=TABLE_NAME, Key={"pk": {"S": f"breaker#{name}"}})
 
+    def rotate_signing_key(self, keep_previous: bool = True) -> str:
+        """What a deploy with the other ActiveSigningKey slot does: a new key signs from the next request on,
+        and (keep_previous) the old one stays in the JWKS. Returns the new key's id."""
+        previous = self.signing_key_id
+        self.signing_key_id = aws.create_signing_key(aws.client("kms", self.moto.endpoint))
+        os.environ["SIGNING_KEY_ID"] = self.signing_key_id
+        os.environ["PREVIOUS_SIGNING_KEY_ID"] = previous if keep_previous else ""
+        forget_function_caches()
+        return self.signing_key_id
+
     def configure_api(self, client_auth: Literal["api_key", "none"] | None = None,
                       cors_origins: str | None = None) -> None:
         """Serve the API as deployed with these ClientAuth and CorsAllowedOrigins values (None: the

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.deps import Deps
-from silentcheck.providers.base import CallbackRequest, PollAgain, StartContext, Started
+from silentcheck.providers.base import CallbackRequest, DeviceNetwork, PollAgain, Provider, StartContext, Started
 from silentcheck.store import TransitionLost
 
 
@@ -20,7 +20,7 @@ class FakeClock:
     def __init__(self, now: int = 1_800_000_000) -> None:
         self.current = now
         self.slept: list[float] = []
-        self.on_sleep: Callable[[], None] | None = None  # what "meanwhile" happens elsewhere
+        self.on_sleep: Callable[[], object] | None = None  # what "meanwhile" happens elsewhere
 
     def now(self) -> int:
         return self.current
@@ -153,14 +153,17 @@ class FakeStore:
 class FakeProvider:
     """A provider whose answers a test scripts: what start, the return, a poll and a callback yield."""
 
-    name: str = "truid"
     binding: Binding = Binding.DEVICE
     on_return_outcome: Outcome | None = None
     refresh_result: Outcome | PollAgain | None = None
     callback_outcome: Outcome | None = None
     started: list[StartContext] = field(default_factory=list)
+    name: ClassVar[str] = "truid"
     accepts_operator_token: ClassVar[bool] = False
     uses_callbacks: ClassVar[bool] = True
+
+    def device_network(self, ip: str) -> DeviceNetwork | None:
+        return None
 
     def start(self, ctx: StartContext) -> Started:
         self.started.append(ctx)
@@ -181,7 +184,7 @@ class FakeProvider:
 class FakeProviders:
     adapters: dict[str, FakeProvider]
 
-    def get(self, name: str) -> FakeProvider:
+    def get(self, name: str) -> Provider:
         return self.adapters[name]
 
     def names(self) -> tuple[str, ...]:

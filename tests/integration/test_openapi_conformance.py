@@ -128,12 +128,12 @@ def test_verified_poll_without_the_completion_code_reads_pending_as_documented(a
 
 
 def test_failed_poll_answers_200_with_a_reason_as_documented(app: App, doc: dict[str, Any]):
-    check = app.started()
-    app.phone(bearer="wifi").open(check["check_url"])
+    check = app.started("+447400900093")  # the simulated chain ends in mno_redirect_unsupported
+    code = completion_code(app.phone("+447400900093").open(check["check_url"]))
 
-    response = app.poll(check)
+    response = app.poll(check, code=code)
 
-    assert (response.status_code, response.json()["reason"]) == (200, "NOT_ON_MOBILE_DATA")
+    assert (response.status_code, response.json()["reason"]) == (200, "CARRIER_UNSUPPORTED")
     assert_documented(doc, POLL, response)
 
 

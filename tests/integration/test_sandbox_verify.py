@@ -9,32 +9,35 @@ def _quiet(_: str) -> None:
 
 
 def test_verify_runs_a_truid_check_to_verified(app: App):
-    view = verify(app.api, app.stack.network.base_url, "+447400900002", say=_quiet)
+    view = verify(app.api, app.stack.network.base_url, "+447400900002",
+                  api_key=app.stack.api_key, say=_quiet)
 
     assert (view["status"], view["binding"]) == ("VERIFIED", "device")
 
 
 def test_verify_runs_a_camara_check_to_verified(app: App):
-    view = verify(app.api, app.stack.network.base_url, "+34600000012", provider="camara", say=_quiet)
+    view = verify(app.api, app.stack.network.base_url, "+34600000012", provider="camara",
+                  api_key=app.stack.api_key, say=_quiet)
 
     assert (view["status"], view["binding"]) == ("VERIFIED", "device")
 
 
 def test_verify_runs_an_infobip_check_to_verified_through_callback_and_return(app: App):
-    view = verify(app.api, app.stack.network.base_url, "+447400900112", provider="infobip", say=_quiet)
+    view = verify(app.api, app.stack.network.base_url, "+447400900112", provider="infobip",
+                  api_key=app.stack.api_key, say=_quiet)
 
     assert (view["status"], view["binding"]) == ("VERIFIED", "device")
 
 
 def test_verify_with_an_operator_token_verifies_a_phone_on_wifi(app: App):
     view = verify(app.api, app.stack.network.base_url, "+34600000012", provider="camara", bearer="wifi",
-                  operator_token_url=app.stack.camara.base_url, say=_quiet)
+                  operator_token_url=app.stack.camara.base_url, api_key=app.stack.api_key, say=_quiet)
 
     assert (view["status"], view["binding"]) == ("VERIFIED", "operator_token")
 
 
 def test_verify_calls_the_api_from_the_phone_so_infobips_ok_flow_sees_its_address(app: App):
-    view = verify(app.api, app.stack.network.base_url, "+5511987650012", say=_quiet)
+    view = verify(app.api, app.stack.network.base_url, "+5511987650012", api_key=app.stack.api_key, say=_quiet)
 
     assert (view["status"], view["binding"]) == ("VERIFIED", "none")
 
@@ -42,8 +45,12 @@ def test_verify_calls_the_api_from_the_phone_so_infobips_ok_flow_sees_its_addres
 def test_verify_reports_the_steps_it_took(app: App):
     lines: list[str] = []
 
-    verify(app.api, app.stack.network.base_url, "+34600000012", provider="camara", say=lines.append)
+    verify(app.api, app.stack.network.base_url, "+34600000012", provider="camara", api_key=app.stack.api_key,
+           say=lines.append)
 
     assert lines[0].startswith("phone   holds SIM +34600000012 on cellular (127.64.")
     assert lines[1] == "app     POST /checks +34600000012 via camara -> 201"
-    assert lines[-1].startswith("app     GET /checks/{id} -> VERIFIED")
+    poll_line = next(i for i, line in enumerate(lines) if line.startswith("app     GET /checks/{id}"))
+    assert lines[poll_line].startswith("app     GET /checks/{id} -> VERIFIED")
+    assert lines[poll_line + 1].startswith("backend attestation verified (ES256")
+    assert "          phone_number  +34600000012" in lines[poll_line + 2:]

@@ -44,14 +44,23 @@ def test_error_at_the_end_of_the_redirect_chain_fails_with_its_reason(app: App, 
     assert (view["status"], view["reason"]) == ("FAILED", reason)
 
 
-def test_phone_on_wifi_fails_as_not_on_mobile_data(app: App):
+def test_phone_on_wifi_is_told_by_the_check_url_at_once(app: App):
     check = app.started("+447400900002")
 
     opened = app.phone("+447400900002", bearer="wifi").open(check["check_url"])
+
+    assert opened.status == 412  # the app learns it on the phone: switch to mobile data, or another method
+
+
+def test_a_wifi_failure_after_the_device_hop_is_recorded_but_hidden_from_a_poll_without_a_code(app: App):
+    check = app.started("+447400900002")
+    app.phone("+447400900002", bearer="wifi").open(check["check_url"])
+
     view = app.poll(check).json()
 
-    assert opened.status == 412
-    assert (view["status"], view["reason"]) == ("FAILED", "NOT_ON_MOBILE_DATA")
+    assert view["status"] == "PENDING"  # no device came back with a completion code to show it to
+    item = app.item(check["check_id"])
+    assert (item["status"]["S"], item["reason"]["S"]) == ("FAILED", "NOT_ON_MOBILE_DATA")
 
 
 def test_check_reads_expired_after_expires_at_while_the_item_still_exists(app: App, monkeypatch):

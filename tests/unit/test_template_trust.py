@@ -4,6 +4,7 @@ POST /checks needs an API key exactly when ClientAuth says so, and no key value 
 from __future__ import annotations
 
 import fnmatch
+import json
 from typing import Any
 
 import pytest
@@ -121,3 +122,16 @@ def test_a_usage_plan_with_throttle_and_quota_exists_only_for_api_keys(client_au
 
 def test_no_api_key_value_is_in_the_template(resources: dict[str, Any]):
     assert _of_type(resources, "AWS::ApiGateway::ApiKey") == {}
+
+
+def test_api_gateways_answer_to_a_bad_api_key_is_the_documented_problem():
+    from sandbox.gateway import read_gateway_responses
+    from silentcheck.errors import ApiKeyInvalid
+
+    response = read_gateway_responses()["INVALID_API_KEY"]
+    body = json.loads(response.body)
+
+    assert (response.status, response.headers["Content-Type"]) == (ApiKeyInvalid.status, "application/problem+json")
+    assert (body["type"], body["title"], body["status"], body["code"]) == (
+        f"urn:silentcheck:problem:{ApiKeyInvalid.code}", ApiKeyInvalid.title, ApiKeyInvalid.status, ApiKeyInvalid.code)
+    assert body["detail"]

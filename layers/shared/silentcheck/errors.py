@@ -114,3 +114,12 @@ class OriginNotAllowed(SilentCheckError):
     status = 403
     code = "ORIGIN_NOT_ALLOWED"
     title = "Origin not allowed"
+
+
+class ApiKeyInvalid(SilentCheckError):
+    """POST /checks without a valid x-api-key (ClientAuth=api_key). API Gateway answers it itself, from
+    template.yaml's INVALID_API_KEY gateway response, which must say exactly this."""
+
+    status = 403
+    code = "API_KEY_INVALID"
+    title = "API key missing or invalid"

@@ -1,0 +1,226 @@
+"""A result the customer's backend can trust, for each provider, through the real handlers, DynamoDB
+Local and the simulated providers: no verdict without the completion code, and an attestation that an
+independent verifier (PyJWT with the served JWKS) accepts, and rejects once anything is altered."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import pytest
+import requests
+
+from silentcheck import tokens
+from tests.integration.conftest import App, completion_code
+
+AUDIENCE = "silentcheck"  # the template's AttestationAudience default, which the sandbox deploys
+
+
+@dataclass(frozen=True)
+class Flow:
+    provider: str
+    number: str
+    other_sim: str
+    settle: Callable[[App], None]  # wait for whatever the provider delivers by callback
+
+
+def _nothing(app: App) -> None:
+    return None
+
+
+def _infobip_callbacks(app: App) -> None:
+    assert app.stack.infobip_simulator.courier.wait_idle(10)
+
+
+FLOWS = [
+    Flow("truid", "+447400900002", "+447400900006", _nothing),
+    Flow("camara", "+34600000012", "+34600000034", _nothing),
+    Flow("infobip", "+447400900112", "+447400900134", _infobip_callbacks),
+]
+
+
+@pytest.fixture(params=FLOWS, ids=lambda flow: flow.provider)
+def flow(request: pytest.FixtureRequest, app: App) -> Flow:
+    app.stack.configure_infobip()
+    chosen: Flow = request.param
+    return chosen
+
+
+def _start(app: App, flow: Flow) -> dict[str, Any]:
+    response = app.start(flow.number, provider=flow.provider)
+    assert response.status_code == 201, response.text
+    check: dict[str, Any] = response.json()
+    assert check["provider"] == flow.provider and check["binding"] == "device"
+    return check
+
+
+def _open(app: App, flow: Flow, check: dict[str, Any], sim: str) -> str:
+    code = completion_code(app.phone(sim).open(check["check_url"]))
+    flow.settle(app)
+    return code
+
+
+def verified_claims(app: App, attestation: str, audience: str = AUDIENCE, leeway: int = 0,
+                    verify_iat: bool = True) -> dict[str, Any]:
+    """What the customer's backend does (docs/integration.md): the key from the served JWKS by `kid`,
+    then signature, algorithm, issuer, audience and expiry."""
+    signing_key = jwt.PyJWKClient(f"{app.api}/.well-known/jwks.json", cache_keys=False).get_signing_key_from_jwt(
+        attestation)
+    claims: dict[str, Any] = jwt.decode(
+        attestation, signing_key.key, algorithms=["ES256"], audience=audience, issuer=app.api, leeway=leeway,
+        options={"require": ["iss", "aud", "sub", "jti", "iat", "exp"], "verify_iat": verify_iat})
+    return claims
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _with_claims(attestation: str, **changes: Any) -> str:
+    header, payload, signature = attestation.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return ".".join([header, _b64(json.dumps({**claims, **changes}).encode()), signature])
+
+
+def _verified_attestation(app: App, flow: Flow) -> tuple[dict[str, Any], str]:
+    check = _start(app, flow)
+    code = _open(app, flow, check, flow.number)
+    view = app.poll(check, code=code).json()
+    assert view["status"] == "VERIFIED", view
+    return check, str(view["attestation"])
+
+
+# -- no verdict oracle ----------------------------------------------------------------------------------
+
+def test_another_sims_phone_leaves_a_poll_without_the_code_pending(app: App, flow: Flow):
+    check = _start(app, flow)
+    _open(app, flow, check, flow.other_sim)
+
+    view = app.poll(check).json()
+
+    assert view["status"] == "PENDING" and "attestation" not in view
+
+
+def test_another_sims_phone_leaves_a_poll_without_the_code_expired_after_expires_at(
+        app: App, flow: Flow, monkeypatch: pytest.MonkeyPatch):
+    check = _start(app, flow)
+    _open(app, flow, check, flow.other_sim)
+    later = tokens.now() + 3600
+    monkeypatch.setattr(tokens, "now", lambda: later)
+
+    view = app.poll(check).json()
+
+    assert (view["status"], view["reason"]) == ("EXPIRED", "DEVICE_TIMEOUT")
+
+
+def test_another_sims_phone_reads_not_verified_with_the_code(app: App, flow: Flow):
+    check = _start(app, flow)
+    code = _open(app, flow, check, flow.other_sim)
+
+    view = app.poll(check, code=code).json()
+
+    assert view["status"] == "NOT_VERIFIED"
+    assert verified_claims(app, view["attestation"])["status"] == "NOT_VERIFIED"
+
+
+# -- the attestation ------------------------------------------------------------------------------------
+
+def test_the_right_sim_with_the_code_gets_an_attestation_an_independent_verifier_accepts(app: App, flow: Flow):
+    check, attestation = _verified_attestation(app, flow)
+
+    claims = verified_claims(app, attestation)
+
+    assert (claims["sub"], claims["phone_number"], claims["jti"]) == (flow.number, flow.number, check["check_id"])
+    assert (claims["status"], claims["binding"], claims["provider"]) == ("VERIFIED", "device", flow.provider)
+    assert 0 < claims["exp"] - claims["iat"] <= 300
+
+
+@pytest.mark.parametrize("change", [{"phone_number": "+447400900004"}, {"sub": "+447400900004"},
+                                    {"status": "VERIFIED", "jti": "another-check"}, {"exp": 4102444800}],
+                         ids=["phone_number", "sub", "jti", "exp"])
+def test_an_attestation_with_any_claim_altered_is_rejected(app: App, change: dict[str, Any]):
+    _, attestation = _verified_attestation(app, FLOWS[0])
+
+    with pytest.raises(jwt.InvalidSignatureError):
+        verified_claims(app, _with_claims(attestation, **change))
+
+
+def test_an_attestation_with_an_altered_signature_is_rejected(app: App):
+    _, attestation = _verified_attestation(app, FLOWS[0])
+    header, payload, signature = attestation.split(".")
+    raw = bytearray(base64.urlsafe_b64decode(signature + "=="))
+    raw[5] ^= 0x01
+
+    with pytest.raises(jwt.InvalidSignatureError):
+        verified_claims(app, ".".join([header, payload, _b64(bytes(raw))]))
+
+
+def test_an_attestation_for_another_audience_is_rejected(app: App):
+    _, attestation = _verified_attestation(app, FLOWS[0])
+
+    with pytest.raises(jwt.InvalidAudienceError):
+        verified_claims(app, attestation, audience="https://another-backend.example")
+
+
+def test_an_attestation_past_its_exp_is_rejected(app: App):
+    _, attestation = _verified_attestation(app, FLOWS[0])
+
+    with pytest.raises(jwt.ExpiredSignatureError):
+        # As the backend would check it 301 s from now (a negative leeway moves "now" forward; iat, which
+        # would then lie in the past, is not what this test is about).
+        verified_claims(app, attestation, leeway=-301, verify_iat=False)
+
+
+def test_every_read_serves_the_same_attestation(app: App):
+    check = _start(app, FLOWS[0])
+    code = _open(app, FLOWS[0], check, FLOWS[0].number)
+
+    first, second = (app.poll(check, code=code).json()["attestation"] for _ in range(2))
+
+    assert first == second
+
+
+def test_the_number_is_not_kept_once_the_attestation_is_signed(app: App):
+    check, _ = _verified_attestation(app, FLOWS[0])
+    item = app.item(check["check_id"])
+
+    assert "sealed_subject" not in item and "sealed_attestation" in item
+    assert FLOWS[0].number.lstrip("+") not in json.dumps(item, default=str)
+
+
+def test_a_refusal_at_start_is_attested_to_the_poll_token_alone(app: App):
+    response = app.start("+447400900098", provider="truid")  # the simulated tru.ID refuses 98 at create
+    check = response.json()
+    view = app.poll(check).json()
+
+    assert view["status"] == check["status"] == "FAILED"
+    assert verified_claims(app, view["attestation"])["reason"] == view["reason"]
+
+
+# -- the JWKS --------------------------------------------------------------------------------------------
+
+def test_the_jwks_serves_the_signing_key_publicly_and_cacheably(app: App):
+    response = requests.get(f"{app.api}/.well-known/jwks.json", timeout=10)
+
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"].startswith("public, max-age=")
+    (key,) = response.json()["keys"]
+    assert (key["kty"], key["crv"], key["alg"], key["use"], key["kid"]) == (
+        "EC", "P-256", "ES256", "sig", app.stack.signing_key_id)
+    assert "d" not in key
+
+
+def test_during_a_rotation_both_keys_are_served_and_both_verify(app: App):
+    _, before = _verified_attestation(app, FLOWS[0])
+    new_key = app.stack.rotate_signing_key(keep_previous=True)
+    _, after = _verified_attestation(app, FLOWS[0])
+
+    kids = [key["kid"] for key in requests.get(f"{app.api}/.well-known/jwks.json", timeout=10).json()["keys"]]
+
+    assert kids[0] == new_key and len(kids) == 2
+    assert jwt.get_unverified_header(after)["kid"] == new_key
+    assert verified_claims(app, before)["status"] == verified_claims(app, after)["status"] == "VERIFIED"
