@@ -35,7 +35,7 @@ build: deps ## sam build (needs aws-sam-cli and python3.13 on PATH)
 	$(BIN)/sam build --parallel
 
 deploy: build ## sam deploy --guided (needs AWS credentials)
-	$(BIN)/sam deploy --guided
+	$(BIN)/sam deploy --guided --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
 
 deps: $(STAMP) system-deps
 	@$(BIN)/python -c "from sandbox.aws import ensure_dynamodb_local; ensure_dynamodb_local()"
