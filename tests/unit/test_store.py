@@ -134,3 +134,67 @@ def test_a_state_past_expiry_is_refused():
 
     with pytest.raises(store.TransitionLost):
         store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 300, "code-hash")
+
+
+def _final_with_subject() -> Check:
+    check = Check(check_id="signed-1", provider="truid", status=Status.PENDING, created_at=NOW, expires_at=NOW + 300,
+                  poll_token_hash=tokens.digest("poll"), number_key="key", subject="+447400900002")
+    store.create(check)
+    return store.finish("signed-1", Outcome.verified(), NOW + 5)
+
+
+def test_the_number_is_stored_sealed_and_reads_back():
+    _final_with_subject()
+
+    assert store.get("signed-1").subject == "+447400900002"  # type: ignore[union-attr]
+
+
+def test_of_two_signing_claims_only_the_first_holds():
+    _final_with_subject()
+
+    store.claim_signing("signed-1", NOW + 10, stale_before=NOW)
+    with pytest.raises(store.TransitionLost):
+        store.claim_signing("signed-1", NOW + 11, stale_before=NOW)
+
+
+def test_an_abandoned_signing_claim_can_be_taken_again():
+    _final_with_subject()
+    store.claim_signing("signed-1", NOW + 10, stale_before=NOW)
+
+    assert store.claim_signing("signed-1", NOW + 30, stale_before=NOW + 20).check_id == "signed-1"
+
+
+def test_a_released_signing_claim_can_be_taken_again():
+    _final_with_subject()
+    store.claim_signing("signed-1", NOW + 10, stale_before=NOW)
+
+    store.release_signing("signed-1")
+
+    assert store.claim_signing("signed-1", NOW + 11, stale_before=NOW).check_id == "signed-1"
+
+
+def test_a_pending_check_cannot_be_claimed_for_signing():
+    store.create(Check(check_id="p-1", provider="truid", status=Status.PENDING, created_at=NOW, expires_at=NOW + 300,
+                       poll_token_hash="h", number_key="key", subject="+447400900002"))
+
+    with pytest.raises(store.TransitionLost):
+        store.claim_signing("p-1", NOW + 1, stale_before=NOW)
+
+
+def test_a_saved_attestation_replaces_the_number_and_is_kept_once():
+    _final_with_subject()
+    store.claim_signing("signed-1", NOW + 10, stale_before=NOW)
+
+    saved = store.save_attestation("signed-1", "header.payload.signature")
+    with pytest.raises(store.TransitionLost):
+        store.save_attestation("signed-1", "another.attestation.entirely")
+
+    assert (saved.attestation, saved.subject) == ("header.payload.signature", None)
+    with pytest.raises(store.TransitionLost):
+        store.claim_signing("signed-1", NOW + 60, stale_before=NOW + 50)
+
+
+def test_releasing_the_claim_of_an_unknown_check_creates_nothing():
+    store.release_signing("never-created")
+
+    assert store.get("never-created") is None

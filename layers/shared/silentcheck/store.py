@@ -127,27 +127,33 @@ def get(check_id: str) -> Check | None:
     return _from_item(item) if item else None
 
 
-def _update_pending(check_id: str, now: int, update: str, condition: str = "", **values: Any) -> Check:
-    """A conditional update that applies only while the check is PENDING and unexpired."""
-    names = {"#status": "status"}
-    attribute_values = {":pending": _PENDING, ":now": {"N": str(now)}}
-    attribute_values.update(values)
+def _update(check_id: str, update: str, condition: str, values: dict[str, Any],
+            names: dict[str, str] | None = None) -> Check:
+    """One conditional update of an existing check: the check as it is after it, or TransitionLost with
+    the check as it was when the condition did not hold."""
     client = aws.client("dynamodb")
     try:
         response = client.update_item(
             TableName=_table(),
             Key=_key(check_id),
             UpdateExpression=update,
-            ConditionExpression="attribute_exists(pk) AND #status = :pending AND expires_at > :now"
-            + (f" AND {condition}" if condition else ""),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=attribute_values,
+            ConditionExpression=f"attribute_exists(pk) AND {condition}",
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            **({"ExpressionAttributeValues": values} if values else {}),
+            **({"ExpressionAttributeNames": names} if names else {}),
         )
     except client.exceptions.ConditionalCheckFailedException as error:
         raise _lost(error) from None
     return _from_item(response["Attributes"])
+
+
+def _update_pending(check_id: str, now: int, update: str, condition: str = "", **values: Any) -> Check:
+    """A conditional update that applies only while the check is PENDING and unexpired."""
+    attribute_values = {":pending": _PENDING, ":now": {"N": str(now)}, **values}
+    pending = "#status = :pending AND expires_at > :now"
+    return _update(check_id, update, f"{pending} AND {condition}" if condition else pending, attribute_values,
+                   {"#status": "status"})
 
 
 def record_started(check_id: str, now: int, provider_ref: str | None, provider_version: str | None,
@@ -194,21 +200,9 @@ def consume_state(check_id: str, state_hash: str, now: int, completion_code_hash
     """Use a device-return state exactly once (concurrent returns: one wins, the rest lose) and attach
     the completion code handed to that device. The check may be final already when a provider's
     callback settled it first (its state is kept for the device's return)."""
-    client = aws.client("dynamodb")
-    try:
-        response = client.update_item(
-            TableName=_table(),
-            Key=_key(check_id),
-            UpdateExpression="SET completion_code_hash = :code REMOVE state_hash",
-            ConditionExpression="attribute_exists(pk) AND state_hash = :state AND expires_at > :now",
-            ExpressionAttributeValues={":state": {"S": state_hash}, ":now": {"N": str(now)},
-                                       ":code": {"S": completion_code_hash}},
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except client.exceptions.ConditionalCheckFailedException as error:
-        raise _lost(error) from None
-    return _from_item(response["Attributes"])
+    return _update(check_id, "SET completion_code_hash = :code REMOVE state_hash",
+                   "state_hash = :state AND expires_at > :now",
+                   {":state": {"S": state_hash}, ":now": {"N": str(now)}, ":code": {"S": completion_code_hash}})
 
 
 def finish(check_id: str, outcome: Outcome, now: int, keep_state: bool = False,
@@ -262,47 +256,22 @@ def mark_expired(check_id: str, now: int) -> Check | None:
 def claim_signing(check_id: str, now: int, stale_before: int) -> Check:
     """Take the one right to sign this final check's attestation: of concurrent readers exactly one signs
     (at most one KMS call per check). A claim older than `stale_before` was abandoned and may be retaken."""
-    client = aws.client("dynamodb")
-    try:
-        response = client.update_item(
-            TableName=_table(),
-            Key=_key(check_id),
-            UpdateExpression="SET signing_since = :now",
-            ConditionExpression="attribute_exists(pk) AND #status <> :pending AND attribute_exists(sealed_subject) "
-                                "AND attribute_not_exists(sealed_attestation) "
-                                "AND (attribute_not_exists(signing_since) OR signing_since < :stale)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":pending": _PENDING, ":now": {"N": str(now)},
-                                       ":stale": {"N": str(stale_before)}},
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except client.exceptions.ConditionalCheckFailedException as error:
-        raise _lost(error) from None
-    return _from_item(response["Attributes"])
+    return _update(check_id, "SET signing_since = :now",
+                   "#status <> :pending AND attribute_exists(sealed_subject) "
+                   "AND attribute_not_exists(sealed_attestation) "
+                   "AND (attribute_not_exists(signing_since) OR signing_since < :stale)",
+                   {":pending": _PENDING, ":now": {"N": str(now)}, ":stale": {"N": str(stale_before)}},
+                   {"#status": "status"})
 
 
 def save_attestation(check_id: str, attestation: str) -> Check:
     """Keep the signed result (sealed) for every later read, and forget the number it was signed for."""
-    client = aws.client("dynamodb")
-    try:
-        response = client.update_item(
-            TableName=_table(),
-            Key=_key(check_id),
-            UpdateExpression="SET sealed_attestation = :jws REMOVE sealed_subject, signing_since",
-            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(sealed_attestation)",
-            ExpressionAttributeValues={":jws": {"B": sealing.seal({"jws": attestation}, check_id)}},
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except client.exceptions.ConditionalCheckFailedException as error:
-        raise _lost(error) from None
-    return _from_item(response["Attributes"])
+    return _update(check_id, "SET sealed_attestation = :jws REMOVE sealed_subject, signing_since",
+                   "attribute_not_exists(sealed_attestation)",
+                   {":jws": {"B": sealing.seal({"jws": attestation}, check_id)}})
 
 
 def release_signing(check_id: str) -> None:
     """Give the signing claim back after a failed signature, so the next read tries again."""
-    client = aws.client("dynamodb")
-    with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
-        client.update_item(TableName=_table(), Key=_key(check_id), UpdateExpression="REMOVE signing_since",
-                           ConditionExpression="attribute_exists(pk)")
+    with contextlib.suppress(TransitionLost):
+        _update(check_id, "REMOVE signing_since", "attribute_exists(signing_since)", {})
