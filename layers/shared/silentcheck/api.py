@@ -13,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError
 
 from silentcheck.errors import InvalidRequest, RouteNotFound, SilentCheckError
-from silentcheck.observability import logger
+from silentcheck.observability import logger, metrics
 from silentcheck.settings import settings
 
 PROBLEM_JSON = "application/problem+json"
@@ -114,11 +114,14 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def observed(handler: LambdaHandler) -> LambdaHandler:
-    """Logger context (request id, cold start) for a Lambda handler; the event is never logged."""
+    """Logger context (request id, cold start) for a Lambda handler, its metrics flushed when it ends (and
+    the cold-start metric); the event is never logged."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+    @metrics.log_metrics(capture_cold_start_metric=True)
     @functools.wraps(handler)
     def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return handler(event, context)
 
-    return wrapper
+    observed_handler: LambdaHandler = wrapper
+    return observed_handler

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from silentcheck import aws
+from silentcheck import aws, observability
 from silentcheck.routing import CircuitBreaker
 from silentcheck.settings import settings
 
@@ -66,6 +66,7 @@ def record_failure(provider: str, now: int, config: CircuitBreaker) -> bool:
         ExpressionAttributeValues={":until": {"N": str(now + config.open_seconds)}, ":zero": {"N": "0"},
                                    ":now": {"N": str(now)}},
     )
+    observability.count(observability.Metric.BREAKER_OPENED, provider=provider)
     return True
 
 

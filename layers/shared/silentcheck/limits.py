@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from silentcheck import aws, tokens
+from silentcheck import aws, observability, tokens
 from silentcheck.errors import RateLimited
 from silentcheck.settings import settings
 
@@ -85,6 +85,7 @@ def spend(config: Limits, pepper: str, number_e164: str, source_ip: str | None, 
         window = now // budget.window_seconds
         window_end = (window + 1) * budget.window_seconds
         if not _take(f"limit#{scope}#{tokens.derive(key, subject)}#{window}", budget.count, window_end):
+            observability.count(observability.Metric.STARTS_REFUSED, reason=RateLimited.code, scope=scope)
             raise RateLimited(f"{_DETAIL[scope]}: at most {budget.count} per {budget.window_seconds} s. "
                               f"Retry after {window_end - now} s.", retry_after=window_end - now)
 

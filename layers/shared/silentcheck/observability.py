@@ -1,12 +1,26 @@
-"""Logging shared by every function: JSON logs in which phone numbers never appear unmasked."""
+"""Logs and metrics shared by every function: JSON logs in which phone numbers never appear unmasked, and
+CloudWatch metrics (EMF) whose dimensions hold nothing personal."""
 
 from __future__ import annotations
 
+import os
 import re
-from typing import Any
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any, ParamSpec, TypeVar
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from silentcheck.checks import Check, Outcome, Reason
+from silentcheck.errors import ProviderNotConfigured
+from silentcheck.providers.base import CallbackRejected, CallbackTooEarly, ProviderRefused
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # A run of 7-15 digits standing alone (not inside an id such as a UUID x-correlator or a token, which
 # would be mangled and then useless for tracing).
@@ -32,4 +46,105 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
         return super().serialize({k: v if k in _POWERTOOLS_KEYS else _mask(v) for k, v in log.items()})
 
 
-logger = Logger(service="silentcheck", logger_formatter=MaskingFormatter())
+SERVICE = "silentcheck"
+logger = Logger(service=SERVICE, logger_formatter=MaskingFormatter())
+
+
+# --------------------------------------------------------------------------------------------------------
+# Metrics: CloudWatch embedded metric format (EMF) lines on stdout, namespace POWERTOOLS_METRICS_NAMESPACE.
+# Every metric's name is here and nowhere else in the code; template.yaml's alarms and dashboard use them
+# (tests/unit/test_template.py reads both). Dimensions are low-cardinality words only: a provider, a status,
+# a reason, a flow, an operation or a limit scope; never a number, an id, an address or a token.
+
+
+class Metric(StrEnum):
+    CHECKS_STARTED = "ChecksStarted"  # a provider accepted a check (billable); provider, flow
+    CHECKS_FINISHED = "ChecksFinished"  # a check reached its final status; provider, status, reason
+    DEVICE_RETURNS = "DeviceReturns"  # a phone finished a redirect chain at /checks/return; provider
+    PROVIDER_FALLBACKS = "ProviderFallbacks"  # a provider refused a start and the next one was tried
+    BREAKER_OPENED = "BreakerOpened"  # a provider failed often enough to be skipped for a while
+    STARTS_REFUSED = "StartsRefused"  # POST /checks refused before anything was recorded (a spent budget)
+    CALLBACKS_REJECTED = "CallbacksRejected"  # a provider callback was not accepted
+    ATTESTATIONS_SIGNED = "AttestationsSigned"  # a signed attestation was handed to a poller
+    PROVIDER_LATENCY = "ProviderLatency"  # milliseconds one adapter call took; provider, operation
+    PROVIDER_FAILURES = "ProviderFailures"  # 1 when that call failed (an outage: 5xx, timeout, 429…), else 0
+    PROVIDER_REJECTIONS = "ProviderRejections"  # 1 when the provider refused our credentials or configuration
+
+
+DIMENSIONS = frozenset({"provider", "status", "reason", "flow", "operation", "scope"})
+_DIMENSION_VALUE = re.compile(r"[A-Za-z_]{1,40}")  # no digits: a number, an id or an address cannot fit
+_EMPTY_FLUSH = "No application metrics to publish"
+
+# template.yaml sets the namespace (POWERTOOLS_METRICS_NAMESPACE); without it, metrics go under the service name
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or SERVICE
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# Metrics are emitted when they happen (each with its own dimensions), so the per-invocation set that
+# log_metrics flushes is usually empty; the decorator still adds the cold-start metric.
+warnings.filterwarnings("ignore", message=_EMPTY_FLUSH)
+
+
+def _checked(dimensions: Mapping[str, object]) -> dict[str, str]:
+    checked = {}
+    for name, value in dimensions.items():
+        text = str(value)
+        if name not in DIMENSIONS or not _DIMENSION_VALUE.fullmatch(text):
+            raise ValueError(f"metric dimension {name}={text!r} is not one of {sorted(DIMENSIONS)} with a value of "
+                             "letters and underscores (nothing personal or high-cardinality)")
+        checked[name] = text
+    return checked
+
+
+def emit(values: Mapping[Metric, tuple[MetricUnit, float]], **dimensions: object) -> None:
+    """One EMF line with these metrics, aggregated by all the dimensions together, by each alone and in all
+    (so alarms can read any of them with exact dimensions)."""
+    checked = _checked(dimensions)
+    line = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    for name, value in checked.items():
+        line.add_dimension(name, value)
+    if len(checked) > 1:
+        for name, value in checked.items():
+            line.add_dimensions(service=SERVICE, **{name: value})
+    if checked:
+        line.add_dimensions(service=SERVICE)
+    for metric, (unit, amount) in values.items():
+        line.add_metric(name=metric.value, unit=unit, value=amount)
+    line.flush_metrics()
+
+
+def count(metric: Metric | str, **dimensions: object) -> None:
+    """Count one occurrence, e.g. count(Metric.CHECKS_STARTED, provider="truid", flow="device")."""
+    emit({Metric(metric): (MetricUnit.Count, 1)}, **dimensions)
+
+
+def finished(check: Check) -> None:
+    """A check reached its final status (counted once: by the transition that won)."""
+    count(Metric.CHECKS_FINISHED, provider=check.provider, status=check.status, reason=check.reason or "NONE")
+
+
+def provider_call(provider: str, operation: str, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run one adapter call and record how long it took, whether it failed (an outage-type failure: a
+    PROVIDER_ERROR verdict or refusal, or an unexpected exception) and whether the provider rejected our
+    credentials or configuration (PROVIDER_REJECTED, or a secret without the provider's section)."""
+    started = time.monotonic()
+    outcome: object = None
+    try:
+        result = call(*args, **kwargs)
+        outcome = result
+        return result
+    except ProviderRefused as refused:
+        outcome = refused.outcome
+        raise
+    except ProviderNotConfigured:
+        outcome = Outcome.failed(Reason.PROVIDER_REJECTED, "not_configured")
+        raise
+    except (CallbackRejected, CallbackTooEarly):  # the message's fault, not the provider's
+        raise
+    except Exception:
+        outcome = Outcome.failed(Reason.PROVIDER_ERROR, "internal_error")
+        raise
+    finally:
+        reason = outcome.reason if isinstance(outcome, Outcome) else None
+        emit({Metric.PROVIDER_LATENCY: (MetricUnit.Milliseconds, round((time.monotonic() - started) * 1000, 1)),
+              Metric.PROVIDER_FAILURES: (MetricUnit.Count, int(reason is Reason.PROVIDER_ERROR)),
+              Metric.PROVIDER_REJECTIONS: (MetricUnit.Count, int(reason is Reason.PROVIDER_REJECTED))},
+             provider=provider, operation=operation)

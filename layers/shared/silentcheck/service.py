@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from silentcheck import attestation, binding, breakers, limits, phone, routing, secrets, store
+from silentcheck import attestation, binding, breakers, limits, observability, phone, routing, secrets, store
 from silentcheck.checks import Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.deps import Deps
 from silentcheck.errors import (
@@ -19,7 +19,7 @@ from silentcheck.errors import (
     ProviderNotConfigured,
 )
 from silentcheck.models import CheckCreated, CheckView, DeviceReturned, StartRequest, iso
-from silentcheck.observability import logger
+from silentcheck.observability import Metric, logger
 from silentcheck.providers.base import (
     CallbackRejected,
     CallbackRequest,
@@ -104,7 +104,8 @@ def _start_with_first_accepting(check: Check, candidates: tuple[str, ...], table
         callback_url = (f"{str(callback_base).rstrip('/')}/{name}/{minted.capability}"
                         if callback_base and adapter.uses_callbacks else None)
         try:
-            started = adapter.start(replace(context, callback_url=callback_url))
+            started = observability.provider_call(name, "start", adapter.start,
+                                                  replace(context, callback_url=callback_url))
         except ProviderRefused as refused:
             outcome = refused.outcome
         except ProviderNotConfigured as error:
@@ -122,6 +123,7 @@ def _start_with_first_accepting(check: Check, candidates: tuple[str, ...], table
             breakers.record_failure(name, deps.clock.now(), table.circuit_breaker)
         if not routing.may_fall_back(outcome) or position == len(candidates) - 1:
             break
+        observability.count(Metric.PROVIDER_FALLBACKS, provider=name, reason=outcome.reason or outcome.status)
     failed = _finish(check, outcome, deps, attempts, provider=last_tried)
     return _created(failed, minted.poll_token, None)
 
@@ -135,6 +137,7 @@ def _started(check: Check, provider: str, started: Started, attempts: list[str],
                                          started.provider_version, started.binding, expires_at, started.attributes,
                                          confidential=started.confidential, poll_interval=started.poll_interval,
                                          provider=provider, attempts=attempts)
+    observability.count(Metric.CHECKS_STARTED, provider=provider, flow=started.binding)
     logger.info("check started", extra={**log, "provider": provider, "version": started.provider_version,
                                         "attempts": attempts})
     return _created(recorded, poll_token, started.check_url)
@@ -177,6 +180,7 @@ def _attestation(check: Check, issuer: str, deps: Deps) -> str | None:
         saved = deps.store.save_attestation(check.check_id, jws)
     except store.TransitionLost as lost:
         return lost.current.attestation if lost.current else None
+    observability.count(Metric.ATTESTATIONS_SIGNED, provider=saved.provider)
     logger.info("attestation signed", check_id=check.check_id, status=saved.status)
     return saved.attestation
 
@@ -204,9 +208,11 @@ def device_return(query: Mapping[str, str], deps: Deps | None = None) -> DeviceR
         check = deps.store.consume_state(check_id, binding.state_digest(state), deps.clock.now(), code_hash)
     except store.TransitionLost:
         raise InvalidReturn("this link was already used or has expired; start a new check") from None
+    observability.count(Metric.DEVICE_RETURNS, provider=check.provider)
     if check.status is Status.PENDING:
         try:
-            outcome = deps.providers.get(check.provider).on_return(check, query)
+            outcome = observability.provider_call(check.provider, "return",
+                                                  deps.providers.get(check.provider).on_return, check, query)
         except Exception:
             _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps)  # the state is spent
             raise
@@ -229,13 +235,16 @@ def provider_callback(provider: str, capability: str, request: CallbackRequest, 
     known = bool(check_id) and len(capability) <= 2 * binding.MAX_ID_LENGTH and provider in deps.providers.names()
     check = deps.store.get(check_id) if known else None
     if check is None or not binding.capability_matches(check, provider, capability):
+        observability.count(Metric.CALLBACKS_REJECTED, reason="UNKNOWN_CALLBACK")
         raise CheckNotFound("unknown callback")
     if not check.can_transition_at(deps.clock.now()):
         logger.info("callback for a settled or expired check ignored", check_id=check_id, status=check.status)
         return
     try:
-        outcome = deps.providers.get(provider).on_callback(check, request)
+        outcome = observability.provider_call(provider, "callback", deps.providers.get(provider).on_callback,
+                                              check, request)
     except CallbackRejected as rejected:
+        observability.count(Metric.CALLBACKS_REJECTED, provider=provider, reason="NOT_AUTHENTIC")
         logger.warning("callback rejected", check_id=check_id, provider=provider, why=rejected.why)
         raise CallbackNotAccepted("this callback does not belong to this check") from None
     except CallbackTooEarly:
@@ -262,7 +271,8 @@ def _advance(check: Check, now: int, deps: Deps) -> Check:
             check = deps.store.claim_poll(check.check_id, now, check.next_poll_at, next_at)
         except store.TransitionLost as lost:
             return lost.current or check
-    result = deps.providers.get(check.provider).refresh(check)
+    result = observability.provider_call(check.provider, "refresh", deps.providers.get(check.provider).refresh,
+                                         check)
     if result is None:
         return check
     if isinstance(result, PollAgain):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from silentcheck import aws, sealing
+from silentcheck import aws, observability, sealing
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.settings import settings
 
@@ -227,7 +227,9 @@ def finish(check_id: str, outcome: Outcome, now: int, keep_state: bool = False,
         values[":provider"] = {"S": provider}
         sets.append("provider = :provider")
     update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
-    return _update_pending(check_id, now, update, **values)
+    finished = _update_pending(check_id, now, update, **values)
+    observability.finished(finished)  # only the transition that won gets here: each check counts once
+    return finished
 
 
 def mark_expired(check_id: str, now: int) -> Check | None:
@@ -250,7 +252,9 @@ def mark_expired(check_id: str, now: int) -> Check | None:
         )
     except client.exceptions.ConditionalCheckFailedException:
         return None
-    return _from_item(response["Attributes"])
+    expired = _from_item(response["Attributes"])
+    observability.finished(expired)
+    return expired
 
 
 def claim_signing(check_id: str, now: int, stale_before: int) -> Check:
