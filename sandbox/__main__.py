@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--logs", action="store_true", help="print the functions' INFO logs")
     args = parser.parse_args(argv)
     log_level = "INFO" if args.logs else "WARNING"
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "false" if args.logs else "true")  # EMF lines, with the logs
 
     if args.command == "verify":
         urls = _running_stack_urls()
