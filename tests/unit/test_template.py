@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from silentcheck.observability import DIMENSIONS, SERVICE, Metric
 from tests.template_tools import LintFinding, cfn_lint, load_sam_template, transform_offline, write_json
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -697,3 +698,176 @@ def test_only_the_url_function_is_invokable_by_anyone(
         if res["Type"] == "AWS::Lambda::Permission" and res["Properties"].get("Principal") == "*"
     )
     assert set(public) <= set(function_url_targets), public
+
+
+# --------------------------------------------------------------------------------------------------------
+# 8. Operations: alarms, the dashboard, log groups and the access log (docs/operations.md)
+
+# What the alarms must watch: (namespace, metric name) as the code emits them or as AWS publishes them.
+OWN = "<own namespace>"
+WATCHED_SIGNALS = {
+    "provider error rate": (OWN, Metric.PROVIDER_FAILURES.value),
+    "PROVIDER_REJECTED at all": (OWN, Metric.PROVIDER_REJECTIONS.value),
+    "starts with no completions": (OWN, Metric.DEVICE_RETURNS.value),
+    "callback rejections": (OWN, Metric.CALLBACKS_REJECTED.value),
+    "a breaker open": (OWN, Metric.BREAKER_OPENED.value),
+    "API 5xx": ("AWS/ApiGateway", "5XXError"),
+    "throttles": ("AWS/Lambda", "Throttles"),
+}
+_MI_QUERY = re.compile(r"SELECT\s+\w+\((\w+)\)\s+FROM\s+SCHEMA\((\$\{\w+\}|\w+)", re.IGNORECASE)
+_FORBIDDEN_ACCESS_LOG_FIELDS = ("$context.path", "querystring", "sourceIp", "userAgent", "$input",
+                                "$context.authorizer", "caller")
+
+
+@pytest.fixture(scope="module")
+def alarms(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {name: res["Properties"] for name, res in resources.items() if res["Type"] == "AWS::CloudWatch::Alarm"}
+    assert found, "the template has no alarms"
+    return found
+
+
+def _namespace(value: Any, source: dict[str, Any]) -> str:
+    """OWN for the MetricsNamespace parameter (which the functions' POWERTOOLS_METRICS_NAMESPACE refers to)."""
+    env = source["Globals"]["Function"]["Environment"]["Variables"]
+    own = _ref_target(env["POWERTOOLS_METRICS_NAMESPACE"])
+    assert own in source["Parameters"], "POWERTOOLS_METRICS_NAMESPACE must be a template parameter"
+    return OWN if value in ({"Ref": own}, f"${{{own}}}", "${Namespace}") else str(value)
+
+
+def _watched(alarm: dict[str, Any], source: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(namespace, metric name, dimensions) of every metric an alarm reads, Metrics Insights queries included."""
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    if "MetricName" in alarm:
+        dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions") or []}
+        found.append((_namespace(alarm["Namespace"], source), alarm["MetricName"], dims))
+    for query in alarm.get("Metrics") or []:
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions") or []}
+            found.append((_namespace(metric["Namespace"], source), metric["MetricName"], dims))
+        text = _sub_text(query.get("Expression")) or query.get("Expression") or ""
+        for name, namespace in _MI_QUERY.findall(text):
+            found.append((_namespace(namespace, source), name, {}))
+    return found
+
+
+def test_an_alarm_watches_each_signal_the_operations_guide_names(
+    alarms: dict[str, dict[str, Any]], source: dict[str, Any]
+) -> None:
+    watched = {(namespace, name) for alarm in alarms.values() for namespace, name, _ in _watched(alarm, source)}
+
+    assert {signal: metric for signal, metric in WATCHED_SIGNALS.items() if metric not in watched} == {}
+
+
+def test_alarms_read_only_metrics_the_code_emits(alarms: dict[str, dict[str, Any]], source: dict[str, Any]) -> None:
+    own = {name for alarm in alarms.values() for namespace, name, _ in _watched(alarm, source) if namespace == OWN}
+
+    assert own and own <= {metric.value for metric in Metric}
+
+
+def test_alarms_on_own_metrics_use_dimensions_the_code_emits(
+    alarms: dict[str, dict[str, Any]], source: dict[str, Any]
+) -> None:
+    wrong = [
+        (name, metric, dims)
+        for name, alarm in alarms.items()
+        for namespace, metric, dims in _watched(alarm, source)
+        if namespace == OWN and dims and (dims.get("service") != SERVICE or not set(dims) <= {"service", *DIMENSIONS})
+    ]
+    assert wrong == []
+
+
+def test_the_throttles_alarm_covers_every_function(
+    alarms: dict[str, dict[str, Any]], source: dict[str, Any], functions: dict[str, dict[str, Any]]
+) -> None:
+    covered = {
+        _ref_target(dims.get("FunctionName"))
+        for alarm in alarms.values()
+        for namespace, name, dims in _watched(alarm, source)
+        if (namespace, name) == ("AWS/Lambda", "Throttles")
+    }
+    assert set(functions) - covered == set()
+
+
+def test_the_5xx_alarm_watches_the_apis_own_name_and_stage(
+    alarms: dict[str, dict[str, Any]], source: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    api_id = _only_resource_of_type(resources, "AWS::ApiGateway::RestApi")
+    stage = resources[_only_resource_of_type(resources, "AWS::ApiGateway::Stage")]["Properties"]["StageName"]
+    dims = [d for alarm in alarms.values() for ns, name, d in _watched(alarm, source) if name == "5XXError"]
+
+    assert dims == [{"ApiName": resources[api_id]["Properties"]["Name"], "Stage": stage}]
+
+
+def test_every_alarm_notifies_the_topic_parameter_or_nobody(alarms: dict[str, dict[str, Any]]) -> None:
+    expected = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    wrong = {name: (alarm.get("AlarmActions"), alarm.get("OKActions")) for name, alarm in alarms.items()
+             if alarm.get("AlarmActions") != expected or alarm.get("OKActions") != expected}
+    assert wrong == {}
+
+
+def test_alarm_topic_condition_is_empty_means_no_actions(source: dict[str, Any]) -> None:
+    assert source["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+    assert source["Parameters"]["AlarmTopicArn"]["Default"] == ""
+
+
+def _dashboard_body(resources: dict[str, Any]) -> dict[str, Any]:
+    dashboard = resources[_only_resource_of_type(resources, "AWS::CloudWatch::Dashboard")]
+    text = _sub_text(dashboard["Properties"]["DashboardBody"])
+    assert text is not None
+    body: dict[str, Any] = json.loads(re.sub(r"\$\{([\w.:]+)\}", r"<\1>", text))
+    return body
+
+
+def test_the_dashboard_body_is_json_and_shows_every_alarm(resources: dict[str, Any], alarms: dict[str, Any]) -> None:
+    body = _dashboard_body(resources)
+    shown = {alarm for widget in body["widgets"] if widget["type"] == "alarm"
+             for alarm in widget["properties"]["alarms"]}
+
+    assert shown == {f"<{name}.Arn>" for name in alarms}
+
+
+def test_the_dashboard_graphs_only_metrics_the_code_emits(resources: dict[str, Any]) -> None:
+    body = _dashboard_body(resources)
+    own: set[str] = set()
+    for widget in body["widgets"]:
+        for row in (widget.get("properties") or {}).get("metrics", []):
+            if isinstance(row[0], dict):
+                own.update(name for name, _ in _MI_QUERY.findall(row[0]["expression"]))
+            elif row[0] == "<Namespace>":
+                own.add(row[1])
+    assert own and own <= {metric.value for metric in Metric}
+
+
+def test_every_function_logs_to_its_own_group_kept_for_the_retention_parameter(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]]
+) -> None:
+    groups = {name: _ref_target((f.get("LoggingConfig") or {}).get("LogGroup")) for name, f in functions.items()}
+    retention = {name: resources.get(group or "", {}).get("Properties", {}).get("RetentionInDays")
+                 for name, group in groups.items()}
+
+    assert len(set(groups.values())) == len(functions)
+    assert {name: r for name, r in retention.items() if r != {"Ref": "LogRetentionDays"}} == {}
+
+
+def test_the_api_stage_writes_an_access_log_kept_for_the_retention_parameter(resources: dict[str, Any]) -> None:
+    stage = resources[_only_resource_of_type(resources, "AWS::ApiGateway::Stage")]["Properties"]
+    destination = _getatt(stage["AccessLogSetting"]["DestinationArn"])
+
+    assert destination is not None and destination[1] == "Arn"
+    assert resources[destination[0]]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_the_access_log_is_json_without_paths_queries_addresses_or_callers(resources: dict[str, Any]) -> None:
+    stage = resources[_only_resource_of_type(resources, "AWS::ApiGateway::Stage")]["Properties"]
+    log_format = stage["AccessLogSetting"]["Format"]
+
+    fields = json.loads(log_format)
+    assert "requestId" in fields and "status" in fields
+    assert [f for f in _FORBIDDEN_ACCESS_LOG_FIELDS if f.lower() in log_format.lower().replace("apikeyid", "")] == []
+
+
+def test_every_log_group_of_the_template_has_the_retention_parameter(resources: dict[str, Any]) -> None:
+    groups = {name: res["Properties"].get("RetentionInDays") for name, res in resources.items()
+              if res["Type"] == "AWS::Logs::LogGroup"}
+    assert groups and {name: r for name, r in groups.items() if r != {"Ref": "LogRetentionDays"}} == {}
