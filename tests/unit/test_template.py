@@ -871,3 +871,17 @@ def test_every_log_group_of_the_template_has_the_retention_parameter(resources: 
     groups = {name: res["Properties"].get("RetentionInDays") for name, res in resources.items()
               if res["Type"] == "AWS::Logs::LogGroup"}
     assert groups and {name: r for name, r in groups.items() if r != {"Ref": "LogRetentionDays"}} == {}
+
+
+def _anchor(heading: str) -> str:
+    """The anchor GitHub makes of a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_alarm_points_at_a_section_of_the_operations_guide(alarms: dict[str, dict[str, Any]]) -> None:
+    guide = (TEMPLATE_PATH.parent / "docs" / "operations.md").read_text(encoding="utf-8")
+    anchors = {_anchor(line.lstrip("#")) for line in guide.splitlines() if line.startswith("#")}
+    pointed = {name: re.findall(r"docs/operations\.md#([\w-]+)", alarm.get("AlarmDescription", ""))
+               for name, alarm in alarms.items()}
+
+    assert {name: found for name, found in pointed.items() if len(found) != 1 or found[0] not in anchors} == {}
