@@ -885,3 +885,10 @@ def test_every_alarm_points_at_a_section_of_the_operations_guide(alarms: dict[st
                for name, alarm in alarms.items()}
 
     assert {name: found for name, found in pointed.items() if len(found) != 1 or found[0] not in anchors} == {}
+
+
+def test_deploy_guide_explains_every_template_parameter(source: dict[str, Any]) -> None:
+    guide = (TEMPLATE_PATH.parent / "docs" / "deploy.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `(\w+)` \|", guide, re.MULTILINE))
+
+    assert set(source["Parameters"]) - rows == set()
