@@ -799,16 +799,22 @@ def test_the_5xx_alarm_watches_the_apis_own_name_and_stage(
     assert dims == [{"ApiName": resources[api_id]["Properties"]["Name"], "Stage": stage}]
 
 
-def test_every_alarm_notifies_the_topic_parameter_or_nobody(alarms: dict[str, dict[str, Any]]) -> None:
-    expected = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
-    wrong = {name: (alarm.get("AlarmActions"), alarm.get("OKActions")) for name, alarm in alarms.items()
-             if alarm.get("AlarmActions") != expected or alarm.get("OKActions") != expected}
-    assert wrong == {}
+def _alarm_actions(source: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    resources = transform_offline(source, parameters)["Resources"]
+    return {name: (res["Properties"].get("AlarmActions"), res["Properties"].get("OKActions"))
+            for name, res in resources.items() if res["Type"] == "AWS::CloudWatch::Alarm"}
 
 
-def test_alarm_topic_condition_is_empty_means_no_actions(source: dict[str, Any]) -> None:
-    assert source["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+def test_every_alarm_notifies_the_topic_parameter_when_it_fires_and_clears(source: dict[str, Any]) -> None:
+    actions = _alarm_actions(source, {"AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:silentcheck-oncall"})
+
+    topic = [{"Ref": "AlarmTopicArn"}]
+    assert actions and {name: a for name, a in actions.items() if a != (topic, topic)} == {}
+
+
+def test_without_a_topic_alarms_have_no_actions(source: dict[str, Any]) -> None:
     assert source["Parameters"]["AlarmTopicArn"]["Default"] == ""
+    assert {name: a for name, a in _alarm_actions(source).items() if a != (None, None)} == {}
 
 
 def _dashboard_body(resources: dict[str, Any]) -> dict[str, Any]:
