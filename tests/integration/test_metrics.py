@@ -152,3 +152,14 @@ def test_a_callback_to_an_unknown_capability_counts_a_rejected_callback_without_
     rejected = [dimensions(line) for line in of(emitted(capsys), Metric.CALLBACKS_REJECTED)]
 
     assert rejected == [{"service": "silentcheck", "reason": "UNKNOWN_CALLBACK"}]
+
+
+def test_an_attestation_is_counted_once_when_it_is_signed(app: App, capsys):
+    check = app.started(UK)
+    code = completion_code(app.phone(UK).open(check["check_url"]))
+
+    first, again = app.poll(check, code), app.poll(check, code)
+
+    assert first.json()["attestation"] == again.json()["attestation"]
+    assert [dimensions(line) for line in of(emitted(capsys), Metric.ATTESTATIONS_SIGNED)] == [
+        {"service": "silentcheck", "provider": "truid"}]
