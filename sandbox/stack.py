@@ -26,9 +26,13 @@ from sandbox.operators import truid as truid_sim
 STATE_FILE = ROOT / ".cache" / "sandbox" / "stack.json"
 TABLE_NAME = "silentcheck-sandbox-checks"
 SECRET_NAME = "silentcheck/sandbox"
+# A client secret with every character RFC 6749 §2.3.1's form-encoding changes (many providers issue
+# base64 secrets): a client that sends the raw pair in Basic fails with it, as at a compliant server.
+SYMBOLS_SECRET = "b64+/x==%3A:é secret"
 TRUID_PROJECTS = {
     "sandbox-live-client": ("sandbox-live-secret", "live"),
     "sandbox-digits-client": ("sandbox-digits-secret", "sandbox"),
+    "sandbox-symbols-client": (SYMBOLS_SECRET, "live"),
 }
 # The aggregator's clients: one authenticates with a secret (Basic), one with a key (private_key_jwt);
 # `mock_sandbox_app_id` follows Telefónica's mock convention (last digit 1 verifies, 2 does not).
@@ -36,7 +40,12 @@ CAMARA_CLIENTS = {
     "sandbox-camara-client": ("sandbox-camara-secret", "live"),
     "sandbox-camara-jwt-client": (None, "live"),
     "mock_sandbox_app_id": ("mock_sandbox_app_secret", "mock"),
+    "sandbox-camara-symbols-client": (SYMBOLS_SECRET, "live"),
+    "sandbox-camara-fapi-client": (None, "live"),
 }
+# What each private_key_jwt client's registration wants as its assertions' `aud` (secret key
+# camara.assertion_audience must agree): the endpoint's URL, or the issuer alone (FAPI 2.0).
+CAMARA_ASSERTION_AUDIENCES = {"sandbox-camara-jwt-client": "token_endpoint", "sandbox-camara-fapi-client": "issuer"}
 INFOBIP_API_KEY = "sandbox-infobip-api-key"
 # The sandbox's routing table exercises all three providers: Spain → CAMARA first, Brazil → Infobip
 # (its OK flow), Germany → Infobip then tru.ID, everything else → tru.ID then Infobip.
@@ -97,9 +106,10 @@ class Stack:
         return {**self.urls(), "api_key": self.api_key}
 
     def configure_truid(self, api_version: Literal["v0.1", "v0.2"] = "v0.2",
-                        mode: Literal["live", "sandbox"] = "live") -> None:
-        """Point the secret at another tru.ID project or API version (takes effect on the next request)."""
-        client_id = next(c for c, (_, m) in TRUID_PROJECTS.items() if m == mode)
+                        mode: Literal["live", "sandbox"] = "live", client_id: str | None = None) -> None:
+        """Point the secret at another tru.ID project (`client_id`, else the first in `mode`) or API version
+        (takes effect on the next request)."""
+        client_id = client_id or next(c for c, (_, m) in TRUID_PROJECTS.items() if m == mode)
         self.secret_value["truid"] = {
             "base_url": self.truid.base_url,
             "client_id": client_id,
@@ -110,14 +120,15 @@ class Stack:
         forget_function_caches()
 
     def configure_camara(self, *, client_auth: CamaraClientAuth = "client_secret_basic", mock: bool = False,
-                         **options: Any) -> None:
-        """Point the secret's `camara` section at the simulated aggregator; `options` are further keys of
+                         client_id: str | None = None, **options: Any) -> None:
+        """Point the secret's `camara` section at the simulated aggregator as one of its clients (`client_id`
+        of CAMARA_CLIENTS, else the default for `client_auth` and `mock`); `options` are further keys of
         that section (scope, login_hint, number_format, operation, discovery, require_iss, …)."""
         if client_auth == "private_key_jwt":
-            client_id = "sandbox-camara-jwt-client"
+            client_id = client_id or "sandbox-camara-jwt-client"
             credentials = {"private_key": self.camara_key_pem, "key_id": CAMARA_KEY_ID}
         else:
-            client_id = "mock_sandbox_app_id" if mock else "sandbox-camara-client"
+            client_id = client_id or ("mock_sandbox_app_id" if mock else "sandbox-camara-client")
             credentials = {"client_secret": str(CAMARA_CLIENTS[client_id][0])}
         self.secret_value["camara"] = {
             "issuer": self.camara.base_url,
@@ -248,7 +259,8 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
     for client_id, (client_secret, mode) in CAMARA_CLIENTS.items():
         aggregator.set_client(client_id, camara_sim.CamaraClient(
             redirect_uris=redirect_uris, client_secret=client_secret, mode=mode,  # type: ignore[arg-type]
-            public_jwk=public_jwk if client_secret is None else None))
+            public_jwk=public_jwk if client_secret is None else None,
+            assertion_audience=CAMARA_ASSERTION_AUDIENCES.get(client_id, "token_endpoint")))  # type: ignore[arg-type]
     key_pem = camara_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()).decode()
     stack = Stack(dynamodb, moto, network, truid, simulator, camara, aggregator, key_pem, infobip, smv, gateway,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote_plus
 
 import jwt
 import pytest
@@ -181,6 +183,19 @@ def test_two_client_assertions_never_share_a_jti(moto_env):
 def test_client_secret_basic_puts_the_secret_in_the_authorization_header_only():
     auth = oidc.ClientAuth("client_secret_basic", CLIENT, client_secret="s3cret")
 
-    kwargs = auth.apply({"grant_type": "authorization_code"}, "https://op.example/token")
+    request = auth.apply({"grant_type": "authorization_code"}, "https://op.example/token", ISSUER)
 
-    assert kwargs["auth"] == (CLIENT, "s3cret") and "s3cret" not in json.dumps(kwargs["data"])
+    assert request.headers["Authorization"].startswith("Basic ") and "s3cret" not in json.dumps(request.data)
+
+
+@pytest.mark.parametrize("secret", ["b64+/x==", "100%:sure", "with space", "é-ü-€", "plain"])
+def test_client_secret_basic_form_encodes_id_and_secret_before_base64(secret):
+    auth = oidc.ClientAuth("client_secret_basic", "id:1+2", client_secret=secret)
+
+    scheme, _, value = auth.apply({}, "https://op.example/token", ISSUER).headers["Authorization"].partition(" ")
+
+    raw_id, colon, raw_secret = base64.b64decode(value, validate=True).decode("ascii").partition(":")
+    assert (scheme, colon) == ("Basic", ":")  # RFC 6749 §2.3.1: the server form-decodes each half
+    assert (unquote_plus(raw_id), unquote_plus(raw_secret)) == ("id:1+2", secret)
+
+
