@@ -4,7 +4,6 @@ client authentication (client_secret_basic, private_key_jwt) and single-use acce
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import re
@@ -17,7 +16,7 @@ from typing import Any, Literal, TypeGuard
 
 import jwt
 
-from sandbox.operators.truid_http import FormInvalid, Headers, basic_credentials, Request, Response, json_response
+from sandbox.operators.truid_http import FormInvalid, Headers, Request, Response, basic_credentials, json_response
 
 Mode = Literal["live", "mock"]
 

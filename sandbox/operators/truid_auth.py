@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from sandbox.operators.truid_http import FormInvalid, basic_credentials, Request, Response, json_response, problem
+from sandbox.operators.truid_http import FormInvalid, Request, Response, basic_credentials, json_response, problem
 
 Mode = Literal["live", "sandbox"]
 

@@ -13,7 +13,6 @@ import requests
 
 from silentcheck.providers import camara, oidc
 from tests.integration.conftest import App, completion_code
-from tests.integration.test_camara_operator_token import poll_until_final
 from tests.integration.test_camara_auth_code import (
     NUMBER,
     _query,
@@ -21,6 +20,7 @@ from tests.integration.test_camara_auth_code import (
     start,
     verified_on_own_phone,
 )
+from tests.integration.test_camara_operator_token import poll_until_final
 
 CIBA_NUMBER = "+34600000056"
 ID_TOKEN_DEFECTS = ["bad_signature", "alg_none", "hs256", "wrong_iss", "wrong_aud", "expired", "nonce_mismatch",

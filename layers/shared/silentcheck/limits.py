@@ -76,8 +76,9 @@ def limits() -> Limits:
 
 
 def spend(config: Limits, pepper: str, number_e164: str, source_ip: str | None, now: int) -> None:
-    """Count one start against each budget in turn (address, number, deployment); RateLimited (with the seconds until that window
-    ends) at the first that is spent. Budgets counted before it stay counted: the request was made."""
+    """Count one start against each budget in turn (address, number, deployment); RateLimited (with the
+    seconds until that window ends) at the first that is spent. Budgets counted before it stay counted:
+    the request was made."""
     key = tokens.subkey(pepper, "limits")
     subjects = {"number": number_e164, "ip": source_ip, "global": "all"}
     for scope in _SCOPES:

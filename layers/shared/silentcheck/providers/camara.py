@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
