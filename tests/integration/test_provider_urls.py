@@ -14,8 +14,8 @@ def _errors(captured: str) -> list[dict[str, object]]:
 
 
 def test_a_plain_http_truid_base_url_fails_the_check_and_says_which_setting(app: App, captured_logs):
-    app.stack.secret_value["truid"]["base_url"] = "http://eu.api.tru.id.invalid"
-    app.stack.configure_camara()  # re-seeds the secret
+    app.stack.callback_secret_value["truid"]["base_url"] = "http://eu.api.tru.id.invalid"
+    app.stack.seed_secrets()
 
     body = app.start("+447400900002", provider="truid").json()
 
@@ -23,7 +23,7 @@ def test_a_plain_http_truid_base_url_fails_the_check_and_says_which_setting(app:
     assert app.truid_requests() == []
     (error,) = _errors(captured_logs.getvalue())
     assert "truid.base_url must be an https URL" in str(error["detail"])
-    assert app.stack.secret_value["truid"]["client_secret"] not in captured_logs.getvalue()
+    assert app.stack.callback_secret_value["truid"]["client_secret"] not in captured_logs.getvalue()
 
 
 def test_a_plain_http_token_endpoint_of_the_aggregator_fails_the_check_before_anything_is_sent(app: App):

@@ -12,7 +12,7 @@ from silentcheck import http
 from silentcheck import secrets as provider_secrets
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers import camara, infobip, oidc, truid
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_CALLBACK_SECRET, TEST_SECRET
 
 PEPPER = "a-pepper-of-at-least-16-characters"
 
@@ -35,7 +35,9 @@ def test_plain_http_elsewhere_and_anything_else_are_not(url):
 
 
 def _seed(moto_env: aws.MotoServer, **sections: Any) -> None:
-    aws.seed_secret(aws.client("secretsmanager", moto_env.endpoint), TEST_SECRET, {"pepper": PEPPER, **sections})
+    secretsmanager = aws.client("secretsmanager", moto_env.endpoint)
+    aws.seed_secret(secretsmanager, TEST_SECRET, {"pepper": PEPPER, **sections})
+    aws.seed_secret(secretsmanager, TEST_CALLBACK_SECRET, {k: v for k, v in sections.items() if k == "truid"})
     provider_secrets.forget()
 
 

@@ -90,10 +90,12 @@ class _Config:
 
     @classmethod
     def from_secret(cls) -> _Config:
-        raw = secrets.section("truid")
+        # In the callback secret: provider_callback reads checks back from tru.ID with these credentials.
+        raw = secrets.callback_section("truid")
         missing = [k for k in ("base_url", "client_id", "client_secret") if not raw.get(k)]
         if missing:
-            raise ProviderNotConfigured(f"tru.ID is not configured: secret key truid lacks {', '.join(missing)}")
+            raise ProviderNotConfigured(f"tru.ID is not configured: key truid of the callback secret "
+                                        f"(CALLBACK_SECRET_ID) lacks {', '.join(missing)}")
         version = raw.get("api_version", "v0.2")
         if version not in ("v0.1", "v0.2"):
             raise ProviderNotConfigured(f"truid.api_version must be v0.1 or v0.2, not {version!r}")
