@@ -324,6 +324,11 @@ class AccessTokens:
             self._tokens[token] = _AccessToken(grant, self._clock() + expires_in)
         return token
 
+    def issued(self) -> list[str]:
+        """Every access token issued so far (for tests that look for them where they must not be)."""
+        with self._lock:
+            return list(self._tokens)
+
     def consume(self, token: str) -> Grant | None:
         """The token's grant, spending the token; None when unknown, expired, revoked or already used."""
         now = self._clock()
