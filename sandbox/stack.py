@@ -25,10 +25,15 @@ from sandbox.operators import truid as truid_sim
 
 STATE_FILE = ROOT / ".cache" / "sandbox" / "stack.json"
 TABLE_NAME = "silentcheck-sandbox-checks"
-SECRET_NAME = "silentcheck/sandbox"
+SECRET_NAME = "silentcheck/sandbox"  # the main secret: pepper, CAMARA, Infobip
+CALLBACK_SECRET_NAME = "silentcheck/sandbox-callbacks"  # what provider_callback may read: tru.ID
+# A client secret with every character RFC 6749 §2.3.1's form-encoding changes (many providers issue
+# base64 secrets): a client that sends the raw pair in Basic fails with it, as at a compliant server.
+SYMBOLS_SECRET = "b64+/x==%3A:é secret"
 TRUID_PROJECTS = {
     "sandbox-live-client": ("sandbox-live-secret", "live"),
     "sandbox-digits-client": ("sandbox-digits-secret", "sandbox"),
+    "sandbox-symbols-client": (SYMBOLS_SECRET, "live"),
 }
 # The aggregator's clients: one authenticates with a secret (Basic), one with a key (private_key_jwt);
 # `mock_sandbox_app_id` follows Telefónica's mock convention (last digit 1 verifies, 2 does not).
@@ -36,7 +41,12 @@ CAMARA_CLIENTS = {
     "sandbox-camara-client": ("sandbox-camara-secret", "live"),
     "sandbox-camara-jwt-client": (None, "live"),
     "mock_sandbox_app_id": ("mock_sandbox_app_secret", "mock"),
+    "sandbox-camara-symbols-client": (SYMBOLS_SECRET, "live"),
+    "sandbox-camara-fapi-client": (None, "live"),
 }
+# What each private_key_jwt client's registration wants as its assertions' `aud` (secret key
+# camara.assertion_audience must agree): the endpoint's URL, or the issuer alone (FAPI 2.0).
+CAMARA_ASSERTION_AUDIENCES = {"sandbox-camara-jwt-client": "token_endpoint", "sandbox-camara-fapi-client": "issuer"}
 INFOBIP_API_KEY = "sandbox-infobip-api-key"
 # The sandbox's routing table exercises all three providers: Spain → CAMARA first, Brazil → Infobip
 # (its OK flow), Germany → Infobip then tru.ID, everything else → tru.ID then Infobip.
@@ -72,7 +82,8 @@ class Stack:
     infobip: RunningServer
     infobip_simulator: infobip_sim.InfobipSimulator
     gateway: Gateway
-    secret_value: dict[str, Any]
+    secret_value: dict[str, Any]  # the main secret as seeded
+    callback_secret_value: dict[str, Any]  # the callback secret as seeded
     api_key: str  # the sandbox backend's API key (x-api-key), needed while ClientAuth is api_key
     signing_key_id: str  # moto's KMS key that signs attestations
 
@@ -97,27 +108,28 @@ class Stack:
         return {**self.urls(), "api_key": self.api_key}
 
     def configure_truid(self, api_version: Literal["v0.1", "v0.2"] = "v0.2",
-                        mode: Literal["live", "sandbox"] = "live") -> None:
-        """Point the secret at another tru.ID project or API version (takes effect on the next request)."""
-        client_id = next(c for c, (_, m) in TRUID_PROJECTS.items() if m == mode)
-        self.secret_value["truid"] = {
+                        mode: Literal["live", "sandbox"] = "live", client_id: str | None = None) -> None:
+        """Point the secret at another tru.ID project (`client_id`, else the first in `mode`) or API version
+        (takes effect on the next request)."""
+        client_id = client_id or next(c for c, (_, m) in TRUID_PROJECTS.items() if m == mode)
+        self.callback_secret_value["truid"] = {
             "base_url": self.truid.base_url,
             "client_id": client_id,
             "client_secret": TRUID_PROJECTS[client_id][0],
             "api_version": api_version,
         }
-        aws.seed_secret(aws.client("secretsmanager", self.moto.endpoint), SECRET_NAME, self.secret_value)
-        forget_function_caches()
+        self.seed_secrets()
 
     def configure_camara(self, *, client_auth: CamaraClientAuth = "client_secret_basic", mock: bool = False,
-                         **options: Any) -> None:
-        """Point the secret's `camara` section at the simulated aggregator; `options` are further keys of
+                         client_id: str | None = None, **options: Any) -> None:
+        """Point the secret's `camara` section at the simulated aggregator as one of its clients (`client_id`
+        of CAMARA_CLIENTS, else the default for `client_auth` and `mock`); `options` are further keys of
         that section (scope, login_hint, number_format, operation, discovery, require_iss, …)."""
         if client_auth == "private_key_jwt":
-            client_id = "sandbox-camara-jwt-client"
+            client_id = client_id or "sandbox-camara-jwt-client"
             credentials = {"private_key": self.camara_key_pem, "key_id": CAMARA_KEY_ID}
         else:
-            client_id = "mock_sandbox_app_id" if mock else "sandbox-camara-client"
+            client_id = client_id or ("mock_sandbox_app_id" if mock else "sandbox-camara-client")
             credentials = {"client_secret": str(CAMARA_CLIENTS[client_id][0])}
         self.secret_value["camara"] = {
             "issuer": self.camara.base_url,
@@ -128,13 +140,18 @@ class Stack:
             **credentials,
             **options,
         }
-        aws.seed_secret(aws.client("secretsmanager", self.moto.endpoint), SECRET_NAME, self.secret_value)
-        forget_function_caches()
+        self.seed_secrets()
 
     def configure_infobip(self, api_key: str = INFOBIP_API_KEY) -> None:
         """Point the secret's `infobip` section at the simulated Infobip."""
         self.secret_value["infobip"] = {"base_url": self.infobip.base_url, "api_key": api_key}
-        aws.seed_secret(aws.client("secretsmanager", self.moto.endpoint), SECRET_NAME, self.secret_value)
+        self.seed_secrets()
+
+    def seed_secrets(self) -> None:
+        """Store secret_value and callback_secret_value as they are now (effective on the next request)."""
+        secretsmanager = aws.client("secretsmanager", self.moto.endpoint)
+        aws.seed_secret(secretsmanager, SECRET_NAME, self.secret_value)
+        aws.seed_secret(secretsmanager, CALLBACK_SECRET_NAME, self.callback_secret_value)
         forget_function_caches()
 
     def configure_routing(self, table: dict[str, Any] | None = None) -> None:
@@ -237,10 +254,14 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
     infobip = serve(infobip_sim.make_app(smv))
 
     secret_value: dict[str, Any] = {"pepper": random.token_urlsafe(32)}
-    secret_arn = aws.seed_secret(aws.client("secretsmanager", moto.endpoint), SECRET_NAME, secret_value)
+    callback_secret_value: dict[str, Any] = {}
+    secretsmanager = aws.client("secretsmanager", moto.endpoint)
+    secret_arn = aws.seed_secret(secretsmanager, SECRET_NAME, secret_value)
+    callback_secret_arn = aws.seed_secret(secretsmanager, CALLBACK_SECRET_NAME, callback_secret_value)
     signing_key_id = aws.create_signing_key(aws.client("kms", moto.endpoint))
     api_key = random.token_urlsafe(30)
-    gateway = start_gateway({"TABLE_NAME": TABLE_NAME, "SECRET_ID": secret_arn, "POWERTOOLS_LOG_LEVEL": log_level,
+    gateway = start_gateway({"TABLE_NAME": TABLE_NAME, "SECRET_ID": secret_arn,
+                             "CALLBACK_SECRET_ID": callback_secret_arn, "POWERTOOLS_LOG_LEVEL": log_level,
                              "ROUTING": json.dumps(SANDBOX_ROUTING), "LIMITS": json.dumps(SANDBOX_LIMITS),
                              "SIGNING_KEY_ID": signing_key_id}, api_keys=[api_key])
     redirect_uris = (f"{gateway.api_url}/checks/return",)
@@ -248,11 +269,12 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
     for client_id, (client_secret, mode) in CAMARA_CLIENTS.items():
         aggregator.set_client(client_id, camara_sim.CamaraClient(
             redirect_uris=redirect_uris, client_secret=client_secret, mode=mode,  # type: ignore[arg-type]
-            public_jwk=public_jwk if client_secret is None else None))
+            public_jwk=public_jwk if client_secret is None else None,
+            assertion_audience=CAMARA_ASSERTION_AUDIENCES.get(client_id, "token_endpoint")))  # type: ignore[arg-type]
     key_pem = camara_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()).decode()
     stack = Stack(dynamodb, moto, network, truid, simulator, camara, aggregator, key_pem, infobip, smv, gateway,
-                  secret_value, api_key, signing_key_id)
+                  secret_value, callback_secret_value, api_key, signing_key_id)
     stack.configure_truid()
     stack.configure_camara()
     stack.configure_infobip()

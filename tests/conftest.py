@@ -12,6 +12,7 @@ from sandbox import aws
 
 TEST_TABLE = "silentcheck-test-checks"
 TEST_SECRET = "silentcheck/test"
+TEST_CALLBACK_SECRET = "silentcheck/test-callbacks"
 
 
 def _forget_caches() -> None:
@@ -48,6 +49,7 @@ def moto_env(moto_server: aws.MotoServer, monkeypatch: pytest.MonkeyPatch) -> It
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_server.endpoint,
         "TABLE_NAME": TEST_TABLE,
         "SECRET_ID": TEST_SECRET,
+        "CALLBACK_SECRET_ID": TEST_CALLBACK_SECRET,
         "PROVIDER_TIMEOUT_SECONDS": "2",
     }
     for name, value in env.items():
@@ -58,6 +60,7 @@ def moto_env(moto_server: aws.MotoServer, monkeypatch: pytest.MonkeyPatch) -> It
     aws.create_checks_table(aws.client("dynamodb", moto_server.endpoint), TEST_TABLE)
     aws.seed_secret(aws.client("secretsmanager", moto_server.endpoint), TEST_SECRET,
                     {"pepper": secrets.token_urlsafe(32)})
+    aws.seed_secret(aws.client("secretsmanager", moto_server.endpoint), TEST_CALLBACK_SECRET, {})
     _forget_caches()
     yield moto_server
     _forget_caches()

@@ -27,8 +27,10 @@ Trigger numbers (the last two digits):
 The authorize triggers act when the device comes back from the network hop, before the line is checked.
 
 Where the CAMARA texts leave a choice, this simulator chooses: Basic credentials are form-urlencoded
-before base64 (RFC 6749 §2.3.1); a private_key_jwt `aud` may be the issuer or the token endpoint (and
-at /bc-authorize also that endpoint); any redemption attempt by the code's own client spends the code;
+before base64 (RFC 6749 §2.3.1) and a broken escape is refused, as panva's oidc-provider does; a
+private_key_jwt `aud` is what the client's registration says (`assertion_audience`): the URL of the
+endpoint it is posted to (at /bc-authorize the token endpoint too), or only the issuer, as a string (FAPI
+2.0); any redemption attempt by the code's own client spends the code;
 a token presented to the API is spent even when the call fails after authentication; an invalid
 `x-correlator` is not echoed; `/device-phone-number` for a token with no line behind it (mock mode,
 Wi-Fi) answers 403 `…USER_NOT_AUTHENTICATED_BY_MOBILE_NETWORK`. Test controls live under /_sandbox/

@@ -173,7 +173,7 @@ class GrantService:
         if isinstance(form, Response):
             return form
         issuer = request.base_url
-        client_id = self._authenticator.authenticate(request, form, self._clients(), {issuer, f"{issuer}/token"})
+        client_id = self._authenticator.authenticate(request, form, self._clients(), issuer, {f"{issuer}/token"})
         if isinstance(client_id, Response):
             return client_id
         grant_type = form.get("grant_type")
@@ -288,8 +288,8 @@ class GrantService:
         if isinstance(form, Response):
             return form
         issuer = request.base_url
-        audiences = {issuer, f"{issuer}/token", f"{issuer}/bc-authorize"}
-        client_id = self._authenticator.authenticate(request, form, self._clients(), audiences)
+        endpoints = {f"{issuer}/token", f"{issuer}/bc-authorize"}  # CIBA Core §7.1
+        client_id = self._authenticator.authenticate(request, form, self._clients(), issuer, endpoints)
         if isinstance(client_id, Response):
             return client_id
         for unsupported in ("login_hint_token", "id_token_hint", "request"):

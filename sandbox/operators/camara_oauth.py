@@ -4,7 +4,6 @@ client authentication (client_secret_basic, private_key_jwt) and single-use acce
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import re
@@ -14,11 +13,10 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
-from urllib.parse import unquote_plus
 
 import jwt
 
-from sandbox.operators.truid_http import FormInvalid, Headers, Request, Response, json_response
+from sandbox.operators.truid_http import FormInvalid, Headers, Request, Response, basic_credentials, json_response
 
 Mode = Literal["live", "mock"]
 
@@ -48,6 +46,10 @@ class CamaraClient:
     public_jwk: dict[str, Any] | None = None  # set => private_key_jwt allowed (JWK with kid; RS256 or ES256)
     mode: Mode = "live"
     require_pkce: bool = True
+    # The one `aud` a private_key_jwt assertion may carry: the URL of the endpoint it is posted to (RFC 7523
+    # §3; at /bc-authorize the token endpoint too, CIBA Core §7.1), or only the issuer identifier, as a
+    # string (FAPI 2.0 Security Profile §5.3.2.1, draft-ietf-oauth-rfc7523bis).
+    assertion_audience: Literal["token_endpoint", "issuer"] = "token_endpoint"
 
 
 @dataclass(frozen=True)
@@ -178,8 +180,9 @@ class ClientAuthenticator:
         self._seen_jtis: dict[tuple[str, str], float] = {}  # (client_id, jti) -> keep until
 
     def authenticate(self, request: Request, form: Mapping[str, str], clients: Mapping[str, CamaraClient],
-                     audiences: Collection[str]) -> str | Response:
-        """The authenticated client_id, or the 401 invalid_client to answer."""
+                     issuer: str, endpoints: Collection[str]) -> str | Response:
+        """The authenticated client_id, or the 401 invalid_client to answer. `endpoints`: the URLs an
+        assertion's `aud` may name for a client that wants the endpoint rather than the issuer."""
         authorization = request.headers.get("authorization")
         uses_assertion = "client_assertion" in form or "client_assertion_type" in form
         if "client_secret" in form:
@@ -189,7 +192,7 @@ class ClientAuthenticator:
         if authorization is not None:
             client_id = self._basic(authorization, clients)
         elif uses_assertion:
-            client_id = self._assertion(form, clients, audiences)
+            client_id = self._assertion(form, clients, issuer, endpoints)
         else:
             return invalid_client("client authentication is required")
         if isinstance(client_id, Response):
@@ -203,21 +206,19 @@ class ClientAuthenticator:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() != "basic":
             return invalid_client("only the Basic scheme is accepted in Authorization", basic_attempted=True)
-        try:
-            raw_id, sep, raw_secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        decoded = basic_credentials(value)
+        if decoded is None:  # RFC 6749 §2.3.1: both halves form-urlencoded before base64
             return invalid_client("malformed Basic credentials", basic_attempted=True)
-        # RFC 6749 §2.3.1: both halves are form-urlencoded before base64.
-        client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+        client_id, secret = decoded
         client = clients.get(client_id)
-        if not sep or client is None or client.client_secret is None:
+        if client is None or client.client_secret is None:
             return invalid_client("unknown client or client_secret_basic not registered", basic_attempted=True)
         if not hmac.compare_digest(secret.encode(), client.client_secret.encode()):
             return invalid_client("wrong client secret", basic_attempted=True)
         return client_id
 
-    def _assertion(self, form: Mapping[str, str], clients: Mapping[str, CamaraClient],
-                   audiences: Collection[str]) -> str | Response:
+    def _assertion(self, form: Mapping[str, str], clients: Mapping[str, CamaraClient], issuer: str,
+                   endpoints: Collection[str]) -> str | Response:
         assertion = form.get("client_assertion", "")
         if form.get("client_assertion_type") != JWT_BEARER_ASSERTION or not assertion:
             return invalid_client(f"client_assertion_type must be {JWT_BEARER_ASSERTION} with a client_assertion")
@@ -247,17 +248,15 @@ class ClientAuthenticator:
                                 "verify_jti": False})
         except jwt.PyJWTError:
             return invalid_client("client_assertion signature does not verify")
-        problem = self._claims_problem(claims, iss, audiences)
+        problem = _audience_problem(claims.get("aud"), client.assertion_audience, issuer, endpoints)
+        problem = problem or self._claims_problem(claims, iss)
         return invalid_client(problem) if problem else iss
 
-    def _claims_problem(self, claims: Mapping[str, Any], client_id: str, audiences: Collection[str]) -> str | None:
+    def _claims_problem(self, claims: Mapping[str, Any], client_id: str) -> str | None:
         now = self._clock()
-        aud, exp, iat, nbf, jti = (claims.get(k) for k in ("aud", "exp", "iat", "nbf", "jti"))
+        exp, iat, nbf, jti = (claims.get(k) for k in ("exp", "iat", "nbf", "jti"))
         if claims.get("sub") != client_id:
             return "client_assertion sub must equal iss (the client_id)"
-        auds = aud if isinstance(aud, list) else [aud]
-        if not any(isinstance(a, str) and a in audiences for a in auds):
-            return "client_assertion aud must be the token endpoint URL or the issuer"
         if not _number(exp):
             return "client_assertion exp is required"
         if exp <= now:
@@ -280,6 +279,15 @@ class ClientAuthenticator:
                 return "client_assertion jti has been used before"
             self._seen_jtis[(client_id, jti)] = float(exp)
         return None
+
+
+def _audience_problem(aud: Any, wanted: str, issuer: str, endpoints: Collection[str]) -> str | None:
+    if wanted == "issuer":
+        return None if aud == issuer else f"client_assertion aud must be the issuer {issuer} alone, as a string"
+    auds = aud if isinstance(aud, list) else [aud]
+    if any(isinstance(a, str) and a in endpoints for a in auds):
+        return None
+    return f"client_assertion aud must be the URL of the endpoint: {' or '.join(sorted(endpoints))}"
 
 
 # -- access tokens -------------------------------------------------------------------------------
@@ -315,6 +323,11 @@ class AccessTokens:
         with self._lock:
             self._tokens[token] = _AccessToken(grant, self._clock() + expires_in)
         return token
+
+    def issued(self) -> list[str]:
+        """Every access token issued so far (for tests that look for them where they must not be)."""
+        with self._lock:
+            return list(self._tokens)
 
     def consume(self, token: str) -> Grant | None:
         """The token's grant, spending the token; None when unknown, expired, revoked or already used."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import secrets
 import threading
@@ -11,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from sandbox.operators.truid_http import FormInvalid, Request, Response, json_response, problem
+from sandbox.operators.truid_http import FormInvalid, Request, Response, basic_credentials, json_response, problem
 
 Mode = Literal["live", "sandbox"]
 
@@ -98,12 +96,12 @@ class TokenStore:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "basic":
             return None
-        try:
-            client_id, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        decoded = basic_credentials(value)
+        if decoded is None:
             return None
+        client_id, secret = decoded
         project = self._projects.get(client_id)
-        if not sep or project is None:
+        if project is None:
             return None
         if not hmac.compare_digest(secret.encode(), project.client_secret.encode()):
             return None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 _log = logging.getLogger("sandbox.operators")
 PROBLEM_TYPE_BASE = "https://developer.tru.id/docs/reference/api-errors"
@@ -93,6 +96,26 @@ def with_query(url: str, params: Mapping[str, str]) -> str:
     parts = urlsplit(url)
     extra = urlencode(list(params.items()))
     return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
+
+
+_BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def basic_credentials(credentials: str) -> tuple[str, str] | None:
+    """The client id and secret in HTTP Basic `credentials` (what follows "Basic "), decoded as RFC 6749
+    §2.3.1 says: base64, split at the first ':', then each half form-urldecoded as UTF-8. None when
+    malformed, as a compliant server (e.g. panva's oidc-provider) refuses a broken escape: a client that
+    sends the raw pair fails with any secret holding '+', '%' or non-ASCII characters."""
+    try:
+        raw_id, sep, raw_secret = base64.b64decode(credentials.strip(), validate=True).decode("ascii").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    if not sep or _BROKEN_ESCAPE.search(raw_id) or _BROKEN_ESCAPE.search(raw_secret):
+        return None
+    try:
+        return unquote_plus(raw_id, errors="strict"), unquote_plus(raw_secret, errors="strict")
+    except UnicodeDecodeError:
+        return None
 
 
 def is_http_url(value: str) -> bool:

@@ -20,9 +20,11 @@ from tests.integration.test_camara_auth_code import (
     start,
     verified_on_own_phone,
 )
+from tests.integration.test_camara_operator_token import poll_until_final
 
+CIBA_NUMBER = "+34600000056"
 ID_TOKEN_DEFECTS = ["bad_signature", "alg_none", "hs256", "wrong_iss", "wrong_aud", "expired", "nonce_mismatch",
-                    "missing_iat", "missing_sub", "unknown_kid"]
+                    "missing_iat", "missing_sub", "unknown_kid", "missing"]
 
 
 def _device_return(url: str) -> requests.Response:
@@ -209,6 +211,25 @@ def test_req15_a_defective_id_token_fails_the_check_and_verify_is_never_called(a
 
     assert (polled.json()["status"], polled.json()["reason"]) == ("FAILED", "PROVIDER_ERROR")
     assert app.camara_requests("/verify") == []
+
+
+def test_req15_a_ciba_token_response_without_the_id_token_openid_asked_for_fails(app: App):
+    app.camara_fault("token", id_token="missing")
+    response = app.start(CIBA_NUMBER, operator_token=app.operator_token(CIBA_NUMBER))
+    assert response.status_code == 201, response.text
+
+    view = poll_until_final(app, response.json())
+
+    assert (view["status"], view["reason"]) == ("FAILED", "PROVIDER_ERROR")
+    assert app.camara_requests("/verify") == []
+
+
+def test_req15_no_id_token_is_needed_when_openid_was_not_asked_for(app: App):
+    app.stack.configure_camara(scope="dpv:FraudPreventionAndDetection number-verification:verify")
+
+    _, polled = verified_on_own_phone(app)
+
+    assert polled.json()["status"] == "VERIFIED"
 
 
 def test_req15_an_id_token_signed_with_a_rotated_key_is_verified_after_refetching_the_jwks(app: App):

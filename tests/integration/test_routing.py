@@ -206,8 +206,8 @@ def test_coverage_precheck_skips_a_provider_whose_networks_leave_the_device_out(
 
 def test_coverage_precheck_goes_on_without_it_when_truid_is_not_configured(app: App):
     app.stack.configure_routing({"default": ["infobip"], "coverage_precheck": True})
-    app.stack.secret_value.pop("truid")
-    app.stack.configure_camara()  # re-seeds the secret without the truid section
+    app.stack.callback_secret_value.pop("truid")
+    app.stack.seed_secrets()
 
     assert start_from_phone(app, UK)["provider"] == "infobip"
 

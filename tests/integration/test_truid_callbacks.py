@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
 
+from sandbox.stack import forget_function_caches
 from tests.integration.conftest import App
 
 NUMBER = "+447400900202"
@@ -63,6 +65,45 @@ def test_a_signed_callback_settles_a_v01_check_after_reading_it_back(app: App):
     assert app.item(check["check_id"])["status"]["S"] == "VERIFIED"
     reads = [r for r in app.truid_requests() if r["method"] == "GET" and check_path(r, app)]
     assert reads, "the check was not read back from tru.ID"
+
+
+@pytest.fixture
+def main_secret_out_of_reach(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """Call it to run the functions as provider_callback runs on AWS: without SECRET_ID (and its IAM grant)."""
+    from silentcheck import settings
+
+    def cut() -> None:
+        monkeypatch.delenv("SECRET_ID")
+        settings.settings.cache_clear()
+        forget_function_caches()
+
+    yield cut
+    monkeypatch.undo()
+    settings.settings.cache_clear()
+    forget_function_caches()
+
+
+def test_a_callback_settles_a_check_with_only_the_callback_secret_readable(app: App, main_secret_out_of_reach):
+    app.stack.configure_truid(api_version="v0.1")
+    check = app.started(NUMBER)
+    main_secret_out_of_reach()
+
+    app.phone(NUMBER).open(check["check_url"])
+
+    assert callbacks(app, check, expected=2)[-1]["status_code"] == 200
+    assert app.item(check["check_id"])["status"]["S"] == "VERIFIED"
+
+
+def test_a_callback_for_a_provider_that_pushes_nothing_is_404_without_opening_its_record(
+        app: App, main_secret_out_of_reach):
+    started = app.start("+34600000012", provider="camara")  # its record holds the sealed number
+    assert started.status_code == 201, started.text
+    main_secret_out_of_reach()
+
+    response = requests.post(f"{app.stack.gateway.callback_url}/camara/{started.json()['check_id']}.guess",
+                             json={}, timeout=15)
+
+    assert response.status_code == 404
 
 
 def check_path(entry: dict[str, Any], app: App) -> bool:

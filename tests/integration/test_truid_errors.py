@@ -1,5 +1,8 @@
 """Every tru.ID error path ends in its documented reason (docs/providers.md), through the real handlers."""
 
+import json
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 import requests
 
@@ -42,6 +45,19 @@ def test_error_at_the_end_of_the_redirect_chain_fails_with_its_reason(app: App, 
     view = app.poll(check, code=completion_code(opened)).json()
 
     assert (view["status"], view["reason"]) == ("FAILED", reason)
+
+
+def test_free_text_at_the_end_of_the_redirect_chain_is_neither_stored_nor_logged(app: App, captured_logs):
+    check = app.started()
+    state = parse_qs(urlsplit(app.return_url(check)).query)["state"][0]
+    text = "sim abc447400900002xyz said +447400900002"
+
+    requests.get(f"{app.api}/checks/return", params={"state": state, "error": text},
+                 headers={"Accept": "application/json"}, timeout=15)
+
+    assert app.item(check["check_id"])["raw_code"]["S"] == "redirect:other"
+    stored, logged = json.dumps(app.items("check#"), default=str), captured_logs.getvalue()
+    assert "447400900002" not in stored and "447400900002" not in logged
 
 
 def test_phone_on_wifi_is_told_by_the_check_url_at_once(app: App):

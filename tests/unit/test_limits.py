@@ -113,6 +113,30 @@ def test_one_address_is_limited_across_numbers():
 
 
 @pytest.mark.usefixtures("_moto")
+def test_an_address_whose_budget_is_spent_cannot_lock_a_number_out():
+    config = _limits(number={"count": 2, "window_seconds": 600}, ip={"count": 1, "window_seconds": 600})
+    _spend(config, UK, "198.51.100.7")
+    for _ in range(5):  # the address keeps trying the victim's number
+        with pytest.raises(RateLimited, match="from this address"):
+            _spend(config, UK, "198.51.100.7")
+
+    _spend(config, UK, "203.0.113.9")  # the number's owner, elsewhere, still has a start left
+
+
+@pytest.mark.usefixtures("_moto")
+def test_a_start_refused_for_its_address_or_number_spends_nothing_of_the_global_budget():
+    config = _limits(number={"count": 1, "window_seconds": 600}, ip={"count": 1, "window_seconds": 600},
+                     **{"global": {"count": 2, "window_seconds": 600}})
+    _spend(config, UK, "198.51.100.7")
+    with pytest.raises(RateLimited, match="from this address"):
+        _spend(config, OTHER, "198.51.100.7")
+    with pytest.raises(RateLimited, match="for this phone number"):
+        _spend(config, UK, "203.0.113.9")
+
+    _spend(config, OTHER, "192.0.2.1")
+
+
+@pytest.mark.usefixtures("_moto")
 def test_without_a_source_address_the_address_budget_is_not_counted():
     config = _limits(ip={"count": 1, "window_seconds": 600})
 

@@ -3,6 +3,9 @@
 import io
 import json
 import logging
+import re
+
+import pytest
 
 from silentcheck.observability import logger
 
@@ -34,7 +37,23 @@ def test_a_number_after_punctuation_is_masked():
 
 def test_ids_that_contain_long_digit_runs_are_logged_unchanged():
     correlator = "5f0c2b7e-1d2a-4c3b-9e8f-426614174000"  # a UUID whose last group is all digits
+    check_id = "Ab3_12345678901cD-xYz0aBcDeFgHiJkLmNoPqRsTu"  # tokens.new_token()'s shape, digits inside
 
-    line, _ = _logged("calling", x_correlator=correlator, check_id="Ab3_12345678901cD")
+    line, _ = _logged(f"calling with {correlator}", x_correlator=correlator, check_id=check_id)
 
-    assert (line["x_correlator"], line["check_id"]) == (correlator, "Ab3_12345678901cD")
+    assert (line["x_correlator"], line["check_id"]) == (correlator, check_id)
+    assert line["message"] == f"calling with {correlator}"
+
+
+@pytest.mark.parametrize("text", ["abc447400900002xyz", "id_447400900002_x", "tel447400900002", "4474009000029999"])
+def test_a_number_glued_to_letters_or_digits_is_masked(text):
+    line, raw = _logged(f"provider said {text}", raw_code=text, detail={"error": text})
+
+    assert not re.search(r"\d{7,}", json.dumps([line["message"], line["raw_code"], line["detail"]]))
+    assert "447400900002" not in raw
+
+
+def test_an_id_field_holding_something_else_than_an_id_is_masked():
+    _, raw = _logged("device returned", check_id="x+447400900002")
+
+    assert "447400900002" not in raw

@@ -23,7 +23,7 @@ from sandbox.device import OpenResult, Phone
 from sandbox.operators.camara import CamaraClient, CamaraConfig, CamaraSimulator, make_app
 from sandbox.operators.network import MobileNetwork
 from sandbox.operators.network import make_app as make_network_app
-from tests.servers import SwappableServer
+from tests.servers import SwappableServer, basic_auth
 
 SIM = "+447400900002"
 OTHER_NUMBER = "+447400900013"
@@ -39,18 +39,23 @@ NOT_BY_NETWORK = "NUMBER_VERIFICATION.USER_NOT_AUTHENTICATED_BY_MOBILE_NETWORK"
 
 BASIC = ("basic-client", "basic-secret")
 MOCK = ("mock_sandbox_app_id", "mock_sandbox_app_secret")
+SYMBOLS = ("symbols-client", "b64+/x==%3A:é secret")  # every character form-encoding changes
 RS_CLIENT, ES_CLIENT, LAX_CLIENT = "rs-client", "es-client", "lax-client"
+ISSUER_AUD_CLIENT = "fapi-client"  # wants the issuer as its assertions' audience
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
 RSA_JWK = {**RSAAlgorithm.to_jwk(RSA_KEY.public_key(), as_dict=True), "kid": "rs-key", "alg": "RS256"}
 EC_JWK = {**ECAlgorithm.to_jwk(EC_KEY.public_key(), as_dict=True), "kid": "es-key"}
 SIGNERS: dict[str, tuple[Any, str, str]] = {RS_CLIENT: (RSA_KEY, "RS256", "rs-key"),
-                                             ES_CLIENT: (EC_KEY, "ES256", "es-key")}
+                                             ES_CLIENT: (EC_KEY, "ES256", "es-key"),
+                                             ISSUER_AUD_CLIENT: (EC_KEY, "ES256", "es-key")}
 CLIENTS = {
     BASIC[0]: CamaraClient(redirect_uris=(REDIRECT_URI,), client_secret=BASIC[1]),
     MOCK[0]: CamaraClient(redirect_uris=(REDIRECT_URI,), client_secret=MOCK[1], mode="mock"),
+    SYMBOLS[0]: CamaraClient(redirect_uris=(REDIRECT_URI,), client_secret=SYMBOLS[1]),
     RS_CLIENT: CamaraClient(redirect_uris=(REDIRECT_URI,), public_jwk=RSA_JWK),
     ES_CLIENT: CamaraClient(redirect_uris=(REDIRECT_URI,), public_jwk=EC_JWK),
+    ISSUER_AUD_CLIENT: CamaraClient(redirect_uris=(REDIRECT_URI,), public_jwk=EC_JWK, assertion_audience="issuer"),
     LAX_CLIENT: CamaraClient(redirect_uris=(REDIRECT_URI,), client_secret="lax-secret", require_pkce=False),
 }
 R13_BAD_NUMBERS = ["string_value", "1234567890", "+12334foo22222", "+00012230304913849", "123", "++49565456787"]
@@ -553,6 +558,23 @@ def test_basic_with_a_wrong_secret_is_invalid_client(agg: Aggregator, phone: Pho
     assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
+def test_basic_credentials_are_form_decoded_after_base64(agg: Aggregator, phone: Phone) -> None:
+    code = agg.code(phone, client_id=SYMBOLS[0])
+
+    response = agg.redeem(code, auth=basic_auth(*SYMBOLS, form_encoded=True))
+
+    assert response.status_code == 200, response.text
+
+
+def test_basic_with_the_raw_pair_of_a_secret_that_needs_encoding_is_invalid_client(agg: Aggregator,
+                                                                                 phone: Phone) -> None:
+    code = agg.code(phone, client_id=SYMBOLS[0])
+
+    response = agg.redeem(code, auth=basic_auth(*SYMBOLS, form_encoded=False))
+
+    assert_oauth_error(response, 401, "invalid_client")
+
+
 def test_client_secret_in_the_body_is_invalid_client(agg: Aggregator, phone: Phone) -> None:
     response = agg.redeem(agg.code(phone), auth=None, client_id=BASIC[0], client_secret=BASIC[1])
     assert_oauth_error(response, 401, "invalid_client")
@@ -588,9 +610,25 @@ def test_private_key_jwt_authenticates_the_client(agg: Aggregator, phone: Phone,
     assert claims_of(response.json()["id_token"])["aud"] == client_id
 
 
-def test_private_key_jwt_accepts_the_issuer_as_audience(agg: Aggregator, phone: Phone) -> None:
+def test_private_key_jwt_of_a_client_wanting_the_issuer_accepts_the_issuer(agg: Aggregator, phone: Phone) -> None:
+    code = agg.code(phone, client_id=ISSUER_AUD_CLIENT)
+    response = agg.redeem(code, auth=None, **agg.assertion(ISSUER_AUD_CLIENT, aud=agg.base_url))
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("aud", ["{base}/token", ["{base}"]], ids=["token_endpoint", "issuer_in_an_array"])
+def test_private_key_jwt_of_a_client_wanting_the_issuer_refuses_any_other_audience(agg: Aggregator, phone: Phone,
+                                                                                   aud: Any) -> None:
+    audience = [a.format(base=agg.base_url) for a in aud] if isinstance(aud, list) else aud.format(base=agg.base_url)
+    code = agg.code(phone, client_id=ISSUER_AUD_CLIENT)
+    response = agg.redeem(code, auth=None, **agg.assertion(ISSUER_AUD_CLIENT, aud=audience))
+    assert_oauth_error(response, 401, "invalid_client")
+
+
+def test_private_key_jwt_of_a_client_wanting_the_endpoint_refuses_the_issuer(agg: Aggregator, phone: Phone) -> None:
     code = agg.code(phone, client_id=ES_CLIENT)
-    assert agg.redeem(code, auth=None, **agg.assertion(ES_CLIENT, aud=agg.base_url)).status_code == 200
+    assert_oauth_error(agg.redeem(code, auth=None, **agg.assertion(ES_CLIENT, aud=agg.base_url)), 401,
+                       "invalid_client")
 
 
 def test_private_key_jwt_replayed_jti_is_invalid_client(agg: Aggregator, phone: Phone) -> None:

@@ -31,10 +31,13 @@ from requests.adapters import HTTPAdapter
 
 from sandbox.httpserver import RunningServer, serve
 from sandbox.operators.truid import Project, TruIdConfig, TruIdSimulator, make_app
+from tests.servers import basic_auth
 
 LIVE = ("live-client", "live-secret")
 SANDBOX = ("sandbox-client", "sandbox-secret")
-PROJECTS = {LIVE[0]: Project(LIVE[1], "live"), SANDBOX[0]: Project(SANDBOX[1], "sandbox")}
+SYMBOLS = ("symbols-client", "b64+/x==%3A:é secret")  # every character form-encoding changes
+PROJECTS = {LIVE[0]: Project(LIVE[1], "live"), SANDBOX[0]: Project(SANDBOX[1], "sandbox"),
+            SYMBOLS[0]: Project(SYMBOLS[1], "live")}
 PHONE_IP, PHONE_SIM = "127.64.0.7", "+447400900002"
 WIFI_IP = "127.192.0.9"
 OTHER_NETWORK_IP = "127.64.0.8"  # a line on 23415
@@ -299,6 +302,15 @@ def test_token_requires_basic_auth(truid: TruId) -> None:
 
 def test_token_rejects_a_wrong_client_secret(truid: TruId) -> None:
     assert_problem(truid.token_response(creds=(LIVE[0], "not-the-secret")), 401, "unauthorized")
+
+
+def test_token_form_decodes_basic_credentials_after_base64(truid: TruId) -> None:
+    response = truid.token_response(auth=basic_auth(*SYMBOLS, form_encoded=True))
+    assert response.status_code == 200, response.text
+
+
+def test_token_refuses_the_raw_pair_of_a_secret_that_needs_encoding(truid: TruId) -> None:
+    assert_problem(truid.token_response(auth=basic_auth(*SYMBOLS, form_encoded=False)), 401, "unauthorized")
 
 
 def test_token_requires_a_form_body(truid: TruId) -> None:

@@ -74,3 +74,22 @@ def test_an_expired_check_keeps_no_sealed_values():
     store.mark_expired("check-1", NOW + 301)
 
     assert "sealed" not in _raw_item("check-1")
+
+
+def test_a_function_without_the_main_secret_reads_checks_with_their_sealed_values_closed(monkeypatch):
+    check = Check(check_id="check-1", provider="truid", status=Status.PENDING, created_at=NOW, expires_at=NOW + 300,
+                  poll_token_hash=tokens.digest("poll"), number_key="key", subject=NUMBER)
+    store.create(check)
+    store.record_started("check-1", NOW, "ref", "v0.2", Binding.DEVICE, NOW + 300, {},
+                         confidential={"auth_req_id": "secret-ish"})
+    monkeypatch.delenv("SECRET_ID")  # as provider_callback runs: no SECRET_ID, no grant on the main secret
+    settings.cache_clear()
+    from silentcheck import secrets
+
+    secrets.forget()
+
+    read = store.get("check-1")
+
+    assert read is not None and (read.provider_ref, read.subject, read.confidential) == ("ref", None, {})
+    with pytest.raises(RuntimeError, match="no SECRET_ID"):
+        secrets.pepper()

@@ -22,6 +22,7 @@ NUMBER = "+447400900002"
 def _settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("TABLE_NAME", "unused-by-fakes")
     monkeypatch.setenv("SECRET_ID", "unused-by-fakes")
+    monkeypatch.setenv("CALLBACK_SECRET_ID", "unused-by-fakes")
     monkeypatch.delenv("ATTESTATION_AUDIENCE", raising=False)
     monkeypatch.delenv("ATTESTATION_TTL_SECONDS", raising=False)
     settings.settings.cache_clear()

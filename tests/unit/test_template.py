@@ -95,8 +95,33 @@ def table(resources: dict[str, Any], table_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def secret_id(resources: dict[str, Any]) -> str:
-    return _only_resource_of_type(resources, "AWS::SecretsManager::Secret")
+def secret_ids(resources: dict[str, Any]) -> set[str]:
+    found = {name for name, res in resources.items() if res["Type"] == "AWS::SecretsManager::Secret"}
+    assert found, "the template has no secret"
+    return found
+
+
+@pytest.fixture(scope="module")
+def callback_function_id(function_url_targets: list[str]) -> str:
+    """The public function: the one behind the function URL."""
+    (target,) = function_url_targets
+    return target
+
+
+@pytest.fixture(scope="module")
+def callback_secret_id(functions: dict[str, dict[str, Any]], callback_function_id: str) -> str:
+    """The narrower secret: the one the public function is told to read."""
+    target = _ref_target(_environment(functions[callback_function_id]).get("CALLBACK_SECRET_ID"))
+    assert target is not None, "the public function has no CALLBACK_SECRET_ID naming a secret of this template"
+    return target
+
+
+@pytest.fixture(scope="module")
+def main_secret_id(functions: dict[str, dict[str, Any]], secret_ids: set[str], callback_secret_id: str) -> str:
+    """The secret holding the pepper and every other credential: what SECRET_ID names."""
+    named = {_ref_target(_environment(f).get("SECRET_ID")) for f in functions.values()} - {None}
+    assert len(named) == 1 and named <= secret_ids and named != {callback_secret_id}, named
+    return str(named.pop())
 
 
 @pytest.fixture(scope="module")
@@ -424,8 +449,8 @@ def test_dynamodb_statements_point_only_at_the_table(
     assert elsewhere == []
 
 
-def test_secretsmanager_statements_point_only_at_the_secret(
-    resources: dict[str, Any], functions: dict[str, dict[str, Any]], secret_id: str
+def test_secretsmanager_statements_point_only_at_the_secrets(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]], secret_ids: set[str]
 ) -> None:
     elsewhere = sorted(
         f"{name}: {resource}"
@@ -433,9 +458,57 @@ def test_secretsmanager_statements_point_only_at_the_secret(
         for statement in _allowed_statements(resources, function)
         if any(_touches(a, "secretsmanager") for a in _actions(statement))
         for resource in _as_list(statement.get("Resource"))
-        if _ref_target(resource) != secret_id  # Ref of a Secrets Manager secret is its ARN
+        if _ref_target(resource) not in secret_ids  # Ref of a Secrets Manager secret is its ARN
     )
     assert elsewhere == []
+
+
+def _readable_secrets(resources: dict[str, Any], function: dict[str, Any]) -> set[str | None]:
+    """The secrets a function's role may read (None: a resource that is not a secret of this template)."""
+    return {
+        _ref_target(resource)
+        for statement in _allowed_statements(resources, function)
+        if any(_touches(a, "secretsmanager") for a in _actions(statement))
+        for resource in _as_list(statement.get("Resource"))
+    }
+
+
+def test_the_public_callback_function_can_read_only_the_callback_secret(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]], callback_function_id: str,
+    callback_secret_id: str,
+) -> None:
+    assert _readable_secrets(resources, functions[callback_function_id]) == {callback_secret_id}
+
+
+def test_the_public_callback_function_is_not_told_where_the_main_secret_is(
+    functions: dict[str, dict[str, Any]], callback_function_id: str, main_secret_id: str
+) -> None:
+    environment = _environment(functions[callback_function_id])
+    assert "SECRET_ID" not in environment
+    assert main_secret_id not in json.dumps(environment)
+
+
+def test_the_callback_secret_template_shapes_only_what_callbacks_need(
+    resources: dict[str, Any], callback_secret_id: str
+) -> None:
+    """tru.ID's credentials (a check is read back after its callback); never the pepper or another provider's."""
+    generate = resources[callback_secret_id]["Properties"]["GenerateSecretString"]
+    assert set(json.loads(generate["SecretStringTemplate"])) == {"truid"}
+    assert not CREDENTIAL_NAME.search(generate["GenerateStringKey"])
+
+
+def test_the_callback_secret_check_catches_a_grant_on_the_main_secret(
+    source: dict[str, Any], callback_function_id: str, main_secret_id: str, callback_secret_id: str
+) -> None:
+    broad = copy.deepcopy(source)
+    statements = broad["Resources"][callback_function_id]["Properties"]["Policies"][0]["Statement"]
+    statements.append({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                       "Resource": {"Ref": main_secret_id}})
+    broad_resources = transform_offline(broad)["Resources"]
+
+    readable = _readable_secrets(broad_resources, broad_resources[callback_function_id]["Properties"])
+
+    assert readable == {callback_secret_id, main_secret_id}
 
 
 def test_function_roles_attach_no_broad_managed_policies(
@@ -559,11 +632,24 @@ def test_table_survives_stack_deletion_and_replacement(table: dict[str, Any]) ->
     assert (table.get("DeletionPolicy"), table.get("UpdateReplacePolicy")) == ("Retain", "Retain")
 
 
-def test_every_function_finds_the_secret_by_its_arn(functions: dict[str, dict[str, Any]], secret_id: str) -> None:
+def test_every_function_finds_the_callback_secret_by_its_arn(
+    functions: dict[str, dict[str, Any]], callback_secret_id: str
+) -> None:
+    other = {
+        name: _environment(f).get("CALLBACK_SECRET_ID")
+        for name, f in functions.items()
+        if _ref_target(_environment(f).get("CALLBACK_SECRET_ID")) != callback_secret_id
+    }
+    assert other == {}
+
+
+def test_every_function_behind_the_api_finds_the_main_secret_by_its_arn(
+    functions: dict[str, dict[str, Any]], callback_function_id: str, main_secret_id: str
+) -> None:
     other = {
         name: _environment(f).get("SECRET_ID")
         for name, f in functions.items()
-        if _ref_target(_environment(f).get("SECRET_ID")) != secret_id
+        if name != callback_function_id and _ref_target(_environment(f).get("SECRET_ID")) != main_secret_id
     }
     assert other == {}
 
@@ -578,13 +664,16 @@ def test_no_environment_variable_looks_like_a_credential(functions: dict[str, di
     assert smells == {}
 
 
-def test_secret_template_holds_no_credential_values(resources: dict[str, Any], secret_id: str) -> None:
-    """The template may shape the secret, never fill it: no SecretString, and every credential-like field of
-    SecretStringTemplate is empty (GenerateStringKey fills one with a random value at deploy time)."""
-    properties = resources[secret_id]["Properties"]
-    assert "SecretString" not in properties
-    shape = json.loads((properties.get("GenerateSecretString") or {}).get("SecretStringTemplate") or "{}")
-    filled = {field: value for field, value in _credential_fields(shape) if value not in ("", None)}
+def test_secret_templates_hold_no_credential_values(resources: dict[str, Any], secret_ids: set[str]) -> None:
+    """The template may shape the secrets, never fill them: no SecretString, and every credential-like field
+    of SecretStringTemplate is empty (GenerateStringKey fills one with a random value at deploy time)."""
+    filled: dict[str, Any] = {}
+    for secret_id in sorted(secret_ids):
+        properties = resources[secret_id]["Properties"]
+        assert "SecretString" not in properties, secret_id
+        shape = json.loads((properties.get("GenerateSecretString") or {}).get("SecretStringTemplate") or "{}")
+        filled |= {f"{secret_id}.{field}": value for field, value in _credential_fields(shape)
+                   if value not in ("", None)}
     assert filled == {}
 
 

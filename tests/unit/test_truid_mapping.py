@@ -57,6 +57,12 @@ def test_every_documented_check_error_code_has_a_reason(code, reason):
     assert (outcome.status, outcome.reason, outcome.raw_code) == (Status.FAILED, reason, code)
 
 
+@pytest.mark.parametrize("text", ["abc447400900002xyz", "call +447400900002 now", "x" * 65])
+def test_free_text_in_an_error_code_becomes_other_in_the_record(text):
+    assert truid._outcome_for_check_error(text).raw_code == "other"
+    assert truid._http_failure(_response(400, text)).outcome.raw_code == "400:other"
+
+
 def test_unknown_check_error_code_is_a_provider_error():
     assert truid._outcome_for_check_error("brand_new_code").reason is Reason.PROVIDER_ERROR
 

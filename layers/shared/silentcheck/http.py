@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from silentcheck.errors import ProviderNotConfigured
 from silentcheck.settings import settings
 
 if TYPE_CHECKING:
@@ -46,6 +49,37 @@ def send(method: str, url: str, **kwargs: Any) -> requests.Response:
         raise ProviderUnavailable("timeout") from None
     except requests.ConnectionError:
         raise ProviderUnavailable("connection") from None
+
+
+def is_secure_url(url: str) -> bool:
+    """https, or plain http to a loopback host (127.0.0.0/8, ::1, localhost: the sandbox's simulators).
+    Anything else would carry client secrets, tokens and numbers in clear."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if parts.scheme == "https":
+        return True
+    if parts.scheme != "http":
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secure_url(url: str, setting: str) -> str:
+    """`url` when is_secure_url; otherwise ProviderNotConfigured naming the setting, not the URL (which
+    may carry credentials)."""
+    if not is_secure_url(url):
+        raise ProviderNotConfigured(f"{setting} must be an https URL (plain http only to a loopback host such "
+                                    "as the sandbox's simulators); fix it in the provider secret")
+    return url
 
 
 def reset() -> None:

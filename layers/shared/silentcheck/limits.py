@@ -18,7 +18,9 @@ from silentcheck.settings import settings
 
 DEFAULT_LIMITS = ('{"number": {"count": 5, "window_seconds": 600}, "ip": {"count": 60, "window_seconds": 600},'
                   ' "global": {"count": 10000, "window_seconds": 86400}}')
-_SCOPES = ("number", "ip", "global")
+# The order budgets are spent in: the caller's own address first, so an address past its budget spends
+# nobody else's (it cannot lock a number out); the deployment's budget last, so a refused start costs it nothing.
+_SCOPES = ("ip", "number", "global")
 _DETAIL = {
     "number": "Too many checks for this phone number",
     "ip": "Too many checks from this address",
@@ -74,8 +76,9 @@ def limits() -> Limits:
 
 
 def spend(config: Limits, pepper: str, number_e164: str, source_ip: str | None, now: int) -> None:
-    """Count one start against each budget in turn; RateLimited (with the seconds until that window
-    ends) at the first that is spent. Budgets counted before it stay counted: the request was made."""
+    """Count one start against each budget in turn (address, number, deployment); RateLimited (with the
+    seconds until that window ends) at the first that is spent. Budgets counted before it stay counted:
+    the request was made."""
     key = tokens.subkey(pepper, "limits")
     subjects = {"number": number_e164, "ip": source_ip, "global": "all"}
     for scope in _SCOPES:

@@ -22,18 +22,37 @@ from silentcheck.providers.base import CallbackRejected, CallbackTooEarly, Provi
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# A run of 7-15 digits standing alone (not inside an id such as a UUID x-correlator or a token, which
-# would be mangled and then useless for tracing).
-_DIGIT_RUN = re.compile(r"(?<![A-Za-z0-9_-])\+?\d{7,15}(?![A-Za-z0-9_-])")
+# Any run of 7 or more digits, wherever it stands: a number glued to letters (`abc447400900002xyz`, a
+# provider's error text) or to more digits is masked too.
+_DIGIT_RUN = re.compile(r"\+?\d{7,}")
+# Ids kept whole so they stay useful for tracing: UUIDs (x-correlators) wherever they appear, and a
+# value of an id field that has the shape of our tokens (tokens.new_token: base64url).
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+_ID_FIELDS = frozenset({"check_id", "x_correlator"})
 _POWERTOOLS_KEYS = frozenset({"timestamp", "xray_trace_id", "function_request_id", "function_arn",
                               "function_memory_size", "cold_start", "sampling_rate", "location"})
 
 
-def _mask(value: Any) -> Any:
+def _mask_digits(text: str) -> str:
+    return _DIGIT_RUN.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 5) + m.group()[-2:], text)
+
+
+def _mask_text(text: str) -> str:
+    kept, masked, start = _UUID.finditer(text), [], 0
+    for uuid in kept:
+        masked += [_mask_digits(text[start:uuid.start()]), uuid.group()]
+        start = uuid.end()
+    return "".join([*masked, _mask_digits(text[start:])])
+
+
+def _mask(value: Any, key: str | None = None) -> Any:
     if isinstance(value, str):
-        return _DIGIT_RUN.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 5) + m.group()[-2:], value)
+        if key in _ID_FIELDS and (_TOKEN.fullmatch(value) or _UUID.fullmatch(value)):
+            return value
+        return _mask_text(value)
     if isinstance(value, dict):
-        return {k: _mask(v) for k, v in value.items()}
+        return {k: _mask(v, k) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_mask(v) for v in value]
     return value
@@ -43,7 +62,7 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
     """A second line of defence: code logs phone.mask(number), this catches what slips through."""
 
     def serialize(self, log: Any) -> str:
-        return super().serialize({k: v if k in _POWERTOOLS_KEYS else _mask(v) for k, v in log.items()})
+        return super().serialize({k: v if k in _POWERTOOLS_KEYS else _mask(v, k) for k, v in log.items()})
 
 
 SERVICE = "silentcheck"

@@ -8,6 +8,7 @@ import os
 from typing import TYPE_CHECKING
 
 from silentcheck import secrets, tokens
+from silentcheck.settings import settings
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -17,6 +18,13 @@ _NONCE_BYTES = 12
 
 class SealBroken(Exception):
     """The sealed value was tampered with, moved to another check, or the pepper changed."""
+
+
+def may_open() -> bool:
+    """Whether this function may open sealed values: only the functions that read the main secret (its
+    pepper keys the seal). provider_callback, behind a public URL, has no SECRET_ID: the checks it reads
+    carry no sealed values, so a flaw there cannot decrypt the numbers kept for attestations."""
+    return settings().secret_id is not None
 
 
 def _aead() -> AESGCM:

@@ -232,7 +232,9 @@ def provider_callback(provider: str, capability: str, request: CallbackRequest, 
     the adapter then authenticates the message; only a PENDING, unexpired check changes, once."""
     deps = deps or Deps.real()
     check_id = binding.check_id_of(capability)
-    known = bool(check_id) and len(capability) <= 2 * binding.MAX_ID_LENGTH and provider in deps.providers.names()
+    # Only providers that push results are looked up at all (CAMARA's records never meet this function).
+    pushes = provider in deps.providers.names() and deps.providers.get(provider).uses_callbacks
+    known = bool(check_id) and len(capability) <= 2 * binding.MAX_ID_LENGTH and pushes
     check = deps.store.get(check_id) if known else None
     if check is None or not binding.capability_matches(check, provider, capability):
         observability.count(Metric.CALLBACKS_REJECTED, reason="UNKNOWN_CALLBACK")

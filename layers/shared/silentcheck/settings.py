@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field, HttpUrl, ValidationError
 
 class Settings(BaseModel, frozen=True):
     table_name: str = Field(min_length=3)
-    secret_id: str = Field(min_length=1)
+    callback_secret_id: str = Field(min_length=1)  # what provider_callback needs; every function reads it
+    secret_id: str | None = Field(default=None, min_length=1)  # the main secret; provider_callback has none
     public_api_url: HttpUrl | None = None
     callback_url: HttpUrl | None = None  # provider_callback's function URL; providers post results there
     check_ttl_seconds: int = Field(default=300, ge=60, le=600)
@@ -26,6 +27,7 @@ class Settings(BaseModel, frozen=True):
 
 _ENV = {
     "table_name": "TABLE_NAME",
+    "callback_secret_id": "CALLBACK_SECRET_ID",
     "secret_id": "SECRET_ID",
     "public_api_url": "PUBLIC_API_URL",
     "callback_url": "CALLBACK_URL",

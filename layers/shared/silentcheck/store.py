@@ -66,14 +66,21 @@ def _to_item(check: Check, purge_at: int) -> dict[str, Any]:
 
 
 def _from_item(item: dict[str, Any]) -> Check:
+    """The check an item holds. Its sealed values (`confidential`, `subject`, `attestation`) are opened
+    only where sealing.may_open(); elsewhere (provider_callback) they read as absent."""
+    opened = sealing.may_open()
+
     def s(name: str) -> str | None:
         return item[name]["S"] if name in item else None
 
     def n(name: str) -> int | None:
         return int(item[name]["N"]) if name in item else None
 
+    def unsealed(name: str) -> dict[str, str]:
+        return sealing.unseal(item[name]["B"], item["check_id"]["S"]) if opened and name in item else {}
+
     def sealed(name: str, key: str) -> str | None:
-        return sealing.unseal(item[name]["B"], item["check_id"]["S"]).get(key) if name in item else None
+        return unsealed(name).get(key)
 
     reason, binding = s("reason"), s("binding")
     return Check(
@@ -94,7 +101,7 @@ def _from_item(item: dict[str, Any]) -> Check:
         completion_code_hash=s("completion_code_hash"),
         capability_hash=s("capability_hash"),
         attributes={k: v["S"] for k, v in item.get("attributes", {}).get("M", {}).items()},
-        confidential=sealing.unseal(item["sealed"]["B"], item["check_id"]["S"]) if "sealed" in item else {},
+        confidential=unsealed("sealed"),
         next_poll_at=n("next_poll_at"),
         poll_interval=n("poll_interval"),
         attempts=tuple(a["S"] for a in item.get("attempts", {}).get("L", [])),

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from silentcheck.checks import Binding, Check, Outcome
+
+_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_DIGIT_RUN = re.compile(r"\d{7}")  # could be (part of) a phone number
+
+
+def safe_code(code: object) -> str:
+    """A provider-supplied code fit for the record and the logs (Outcome.raw_code): short, no free text,
+    no run of digits long enough to be a phone number; else "other". Whatever a provider or a device's
+    query string sends goes through this before it becomes a raw code."""
+    text = str(code)
+    return text if _CODE.fullmatch(text) and not _DIGIT_RUN.search(text) else "other"
 
 
 @dataclass(frozen=True)

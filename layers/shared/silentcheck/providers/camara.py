@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from silentcheck.providers.base import (
     ProviderRefused,
     StartContext,
     Started,
+    safe_code,
 )
 
 # `error` on the authorization response (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6, CAMARA ICM appendix A).
@@ -97,7 +97,6 @@ NV_STATUS_REASONS: dict[int, Reason] = {
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
 CIBA_DEFAULT_INTERVAL = 5  # CIBA Core §7.3 when the response has none
 SLOW_DOWN_SECONDS = 5
-_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 
@@ -107,12 +106,6 @@ class _Failed(Exception):
         self.outcome = outcome
         self.transient = transient
         self.error = error  # the OAuth `error`, when there was one
-
-
-def _safe(code: object) -> str:
-    """A provider-supplied code fit for the record and logs: short, no free text."""
-    text = str(code)
-    return text if _CODE.fullmatch(text) else "other"
 
 
 @dataclass(frozen=True)
@@ -141,11 +134,12 @@ class _Config:
         if missing:
             raise ProviderNotConfigured(f"CAMARA is not configured: secret key camara lacks {', '.join(missing)}")
         choices = {"client_auth": ("client_secret_basic", "private_key_jwt"),
+                   "assertion_audience": ("token_endpoint", "issuer"),
                    "login_hint": ("none", "tel", "plain"),
                    "number_format": ("phone_number", "hashed"),
                    "operation": ("verify", "device_phone_number")}
-        defaults = {"client_auth": "client_secret_basic", "login_hint": "none", "number_format": "phone_number",
-                    "operation": "verify"}
+        defaults = {"client_auth": "client_secret_basic", "assertion_audience": "token_endpoint",
+                    "login_hint": "none", "number_format": "phone_number", "operation": "verify"}
         chosen = {name: raw.get(name, defaults[name]) for name in choices}
         for name, allowed in choices.items():
             if chosen[name] not in allowed:
@@ -155,11 +149,13 @@ class _Config:
             method=chosen["client_auth"], client_id=str(raw["client_id"]),
             client_secret=raw.get("client_secret"), private_key=raw.get("private_key"),
             key_id=raw.get("key_id"), signing_alg=str(raw.get("signing_alg", "RS256")),
+            assertion_audience=chosen["assertion_audience"],
         )
         static_keys = ("authorization_endpoint", "token_endpoint", "jwks_uri", "backchannel_authentication_endpoint",
                        "authorization_response_iss_parameter_supported")
         return cls(
-            issuer=str(raw["issuer"]), client=client, api_base_url=str(raw["api_base_url"]).rstrip("/"),
+            issuer=http.secure_url(str(raw["issuer"]), "camara.issuer"), client=client,
+            api_base_url=http.secure_url(str(raw["api_base_url"]).rstrip("/"), "camara.api_base_url"),
             scope=str(raw["scope"]), ciba_scope=str(raw.get("ciba_scope") or raw["scope"]),
             login_hint=chosen["login_hint"], number_format=chosen["number_format"], operation=chosen["operation"],
             discovery=raw.get("discovery", True) is not False,
@@ -278,7 +274,7 @@ class Camara:
         error = query.get("error")
         if error:
             reason = AUTHORIZE_ERROR_REASONS.get(error, Reason.REDIRECT_FAILED)
-            return Outcome.failed(reason, f"authorize:{_safe(error)}")
+            return Outcome.failed(reason, f"authorize:{safe_code(error)}")
         code, state = query.get("code"), query.get("state", "")
         if not code:
             return Outcome.failed(Reason.REDIRECT_FAILED, "authorize:missing_code")
@@ -334,6 +330,12 @@ class Camara:
         if not isinstance(access_token, str) or not access_token:
             return Outcome.failed(Reason.PROVIDER_ERROR, f"{stage}:malformed")
         id_token = body.get("id_token")
+        scope = config.ciba_scope if stage == "ciba" else config.scope
+        if id_token is None and "openid" in scope.split():
+            # OIDC Core §3.1.3.3 / CIBA Core §10.1.1: asked for, so it must come; without it nothing binds
+            # these tokens to this issuer, this client and (code flow) this request's nonce.
+            logger.warning("ID token missing", check_id=check.check_id, raw_code="id_token_missing")
+            return Outcome.failed(Reason.PROVIDER_ERROR, "id_token_missing")
         if id_token is not None:
             try:
                 oidc.validate_id_token(str(id_token), issuer=config.issuer, client_id=config.client.client_id,
@@ -348,8 +350,9 @@ class Camara:
 
     def _oauth_post(self, config: _Config, endpoint: str, form: dict[str, str], stage: str) -> dict[str, Any]:
         try:
-            response = http.send("POST", endpoint, headers={"Accept": "application/json"},
-                                 **config.client.apply(form, endpoint))
+            request = config.client.apply(form, endpoint, config.issuer)
+            response = http.send("POST", endpoint, headers={"Accept": "application/json", **request.headers},
+                                 data=request.data)
         except http.ProviderUnavailable as unavailable:
             outcome = Outcome.failed(Reason.PROVIDER_ERROR, f"{stage}:{unavailable.kind}")
             raise _Failed(outcome, transient=True) from None
@@ -365,7 +368,7 @@ class Camara:
             reason = TOKEN_ERROR_REASONS[error]
         else:
             reason = Reason.PROVIDER_ERROR if status >= 500 or status == 429 else Reason.PROVIDER_REJECTED
-        code = _safe(error) if isinstance(error, str) else str(status)
+        code = safe_code(error) if isinstance(error, str) else str(status)
         transient = status >= 500 or status == 429
         raise _Failed(Outcome.failed(reason, f"{stage}:{code}"), transient=transient,
                       error=error if isinstance(error, str) else None)
@@ -419,7 +422,7 @@ def _nv_failure(status: int, payload: Any) -> Outcome:
     else:
         reason = NV_CODE_REASONS.get(code) or NV_STATUS_REASONS.get(status) or (
             Reason.PROVIDER_ERROR if status >= 500 else Reason.PROVIDER_REJECTED)
-    return Outcome.failed(reason, f"verify:{status}:{_safe(raw)}" if isinstance(raw, str) else f"verify:{status}")
+    return Outcome.failed(reason, f"verify:{status}:{safe_code(raw)}" if isinstance(raw, str) else f"verify:{status}")
 
 
 def _compare_device_number(payload: Any, e164: str) -> Outcome:

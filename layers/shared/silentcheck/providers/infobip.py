@@ -25,6 +25,7 @@ from silentcheck.providers.base import (
     ProviderRefused,
     StartContext,
     Started,
+    safe_code,
 )
 
 # Mobile Identity error ids (reference §A.7), on the verify response and in callbacks.
@@ -63,7 +64,7 @@ class _Config:
         missing = [k for k in ("base_url", "api_key") if not raw.get(k)]
         if missing:
             raise ProviderNotConfigured(f"Infobip is not configured: secret key infobip lacks {', '.join(missing)}")
-        return cls(str(raw["base_url"]).rstrip("/"), str(raw["api_key"]))
+        return cls(http.secure_url(str(raw["base_url"]).rstrip("/"), "infobip.base_url"), str(raw["api_key"]))
 
 
 def _error_outcome(error: Any, prefix: str, status: int | None = None) -> Outcome:
@@ -72,7 +73,7 @@ def _error_outcome(error: Any, prefix: str, status: int | None = None) -> Outcom
     name = error.get("name") if isinstance(error, dict) else None
     if isinstance(error_id, int) and not isinstance(error_id, bool):
         reason = ERROR_REASONS.get(error_id, Reason.PROVIDER_ERROR)
-        label = f"{error_id}:{name}" if isinstance(name, str) and name.isidentifier() else str(error_id)
+        label = f"{error_id}:{name}" if isinstance(name, str) and safe_code(name) == name else str(error_id)
         return Outcome.failed(reason, f"{prefix}{label}")
     if status is not None:
         return Outcome.failed(Reason.PROVIDER_ERROR if status >= 500 or status == 429 else Reason.PROVIDER_REJECTED,

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote_plus
 
 from silentcheck import http, tokens
 
@@ -23,6 +24,9 @@ ASSERTION_LIFETIME_SECONDS = 60  # CAMARA: at most 300
 METADATA_CACHE_SECONDS = 3600
 
 ClientAuthMethod = Literal["client_secret_basic", "private_key_jwt"]
+# The `aud` of a private_key_jwt assertion: the URL of the endpoint it is sent to (RFC 7523 §3, CIBA Core
+# §7.1), or the issuer identifier alone (FAPI 2.0 Security Profile §5.3.2.1, draft-ietf-oauth-rfc7523bis).
+AssertionAudience = Literal["token_endpoint", "issuer"]
 
 
 class OidcError(Exception):
@@ -31,6 +35,9 @@ class OidcError(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+_ENDPOINT_KEYS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "backchannel_authentication_endpoint")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,9 @@ class Metadata:
         missing = [k for k in ("authorization_endpoint", "token_endpoint") if not raw.get(k)]
         if missing:
             raise OidcError(f"metadata_missing:{','.join(missing)}")
+        insecure = [k for k in _ENDPOINT_KEYS if raw.get(k) and not http.is_secure_url(str(raw[k]))]
+        if insecure:  # plain http would carry the client's credentials and tokens in clear
+            raise OidcError(f"metadata_not_https:{','.join(insecure)}")
         return cls(
             issuer=issuer,
             authorization_endpoint=str(raw["authorization_endpoint"]),
@@ -59,6 +69,14 @@ class Metadata:
 
 
 @dataclass(frozen=True)
+class AuthenticatedForm:
+    """A form POST that authenticates the client: the body and the headers to send with it."""
+
+    data: dict[str, str]
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
 class ClientAuth:
     method: ClientAuthMethod
     client_id: str
@@ -66,13 +84,25 @@ class ClientAuth:
     private_key: str | None = None  # PEM
     key_id: str | None = None
     signing_alg: str = "RS256"
+    assertion_audience: AssertionAudience = "token_endpoint"
 
-    def apply(self, form: dict[str, str], audience: str) -> dict[str, Any]:
-        """The keyword arguments for http.send that authenticate this client at `audience`."""
+    def apply(self, form: dict[str, str], endpoint: str, issuer: str) -> AuthenticatedForm:
+        """`form`, authenticated for a POST to `endpoint` of the authorization server `issuer`."""
         if self.method == "client_secret_basic":
-            return {"data": form, "auth": (self.client_id, self.client_secret or "")}
+            return AuthenticatedForm(form, {"Authorization": basic_authorization(self.client_id,
+                                                                                 self.client_secret or "")})
+        audience = issuer if self.assertion_audience == "issuer" else endpoint
         assertion = client_assertion(self, audience)
-        return {"data": {**form, "client_assertion_type": CLIENT_ASSERTION_TYPE, "client_assertion": assertion}}
+        return AuthenticatedForm({**form, "client_assertion_type": CLIENT_ASSERTION_TYPE,
+                                  "client_assertion": assertion}, {})
+
+
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """The Authorization header of client_secret_basic: RFC 6749 §2.3.1 form-urlencodes (UTF-8, Appendix B)
+    the id and the secret before they are joined by ':' and base64-encoded, so a server that decodes as
+    the RFC says gets back exactly what was issued, whatever characters the secret holds."""
+    pair = f"{quote_plus(client_id, safe='')}:{quote_plus(client_secret, safe='')}"
+    return f"Basic {base64.b64encode(pair.encode('ascii')).decode('ascii')}"
 
 
 def client_assertion(auth: ClientAuth, audience: str) -> str:

@@ -27,6 +27,7 @@ from silentcheck.providers.base import (
     ProviderRefused,
     StartContext,
     Started,
+    safe_code,
 )
 
 # tru.ID problem `type` fragments (…/api-errors#<code>) on HTTP errors.
@@ -89,15 +90,18 @@ class _Config:
 
     @classmethod
     def from_secret(cls) -> _Config:
-        raw = secrets.section("truid")
+        # In the callback secret: provider_callback reads checks back from tru.ID with these credentials.
+        raw = secrets.callback_section("truid")
         missing = [k for k in ("base_url", "client_id", "client_secret") if not raw.get(k)]
         if missing:
-            raise ProviderNotConfigured(f"tru.ID is not configured: secret key truid lacks {', '.join(missing)}")
+            raise ProviderNotConfigured(f"tru.ID is not configured: key truid of the callback secret "
+                                        f"(CALLBACK_SECRET_ID) lacks {', '.join(missing)}")
         version = raw.get("api_version", "v0.2")
         if version not in ("v0.1", "v0.2"):
             raise ProviderNotConfigured(f"truid.api_version must be v0.1 or v0.2, not {version!r}")
-        return cls(str(raw["base_url"]).rstrip("/"), str(raw["client_id"]), str(raw["client_secret"]),
-                   version, str(raw.get("scope", "phone_check")))
+        base_url = http.secure_url(str(raw["base_url"]).rstrip("/"), "truid.base_url")
+        return cls(base_url, str(raw["client_id"]), str(raw["client_secret"]), version,
+                   str(raw.get("scope", "phone_check")))
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ _tokens_lock = threading.Lock()
 
 
 def _outcome_for_check_error(code: str, prefix: str = "") -> Outcome:
-    raw = f"{prefix}{code}"
+    raw = f"{prefix}{safe_code(code)}"
     if code in MISMATCH_CODES:
         return Outcome.not_verified(raw)
     return Outcome.failed(CHECK_ERROR_REASONS.get(code, Reason.PROVIDER_ERROR), raw)
@@ -125,7 +129,7 @@ def _http_failure(response: Any) -> _Failed:
         except ValueError:
             fragment = ""
     status = int(response.status_code)
-    raw = f"{status}:{fragment}" if fragment else str(status)
+    raw = f"{status}:{safe_code(fragment)}" if fragment else str(status)
     if fragment in MISMATCH_CODES:
         return _Failed(Outcome.not_verified(raw))
     reason = PROBLEM_REASONS.get(fragment) or STATUS_REASONS.get(status) or (
@@ -185,7 +189,7 @@ class TruId:
         if error:
             if error in CHECK_ERROR_REASONS or error in MISMATCH_CODES:
                 return _outcome_for_check_error(error, prefix="redirect:")
-            return Outcome.failed(Reason.REDIRECT_FAILED, f"redirect:{error[:64]}")
+            return Outcome.failed(Reason.REDIRECT_FAILED, f"redirect:{safe_code(error)}")
         code, returned_id = query.get("code"), query.get("check_id", "")
         if not code:
             return Outcome.failed(Reason.REDIRECT_FAILED, "redirect:missing_code")
@@ -304,7 +308,7 @@ class TruId:
             try:
                 response = http.send(
                     "POST", f"{config.base_url}/oauth2/v1/token",
-                    auth=(config.client_id, config.client_secret),
+                    headers={"Authorization": oidc.basic_authorization(config.client_id, config.client_secret)},
                     data={"grant_type": "client_credentials", "scope": config.scope},
                 )
             except http.ProviderUnavailable as unavailable:
