@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 
 from sandbox import conditions
 from sandbox.aws import load_template
-from sandbox.httpserver import RunningServer, serve
+from sandbox.httpserver import RunningServer, WSGIApp, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -378,11 +378,14 @@ class Gateway:
 
 
 def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE,
-                  api_port: int = 0, callback_port: int = 0, api_keys: Iterable[str] = ()) -> Gateway:
+                  api_port: int = 0, callback_port: int = 0, api_keys: Iterable[str] = (),
+                  site: Callable[[str], WSGIApp] | None = None) -> Gateway:
     """Serve the template's functions on loopback; sets the functions' environment in this process.
 
     PUBLIC_API_URL defaults to the gateway's own URL, so redirect targets stay configuration, and
-    CALLBACK_URL to the function URL's (a function URL ends with "/", as on AWS).
+    CALLBACK_URL to the function URL's (a function URL ends with "/", as on AWS). `site(stage)` makes
+    the app that answers paths outside the stage on the API's origin (the sandbox's pages), where API
+    Gateway answers 403.
     """
     functions = read_functions(template_path)
     stage = stage_name(template_path)
@@ -391,12 +394,20 @@ def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE,
               "CALLBACK_URL": f"http://127.0.0.1:{callback_server}/", **env_values}
     os.environ.update(resolve_environment(functions, values, template_path))
     rest_api = RestApi([f for f in functions if f.routes], stage, api_keys, read_gateway_responses(template_path))
-    api = serve(rest_api, port=api_server)
+    api = serve(rest_api if site is None else _beside_stage(rest_api, site(stage), stage), port=api_server)
     url_functions = [f for f in functions if f.has_function_url]
     if len(url_functions) != 1:
         raise ValueError("the sandbox expects exactly one function with a function URL")
     callback = serve(FunctionUrl(url_functions[0]), port=callback_server)
     return Gateway(api, callback, stage, rest_api, template_path, values)
+
+
+def _beside_stage(api: WSGIApp, site: WSGIApp, stage: str) -> WSGIApp:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        in_stage = str(environ.get("PATH_INFO", "/")).startswith(f"/{stage}/")
+        return (api if in_stage else site)(environ, start_response)
+
+    return app
 
 
 def _reserve(port: int) -> int:
