@@ -1,5 +1,5 @@
-"""The sandbox's AWS side on loopback: DynamoDB Local (from npm, with the sandbox's other npm packages), a
-moto server for Secrets Manager, the checks table built from template.yaml, and boto3 clients pointed at them."""
+"""The sandbox's AWS side on loopback: DynamoDB Local (from npm), a moto server for Secrets Manager,
+the checks table built from template.yaml, and boto3 clients pointed at them."""
 
 from __future__ import annotations
 

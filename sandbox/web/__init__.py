@@ -67,7 +67,7 @@ def site_app(stage: str, services: Mapping[str, str], phone_proxy_url: str | Non
         if path in ("/", "/demo", "/docs"):
             return _answer(start_response, 302, "text/plain", b"", (("Location", DOCS_PATH if path == "/docs"
                                                                       else DEMO_PATH),))
-        if path == DEMO_PATH + "config.json":
+        if path in (DEMO_PATH + "config.json", DOCS_PATH + "config.json"):
             return _answer(start_response, 200, "application/json", config)
         if path == DOCS_PATH + "openapi.json":
             return _answer(start_response, 200, "application/json", openapi)

@@ -48,12 +48,23 @@ def test_a_phone_holding_another_sim_does_not_verify(phone: PhoneBrowser, stack:
     assert [service for service, _ in outcome.hops] == TRUID_CHAIN
 
 
-def test_a_phone_on_wifi_fails_not_on_mobile_data_where_the_chain_stops(phone: PhoneBrowser, stack: stacks.Stack):
+def test_an_operator_error_fails_the_check_through_the_browsers_chain(phone: PhoneBrowser, stack: stacks.Stack):
+    outcome = run_demo(phone.page, stack.demo_url, "+447400900099")  # tru.ID trigger: mno_server_error
+
+    assert (outcome.status, outcome.reason) == ("FAILED", "PROVIDER_ERROR")
+    assert outcome.hops == [("tru.ID", "302"), ("silentcheck API", "200")]
+
+
+def test_a_phone_on_wifi_is_told_where_its_chain_stopped_and_polls_once(phone: PhoneBrowser, stack: stacks.Stack):
     outcome = run_demo(phone.page, stack.demo_url, "+447400900002", bearer="wifi")
 
-    assert (outcome.status, outcome.reason) == ("FAILED", "NOT_ON_MOBILE_DATA")
+    assert outcome.status == "NO_COMPLETION_CODE"
     assert outcome.hops == [("tru.ID", "302"), ("mobile network", "302"), ("tru.ID", "412")]
     assert ("Return", "failed") in outcome.steps
+    assert "not on mobile data" in phone.page.inner_text("#result-detail")
+    polls = [hop for hop in phone.proxy.state.log()
+             if hop.url.startswith(f"{stack.api_url}/checks/") and "/checks/return" not in hop.url]
+    assert len(polls) == 1  # without a completion code every poll reads PENDING: the page does not wait
 
 
 def test_the_page_shows_the_final_answers_attestation_decoded(phone: PhoneBrowser, stack: stacks.Stack):

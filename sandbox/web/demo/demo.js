@@ -221,11 +221,30 @@ function showResult(view, httpStatus) {
   $("#result-detail").textContent = facts.filter(Boolean).join(" · ");
 }
 
+function showStranded(last) {
+  // What the app knows when its phone got no completion code: how the phone's chain ended.
+  const where = last ? `${serviceOf(last.url)} answered ${last.status === null ? "nothing" : last.status}` : "Nothing answered";
+  const advice = last && last.status === 412
+    ? "The phone is not on mobile data, so the operator cannot see its line. Switch Wi-Fi off and start a new check, or verify another way."
+    : "Start a new check, or verify another way.";
+  $("#result").hidden = false;
+  $("#result").dataset.status = "NO_COMPLETION_CODE";
+  $("#result").dataset.reason = "";
+  $("#result-badge").className = "badge bad";
+  $("#result-badge").textContent = "NO CODE";
+  $("#result-title").textContent = "The phone could not finish the check";
+  $("#result-detail").textContent = `${where} on the phone, before the return to silentcheck. ${advice}`;
+}
+
 function decodeSegment(segment) {
   const base64 = segment.replace(/-/g, "+").replace(/_/g, "/");
   const padded = base64 + "===".slice((base64.length + 3) % 4);
   const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
   return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+function stamp(label, seconds) {
+  return typeof seconds === "number" ? `${label}${new Date(seconds * 1000).toISOString().replace(".000Z", "Z")}` : "";
 }
 
 function showAttestation(view) {
@@ -249,8 +268,10 @@ function showAttestation(view) {
       el("div", { class: "jws" },
         el("div", {}, el("h3", {}, "Header"), el("pre", { class: "code", id: "jws-header" }, JSON.stringify(header, null, 2))),
         el("div", {}, el("h3", {}, "Payload"), el("pre", { class: "code", id: "jws-payload" }, JSON.stringify(payload, null, 2)))),
-      el("p", { class: "muted" }, `Signature: ${signatureBytes} bytes. Verify it with the key set at `,
-        el("code", {}, `${config.api}/.well-known/jwks.json`), " before trusting the payload."));
+      el("p", { class: "muted" }, `Signature: ${signatureBytes} bytes`, stamp(" · issued ", payload.iat),
+        stamp(" · expires ", payload.exp), ". Verify it with the key set at ",
+        el("a", { href: `${config.api}/.well-known/jwks.json`, target: "_blank" }, `${config.api}/.well-known/jwks.json`),
+        " before trusting the payload."));
   } catch (error) {
     body.append(el("p", { class: "bad-text" }, `The attestation is not a compact JWS this page can decode: ${error}`));
   }
@@ -306,12 +327,13 @@ async function verify(number, sim, provider, bearer) {
     check.binding ? kv("binding", check.binding) : null).done();
 
   let code = null;
+  let last = null;
   if (check.status === "PENDING" && check.check_url) {
     const chainStep = step("Redirect chain, followed by the phone's browser");
     const mark = await phoneLogMark();
     const arrived = await openInPhone(check.check_url);
     const hops = await phoneHopsAfter(mark);
-    const last = hops[hops.length - 1];
+    last = hops[hops.length - 1];
     chainStep.body.append(el("ol", { class: "hops" }, hops.map(hopRow)));
     if (!arrived) chainStep.line(`The phone's browser gave up after ${CHAIN_TIMEOUT_MS / 1000} s.`);
     chainStep.done(arrived && last && last.status !== null && last.status < 400 ? "done" : "failed");
@@ -330,24 +352,37 @@ async function verify(number, sim, provider, bearer) {
     step("Nothing to open").line(`binding ${check.binding}: the app only polls`).done();
   }
 
+  // A device-bound verdict is shown only with the completion code: without one, every poll reads PENDING (then
+  // EXPIRED), so the app stops after one and tells the user what the phone saw.
+  const stranded = check.status === "PENDING" && Boolean(check.check_url) && !code;
   const pollStep = step("Poll");
   let answer = { status: 200, body: check };
   let polls = 0;
   const deadline = Date.parse(check.expires_at) + 3000;
-  while (polls < MAX_POLLS) {
+  while (polls < (stranded ? 1 : MAX_POLLS)) {
     answer = await poll(check, code);
     polls += 1;
     if (answer.status !== 200 || answer.body.status !== "PENDING" || Date.now() > deadline) break;
     await sleep(POLL_INTERVAL_MS);
   }
   pollStep.line(call("GET", `${config.api}/checks/{id}${code ? "?code=…" : ""}`, answer.status),
-    kv("polls", polls), kv("status", answer.body.status || answer.body.code)).done(answer.status === 200 ? "done" : "failed");
+    kv("polls", polls), kv("status", answer.body.status || answer.body.code));
+  if (stranded) {
+    pollStep.line("Without a completion code the API shows PENDING, then EXPIRED, whatever the verdict: it shows a "
+      + "device-bound verdict only to the app whose phone came back.");
+  }
+  pollStep.done(answer.status === 200 ? "done" : "failed");
 
   const resultStep = step("Result");
+  if (stranded) {
+    resultStep.line("The phone could not finish the check").done("failed");
+    showStranded(last);
+    return;
+  }
   resultStep.line(kv("status", answer.body.status || answer.body.code),
     answer.body.reason ? kv("reason", answer.body.reason) : null).done(answer.body.status === "VERIFIED" ? "done" : "failed");
   showResult(answer.body, answer.status);
-  if (answer.status === 200) showAttestation(answer.body);
+  if (answer.status === 200 && answer.body.status !== "PENDING") showAttestation(answer.body);
 }
 
 // -- start ---------------------------------------------------------------------------------------------
