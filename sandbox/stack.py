@@ -278,7 +278,7 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
                              "CALLBACK_SECRET_ID": callback_secret_arn, "POWERTOOLS_LOG_LEVEL": log_level,
                              "ROUTING": json.dumps(SANDBOX_ROUTING), "LIMITS": json.dumps(SANDBOX_LIMITS),
                              "SIGNING_KEY_ID": signing_key_id}, api_keys=[api_key],
-                            site=lambda stage: web.site_app(stage, services, phone_proxy.url, api_key))
+                            pages=web.pages(services, phone_proxy.url, api_key))
     redirect_uris = (f"{gateway.api_url}/checks/return",)
     public_jwk = {**json.loads(RSAAlgorithm.to_jwk(camara_key.public_key())), "kid": CAMARA_KEY_ID, "alg": "RS256"}
     for client_id, (client_secret, mode) in CAMARA_CLIENTS.items():

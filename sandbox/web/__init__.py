@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.aws import REPO_ROOT, ensure_node_packages
+from sandbox.gateway import Pages
 from sandbox.httpserver import WSGIApp
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -64,9 +65,8 @@ def site_app(stage: str, services: Mapping[str, str], phone_proxy_url: str | Non
         path = str(environ.get("PATH_INFO", "/"))
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return _answer(start_response, 405, "text/plain", b"the sandbox's pages are read-only")
-        if path in ("/", "/demo", "/docs"):
-            return _answer(start_response, 302, "text/plain", b"", (("Location", DOCS_PATH if path == "/docs"
-                                                                      else DEMO_PATH),))
+        if path in ("/demo", "/docs"):
+            return _answer(start_response, 302, "text/plain", b"", (("Location", path + "/"),))
         if path in (DEMO_PATH + "config.json", DOCS_PATH + "config.json"):
             return _answer(start_response, 200, "application/json", config)
         if path == DOCS_PATH + "openapi.json":
@@ -78,9 +78,15 @@ def site_app(stage: str, services: Mapping[str, str], phone_proxy_url: str | Non
             if name in SWAGGER_ASSETS:
                 return _file(start_response, swagger, name)
             return _file(start_response, SWAGGER_DIR, name)
-        return _answer(start_response, 404, "text/plain", b"not found: the sandbox serves /demo/, /docs/ and /v1/")
+        return _answer(start_response, 404, "text/plain", b"not found")
 
     return app
+
+
+def pages(services: Mapping[str, str], phone_proxy_url: str | None = None, api_key: str | None = None) -> Pages:
+    """The demo page and Swagger UI, for the gateway to serve beside the stage (see `site_app`)."""
+    return Pages((DEMO_PATH.rstrip("/"), DOCS_PATH.rstrip("/")),
+                 lambda stage: site_app(stage, services, phone_proxy_url, api_key))
 
 
 def _file(start_response: Callable[..., Any], directory: Path, name: str) -> Iterable[bytes]:

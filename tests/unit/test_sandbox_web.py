@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.web import site_app
+from sandbox.gateway import Pages
+from sandbox.web import pages, site_app
 from tests import openapi_doc
 
 
@@ -24,7 +25,7 @@ def _get(path: str) -> tuple[str, dict[str, str], bytes]:
 
 
 @pytest.mark.parametrize("path", ["/demo/../pyproject.toml", "/demo/.hidden", "/docs/package.json",
-                                  "/docs/../demo/index.html", "/v2/checks"])
+                                  "/docs/../demo/index.html"])
 def test_the_site_serves_only_its_own_files(path: str):
     assert _get(path)[0].startswith("404")
 
@@ -41,3 +42,19 @@ def test_the_pages_may_load_nothing_from_another_origin():
     _, headers, _ = _get("/demo/")
 
     assert "default-src 'self'" in headers["Content-Security-Policy"]
+
+
+def _named(name: str) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        return [name.encode()]
+
+    return app
+
+
+@pytest.mark.parametrize(("path", "served_by"), [
+    ("/demo/", "pages"), ("/docs", "pages"), ("/docs/openapi.json", "pages"),
+    ("/demox", "api"), ("/checks", "api"), ("/", "api"), ("/v1/checks", "api")])
+def test_the_gateway_gives_the_pages_only_their_own_prefixes(path: str, served_by: str):
+    served = Pages(pages({}).prefixes, lambda stage: _named("pages")).beside(_named("api"), "v1")
+
+    assert b"".join(served({"PATH_INFO": path}, lambda *_: None)) == served_by.encode()
