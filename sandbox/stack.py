@@ -1,4 +1,5 @@
-"""The whole product on loopback: DynamoDB Local, moto's Secrets Manager, simulated providers, gateway."""
+"""The whole product on loopback: DynamoDB Local, moto's Secrets Manager, simulated providers, gateway, and for
+browsers the demo page, Swagger UI and a phone proxy."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from sandbox import aws
+from sandbox import aws, web
 from sandbox.gateway import ROOT, Gateway, start_gateway
 from sandbox.httpserver import RunningServer, serve
 from sandbox.operators import camara as camara_sim
 from sandbox.operators import infobip as infobip_sim
 from sandbox.operators import network as network_sim
 from sandbox.operators import truid as truid_sim
+from sandbox.web.phone import PhoneProxy, start_phone_proxy
 
 STATE_FILE = ROOT / ".cache" / "sandbox" / "stack.json"
 TABLE_NAME = "silentcheck-sandbox-checks"
@@ -86,6 +88,11 @@ class Stack:
     callback_secret_value: dict[str, Any]  # the callback secret as seeded
     api_key: str  # the sandbox backend's API key (x-api-key), needed while ClientAuth is api_key
     signing_key_id: str  # moto's KMS key that signs attestations
+    phone_proxy: PhoneProxy  # a browser's mobile connection (sandbox/web/phone.py), for the demo page
+
+    @property
+    def demo_url(self) -> str:
+        return f"{self.gateway.api.base_url}{web.DEMO_PATH}"
 
     @property
     def api_url(self) -> str:
@@ -94,6 +101,9 @@ class Stack:
     def urls(self) -> dict[str, str]:
         return {
             "api": self.api_url,
+            "demo": self.demo_url,
+            "swagger ui": f"{self.gateway.api.base_url}{web.DOCS_PATH}",
+            "phone proxy": self.phone_proxy.url,
             "callback": self.gateway.callback_url,
             "network": self.network.base_url,
             "truid": self.truid.base_url,
@@ -202,7 +212,8 @@ class Stack:
         forget_function_caches()
 
     def stop(self) -> None:
-        for part in (self.gateway, self.infobip, self.camara, self.truid, self.network, self.moto, self.dynamodb):
+        for part in (self.phone_proxy, self.gateway, self.infobip, self.camara, self.truid, self.network, self.moto,
+                     self.dynamodb):
             part.stop()
         if read_state() == self.state():  # another sandbox may be serving: leave its state alone
             STATE_FILE.unlink(missing_ok=True)
@@ -260,10 +271,14 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
     callback_secret_arn = aws.seed_secret(secretsmanager, CALLBACK_SECRET_NAME, callback_secret_value)
     signing_key_id = aws.create_signing_key(aws.client("kms", moto.endpoint))
     api_key = random.token_urlsafe(30)
+    phone_proxy = start_phone_proxy(network.base_url)
+    services = {network.base_url: "mobile network", truid.base_url: "tru.ID", camara.base_url: "CAMARA aggregator",
+                infobip.base_url: "Infobip"}
     gateway = start_gateway({"TABLE_NAME": TABLE_NAME, "SECRET_ID": secret_arn,
                              "CALLBACK_SECRET_ID": callback_secret_arn, "POWERTOOLS_LOG_LEVEL": log_level,
                              "ROUTING": json.dumps(SANDBOX_ROUTING), "LIMITS": json.dumps(SANDBOX_LIMITS),
-                             "SIGNING_KEY_ID": signing_key_id}, api_keys=[api_key])
+                             "SIGNING_KEY_ID": signing_key_id}, api_keys=[api_key],
+                            pages=web.pages(services, phone_proxy.url, api_key))
     redirect_uris = (f"{gateway.api_url}/checks/return",)
     public_jwk = {**json.loads(RSAAlgorithm.to_jwk(camara_key.public_key())), "kid": CAMARA_KEY_ID, "alg": "RS256"}
     for client_id, (client_secret, mode) in CAMARA_CLIENTS.items():
@@ -274,7 +289,7 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
     key_pem = camara_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()).decode()
     stack = Stack(dynamodb, moto, network, truid, simulator, camara, aggregator, key_pem, infobip, smv, gateway,
-                  secret_value, callback_secret_value, api_key, signing_key_id)
+                  secret_value, callback_secret_value, api_key, signing_key_id, phone_proxy)
     stack.configure_truid()
     stack.configure_camara()
     stack.configure_infobip()

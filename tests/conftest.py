@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox import aws
+from sandbox import stack as stacks
 
 TEST_TABLE = "silentcheck-test-checks"
 TEST_SECRET = "silentcheck/test"
@@ -64,6 +65,37 @@ def moto_env(moto_server: aws.MotoServer, monkeypatch: pytest.MonkeyPatch) -> It
     _forget_caches()
     yield moto_server
     _forget_caches()
+
+
+PROVIDER_TIMEOUT_SECONDS = 1.0
+TRUID_SLOW_SECONDS = 3.0
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[stacks.Stack]:
+    """The sandbox (sandbox/stack.py), one per session: integration and browser tests share it."""
+    with stacks.running_stack(provider_timeout_seconds=PROVIDER_TIMEOUT_SECONDS,
+                              truid_slow_seconds=TRUID_SLOW_SECONDS, log_level="INFO") as running:
+        yield running
+
+
+def refresh(stack: stacks.Stack) -> None:
+    """Put the stack back as a test expects to find it: tru.ID v0.2 in live mode and the default CAMARA client,
+    the sandbox's routing and limits, the template's API defaults, closed breakers, no starts counted, no faults
+    and empty request logs."""
+    import requests
+
+    stack.configure_truid()
+    stack.configure_camara()
+    stack.configure_routing()
+    stack.configure_limits()
+    stack.configure_api()  # the template's defaults: ClientAuth api_key, no CORS origins
+    stack.reset_breakers()
+    stack.reset_limits()
+    for simulator in (stack.truid, stack.camara):
+        requests.delete(f"{simulator.base_url}/_sandbox/faults", timeout=5)
+        requests.delete(f"{simulator.base_url}/_sandbox/requests", timeout=5)
+    requests.delete(f"{stack.truid.base_url}/_sandbox/callback-faults", timeout=5)
 
 
 @pytest.fixture(scope="session")

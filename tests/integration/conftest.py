@@ -15,36 +15,14 @@ import requests
 from sandbox import stack as stacks
 from sandbox.aws import client
 from sandbox.device import OpenResult, Phone, bound_session
+from tests.conftest import refresh
 
 pytestmark = pytest.mark.integration
 
-PROVIDER_TIMEOUT_SECONDS = 1.0
-TRUID_SLOW_SECONDS = 3.0
-
-
-@pytest.fixture(scope="session")
-def stack() -> Iterator[stacks.Stack]:
-    with stacks.running_stack(provider_timeout_seconds=PROVIDER_TIMEOUT_SECONDS,
-                              truid_slow_seconds=TRUID_SLOW_SECONDS, log_level="INFO") as running:
-        yield running
-
 
 @pytest.fixture(autouse=True)
-def _fresh_providers(stack: stacks.Stack) -> Iterator[None]:
-    """Each test starts on tru.ID v0.2 in live mode and the default CAMARA client, the sandbox's routing
-    and limits, closed breakers, no starts counted, no faults and empty request logs."""
-    stack.configure_truid()
-    stack.configure_camara()
-    stack.configure_routing()
-    stack.configure_limits()
-    stack.configure_api()  # the template's defaults: ClientAuth api_key, no CORS origins
-    stack.reset_breakers()
-    stack.reset_limits()
-    for simulator in (stack.truid, stack.camara):
-        requests.delete(f"{simulator.base_url}/_sandbox/faults", timeout=5)
-        requests.delete(f"{simulator.base_url}/_sandbox/requests", timeout=5)
-    requests.delete(f"{stack.truid.base_url}/_sandbox/callback-faults", timeout=5)
-    yield
+def _fresh_providers(stack: stacks.Stack) -> None:
+    refresh(stack)
 
 
 @dataclass
