@@ -97,10 +97,13 @@ def start(provider_timeout: float) -> tuple[Any, Instrumented]:
     stack.configure_limits(ROOMY_LIMITS)
     counter = CallCounter().install()
     instrumented = Instrumented(counter)
+    from sandbox.gateway import FunctionUrl, RestApi
+
     rest = stack.gateway.api._server.get_app()
+    url_app = stack.gateway.callback._server.get_app()
+    assert isinstance(rest, RestApi) and isinstance(url_app, FunctionUrl)
     for function in list(rest.handlers):
         rest.handlers[function] = instrumented.wrap(function, rest.handlers[function])
-    url_app = stack.gateway.callback._server.get_app()
     url_app.handler = instrumented.wrap(url_app.function.logical_id, url_app.handler)
     return stack, instrumented
 

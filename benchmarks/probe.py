@@ -64,7 +64,7 @@ def function(code_dir: str, layer_dir: str, event_path: str, trace: bool) -> tup
         event: dict[str, Any] = json.load(stream)
     sys.path[:0] = [code_dir, layer_dir]  # /var/task, then /opt/python, as on Lambda
     PRELOADED.extend(sys.modules)
-    import app  # type: ignore[import-not-found]
+    import app
 
     used: set[str] = set()
     if trace:

@@ -4,12 +4,13 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from silentcheck import pages, service
+from silentcheck import pages, service, snapstart
 from silentcheck.api import json_response, observed, problem, rest_resolver
 from silentcheck.cors import cors
 from silentcheck.errors import InvalidReturn
 
 app = rest_resolver()
+snapstart.register()  # SnapStart's runtime hooks, when Lambda offers them (template parameter SnapStart)
 
 
 @app.get("/checks/return")

@@ -5,11 +5,12 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from silentcheck import attestation, service
+from silentcheck import attestation, service, snapstart
 from silentcheck.api import JWKS_CACHE_SECONDS, bearer, json_response, observed, public_base_url, rest_resolver
 from silentcheck.cors import cors
 
 app = rest_resolver()
+snapstart.register()  # SnapStart's runtime hooks, when Lambda offers them (template parameter SnapStart)
 
 
 @app.get("/checks/<check_id>")

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from silentcheck import limits, routing, service
+from silentcheck import limits, routing, service, snapstart
 from silentcheck.api import (
     json_object_body,
     json_response,
@@ -17,6 +17,7 @@ from silentcheck.cors import cors
 from silentcheck.models import StartRequest
 
 app = rest_resolver()
+snapstart.register()  # SnapStart's runtime hooks, when Lambda offers them (template parameter SnapStart)
 routing.table()  # a bad ROUTING table fails the cold start with a message that says what to fix
 limits.limits()  # and so do bad LIMITS
 

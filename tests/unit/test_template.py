@@ -987,3 +987,69 @@ def test_deploy_guide_explains_every_template_parameter(source: dict[str, Any]) 
     rows = set(re.findall(r"^\| `(\w+)` \|", guide, re.MULTILINE))
 
     assert set(source["Parameters"]) - rows == set()
+# SnapStart (parameter SnapStart): the functions behind API Gateway publish versions and are served through
+# an alias, and SnapStart applies to those versions only when the parameter says "true".
+
+
+def _evaluate(value: Any, conditions: dict[str, Any], parameters: dict[str, str]) -> Any:
+    """The value CloudFormation would use: Fn::If, Fn::Equals, Ref to a parameter and Condition resolved."""
+    if isinstance(value, dict) and len(value) == 1:
+        (key, body), = value.items()
+        if key == "Fn::If":
+            name, when_true, when_false = body
+            return _evaluate(when_true if _evaluate(conditions[name], conditions, parameters) else when_false,
+                             conditions, parameters)
+        if key == "Fn::Equals":
+            left, right = (_evaluate(side, conditions, parameters) for side in body)
+            return left == right
+        if key == "Ref" and body in parameters:
+            return parameters[body]
+        if key == "Condition":
+            return _evaluate(conditions[body], conditions, parameters)
+    return value
+
+
+def _api_function_ids(source: dict[str, Any]) -> set[str]:
+    return {name for name, res in source["Resources"].items()
+            if res["Type"] == "AWS::Serverless::Function"
+            and any(event.get("Type") == "Api" for event in (res["Properties"].get("Events") or {}).values())}
+
+
+def _snapstart(transformed: dict[str, Any], snapstart: str) -> dict[str, Any]:
+    conditions = transformed.get("Conditions") or {}
+    return {name: _evaluate((res["Properties"].get("SnapStart") or {}).get("ApplyOn", "None"), conditions,
+                            {"SnapStart": snapstart})
+            for name, res in transformed["Resources"].items() if res["Type"] == "AWS::Lambda::Function"}
+
+
+def test_snapstart_is_off_unless_asked_for(source: dict[str, Any]) -> None:
+    parameter = source["Parameters"]["SnapStart"]
+    assert (parameter["Default"], sorted(parameter["AllowedValues"])) == ("false", ["false", "true"])
+
+
+@pytest.mark.parametrize(("snapstart", "applies_to_api"), [("true", "PublishedVersions"), ("false", "None")])
+def test_snapstart_parameter_switches_it_on_the_api_functions_only(
+    source: dict[str, Any], transformed: dict[str, Any], snapstart: str, applies_to_api: str
+) -> None:
+    api = _api_function_ids(source)
+    applied = _snapstart(transformed, snapstart)
+    assert api and {name: applied[name] for name in api} == dict.fromkeys(api, applies_to_api)
+    assert {name: on for name, on in applied.items() if name not in api} == dict.fromkeys(set(applied) - api, "None")
+
+
+def test_api_gateway_invokes_a_published_version_through_an_alias(
+    source: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """SnapStart works on published versions only: every route's permission and integration name an alias."""
+    aliases = {name: res["Properties"] for name, res in resources.items() if res["Type"] == "AWS::Lambda::Alias"}
+    aliased = {_ref_target(props["FunctionName"]) for props in aliases.values()}
+    assert aliased == _api_function_ids(source)
+    assert all(_getatt(props["FunctionVersion"]) is not None for props in aliases.values())
+    permitted = {_ref_target(res["Properties"]["FunctionName"]) for res in resources.values()
+                 if res["Type"] == "AWS::Lambda::Permission"
+                 and res["Properties"].get("Principal") == "apigateway.amazonaws.com"}
+    assert permitted == set(aliases)
+    body = resources[_only_resource_of_type(resources, "AWS::ApiGateway::RestApi")]["Properties"]["Body"]
+    uris = {_sub_text(operation["x-amazon-apigateway-integration"]["uri"])
+            for methods in body["paths"].values() for operation in methods.values()}
+    assert uris and all(any(f"${{{alias}}}" in str(uri) for alias in aliases) for uri in uris), uris

@@ -1,0 +1,112 @@
+"""The logic `make bench` reports with: the call counter, order statistics, importtime reading and the cost
+model. Cheap: moto and one loopback HTTP server; the benchmarks themselves stay out of `make test`."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from benchmarks import costs
+from benchmarks.counting import CallCounter, Calls
+from benchmarks.importtime import parse_importtime, unused_by_request
+from benchmarks.stats import percentile
+from sandbox import aws as sandbox_aws
+from sandbox.httpserver import RunningServer, serve
+from silentcheck import aws, http, secrets
+from tests.conftest import TEST_TABLE
+
+
+@pytest.fixture
+def counter(moto_env: sandbox_aws.MotoServer) -> Iterator[CallCounter]:
+    with CallCounter() as installed:
+        yield installed
+
+
+@pytest.fixture
+def provider() -> Iterator[RunningServer]:
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    server = serve(app)
+    yield server
+    server.stop()
+
+
+def test_counter_counts_dynamodb_requests_by_operation(counter: CallCounter) -> None:
+    dynamodb = aws.client("dynamodb")
+    dynamodb.put_item(TableName=TEST_TABLE, Item={"pk": {"S": "check#a"}})
+    dynamodb.get_item(TableName=TEST_TABLE, Key={"pk": {"S": "check#a"}})
+    dynamodb.get_item(TableName=TEST_TABLE, Key={"pk": {"S": "check#b"}})
+
+    assert counter.thread_calls().aws == Counter({("dynamodb", "GetItem"): 2, ("dynamodb", "PutItem"): 1})
+
+
+def test_counter_sees_a_warm_secret_cost_no_secrets_manager_read(counter: CallCounter) -> None:
+    secrets.pepper()
+    secrets.pepper()
+
+    assert counter.thread_calls().aws_count("secrets-manager") == 1
+
+
+def test_counter_counts_provider_requests_and_their_waiting_time(counter: CallCounter,
+                                                                  provider: RunningServer) -> None:
+    counter.provider_latency = 0.05
+    http.send("GET", f"{provider.base_url}/phone_check/v0.2/checks/x")
+    http.send("POST", f"{provider.base_url}/oauth2/v1/token")
+
+    calls = counter.thread_calls()
+    assert calls.http == Counter({(f"127.0.0.1:{provider.port}", "GET", "/phone_check/v0.2/checks/x"): 1,
+                                  (f"127.0.0.1:{provider.port}", "POST", "/oauth2/v1/token"): 1})
+    assert calls.http_count("token") == 1
+    assert calls.waited >= 0.1
+
+
+def test_measuring_collects_what_other_threads_asked_for(counter: CallCounter) -> None:
+    aws.client("dynamodb").get_item(TableName=TEST_TABLE, Key={"pk": {"S": "before"}})  # not in the block
+    with counter.measuring() as calls:
+        worker = threading.Thread(target=lambda: aws.client("dynamodb").get_item(
+            TableName=TEST_TABLE, Key={"pk": {"S": "during"}}))
+        worker.start()
+        worker.join()
+
+    assert calls.aws == Counter({("dynamodb", "GetItem"): 1})
+
+
+def test_percentile_is_a_measured_value_by_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 1001)]
+
+    assert (percentile(values, 50), percentile(values, 99), percentile([7.0], 99)) == (500.0, 990.0, 7.0)
+
+
+def test_unused_by_request_lists_imports_whose_code_never_ran() -> None:
+    stderr = ("import time: self [us] | cumulative | imported package\n"
+              "import time:      3000 |       3000 |     pydantic.main\n"
+              "import time:      2500 |       2500 |   asyncio.events\n"
+              "import time:       400 |        400 |   silentcheck.store\n"
+              "import time:      9000 |      14900 | app\n")
+    imported = parse_importtime(stderr)
+
+    assert unused_by_request(imported, used={"app", "silentcheck.store", "pydantic.main"}) == [
+        ("asyncio.events", 2.5)]
+
+
+def test_cost_model_prices_each_counted_call() -> None:
+    calls = Calls(aws=Counter({("dynamodb", "UpdateItem"): 3, ("dynamodb", "PutItem"): 1,
+                               ("dynamodb", "GetItem"): 2, ("dynamodb", "BatchGetItem"): 1,
+                               ("kms", "Sign"): 1, ("secrets-manager", "GetSecretValue"): 0}))
+    invocations = {"StartCheckFunction": 1, "PollResultFunction": 1, "ProviderCallbackFunction": 1}
+    durations = {"StartCheckFunction": 99.2, "PollResultFunction": 10.0, "ProviderCallbackFunction": 20.0}
+    lines, provider = costs.per_million(calls, invocations, durations, dict.fromkeys(invocations, 1024),
+                                        provider_price=0.02)
+    bill = {line.item: round(line.usd_per_million_checks, 4) for line in lines}
+
+    assert bill["DynamoDB writes"] == round(4 * 0.625, 4)
+    assert bill["DynamoDB reads"] == round(3 * 0.125, 4)
+    assert bill["KMS Sign (ECC)"] == round(0.15 / 10_000 * 1_000_000, 4)
+    assert bill["API Gateway REST requests"] == round(2 * 3.50, 4)  # the function URL is not API Gateway
+    assert bill["Lambda compute (arm64)"] == round((100 + 10 + 20) / 1000 * 0.0000133334 * 1_000_000, 4)
+    assert provider == 20_000.0
