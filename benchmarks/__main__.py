@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import os
 import platform
@@ -16,7 +17,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,20 +118,57 @@ def verify(stack: Any, number: str = NUMBER, provider: str | None = "truid", cib
 
 # -- cold start ---------------------------------------------------------------------------------
 
-def build(compiled: bool) -> Path:
-    """What `sam build` ships: the layer's package and each function's code, with or without .pyc."""
+@dataclass(frozen=True)
+class Variant:
+    """One build to cold-start: this tree or a git revision's layer and functions, with the layer's
+    bytecode compiled at build time or not."""
+
+    label: str
+    compiled: bool
+    revision: str | None = None  # None: the working tree
+
+    @property
+    def key(self) -> str:
+        return f"{self.revision or 'tree'}-{'pyc' if self.compiled else 'source'}"
+
+
+def layer_dependencies() -> Path:
+    """The layer's requirements unpacked without bytecode, as `sam build`'s python builder ships them (it
+    extracts the wheels; pip's install-time compile does not happen, and /opt is read-only on Lambda)."""
+    requirements = ROOT / "layers" / "shared" / "requirements.txt"
+    target = BUILD / f"dependencies-{hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]}"
+    if not (target / ".complete").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target),
+                        "-r", str(requirements)], check=True, stdout=subprocess.DEVNULL)
+        (target / ".complete").touch()
+    return target
+
+
+def build(variant: Variant) -> Path:
+    """What the deployment ships: the layer (dependencies and the silentcheck package) and each function's
+    code, with the layer's .pyc compiled at build time or without any."""
     from sandbox.gateway import read_functions
 
-    target = BUILD / ("compiled" if compiled else "source")
+    target = BUILD / variant.key
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(ROOT / "layers" / "shared" / "silentcheck", target / "layer" / "silentcheck",
+    source = ROOT
+    if variant.revision:
+        source = BUILD / f"git-{variant.revision}"
+        shutil.rmtree(source, ignore_errors=True)
+        source.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", variant.revision, "layers", "functions"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    shutil.copytree(layer_dependencies(), target / "layer", ignore=shutil.ignore_patterns(".complete"))
+    shutil.copytree(source / "layers" / "shared" / "silentcheck", target / "layer" / "silentcheck",
                     ignore=shutil.ignore_patterns("__pycache__"))
     for function in read_functions():
-        shutil.copytree(ROOT / function.code_uri, target / function.logical_id,
+        shutil.copytree(source / function.code_uri, target / function.logical_id,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    if compiled:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
-                        str(target)], check=True)
+    if variant.compiled:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
+                        "unchecked-hash", str(target / "layer")], check=True)
     return target
 
 
@@ -217,47 +255,61 @@ class Events:
         return self._infobip_callback()
 
 
-def cold_starts(stack: Any, instrumented: Instrumented, runs: int, compiled: bool,
-                importtime_dir: Path) -> dict[str, Any]:
+@dataclass
+class ColdStarts:
+    times: dict[str, dict[str, list[float]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    ratios: dict[str, dict[str, list[float]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    rss: dict[str, dict[str, list[int]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    floor: list[float] = field(default_factory=list)
+    floor_rss: list[int] = field(default_factory=list)
+    unused: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+
+
+def cold_starts(stack: Any, instrumented: Instrumented, runs: int, variants: list[Variant],
+                importtime_dir: Path) -> ColdStarts:
+    """Rounds of fresh interpreters: the floor, then each variant's functions, each with its own fresh
+    first request; ratios are taken within a round, so a machine that slows down moves both sides."""
     from sandbox import stack as stacks
 
-    target = build(compiled)
+    targets = {variant.key: build(variant) for variant in variants}
     env = child_env()
     events = Events(stack, instrumented)
     makers = {"StartCheckFunction": events.start, "PollResultFunction": events.poll,
               "OidcCallbackFunction": events.device_return, "ProviderCallbackFunction": events.callback}
-    times: dict[str, list[float]] = defaultdict(list)
-    ratios: dict[str, list[float]] = defaultdict(list)
-    rss: dict[str, list[int]] = defaultdict(list)
     event_dir = BUILD / "events"
     event_dir.mkdir(parents=True, exist_ok=True)
-    for run in range(runs + 1):  # the first round warms the page cache and is not counted
-        floor, _ = probe(["floor", stacks.TABLE_NAME], env)
-        for function in FUNCTIONS:
-            path = event_dir / f"{function}.json"
-            path.write_text(json.dumps(makers[function]()))
-            result, _ = probe(["function", str(target / function), str(target / "layer"), str(path)], env)
-            if result["status"] >= 400:
-                raise RuntimeError(f"{function}'s first request answered {result['status']}")
-            if run:
-                times[function].append(result["ms"])
-                ratios[function].append(result["ms"] / floor["ms"])
-                rss[function].append(result["peak_rss_kb"])
-        if run:
-            times["floor"].append(floor["ms"])
-            rss["floor"].append(floor["peak_rss_kb"])
-    unused: dict[str, list[tuple[str, float]]] = {}
-    importtime_dir.mkdir(parents=True, exist_ok=True)
-    for function in FUNCTIONS:
+    result = ColdStarts()
+
+    def run_function(target: Path, function: str, *extra: str, importtime: bool = False) -> tuple[dict[str, Any], str]:
         path = event_dir / f"{function}.json"
         path.write_text(json.dumps(makers[function]()))
-        traced, stderr = probe(["function", str(target / function), str(target / "layer"), str(path), "--trace"],
-                               env, importtime=True)
+        answer, stderr = probe(["function", str(target / function), str(target / "layer"), str(path), *extra], env,
+                               importtime=importtime)
+        if answer["status"] >= 400:
+            raise RuntimeError(f"{function}'s first request answered {answer['status']}")
+        return answer, stderr
+
+    for run in range(runs + 1):  # the first round warms the page cache and is not counted
+        floor, _ = probe(["floor", stacks.TABLE_NAME], env)
+        if run:
+            result.floor.append(floor["ms"])
+            result.floor_rss.append(floor["peak_rss_kb"])
+        for variant in variants:
+            for function in FUNCTIONS:
+                answer, _ = run_function(targets[variant.key], function)
+                if run:
+                    result.times[variant.label][function].append(answer["ms"])
+                    result.ratios[variant.label][function].append(answer["ms"] / floor["ms"])
+                    result.rss[variant.label][function].append(answer["peak_rss_kb"])
+    importtime_dir.mkdir(parents=True, exist_ok=True)
+    for function in FUNCTIONS:
+        traced, stderr = run_function(targets[variants[0].key], function, "--trace", importtime=True)
         (importtime_dir / f"{function}.txt").write_text(stderr)
-        imported = [i for i in parse_importtime(stderr) if i.module not in set(traced["preloaded"])]
-        unused[function] = unused_by_request(imported, set(traced["used"]))
-    events.instrumented.capture_callbacks = False
-    return {"times": times, "ratios": ratios, "rss": rss, "unused": unused}
+        preloaded = set(traced["preloaded"])
+        imported = [i for i in parse_importtime(stderr) if i.module not in preloaded]
+        result.unused[function] = unused_by_request(imported, set(traced["used"]))
+    instrumented.capture_callbacks = False
+    return result
 
 
 # -- calls per check ----------------------------------------------------------------------------
@@ -360,7 +412,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checks", type=int, default=5, help="checks for the end-to-end time")
     parser.add_argument("--provider-price", type=float, default=costs.ASSUMED_PROVIDER_PRICE,
                         help="a provider's price per check in USD, to show silentcheck's cost as a share")
-    parser.add_argument("--source-only", action="store_true", help="measure cold starts without .pyc only")
+    parser.add_argument("--baseline", metavar="REV", action="append", default=[],
+                        help="also cold-start this git revision's layer and functions, side by side (repeatable)")
     args = parser.parse_args(argv)
 
     load = os.getloadavg()[0]
@@ -369,10 +422,10 @@ def main(argv: list[str] | None = None) -> None:
     stack, instrumented = start(provider_timeout=5.0)
     try:
         _say("measuring cold starts ...")
-        importtime_dir = ROOT / ".cache" / "bench" / "importtime"
-        cold = {"compiled": cold_starts(stack, instrumented, args.runs, True, importtime_dir)}
-        if not args.source_only:
-            cold["source"] = cold_starts(stack, instrumented, args.runs, False, importtime_dir / "source")
+        variants = [Variant("layer with .pyc", True), Variant("layer without .pyc", False)]
+        for rev in args.baseline:
+            variants += [Variant(f"{rev}, layer with .pyc", True, rev), Variant(f"{rev}, without .pyc", False, rev)]
+        cold = cold_starts(stack, instrumented, args.runs, variants, ROOT / ".cache" / "bench" / "importtime")
         _say("counting calls per check ...")
         counted = calls_per_check(stack, instrumented)
         _say(f"timing {args.requests} requests ...")
@@ -385,32 +438,28 @@ def main(argv: list[str] | None = None) -> None:
     report(cold, counted, own, e2e, billed_ms, args, load)
 
 
-def _med(values: list[float]) -> float:
+def _med(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def report(cold: dict[str, Any], counted: dict[str, dict[str, Any]], own: dict[str, list[float]],
+def report(cold: ColdStarts, counted: dict[str, dict[str, Any]], own: dict[str, list[float]],
            e2e: list[tuple[float, float, int]], billed_ms: dict[str, float], args: argparse.Namespace,
            load: float) -> None:
     out = _say
     out("\n== what each function loads that its first request does not run (python -X importtime; "
         "files in .cache/bench/importtime) ==")
-    for function, modules in cold["compiled"]["unused"].items():
+    for function, modules in cold.unused.items():
         top = ", ".join(f"{name} {ms:.0f} ms" for name, ms in modules[:6]) or "nothing over 1 ms"
         out(f"{function:<26} {top}")
 
     out(f"\n== cold start: import the handler and serve its first request, median of {args.runs} fresh "
-        f"interpreters; floor = import boto3 + one client + one GetItem ==")
-    out(f"{'function':<26} {'ms':>7} {'x floor':>8} {'ms, no .pyc':>12} {'x floor':>8} {'peak RSS MB':>12}")
-    compiled, source = cold["compiled"], cold.get("source")
-    out(f"{'floor':<26} {_med(compiled['times']['floor']):>7.0f} {1.0:>8.2f} "
-        f"{(_med(source['times']['floor']) if source else float('nan')):>12.0f} {1.0:>8.2f} "
-        f"{_med(compiled['rss']['floor']) / 1024:>12.0f}")
-    for function in FUNCTIONS:
-        out(f"{function:<26} {_med(compiled['times'][function]):>7.0f} {_med(compiled['ratios'][function]):>8.2f} "
-            f"{(_med(source['times'][function]) if source else float('nan')):>12.0f} "
-            f"{(_med(source['ratios'][function]) if source else float('nan')):>8.2f} "
-            f"{_med(compiled['rss'][function]) / 1024:>12.0f}")
+        f"interpreters; floor = import boto3 + one client + one GetItem, in the same rounds ==")
+    out(f"floor: {_med(cold.floor):.0f} ms, peak RSS {_med(cold.floor_rss) / 1024:.0f} MB")
+    out(f"{'build':<28} {'function':<26} {'ms':>7} {'x floor':>8} {'peak RSS MB':>12}")
+    for label, by_function in cold.times.items():
+        for function in FUNCTIONS:
+            out(f"{label:<28} {function:<26} {_med(by_function[function]):>7.0f} "
+                f"{_med(cold.ratios[label][function]):>8.2f} {_med(cold.rss[label][function]) / 1024:>12.0f}")
 
     out("\n== calls per check, warm container (counted from botocore events and the HTTP session) ==")
     out(f"{'flow':<18} {'verdict':<13} {'DynamoDB':>8} {'KMS':>4} {'Secrets':>7} {'tokens':>6} "

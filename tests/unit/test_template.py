@@ -595,9 +595,18 @@ def test_no_function_bundles_its_own_requirements(
     assert bundling == {}
 
 
-def test_shared_layer_is_built_with_python_3_13(source: dict[str, Any]) -> None:
+def test_shared_layer_is_built_for_python_3_13_on_arm64_with_its_bytecode(source: dict[str, Any]) -> None:
+    """sam build's python builder unpacks wheels without .pyc, and /opt is read-only on Lambda: every cold start
+    would compile every module. The layer's own build target installs the aarch64 wheels for 3.13 and compiles."""
     layer_id = _only_resource_of_type(source["Resources"], "AWS::Serverless::LayerVersion")
-    assert (source["Resources"][layer_id].get("Metadata") or {}).get("BuildMethod") == "python3.13"
+    layer = source["Resources"][layer_id]
+    assert (layer.get("Metadata") or {}).get("BuildMethod") == "makefile"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    makefile = (TEMPLATE_PATH.parent / layer["Properties"]["ContentUri"] / "Makefile").read_text()
+    recipe = makefile.partition(f"build-{layer_id}:")[2]
+    assert "--python-version 3.13" in recipe and "--target \"$(ARTIFACTS_DIR)/python\"" in recipe
+    assert re.search(r"PLATFORMS :=(\s+--platform \S+_aarch64)+\n", makefile)
+    assert "compileall" in recipe and "--invalidation-mode unchecked-hash" in recipe
 
 
 def test_shared_layer_is_built_for_arm64(source: dict[str, Any]) -> None:
