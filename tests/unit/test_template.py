@@ -1000,35 +1000,22 @@ def test_deploy_guide_explains_every_template_parameter(source: dict[str, Any]) 
 # an alias, and SnapStart applies to those versions only when the parameter says "true".
 
 
-def _evaluate(value: Any, conditions: dict[str, Any], parameters: dict[str, str]) -> Any:
-    """The value CloudFormation would use: Fn::If, Fn::Equals, Ref to a parameter and Condition resolved."""
-    if isinstance(value, dict) and len(value) == 1:
-        (key, body), = value.items()
-        if key == "Fn::If":
-            name, when_true, when_false = body
-            return _evaluate(when_true if _evaluate(conditions[name], conditions, parameters) else when_false,
-                             conditions, parameters)
-        if key == "Fn::Equals":
-            left, right = (_evaluate(side, conditions, parameters) for side in body)
-            return left == right
-        if key == "Ref" and body in parameters:
-            return parameters[body]
-        if key == "Condition":
-            return _evaluate(conditions[body], conditions, parameters)
-    return value
-
-
 def _api_function_ids(source: dict[str, Any]) -> set[str]:
     return {name for name, res in source["Resources"].items()
             if res["Type"] == "AWS::Serverless::Function"
             and any(event.get("Type") == "Api" for event in (res["Properties"].get("Events") or {}).values())}
 
 
-def _snapstart(transformed: dict[str, Any], snapstart: str) -> dict[str, Any]:
-    conditions = transformed.get("Conditions") or {}
-    return {name: _evaluate((res["Properties"].get("SnapStart") or {}).get("ApplyOn", "None"), conditions,
-                            {"SnapStart": snapstart})
-            for name, res in transformed["Resources"].items() if res["Type"] == "AWS::Lambda::Function"}
+def _snapstart(snapstart: str) -> dict[str, Any]:
+    """SnapStart's ApplyOn per deployed function, in the template deployed with SnapStart=`snapstart`."""
+    deployed = transform_offline(load_sam_template(TEMPLATE_PATH), {"SnapStart": snapstart})
+    return {name: (res["Properties"].get("SnapStart") or {}).get("ApplyOn", "None")
+            for name, res in deployed["Resources"].items() if res["Type"] == "AWS::Lambda::Function"}
+
+
+def _versions(snapstart: str) -> set[str]:
+    deployed = transform_offline(load_sam_template(TEMPLATE_PATH), {"SnapStart": snapstart})
+    return {name for name, res in deployed["Resources"].items() if res["Type"] == "AWS::Lambda::Version"}
 
 
 def test_snapstart_is_off_unless_asked_for(source: dict[str, Any]) -> None:
@@ -1038,12 +1025,18 @@ def test_snapstart_is_off_unless_asked_for(source: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(("snapstart", "applies_to_api"), [("true", "PublishedVersions"), ("false", "None")])
 def test_snapstart_parameter_switches_it_on_the_api_functions_only(
-    source: dict[str, Any], transformed: dict[str, Any], snapstart: str, applies_to_api: str
+    source: dict[str, Any], snapstart: str, applies_to_api: str
 ) -> None:
     api = _api_function_ids(source)
-    applied = _snapstart(transformed, snapstart)
+    applied = _snapstart(snapstart)
     assert api and {name: applied[name] for name in api} == dict.fromkeys(api, applies_to_api)
     assert {name: on for name, on in applied.items() if name not in api} == dict.fromkeys(set(applied) - api, "None")
+
+
+def test_switching_snapstart_publishes_new_versions() -> None:
+    """A snapshot is taken when a version is published: flipping the parameter must publish, not only reconfigure."""
+    on, off = _versions("true"), _versions("false")
+    assert len(on) == len(off) == 3 and on.isdisjoint(off)
 
 
 def test_api_gateway_invokes_a_published_version_through_an_alias(
