@@ -492,10 +492,11 @@ def report(cold: ColdStarts, counted: dict[str, dict[str, Any]], own: dict[str, 
 
     out("\n== calls per check, warm container (counted from botocore events and the HTTP session) ==")
     out(f"{'flow':<18} {'verdict':<13} {'DynamoDB':>8} {'KMS':>4} {'Secrets':>7} {'tokens':>6} "
-        f"{'provider':>8} {'minimum':>7}  DynamoDB by operation")
+        f"{'provider':>8} {'minimum':>7}  AWS by operation")
     for name, row in counted.items():
         calls: Calls = row["calls"]
-        dynamo = ", ".join(f"{op} {n}" for (svc, op), n in sorted(calls.aws.items()) if svc == "dynamodb")
+        dynamo = ", ".join(f"{op} {n}" if svc == "dynamodb" else f"{svc} {op} {n}"
+                           for (svc, op), n in sorted(calls.aws.items()))
         out(f"{name:<18} {row['status']!s:<13} {calls.aws_count('dynamodb'):>8} {calls.aws_count('kms'):>4} "
             f"{calls.aws_count('secrets-manager'):>7} {calls.http_count(TRUID_TOKEN_PATH):>6} "
             f"{sum(calls.http.values()):>8} {row['minimum']:>7}  {dynamo}")
