@@ -43,7 +43,8 @@ def test_before_snapshot_loads_what_a_first_request_needs_without_credentials_or
         " 'models': models, 'clients': aws.client.cache_info().currsize,"
         " 'credentials': aws.session.cache_info().currsize and aws.session()._session._credentials is not None}))\n"
     )
-    env = {"PATH": "/usr/bin:/bin", "TABLE_NAME": "checks", "SECRET_ID": "secret", "AWS_DEFAULT_REGION": "us-east-1",
+    env = {"PATH": "/usr/bin:/bin", "TABLE_NAME": "checks", "SECRET_ID": "secret", "CALLBACK_SECRET_ID": "callback",
+           "AWS_DEFAULT_REGION": "us-east-1",
            "AWS_ACCESS_KEY_ID": "snapshot", "AWS_SECRET_ACCESS_KEY": "snapshot"}
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
 
