@@ -47,6 +47,8 @@ $(BENCH_STAMP): pyproject.toml
 	@test -x $(BENCH_VENV)/bin/python || $(BENCH_PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip install -q -e '.[dev]'
+	# Lambda's runtime has no awscrt (aws-sam-cli brings it); botocore imports it whenever it is installed.
+	$(BENCH_VENV)/bin/python -m pip uninstall -q -y awscrt
 	@rm -f $(BENCH_VENV)/.installed-* && touch $@
 
 build: deps ## sam build (needs python3.13 on PATH; aws-sam-cli comes with the dev dependencies)

@@ -107,7 +107,7 @@ def start(provider_timeout: float) -> tuple[Any, Instrumented]:
     instrumented = Instrumented(counter)
     from sandbox.gateway import FunctionUrl, RestApi
 
-    rest = stack.gateway.api._server.get_app()
+    rest = stack.gateway.rest_api
     url_app = stack.gateway.callback._server.get_app()
     assert isinstance(rest, RestApi) and isinstance(url_app, FunctionUrl)
     for function in list(rest.handlers):
