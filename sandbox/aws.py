@@ -1,5 +1,5 @@
 """The sandbox's AWS side on loopback: DynamoDB Local (from npm), a moto server for Secrets Manager,
-the checks table built from template.yaml, and boto3 clients pointed at them."""
+the tables built from template.yaml, and boto3 clients pointed at them."""
 
 from __future__ import annotations
 
@@ -287,20 +287,35 @@ def load_template(path: Path) -> dict[str, Any]:
     return template
 
 
-def table_properties_from_template(template_path: Path | None = None) -> dict[str, Any]:
-    """The Properties of the template's one AWS::DynamoDB::Table resource."""
+def _table_logical_id(template: dict[str, Any], env_var: str, path: Path) -> str:
+    """The AWS::DynamoDB::Table that the functions' environment variable `env_var` names (`!Ref Table`)."""
+    resources = template.get("Resources") or {}
+    tables = {name for name, res in resources.items() if res.get("Type") == "AWS::DynamoDB::Table"}
+    environments = [(template.get("Globals") or {}).get("Function") or {}] + [
+        res.get("Properties") or {} for res in resources.values() if res.get("Type") == "AWS::Serverless::Function"]
+    named: set[str] = {str(value["Ref"]) for env in environments
+             if isinstance(value := ((env.get("Environment") or {}).get("Variables") or {}).get(env_var), dict)
+             and value.get("Ref") in tables}
+    if len(named) != 1:
+        raise ValueError(f"{path}: {env_var} must name exactly one AWS::DynamoDB::Table, found {sorted(named)} "
+                         f"(tables: {sorted(tables)})")
+    return named.pop()
+
+
+def table_properties_from_template(template_path: Path | None = None, env_var: str = "TABLE_NAME") -> dict[str, Any]:
+    """The Properties of the AWS::DynamoDB::Table the functions find through `env_var` (the checks table
+    through TABLE_NAME, the idempotency records' through IDEMPOTENCY_TABLE_NAME)."""
     path = template_path or TEMPLATE_PATH
-    resources = load_template(path).get("Resources") or {}
-    tables = {name: res for name, res in resources.items() if res.get("Type") == "AWS::DynamoDB::Table"}
-    if len(tables) != 1:
-        raise ValueError(f"{path} must declare exactly one AWS::DynamoDB::Table, found {sorted(tables)}")
-    properties: dict[str, Any] = next(iter(tables.values())).get("Properties") or {}
+    template = load_template(path)
+    resource = template["Resources"][_table_logical_id(template, env_var, path)]
+    properties: dict[str, Any] = resource.get("Properties") or {}
     return properties
 
 
-def create_checks_table(dynamodb_client: DynamoDBClient, table_name: str, template_path: Path | None = None) -> None:
-    """Create the checks table exactly as template.yaml shapes it, then switch on its TTL."""
-    properties = table_properties_from_template(template_path)
+def create_table(dynamodb_client: DynamoDBClient, table_name: str, env_var: str = "TABLE_NAME",
+                 template_path: Path | None = None) -> None:
+    """Create the table `env_var` names exactly as template.yaml shapes it, then switch on its TTL."""
+    properties = table_properties_from_template(template_path, env_var)
     shape = {key: properties[key] for key in _TABLE_SHAPE_KEYS if key in properties}
     dynamodb_client.create_table(TableName=table_name, **shape)
     dynamodb_client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
@@ -322,11 +337,12 @@ def seed_secret(secretsmanager_client: SecretsManagerClient, name: str, value: d
 
 
 def signing_key_properties(template_path: Path | None = None) -> dict[str, Any]:
-    """The Properties of the template's attestation signing keys (its AWS::KMS::Key resources, which
-    differ only in their slot)."""
+    """The Properties of the template's attestation signing keys (its SIGN_VERIFY AWS::KMS::Key resources,
+    which differ only in their slot; the tables' optional key encrypts)."""
     path = template_path or TEMPLATE_PATH
     resources = load_template(path).get("Resources") or {}
-    keys = [res.get("Properties") or {} for res in resources.values() if res.get("Type") == "AWS::KMS::Key"]
+    keys = [res.get("Properties") or {} for res in resources.values()
+            if res.get("Type") == "AWS::KMS::Key" and (res.get("Properties") or {}).get("KeyUsage") == "SIGN_VERIFY"]
     if not keys:
         raise ValueError(f"{path} declares no AWS::KMS::Key to sign attestations with")
     return keys[0]

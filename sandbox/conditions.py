@@ -79,11 +79,12 @@ def resolve(template: Mapping[str, Any], parameters: Mapping[str, str], speciali
     resolved: dict[str, Any] = walk(dict(template))
     if specialise:
         resolved.pop("Conditions", None)
-        text = json.dumps({k: v for k, v in resolved.items() if k != "Parameters"})
-        resolved["Parameters"] = {name: spec for name, spec in (resolved.get("Parameters") or {}).items()
-                                  if json.dumps({"Ref": name}) in text or f"${{{name}}}" in text}
         for section in ("Resources", "Outputs"):
             entries = resolved.get(section) or {}
             resolved[section] = {name: {key: value for key, value in entry.items() if key != "Condition"}
                                  for name, entry in entries.items() if conditions.get(entry.get("Condition", ""), True)}
+        # after the false resources are gone: a parameter only they used is unused (cfn-lint W2001)
+        text = json.dumps({k: v for k, v in resolved.items() if k != "Parameters"})
+        resolved["Parameters"] = {name: spec for name, spec in (resolved.get("Parameters") or {}).items()
+                                  if json.dumps({"Ref": name}) in text or f"${{{name}}}" in text}
     return resolved

@@ -257,7 +257,8 @@ class RestApi:
         return [response.body.encode()]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        full_path = str(environ.get("PATH_INFO", "/"))
+        # WSGI hands the percent-decoded path over as Latin-1 text; API Gateway's is UTF-8.
+        full_path = str(environ.get("PATH_INFO", "/")).encode("latin-1").decode("utf-8", errors="replace")
         prefix = f"/{self.stage}"
         if not full_path.startswith(prefix + "/"):
             return _json_error(start_response, 403, "Missing Authentication Token")

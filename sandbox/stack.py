@@ -27,6 +27,7 @@ from sandbox.web.phone import PhoneProxy, start_phone_proxy
 
 STATE_FILE = ROOT / ".cache" / "sandbox" / "stack.json"
 TABLE_NAME = "silentcheck-sandbox-checks"
+IDEMPOTENCY_TABLE_NAME = "silentcheck-sandbox-idempotency"
 SECRET_NAME = "silentcheck/sandbox"  # the main secret: pepper, CAMARA, Infobip
 CALLBACK_SECRET_NAME = "silentcheck/sandbox-callbacks"  # what provider_callback may read: tru.ID
 # A client secret with every character RFC 6749 §2.3.1's form-encoding changes (many providers issue
@@ -247,7 +248,8 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
         "PROVIDER_TIMEOUT_SECONDS": str(provider_timeout_seconds),
         "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
     })
-    aws.create_checks_table(aws.client("dynamodb", dynamodb.endpoint), TABLE_NAME)
+    aws.create_table(aws.client("dynamodb", dynamodb.endpoint), TABLE_NAME, "TABLE_NAME")
+    aws.create_table(aws.client("dynamodb", dynamodb.endpoint), IDEMPOTENCY_TABLE_NAME, "IDEMPOTENCY_TABLE_NAME")
 
     network = serve(network_sim.make_app(network_sim.MobileNetwork()))
     projects = {cid: truid_sim.Project(client_secret=secret, mode=mode)  # type: ignore[arg-type]
@@ -274,7 +276,8 @@ def start_stack(provider_timeout_seconds: float = 5.0, truid_slow_seconds: float
     phone_proxy = start_phone_proxy(network.base_url)
     services = {network.base_url: "mobile network", truid.base_url: "tru.ID", camara.base_url: "CAMARA aggregator",
                 infobip.base_url: "Infobip"}
-    gateway = start_gateway({"TABLE_NAME": TABLE_NAME, "SECRET_ID": secret_arn,
+    gateway = start_gateway({"TABLE_NAME": TABLE_NAME, "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE_NAME,
+                             "SECRET_ID": secret_arn,
                              "CALLBACK_SECRET_ID": callback_secret_arn, "POWERTOOLS_LOG_LEVEL": log_level,
                              "ROUTING": json.dumps(SANDBOX_ROUTING), "LIMITS": json.dumps(SANDBOX_LIMITS),
                              "SIGNING_KEY_ID": signing_key_id}, api_keys=[api_key],

@@ -12,6 +12,7 @@ from sandbox import aws
 from sandbox import stack as stacks
 
 TEST_TABLE = "silentcheck-test-checks"
+TEST_IDEMPOTENCY_TABLE = "silentcheck-test-idempotency"
 TEST_SECRET = "silentcheck/test"
 TEST_CALLBACK_SECRET = "silentcheck/test-callbacks"
 
@@ -49,6 +50,7 @@ def moto_env(moto_server: aws.MotoServer, monkeypatch: pytest.MonkeyPatch) -> It
         "AWS_ENDPOINT_URL_DYNAMODB": moto_server.endpoint,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_server.endpoint,
         "TABLE_NAME": TEST_TABLE,
+        "IDEMPOTENCY_TABLE_NAME": TEST_IDEMPOTENCY_TABLE,
         "SECRET_ID": TEST_SECRET,
         "CALLBACK_SECRET_ID": TEST_CALLBACK_SECRET,
         "PROVIDER_TIMEOUT_SECONDS": "2",
@@ -58,7 +60,8 @@ def moto_env(moto_server: aws.MotoServer, monkeypatch: pytest.MonkeyPatch) -> It
     import requests
 
     requests.post(f"{moto_server.endpoint}/moto-api/reset", timeout=5)
-    aws.create_checks_table(aws.client("dynamodb", moto_server.endpoint), TEST_TABLE)
+    aws.create_table(aws.client("dynamodb", moto_server.endpoint), TEST_TABLE, "TABLE_NAME")
+    aws.create_table(aws.client("dynamodb", moto_server.endpoint), TEST_IDEMPOTENCY_TABLE, "IDEMPOTENCY_TABLE_NAME")
     aws.seed_secret(aws.client("secretsmanager", moto_server.endpoint), TEST_SECRET,
                     {"pepper": secrets.token_urlsafe(32)})
     aws.seed_secret(aws.client("secretsmanager", moto_server.endpoint), TEST_CALLBACK_SECRET, {})

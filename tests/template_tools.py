@@ -127,3 +127,4 @@ def cfn_lint(template_path: Path) -> list[LintFinding]:
     if completed.returncode != 0 and not findings:  # exit codes 2/4/8 come with findings; anything else crashed
         raise RuntimeError(f"cfn-lint exited {completed.returncode}:\n{completed.stderr}")
     return findings
+

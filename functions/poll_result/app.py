@@ -6,11 +6,27 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from silentcheck import attestation, service, snapstart
-from silentcheck.api import JWKS_CACHE_SECONDS, bearer, json_response, observed, public_base_url, rest_resolver
+from silentcheck.api import (
+    JWKS_CACHE_SECONDS,
+    bearer,
+    json_response,
+    observed,
+    problem,
+    public_base_url,
+    rest_resolver,
+)
 from silentcheck.cors import cors
+from silentcheck.errors import CheckNotFound
 
 app = rest_resolver()
 snapstart.register()  # SnapStart's runtime hooks, when Lambda offers them (template parameter SnapStart)
+
+
+@app.not_found
+def _no_such_check(error: Exception) -> Response[str]:
+    """API Gateway sends only this function's two routes here: a path neither matches is GET /checks/{check_id}
+    with an id the route cannot match, so it answers as an unknown check does."""
+    return problem(CheckNotFound("no check with this id for this poll token"))
 
 
 @app.get("/checks/<check_id>")

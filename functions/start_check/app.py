@@ -4,8 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from silentcheck import limits, routing, service, snapstart
+from silentcheck import idempotency, limits, routing, service, snapstart
 from silentcheck.api import (
+    api_key_id,
     json_object_body,
     json_response,
     observed,
@@ -24,9 +25,12 @@ limits.limits()  # and so do bad LIMITS
 
 @app.post("/checks")
 def start_check() -> Response[str]:
+    key = idempotency.key_from(app.current_event.headers.get(idempotency.HEADER))
     request = StartRequest.model_validate(json_object_body(app))
     event = app.current_event.raw_event
-    created = service.start(request, source_ip=source_ip(event), api_base_url=public_base_url(event))
+    created = idempotency.start_once(
+        key, request, client=api_key_id(event), lambda_context=app.lambda_context,
+        start=lambda: service.start(request, source_ip=source_ip(event), api_base_url=public_base_url(event)))
     return json_response(201, created)
 
 

@@ -40,9 +40,11 @@ class App:
         """What the customer's backend sends with POST /checks (backend mode: its API key)."""
         return {"x-api-key": self.stack.api_key}
 
-    def start(self, phone_number: Any = "+447400900002", **body: Any) -> requests.Response:
+    def start(self, phone_number: Any = "+447400900002", idempotency_key: str | None = None,
+              **body: Any) -> requests.Response:
+        headers = {**self.backend_headers, **({"Idempotency-Key": idempotency_key} if idempotency_key else {})}
         return requests.post(f"{self.api}/checks", json={"phone_number": phone_number, **body},
-                             headers=self.backend_headers, timeout=15)
+                             headers=headers, timeout=15)
 
     def started(self, phone_number: str = "+447400900002") -> dict[str, Any]:
         response = self.start(phone_number)
@@ -83,6 +85,12 @@ class App:
         response = requests.post(f"{self.stack.truid.base_url}/_sandbox/callback-faults",
                                  json={"mode": mode, "count": count}, timeout=5)
         assert response.status_code == 201, response.text
+
+    def idempotency_records(self) -> list[dict[str, Any]]:
+        """Every raw item of the Idempotency-Key table, as stored."""
+        scanned: list[dict[str, Any]] = client("dynamodb", self.stack.dynamodb.endpoint).scan(
+            TableName=stacks.IDEMPOTENCY_TABLE_NAME, ConsistentRead=True)["Items"]
+        return scanned
 
     def items(self, prefix: str) -> list[dict[str, Any]]:
         """Every raw DynamoDB item whose key starts with `prefix` (`check#`, `limit#`, `breaker#`)."""

@@ -71,12 +71,13 @@ def test_dynamodb_local_listens_on_loopback_only(dynamodb_local: aws.DynamoDBLoc
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("env_var", ["TABLE_NAME", "IDEMPOTENCY_TABLE_NAME"])
 def test_table_created_from_template_has_the_templates_key_schema_and_ttl_attribute(
-    dynamodb: Any, table_name: str
+    dynamodb: Any, table_name: str, env_var: str
 ) -> None:
-    template_table = aws.table_properties_from_template()
+    template_table = aws.table_properties_from_template(env_var=env_var)
 
-    aws.create_checks_table(dynamodb, table_name)
+    aws.create_table(dynamodb, table_name, env_var)
 
     table = dynamodb.describe_table(TableName=table_name)["Table"]
     ttl = dynamodb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
@@ -89,7 +90,7 @@ def test_table_created_from_template_has_the_templates_key_schema_and_ttl_attrib
 
 @pytest.mark.integration
 def test_conditional_put_fails_on_the_second_write(dynamodb: Any, table_name: str) -> None:
-    aws.create_checks_table(dynamodb, table_name)
+    aws.create_table(dynamodb, table_name)
     item = _key_item("check-1")
     (key_name,) = item
     put = {
@@ -153,11 +154,11 @@ def test_load_template_resolves_short_form_tags(tmp_path: Path) -> None:
     assert outputs["Joined"]["Value"] == {"Fn::Join": ["-", ["a", {"Fn::GetAtt": ["Fn", "Arn"]}]]}
 
 
-def test_template_without_exactly_one_dynamodb_table_is_rejected(tmp_path: Path) -> None:
+def test_template_whose_table_name_names_no_dynamodb_table_is_rejected(tmp_path: Path) -> None:
     template = tmp_path / "template.yaml"
     template.write_text("Resources:\n  Bucket: {Type: AWS::S3::Bucket}\n")
 
-    with pytest.raises(ValueError, match="exactly one AWS::DynamoDB::Table"):
+    with pytest.raises(ValueError, match="TABLE_NAME must name exactly one AWS::DynamoDB::Table"):
         aws.table_properties_from_template(template)
 
 

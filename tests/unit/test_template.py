@@ -32,7 +32,7 @@ ACCEPTED_TRANSFORMED_FINDINGS: dict[str, str] = {
 # Reads and writes of items named by their key (BatchGetItem reads the providers' breakers in one call).
 ITEM_LEVEL_DYNAMODB_ACTIONS = frozenset(
     {"dynamodb:getitem", "dynamodb:batchgetitem", "dynamodb:putitem", "dynamodb:updateitem",
-     "dynamodb:query"}  # lower case: IAM ignores case
+     "dynamodb:deleteitem", "dynamodb:query"}  # lower case: IAM ignores case
 )
 BULK_DYNAMODB_ACTIONS = ("dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 SECRET_READ_ACTIONS = frozenset({"secretsmanager:getsecretvalue"})
@@ -83,9 +83,31 @@ def source_functions(source: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def _table_named_by(functions: dict[str, dict[str, Any]], variable: str) -> str:
+    """The table every function that has `variable` in its environment finds through it (`!Ref Table`)."""
+    named = {_ref_target(_environment(f)[variable]) for f in functions.values() if variable in _environment(f)}
+    assert len(named) == 1 and None not in named, f"{variable} names {named}"
+    return str(named.pop())
+
+
 @pytest.fixture(scope="module")
-def table_id(resources: dict[str, Any]) -> str:
-    return _only_resource_of_type(resources, "AWS::DynamoDB::Table")
+def table_id(functions: dict[str, dict[str, Any]]) -> str:
+    """The checks table."""
+    return _table_named_by(functions, "TABLE_NAME")
+
+
+@pytest.fixture(scope="module")
+def idempotency_table_id(functions: dict[str, dict[str, Any]]) -> str:
+    """The Idempotency-Key records of POST /checks: disposable, so items may be deleted (a failed start
+    releases its key)."""
+    return _table_named_by(functions, "IDEMPOTENCY_TABLE_NAME")
+
+
+@pytest.fixture(scope="module")
+def table_ids(resources: dict[str, Any], table_id: str, idempotency_table_id: str) -> list[str]:
+    every = sorted(name for name, res in resources.items() if res["Type"] == "AWS::DynamoDB::Table")
+    assert every == sorted({table_id, idempotency_table_id}), f"a table no function names: {every}"
+    return every
 
 
 @pytest.fixture(scope="module")
@@ -238,12 +260,17 @@ def _grants(action: str, wanted: str) -> bool:
     return fnmatch.fnmatchcase(wanted.lower(), action.lower())  # IAM actions are case-insensitive
 
 
-def _bulk_dynamodb_grants(resources: dict[str, Any], functions: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+def _bulk_dynamodb_grants(resources: dict[str, Any], functions: dict[str, dict[str, Any]],
+                          disposable_table: str | None = None) -> dict[str, set[str]]:
+    """Scans and deletions each function may do; a DeleteItem confined to `disposable_table` is not one."""
     found: dict[str, set[str]] = {}
     for name, function in functions.items():
         for statement in _allowed_statements(resources, function):
+            targets = _as_list(statement.get("Resource"))
+            confined = bool(targets) and all(_getatt(t) == (disposable_table, "Arn") for t in targets)
             for action in _actions(statement):
-                hits = {bulk for bulk in BULK_DYNAMODB_ACTIONS if _grants(action, bulk)}
+                hits = {bulk for bulk in BULK_DYNAMODB_ACTIONS if _grants(action, bulk)
+                        and not (confined and bulk == "dynamodb:DeleteItem")}
                 if hits:
                     found.setdefault(name, set()).update(hits)
     return found
@@ -370,9 +397,22 @@ def test_no_function_uses_the_sam_dynamodb_crud_policy(source_functions: dict[st
 
 
 def test_no_function_can_scan_or_delete_from_the_table(
-    resources: dict[str, Any], functions: dict[str, dict[str, Any]]
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]], idempotency_table_id: str
 ) -> None:
-    assert _bulk_dynamodb_grants(resources, functions) == {}
+    assert _bulk_dynamodb_grants(resources, functions, disposable_table=idempotency_table_id) == {}
+
+
+def test_only_start_check_reaches_the_idempotency_table(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]], idempotency_table_id: str
+) -> None:
+    reaching = sorted(
+        name
+        for name, function in functions.items()
+        for statement in _allowed_statements(resources, function)
+        if any(_getatt(r) == (idempotency_table_id, "Arn") for r in _as_list(statement.get("Resource")))
+    )
+    assert reaching == [name for name, f in functions.items() if "IDEMPOTENCY_TABLE_NAME" in _environment(f)]
+    assert len(reaching) == 1
 
 
 def test_functions_use_only_keyed_item_reads_writes_and_queries(
@@ -429,14 +469,15 @@ def test_function_policies_grant_nothing_by_exclusion(
     assert by_exclusion == []
 
 
-def test_dynamodb_statements_point_only_at_the_table(
-    resources: dict[str, Any], functions: dict[str, dict[str, Any]], table_id: str
+def test_dynamodb_statements_point_only_at_the_tables(
+    resources: dict[str, Any], functions: dict[str, dict[str, Any]], table_ids: list[str]
 ) -> None:
     def is_table_or_its_indexes(resource: Any) -> bool:
-        if _getatt(resource) == (table_id, "Arn"):
+        if _getatt(resource) in {(table_id, "Arn") for table_id in table_ids}:
             return True
         text = _sub_text(resource)
-        return text is not None and (text == f"${{{table_id}.Arn}}" or text.startswith(f"${{{table_id}.Arn}}/index/"))
+        return text is not None and any(text == f"${{{table_id}.Arn}}" or text.startswith(f"${{{table_id}.Arn}}/index/")
+                                        for table_id in table_ids)
 
     elsewhere = sorted(
         f"{name}: {resource}"
@@ -527,7 +568,7 @@ def test_function_roles_attach_no_broad_managed_policies(
 
 
 def test_least_privilege_checks_catch_a_crud_policy(
-    source: dict[str, Any], source_functions: dict[str, dict[str, Any]], table_id: str
+    source: dict[str, Any], source_functions: dict[str, dict[str, Any]], table_id: str, idempotency_table_id: str
 ) -> None:
     broad = copy.deepcopy(source)
     function_id = sorted(source_functions)[0]
@@ -540,7 +581,8 @@ def test_least_privilege_checks_catch_a_crud_policy(
         if res["Type"] == "AWS::Lambda::Function"
     }
 
-    flagged = _bulk_dynamodb_grants(broad_transformed["Resources"], broad_functions)
+    flagged = _bulk_dynamodb_grants(broad_transformed["Resources"], broad_functions,
+                                    disposable_table=idempotency_table_id)
 
     assert flagged == {function_id: set(BULK_DYNAMODB_ACTIONS)}
 
@@ -619,13 +661,25 @@ def test_shared_layer_is_built_for_arm64(source: dict[str, Any]) -> None:
 # 5. The table and the secret (requirements 38-39)
 
 
-def test_table_bills_per_request(table: dict[str, Any]) -> None:
-    assert table["Properties"].get("BillingMode") == "PAY_PER_REQUEST"
+def test_tables_bill_per_request(resources: dict[str, Any], table_ids: list[str]) -> None:
+    assert {name: resources[name]["Properties"].get("BillingMode") for name in table_ids} == {
+        name: "PAY_PER_REQUEST" for name in table_ids}
 
 
-def test_table_expires_items_with_ttl(table: dict[str, Any]) -> None:
-    ttl = table["Properties"].get("TimeToLiveSpecification") or {}
-    assert _is_true(ttl.get("Enabled")) and ttl.get("AttributeName")
+def test_tables_expire_items_with_ttl(resources: dict[str, Any], table_ids: list[str]) -> None:
+    for name in table_ids:
+        ttl = resources[name]["Properties"].get("TimeToLiveSpecification") or {}
+        assert _is_true(ttl.get("Enabled")) and ttl.get("AttributeName"), name
+
+
+def test_idempotency_table_has_the_layout_powertools_writes(resources: dict[str, Any],
+                                                            idempotency_table_id: str) -> None:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    layer = DynamoDBPersistenceLayer(table_name="t", boto3_client=object())  # type: ignore[arg-type]
+    properties = resources[idempotency_table_id]["Properties"]
+    assert properties["KeySchema"] == [{"AttributeName": layer.key_attr, "KeyType": "HASH"}]
+    assert properties["TimeToLiveSpecification"]["AttributeName"] == layer.expiry_attr
 
 
 def test_table_has_point_in_time_recovery(table: dict[str, Any]) -> None:
@@ -1055,3 +1109,106 @@ def test_api_gateway_invokes_a_published_version_through_an_alias(
     uris = {_sub_text(operation["x-amazon-apigateway-integration"]["uri"])
             for methods in body["paths"].values() for operation in methods.values()}
     assert uris and all(any(f"${{{alias}}}" in str(uri) for alias in aliases) for uri in uris), uris
+
+
+# --------------------------------------------------------------------------------------------------------
+# 9. Options, each off by default: AWS WAF on POST /checks, a customer-managed KMS key for the tables
+
+
+WAF_ON = {"StartWaf": "on"}
+KMS_ON = {"TableEncryption": "customer-managed"}
+
+
+@pytest.fixture(scope="module")
+def options_on(source: dict[str, Any]) -> dict[str, Any]:
+    """The resources of the stack deployed with both options on."""
+    found: dict[str, Any] = transform_offline(source, {**WAF_ON, **KMS_ON})["Resources"]
+    return found
+
+
+def _of_type(resources: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in resources.items() if res["Type"] == resource_type}
+
+
+def test_no_waf_by_default(resources: dict[str, Any]) -> None:
+    assert _of_type(resources, "AWS::WAFv2::WebACL") == _of_type(resources, "AWS::WAFv2::WebACLAssociation") == {}
+
+
+def test_waf_blocks_an_address_over_the_rate_on_post_checks_with_429(options_on: dict[str, Any]) -> None:
+    (acl,) = _of_type(options_on, "AWS::WAFv2::WebACL").values()
+
+    (rule,) = acl["Properties"]["Rules"]
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert (rate["Limit"], rate["AggregateKeyType"]) == ({"Ref": "StartWafRateLimit"}, "IP")
+    matches = {(m["ByteMatchStatement"]["PositionalConstraint"], m["ByteMatchStatement"]["SearchString"])
+               for m in rate["ScopeDownStatement"]["AndStatement"]["Statements"]}
+    assert matches == {("EXACTLY", "POST"), ("ENDS_WITH", "/checks")}
+    assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    assert acl["Properties"]["DefaultAction"] == {"Allow": {}}
+
+
+def test_waf_answers_with_the_body_the_api_documents_for_throttling(options_on: dict[str, Any], doc: Any) -> None:
+    (acl,) = _of_type(options_on, "AWS::WAFv2::WebACL").values()
+    key = acl["Properties"]["Rules"][0]["Action"]["Block"]["CustomResponse"]["CustomResponseBodyKey"]
+    body = acl["Properties"]["CustomResponseBodies"][key]
+
+    documented = doc["paths"]["/checks"]["post"]["responses"]["429"]["content"]["application/json"]["example"]
+    assert (body["ContentType"], json.loads(body["Content"])) == ("APPLICATION_JSON", documented)
+
+
+def test_waf_is_attached_to_the_api_stage(options_on: dict[str, Any]) -> None:
+    (association,) = _of_type(options_on, "AWS::WAFv2::WebACLAssociation").values()
+    (api_id,) = _of_type(options_on, "AWS::ApiGateway::RestApi")
+    (stage_id,) = _of_type(options_on, "AWS::ApiGateway::Stage")
+    (acl_id,) = _of_type(options_on, "AWS::WAFv2::WebACL")
+
+    arn = _sub_text(association["Properties"]["ResourceArn"])
+    assert arn is not None
+    assert arn.endswith(f":apigateway:${{AWS::Region}}::/restapis/${{{api_id}}}/stages/${{{stage_id}}}")
+    assert _getatt(association["Properties"]["WebACLArn"]) == (acl_id, "Arn")
+
+
+def _table_key(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: key for name, key in _of_type(resources, "AWS::KMS::Key").items()
+            if key["Properties"].get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT"}
+
+
+def test_tables_use_the_aws_managed_key_by_default(resources: dict[str, Any], table_ids: list[str]) -> None:
+    assert {name: resources[name]["Properties"]["SSESpecification"] for name in table_ids} == {
+        name: {"SSEEnabled": True} for name in table_ids}
+    assert _table_key(resources) == {}
+
+
+def test_customer_managed_key_encrypts_every_table(options_on: dict[str, Any], table_ids: list[str]) -> None:
+    (key_id,) = _table_key(options_on)
+
+    assert {name: options_on[name]["Properties"]["SSESpecification"] for name in table_ids} == {
+        name: {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": key_id}} for name in table_ids}
+
+
+def test_customer_managed_key_rotates_and_outlives_the_stack(options_on: dict[str, Any]) -> None:
+    (key,) = _table_key(options_on).values()
+
+    assert _is_true(key["Properties"]["EnableKeyRotation"])
+    assert (key.get("DeletionPolicy"), key.get("UpdateReplacePolicy")) == ("Retain", "Retain")
+
+
+def test_customer_managed_key_is_usable_only_through_dynamodb_in_this_account(options_on: dict[str, Any]) -> None:
+    """Anyone but the account's administrators may use the key only by way of DynamoDB, so the tables' IAM
+    statements (least privilege, above) remain what decides who reads them."""
+    (key,) = _table_key(options_on).values()
+    account_root = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+
+    for statement in key["Properties"]["KeyPolicy"]["Statement"]:
+        if statement["Principal"] == {"AWS": account_root}:
+            continue
+        conditions = statement["Condition"]["StringEquals"]
+        assert conditions["kms:ViaService"] == {"Fn::Sub": "dynamodb.${AWS::Region}.${AWS::URLSuffix}"}
+        assert conditions["kms:CallerAccount"] == {"Ref": "AWS::AccountId"}
+        assert not any(action in ("kms:*", "*") for action in _as_list(statement["Action"]))
+
+
+def test_both_options_on_pass_cfn_lint_after_the_transform(source: dict[str, Any], tmp_path: Path) -> None:
+    findings = cfn_lint(write_json(transform_offline(source, {**WAF_ON, **KMS_ON}), tmp_path / "options.json"))
+
+    assert [str(f) for f in findings if f.rule not in ACCEPTED_TRANSFORMED_FINDINGS] == []

@@ -55,7 +55,7 @@ def rest_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(json.JSONDecodeError)
     def _not_json(error: json.JSONDecodeError) -> Response[str]:
-        return problem(InvalidRequest("the request body must be a JSON object"))
+        return problem(InvalidRequest("the request body must be a JSON object, encoded in UTF-8"))
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[str]:
@@ -82,9 +82,12 @@ def json_response(status: int, body: Any, cache_seconds: int | None = None) -> R
 
 
 def json_object_body(app: BaseRouter) -> dict[str, Any]:
-    body = app.current_event.json_body if app.current_event.body else None
+    try:  # a body that is not UTF-8 arrives base64-encoded and fails to decode (UnicodeDecodeError)
+        body = app.current_event.json_body if app.current_event.body else None
+    except ValueError:
+        body = None
     if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
+        raise InvalidRequest("the request body must be a JSON object, encoded in UTF-8")
     return body
 
 
@@ -99,6 +102,12 @@ def source_ip(event: Any) -> str | None:
     """The connection's source IP as API Gateway saw it; X-Forwarded-For is never consulted."""
     ip = event.get("requestContext", {}).get("identity", {}).get("sourceIp")
     return str(ip) if ip else None
+
+
+def api_key_id(event: Any) -> str | None:
+    """The id of the API key API Gateway checked for this request (ClientAuth api_key), else None."""
+    key_id = event.get("requestContext", {}).get("identity", {}).get("apiKeyId")
+    return str(key_id) if key_id else None
 
 
 def public_base_url(event: Any) -> str:

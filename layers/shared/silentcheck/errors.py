@@ -55,6 +55,25 @@ class RateLimited(SilentCheckError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class IdempotencyKeyReused(SilentCheckError):
+    """An Idempotency-Key seen before with another body: the first request's answer is not this one's."""
+
+    status = 422
+    code = "IDEMPOTENCY_KEY_REUSED"
+    title = "Idempotency key reused with another request"
+
+
+class IdempotencyKeyInUse(SilentCheckError):
+    """A request with this Idempotency-Key is still being answered; its answer will be replayed once it is."""
+
+    status = 409
+    code = "IDEMPOTENCY_KEY_IN_USE"
+    title = "A request with this idempotency key is in progress"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
 class CheckNotFound(SilentCheckError):
     """Unknown check and wrong poll token answer alike, so ids cannot be probed."""
 

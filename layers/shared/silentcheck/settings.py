@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, HttpUrl, ValidationError
 
 class Settings(BaseModel, frozen=True):
     table_name: str = Field(min_length=3)
+    idempotency_table_name: str | None = Field(default=None, min_length=3)  # start_check's Idempotency-Key records
     callback_secret_id: str = Field(min_length=1)  # what provider_callback needs; every function reads it
     secret_id: str | None = Field(default=None, min_length=1)  # the main secret; provider_callback has none
     public_api_url: HttpUrl | None = None
@@ -28,6 +29,7 @@ class Settings(BaseModel, frozen=True):
 _ENV = {
     "table_name": "TABLE_NAME",
     "callback_secret_id": "CALLBACK_SECRET_ID",
+    "idempotency_table_name": "IDEMPOTENCY_TABLE_NAME",
     "secret_id": "SECRET_ID",
     "public_api_url": "PUBLIC_API_URL",
     "callback_url": "CALLBACK_URL",
