@@ -8,6 +8,7 @@ through the real `lambda_handler`.
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib.util
 import json
 import os
@@ -267,9 +268,13 @@ class RestApi:
         for route in self.routes:
             match = route.pattern.match(path)
             if match and route.method == method:
-                if (method, route.template) in self.key_routes and environ.get("HTTP_X_API_KEY") not in self.api_keys:
+                key_required = (method, route.template) in self.key_routes
+                if key_required and environ.get("HTTP_X_API_KEY") not in self.api_keys:
                     return self._gateway_response("INVALID_API_KEY", start_response)
                 event = self._event(environ, route, path, full_path, match.groupdict())
+                if key_required:  # API Gateway names the key it checked (its id, 10 characters)
+                    key_id = hashlib.sha256(str(environ["HTTP_X_API_KEY"]).encode()).hexdigest()[:10]
+                    event["requestContext"]["identity"]["apiKeyId"] = key_id
                 context = _FakeContext(route.function.logical_id)
                 return _respond(self.handlers[route.function.logical_id](event, context), start_response)
         return _json_error(start_response, 403, "Missing Authentication Token")

@@ -139,3 +139,20 @@ def test_the_stored_answer_holds_no_poll_token_check_url_or_number(app: App):
         assert secret not in stored
 
 
+
+
+def test_a_key_is_scoped_to_the_api_key_that_sent_it(app: App):
+    """The same Idempotency-Key and body from a backend (its API key) and from an app (app mode, no key)
+    are two requests: neither gets the other's answer, poll token included."""
+    key = _key()
+    backend = app.start(NUMBER, idempotency_key=key).json()
+    app.stack.configure_api(client_auth="none")
+    try:
+        anonymous = requests.post(f"{app.api}/checks", json={"phone_number": NUMBER},
+                                  headers={"Idempotency-Key": key}, timeout=15)
+    finally:
+        app.stack.configure_api()
+
+    assert anonymous.status_code == 201, anonymous.text
+    assert anonymous.json()["check_id"] != backend["check_id"]
+    assert anonymous.json()["poll_token"] != backend["poll_token"]
