@@ -169,3 +169,17 @@ def test_a_sealed_answer_moved_to_another_check_does_not_open(moto_env: aws.Moto
     with pytest.raises(SealBroken):
         idempotency._SealedAnswer().from_dict(answer)
     assert base64.b64decode(answer["sealed"])  # what is stored is the sealed blob
+
+
+def test_after_a_pepper_rotation_a_retry_of_an_earlier_start_is_refused_as_reused(moto_env: aws.MotoServer) -> None:
+    from silentcheck import secrets as sc_secrets
+    from tests.conftest import TEST_SECRET
+
+    start = _Starts()
+    _once(start)
+    aws.seed_secret(aws.client("secretsmanager", moto_env.endpoint), TEST_SECRET, {"pepper": tokens.new_token()})
+    sc_secrets.forget()
+
+    with pytest.raises(IdempotencyKeyReused):
+        _once(start)
+    assert start.runs == 1
