@@ -242,7 +242,7 @@ class Invoker:
     overruns: Overruns
     time_scale: float = 1.0
 
-    def __call__(self, function: Function, handler: LambdaHandler | Containers, event: dict[str, Any],
+    def __call__(self, function: Function, handler: LambdaHandler, event: dict[str, Any],
                  request: str) -> dict[str, Any]:
         context = _FakeContext(function.logical_id, function.timeout * self.time_scale)
         result = handler(event, context)
@@ -364,7 +364,8 @@ class RestApi:
                 routes.append(Route(method, path, re.compile(regex), function))
         # API Gateway prefers literal segments over {params}: /checks/return beats /checks/{check_id}.
         self.routes = sorted(routes, key=lambda r: -r.literal_segments)
-        self.handlers = {r.function.logical_id: Containers(r.function) for r in self.routes}
+        self.handlers: dict[str, LambdaHandler] = {r.function.logical_id: Containers(r.function)
+                                                   for r in self.routes}
 
     def configure(self, functions: Iterable[Function]) -> None:
         """Take the API-key settings of the template read with other parameter values (ClientAuth)."""
@@ -432,7 +433,7 @@ class FunctionUrl:
 
     def __init__(self, function: Function, invoke: Invoker) -> None:
         self.function = function
-        self.handler = Containers(function)
+        self.handler: LambdaHandler = Containers(function)
         self.invoke = invoke
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
