@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run serve test lint unit integration browser bench build deploy deps system-deps clean
+.PHONY: run serve test lint unit integration browser bench soak build deploy deps system-deps clean
 
 run: deps ## start the sandbox, verify one number end to end, keep serving
 	$(BIN)/python -m sandbox run
@@ -50,6 +50,9 @@ $(BENCH_STAMP): pyproject.toml
 	# Lambda's runtime has no awscrt (aws-sam-cli brings it); botocore imports it whenever it is installed.
 	$(BENCH_VENV)/bin/python -m pip uninstall -q -y awscrt
 	@rm -f $(BENCH_VENV)/.installed-* && touch $@
+
+soak: deps ## 1,000 checks, 16 phones, faults injected, then a table audit (docs/reliability.md)
+	$(BIN)/python -m sandbox.soak
 
 build: deps ## sam build (needs python3.13 on PATH; aws-sam-cli comes with the dev dependencies)
 	$(BIN)/sam build --parallel

@@ -100,8 +100,10 @@ def _say(*parts: object) -> None:
 
 def start(provider_timeout: float) -> tuple[Any, Instrumented]:
     from sandbox import stack as stacks
+    from sandbox.gateway import read_functions
 
-    stack = stacks.start_stack(provider_timeout_seconds=provider_timeout, log_level="WARNING")
+    template_timeout = float(read_functions()[0].environment["PROVIDER_TIMEOUT_SECONDS"])
+    stack = stacks.start_stack(time_scale=provider_timeout / template_timeout, log_level="WARNING")
     stack.configure_limits(ROOMY_LIMITS)
     counter = CallCounter().install()
     instrumented = Instrumented(counter)

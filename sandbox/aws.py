@@ -43,7 +43,7 @@ _TABLE_SHAPE_KEYS = (
     "GlobalSecondaryIndexes",
     "ProvisionedThroughput",
 )
-_STARTUP_TIMEOUT_S = 30.0
+_STARTUP_TIMEOUT_S = 90.0  # a JVM start on a loaded 2-core machine has taken over 30 s
 
 # DynamoDB Local has no bind-address option (-help lists none; its ServerRunner reads no host setting),
 # and it builds Jetty with `new Server(port)`, whose connector has no host and so listens on every

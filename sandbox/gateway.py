@@ -1,8 +1,10 @@
 """Serves template.yaml's functions over HTTP the way API Gateway and function URLs do, without Docker.
 
-Routes, handlers and environment are read from the template; each request becomes the event
-API Gateway (REST, payload 1.0) or a Lambda function URL (payload 2.0) would send, and goes
-through the real `lambda_handler`.
+Routes, handlers, environment and timeouts are read from the template; each request becomes the
+event API Gateway (REST, payload 1.0) or a Lambda function URL (payload 2.0) would send, and goes
+through the real `lambda_handler` with a context whose remaining time counts down from the function's
+`Timeout` (times `time_scale`). An invocation that runs past it is answered 502, as Lambda's kill is,
+and recorded in `Gateway.overruns` (the integration tests fail on any).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,6 +33,8 @@ from sandbox.httpserver import RunningServer, WSGIApp, serve
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 LAYER = ROOT / "layers" / "shared"
+# The functions' environment variables that are durations: `time_scale` shortens them with the Timeouts.
+TIME_BUDGET_VARIABLES = frozenset({"PROVIDER_TIMEOUT_SECONDS", "RECORD_MARGIN_SECONDS"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class Function:
     environment: dict[str, Any]
     routes: tuple[tuple[str, str], ...]  # (METHOD, /path/{param})
     has_function_url: bool
+    timeout: float = 3.0  # seconds: the function's Timeout, else the Globals' (Lambda's default is 3)
     api_key_routes: frozenset[tuple[str, str]] = frozenset()  # routes whose event sets Auth.ApiKeyRequired
 
 
@@ -59,7 +65,8 @@ def read_functions(template_path: Path = TEMPLATE, parameters: Mapping[str, str]
     """The template's functions as CloudFormation deploys them with `parameters` (defaults otherwise)."""
     source = load_template(template_path)
     template = conditions.resolve(source, conditions.parameter_values(source, parameters))
-    global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    global_function = template.get("Globals", {}).get("Function", {})
+    global_env = global_function.get("Environment", {}).get("Variables", {})
     functions = []
     for logical_id, resource in template["Resources"].items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -76,8 +83,9 @@ def read_functions(template_path: Path = TEMPLATE, parameters: Mapping[str, str]
             for event in props.get("Events", {}).values()
             if event.get("Type") == "Api" and (event["Properties"].get("Auth") or {}).get("ApiKeyRequired") is True
         )
+        timeout = float(props.get("Timeout", global_function.get("Timeout", 3)))
         functions.append(Function(logical_id, props["CodeUri"], props["Handler"], env, routes,
-                                  "FunctionUrlConfig" in props, keyed))
+                                  "FunctionUrlConfig" in props, timeout=timeout, api_key_routes=keyed))
     return functions
 
 
@@ -119,10 +127,38 @@ def resolve_environment(functions: Iterable[Function], values: Mapping[str, str]
     return env
 
 
-class _FakeContext:
-    """The parts of LambdaContext that Powertools reads."""
+@dataclass(frozen=True)
+class Overrun:
+    """An invocation Lambda would have killed: it ran `elapsed` seconds against a `timeout`."""
 
-    def __init__(self, function_name: str) -> None:
+    function: str
+    request: str
+    timeout: float
+    elapsed: float
+
+
+@dataclass
+class Overruns:
+    """Every overrun since the last `clear()` (shared by the API and the function URL)."""
+
+    _seen: list[Overrun] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, overrun: Overrun) -> None:
+        with self._lock:
+            self._seen.append(overrun)
+
+    def take(self) -> list[Overrun]:
+        """The overruns so far, forgotten as they are handed out."""
+        with self._lock:
+            seen, self._seen = self._seen, []
+        return seen
+
+
+class _FakeContext:
+    """The parts of LambdaContext that Powertools and silentcheck read; the clock starts at creation."""
+
+    def __init__(self, function_name: str, timeout: float) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = 512
@@ -130,13 +166,95 @@ class _FakeContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = "sandbox"
-        self._deadline = time.monotonic() + 15
+        self.timeout = timeout
+        self.started = time.monotonic()
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return max(0, int((self.started + self.timeout - time.monotonic()) * 1000))
 
 
-def load_handler(function: Function) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+_KILLED = {"statusCode": 502, "headers": {"Content-Type": "application/json"},
+           "body": json.dumps({"message": "Internal server error"})}
+
+
+class _PerInvocation:
+    """A class attribute of Powertools' resolvers that holds one value per thread (see below)."""
+
+    def __init__(self, local: threading.local, name: str) -> None:
+        self.local, self.name = local, name
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        return getattr(self.local, self.name, None)
+
+    def __set__(self, instance: object, value: Any) -> None:
+        setattr(self.local, self.name, value)
+
+
+def _isolate_concurrent_invocations() -> None:
+    """Lambda runs one invocation per execution environment; the sandbox runs many at once in one
+    process. Powertools keeps the current event on the BaseRouter class (shared by every resolver):
+    here each thread sees its own, so concurrent requests never read one another's event."""
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+    if isinstance(ApiGatewayResolver.__dict__.get("current_event"), _PerInvocation):
+        return
+    local = threading.local()
+    for name in ("current_event", "lambda_context"):
+        setattr(ApiGatewayResolver, name, _PerInvocation(local, name))
+    original = ApiGatewayResolver.resolve
+
+    def resolve(self: Any, event: Any, context: Any) -> dict[str, Any]:
+        local.current_event, local.lambda_context = self._to_proxy_event(dict(event)), context
+        try:
+            return original(self, event, context)
+        finally:
+            local.current_event = local.lambda_context = None
+
+    ApiGatewayResolver.resolve = resolve  # type: ignore[method-assign]
+
+
+class Containers:
+    """A function's warm execution environments: each invocation takes an idle one or starts another
+    (a cold start loads the handler's module afresh), so concurrent invocations never share a resolver."""
+
+    def __init__(self, function: Function) -> None:
+        _isolate_concurrent_invocations()
+        self.function = function
+        self._idle = [load_handler(function)]
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with self._lock:
+            handler = self._idle.pop() if self._idle else None
+        if handler is None:
+            handler = load_handler(self.function)
+        try:
+            return handler(event, context)
+        finally:
+            with self._lock:
+                self._idle.append(handler)
+
+
+@dataclass(frozen=True)
+class Invoker:
+    """Runs handlers the way Lambda does as far as time goes: a countdown context, a kill at the timeout."""
+
+    overruns: Overruns
+    time_scale: float = 1.0
+
+    def __call__(self, function: Function, handler: LambdaHandler, event: dict[str, Any],
+                 request: str) -> dict[str, Any]:
+        context = _FakeContext(function.logical_id, function.timeout * self.time_scale)
+        result = handler(event, context)
+        elapsed = time.monotonic() - context.started
+        if elapsed > context.timeout:  # Lambda would have stopped it here: its caller gets 502
+            self.overruns.add(Overrun(function.logical_id, request, context.timeout, elapsed))
+            return _KILLED
+        return result
+
+
+def load_handler(function: Function) -> LambdaHandler:
     """Import the function's module the way Lambda does: its own file, the layer on sys.path."""
     if str(LAYER) not in sys.path:
         sys.path.insert(0, str(LAYER))
@@ -147,7 +265,7 @@ def load_handler(function: Function) -> Callable[[dict[str, Any], Any], dict[str
         raise ImportError(f"cannot load {path}")
     module: ModuleType = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(module, attribute)
+    handler: LambdaHandler = getattr(module, attribute)
     return handler
 
 
@@ -232,9 +350,10 @@ class RestApi:
     """The REST API: stage prefix, most-specific route match, API keys where the template requires
     them, payload 1.0 events."""
 
-    def __init__(self, functions: Iterable[Function], stage: str, api_keys: Iterable[str] = (),
+    def __init__(self, functions: Iterable[Function], stage: str, invoke: Invoker, api_keys: Iterable[str] = (),
                  gateway_responses: Mapping[str, GatewayResponse] | None = None) -> None:
         self.stage = stage
+        self.invoke = invoke
         self.api_keys = frozenset(api_keys)
         self.gateway_responses = {**_API_GATEWAY_DEFAULTS, **(gateway_responses or {})}
         functions = list(functions)
@@ -246,7 +365,8 @@ class RestApi:
                 routes.append(Route(method, path, re.compile(regex), function))
         # API Gateway prefers literal segments over {params}: /checks/return beats /checks/{check_id}.
         self.routes = sorted(routes, key=lambda r: -r.literal_segments)
-        self.handlers = {r.function.logical_id: load_handler(r.function) for r in self.routes}
+        self.handlers: dict[str, LambdaHandler] = {r.function.logical_id: Containers(r.function)
+                                                   for r in self.routes}
 
     def configure(self, functions: Iterable[Function]) -> None:
         """Take the API-key settings of the template read with other parameter values (ClientAuth)."""
@@ -275,8 +395,8 @@ class RestApi:
                 if key_required:  # API Gateway names the key it checked (its id, 10 characters)
                     key_id = hashlib.sha256(str(environ["HTTP_X_API_KEY"]).encode()).hexdigest()[:10]
                     event["requestContext"]["identity"]["apiKeyId"] = key_id
-                context = _FakeContext(route.function.logical_id)
-                return _respond(self.handlers[route.function.logical_id](event, context), start_response)
+                handler = self.handlers[route.function.logical_id]
+                return _respond(self.invoke(route.function, handler, event, f"{method} {path}"), start_response)
         return _json_error(start_response, 403, "Missing Authentication Token")
 
     def _event(self, environ: Mapping[str, Any], route: Route, path: str, full_path: str,
@@ -317,9 +437,10 @@ class RestApi:
 class FunctionUrl:
     """A Lambda function URL: no stage, no routes of its own, payload 2.0 events."""
 
-    def __init__(self, function: Function) -> None:
+    def __init__(self, function: Function, invoke: Invoker) -> None:
         self.function = function
-        self.handler = load_handler(function)
+        self.handler: LambdaHandler = Containers(function)
+        self.invoke = invoke
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         headers = {k.lower(): v for k, v in _headers(environ).items()}
@@ -348,7 +469,8 @@ class FunctionUrl:
             "body": body,
             "isBase64Encoded": is_base64,
         }
-        return _respond(self.handler(event, _FakeContext(self.function.logical_id)), start_response)
+        request = f"{environ['REQUEST_METHOD']} /{path.split('/')[1]}/…"  # the capability stays out of reports
+        return _respond(self.invoke(self.function, self.handler, event, request), start_response)
 
 
 @dataclass(frozen=True)
@@ -378,6 +500,7 @@ class Gateway:
     rest_api: RestApi
     template_path: Path
     values: Mapping[str, str]  # the sandbox's values for what the template leaves to AWS
+    overruns: Overruns
 
     def configure(self, parameters: Mapping[str, str]) -> None:
         """Serve the template as deployed with other parameter values (ClientAuth, CorsAllowedOrigins…),
@@ -404,8 +527,10 @@ class Gateway:
 
 def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE,
                   api_port: int = 0, callback_port: int = 0, api_keys: Iterable[str] = (),
-                  pages: Pages | None = None) -> Gateway:
+                  pages: Pages | None = None, time_scale: float = 1.0) -> Gateway:
     """Serve the template's functions on loopback; sets the functions' environment in this process.
+    `time_scale` shortens (below 1) every function's Timeout alike: the test stack runs the template's
+    time budgets in proportion, faster.
 
     PUBLIC_API_URL defaults to the gateway's own URL, so redirect targets stay configuration, and
     CALLBACK_URL to the function URL's (a function URL ends with "/", as on AWS). `pages` are served
@@ -416,14 +541,19 @@ def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE,
     api_server, callback_server = _reserve(api_port), _reserve(callback_port)
     values = {"PUBLIC_API_URL": f"http://127.0.0.1:{api_server}/{stage}",
               "CALLBACK_URL": f"http://127.0.0.1:{callback_server}/", **env_values}
+    scaled = {name: str(float(raw) * time_scale) for function in functions
+              for name, raw in function.environment.items() if name in TIME_BUDGET_VARIABLES}
+    values = {**values, **scaled, **env_values}
     os.environ.update(resolve_environment(functions, values, template_path))
-    rest_api = RestApi([f for f in functions if f.routes], stage, api_keys, read_gateway_responses(template_path))
+    invoke = Invoker(Overruns(), time_scale)
+    rest_api = RestApi([f for f in functions if f.routes], stage, invoke, api_keys,
+                       read_gateway_responses(template_path))
     api = serve(rest_api if pages is None else pages.beside(rest_api, stage), port=api_server)
     url_functions = [f for f in functions if f.has_function_url]
     if len(url_functions) != 1:
         raise ValueError("the sandbox expects exactly one function with a function URL")
-    callback = serve(FunctionUrl(url_functions[0]), port=callback_server)
-    return Gateway(api, callback, stage, rest_api, template_path, values)
+    callback = serve(FunctionUrl(url_functions[0], invoke), port=callback_server)
+    return Gateway(api, callback, stage, rest_api, template_path, values, invoke.overruns)
 
 
 def _reserve(port: int) -> int:

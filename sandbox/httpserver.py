@@ -15,6 +15,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 512  # listen backlog: hundreds of phones and callbacks connect at once (races, soak)
 
 
 class _QuietHandler(WSGIRequestHandler):

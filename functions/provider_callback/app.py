@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 
 from silentcheck import service
-from silentcheck.api import observed, problem
+from silentcheck.api import observed, problem, unexpected
 from silentcheck.errors import RouteNotFound, SilentCheckError
 from silentcheck.providers.base import CallbackRequest
 
@@ -14,6 +14,7 @@ app = LambdaFunctionUrlResolver()
 
 
 app.exception_handler(SilentCheckError)(problem)
+app.exception_handler(Exception)(unexpected)  # busy AWS: 503 Retry-After, and the provider delivers again
 
 
 def _received() -> CallbackRequest:

@@ -151,7 +151,10 @@ class TruIdSimulator:
             return self.controls.handle(request)
         self.controls.log.record(request)
         injected = self.controls.faults.take(request)
-        return injected if injected is not None else self._route(request)
+        if injected is None:
+            return self._route(request)
+        time.sleep(injected.delay_seconds)
+        return injected.response or self._route(request)
 
     def check_summaries(self) -> list[dict[str, Any]]:
         with self._lock:

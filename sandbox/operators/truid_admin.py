@@ -4,7 +4,7 @@
 |---|---|
 | GET, DELETE /_sandbox/requests | the requests tru.ID received (credentials reduced to their scheme); forget them |
 | POST /_sandbox/revoke-tokens | every access token stops working |
-| POST, DELETE /_sandbox/faults | `{method, path_regex, status, count, retry_after}`: the next matching requests fail |
+| POST, DELETE /_sandbox/faults | `{method, path_regex, status, count, retry_after, delay_seconds, body, …}` [2] |
 | GET /_sandbox/checks | every check as the simulator holds it |
 | GET, DELETE /_sandbox/callbacks | every callback attempt (see truid_callbacks.Callbacks); forget them |
 | POST /_sandbox/callbacks/{check_id}/redeliver | send the check's last callback request again, unchanged (a replay) |
@@ -14,6 +14,11 @@
 
 [1] `#mno_not_supported`. POST replaces the whole set and answers the set now in force (as GET does); DELETE
     restores `TruIdConfig.unsupported_networks`. Ids are MCC+MNC strings (5 or 6 digits), else 400 `#bad_request`.
+[2] The next `count` (default 1) requests matching `method` (default any) and `path_regex` wait `delay_seconds`
+    (if given, up to 30), then get `status` (a problem, with Retry-After on 429) or, without `status`, their
+    normal answer. `body` (a string, sent verbatim: malformed or cut-short JSON) with `content_type` (default
+    application/json) replaces the problem body; with a `body`, any status is allowed, 2xx included. `location`
+    with a 3xx `status` answers a redirect there (a loop, when it points back at the request).
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from sandbox.operators.truid_coverage import Coverage, parse_networks
 from sandbox.operators.truid_http import DEFAULT_RETRY_AFTER_SECONDS, Request, Response, json_response, problem
 
 ADMIN_PREFIX = "/_sandbox/"
-_FAULT_FIELDS = frozenset({"method", "path_regex", "status", "count", "retry_after"})
+_FAULT_FIELDS = frozenset({"method", "path_regex", "status", "count", "retry_after", "delay_seconds", "body",
+                           "content_type", "location"})
+MAX_DELAY_SECONDS = 30
 _KNOWN_STATUSES = frozenset(s.value for s in HTTPStatus)
 _REDELIVER_PATH = re.compile(r"/_sandbox/callbacks/([^/]+)/redeliver/?")
 
@@ -70,13 +77,35 @@ class RequestLog:
 class _Fault:
     method: str  # "*" matches any
     path_regex: re.Pattern[str]
-    status: int
+    status: int | None  # None: the normal answer, late
     remaining: int
     retry_after: int
+    delay_seconds: float = 0.0
+    body: str | None = None
+    content_type: str = "application/json"
+    location: str | None = None
+
+    def answer(self) -> Response | None:
+        if self.status is None:
+            return None
+        if self.location is not None:
+            return Response(self.status, (("Location", self.location),))
+        if self.body is not None:
+            return Response(self.status, (("Content-Type", self.content_type),), self.body.encode())
+        headers = (("Retry-After", str(self.retry_after)),) if self.status == 429 else ()
+        return problem(self.status, detail="Injected by the sandbox", headers=headers)
+
+
+@dataclass(frozen=True)
+class Injected:
+    """What an armed fault does to one request: wait, then answer this (None: the normal answer)."""
+
+    delay_seconds: float
+    response: Response | None
 
 
 class FaultInjector:
-    """The next `count` requests matching a method and a path regex answer an HTTP error instead."""
+    """The next `count` requests matching a method and a path regex answer late, or answer something else."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -92,23 +121,37 @@ class FaultInjector:
         method, path_regex = spec.get("method", "*"), spec.get("path_regex")
         status, count = spec.get("status"), spec.get("count", 1)
         retry_after = spec.get("retry_after", DEFAULT_RETRY_AFTER_SECONDS)
+        delay, body = spec.get("delay_seconds", 0), spec.get("body")
+        content_type = spec.get("content_type", "application/json")
         if not isinstance(method, str) or not isinstance(path_regex, str):
             raise ValueError("method and path_regex must be strings")
-        if not isinstance(status, int) or status < 400 or status not in _KNOWN_STATUSES:
-            raise ValueError("status must be an HTTP error status (4xx or 5xx)")
+        if status is None and not delay:
+            raise ValueError("a fault needs a status, a delay_seconds or both")
+        location = spec.get("location")
+        if location is not None and (not isinstance(location, str) or not isinstance(status, int)
+                                     or not 300 <= status < 400):
+            raise ValueError("location must be a string and comes with a 3xx status")
+        lowest = 200 if body is not None or location is not None else 400
+        if status is not None and (not isinstance(status, int) or status < lowest or status not in _KNOWN_STATUSES):
+            raise ValueError("status must be an HTTP error status (4xx or 5xx), or any status with a body")
+        if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 <= delay <= MAX_DELAY_SECONDS:
+            raise ValueError(f"delay_seconds must be a number in [0, {MAX_DELAY_SECONDS}]")
+        if (body is not None and (status is None or not isinstance(body, str))) or not isinstance(content_type, str):
+            raise ValueError("body must be a string and comes with a status; content_type must be a string")
         if not isinstance(count, int) or count < 1 or not isinstance(retry_after, int) or retry_after < 0:
             raise ValueError("count must be a positive integer and retry_after a non-negative one")
         try:
             pattern = re.compile(path_regex)
         except re.error as exc:
             raise ValueError(f"path_regex does not compile: {exc}") from None
-        fault = _Fault(method.upper(), pattern, status, count, retry_after)
+        fault = _Fault(method.upper(), pattern, status, count, retry_after, float(delay), body, content_type,
+                       location)
         with self._lock:
             self._faults.append(fault)
         return fault
 
-    def take(self, request: Request) -> Response | None:
-        """The injected answer for this request, if an armed fault matches it (and uses one of its count)."""
+    def take(self, request: Request) -> Injected | None:
+        """What an armed fault matching this request does to it (using one of its count), if any."""
         with self._lock:
             for fault in self._faults:
                 if fault.method in ("*", request.method) and fault.path_regex.search(request.path):
@@ -118,8 +161,7 @@ class FaultInjector:
                     break
             else:
                 return None
-        headers = (("Retry-After", str(fault.retry_after)),) if fault.status == 429 else ()
-        return problem(fault.status, detail="Injected by the sandbox", headers=headers)
+        return Injected(fault.delay_seconds, fault.answer())
 
     def clear(self) -> None:
         with self._lock:
@@ -174,7 +216,7 @@ class SandboxControls:
         except ValueError as exc:
             return problem(400, "bad_request", str(exc))
         armed = {"method": fault.method, "path_regex": fault.path_regex.pattern, "status": fault.status,
-                 "count": fault.remaining, "retry_after": fault.retry_after}
+                 "count": fault.remaining, "retry_after": fault.retry_after, "delay_seconds": fault.delay_seconds}
         return json_response(201, armed)
 
     def _add_callback_fault(self, request: Request) -> Response:

@@ -25,6 +25,15 @@ def _fresh_providers(stack: stacks.Stack) -> None:
     refresh(stack)
 
 
+@pytest.fixture(autouse=True)
+def _within_function_timeouts(stack: stacks.Stack) -> Iterator[None]:
+    """Fails the test if any invocation ran past its function's Timeout (Lambda would have killed it)."""
+    stack.gateway.overruns.take()
+    yield
+    overruns = stack.gateway.overruns.take()
+    assert not overruns, f"invocations Lambda would have killed: {overruns}"
+
+
 @dataclass
 class App:
     """What an app (or its backend) does with the API."""

@@ -241,7 +241,7 @@ def test_token_endpoint_errors_fail_the_check_without_calling_verify(app: App, e
 
 
 def test_a_token_endpoint_slower_than_the_timeout_fails_as_provider_error(app: App):
-    app.camara_fault("token", delay_seconds=2)
+    app.camara_fault("token", delay_seconds=3)
 
     _, polled = verified_on_own_phone(app)
 
@@ -249,7 +249,7 @@ def test_a_token_endpoint_slower_than_the_timeout_fails_as_provider_error(app: A
 
 
 def test_a_verify_call_slower_than_the_timeout_fails_as_provider_error(app: App):
-    app.camara_fault("verify", delay_seconds=2)
+    app.camara_fault("verify", delay_seconds=3)
 
     _, polled = verified_on_own_phone(app)
 

@@ -138,12 +138,13 @@ def test_token_is_cached_across_checks(app: App):
     assert len([r for r in app.truid_requests() if r["path"] == "/oauth2/v1/token"]) == 1
 
 
-def test_rejected_credentials_fail_as_provider_rejected(app: App):
-    app.truid_fault(method="POST", path_regex="^/oauth2/v1/token$", status=401)
+def test_rejected_credentials_fail_as_provider_rejected_after_one_fresh_try(app: App):
+    app.truid_fault(method="POST", path_regex="^/oauth2/v1/token$", status=401, count=2)
 
     body = app.start().json()
 
     assert (body["status"], body["reason"]) == ("FAILED", "PROVIDER_REJECTED")
+    assert len([r for r in app.truid_requests() if r["path"] == "/oauth2/v1/token"]) == 2
 
 
 def test_token_request_uses_basic_auth_and_the_phone_check_scope(app: App):
@@ -173,7 +174,7 @@ def test_check_is_recorded_pending_before_truid_is_called(app: App):
             assert not starting.done()
         new = [i for i in app.items("check#") if i["pk"]["S"] not in before]
         assert [i["status"]["S"] for i in new] == ["PENDING"]
-        assert starting.result().json()["reason"] == "PROVIDER_ERROR"  # our timeout is 1 s
+        assert starting.result().json()["reason"] == "PROVIDER_ERROR"  # our timeout is 2 s
 
 
 @pytest.mark.parametrize(("number", "raw_code"), [

@@ -753,6 +753,41 @@ def test_deleting_faults_disarms_them(truid: TruId) -> None:
     assert truid.token_response().status_code == 200
 
 
+def test_delay_fault_answers_normally_but_late(truid: TruId) -> None:
+    truid.admin("POST", "faults", json={"method": "POST", "path_regex": "/checks$", "delay_seconds": 0.2})
+    started = time.monotonic()
+    assert truid.create(PHONE_SIM).status_code == 201
+    assert time.monotonic() - started >= 0.2
+
+
+def test_body_fault_answers_its_bytes_verbatim_with_its_content_type(truid: TruId) -> None:
+    fault = {"method": "POST", "path_regex": "/checks$", "status": 201, "body": '{"check_id": "ab',
+             "content_type": "text/html"}
+    assert truid.admin("POST", "faults", json=fault).status_code == 201
+    response = truid.create(PHONE_SIM)
+    assert (response.status_code, response.headers["Content-Type"], response.text) == (201, "text/html",
+                                                                                        '{"check_id": "ab')
+
+
+def test_location_fault_answers_a_redirect_there(truid: TruId) -> None:
+    fault = {"method": "POST", "path_regex": "/checks$", "status": 302, "location": "/elsewhere"}
+    assert truid.admin("POST", "faults", json=fault).status_code == 201
+    response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", headers=truid.bearer(),
+                               json={"phone_number": PHONE_SIM}, allow_redirects=False, timeout=5)
+    assert (response.status_code, response.headers["Location"]) == (302, "/elsewhere")
+
+
+@pytest.mark.parametrize("fault", [
+    {"path_regex": "/"},  # neither status nor delay
+    {"path_regex": "/", "status": 201},  # a success needs a body
+    {"path_regex": "/", "delay_seconds": 31},
+    {"path_regex": "/", "body": "{}"},  # a body needs a status
+    {"path_regex": "/", "status": 500, "location": "/elsewhere"},  # a location needs a 3xx
+])
+def test_fault_that_could_not_be_applied_is_rejected(truid: TruId, fault: dict[str, Any]) -> None:
+    assert_problem(truid.admin("POST", "faults", json=fault), 400, "bad_request")
+
+
 def test_fault_with_an_unknown_field_is_rejected(truid: TruId) -> None:
     response = truid.admin("POST", "faults", json={"path_regex": "/", "status": 500, "times": 2})
     assert_problem(response, 400, "bad_request")

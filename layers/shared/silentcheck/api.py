@@ -12,7 +12,8 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError
 
-from silentcheck.errors import InvalidRequest, RouteNotFound, SilentCheckError
+from silentcheck import aws, http
+from silentcheck.errors import InvalidRequest, RouteNotFound, SilentCheckError, TemporarilyUnavailable
 from silentcheck.observability import logger, metrics
 from silentcheck.settings import settings
 
@@ -57,16 +58,23 @@ def rest_resolver() -> APIGatewayRestResolver:
     def _not_json(error: json.JSONDecodeError) -> Response[str]:
         return problem(InvalidRequest("the request body must be a JSON object, encoded in UTF-8"))
 
-    @app.exception_handler(Exception)
-    def _unexpected(error: Exception) -> Response[str]:
-        logger.exception("unhandled error")
-        return problem(SilentCheckError("something went wrong on our side; the check was not verified"))
+    app.exception_handler(Exception)(unexpected)
 
     @app.not_found
     def _no_route(error: Exception) -> Response[str]:
         return problem(RouteNotFound("no such route"))
 
     return app
+
+
+def unexpected(error: Exception) -> Response[str]:
+    """Anything no other handler took: 503 with Retry-After when AWS stayed busy through every retry,
+    else a 500; problem+json either way, never a stack trace."""
+    if aws.exhausted(error):
+        logger.warning("AWS busy after retries", error=type(error).__name__)
+        return problem(TemporarilyUnavailable("the service is busy; retry after the seconds in Retry-After"))
+    logger.exception("unhandled error")
+    return problem(SilentCheckError("something went wrong on our side; the check was not verified"))
 
 
 JWKS_CACHE_SECONDS = 3600  # verifiers refetch on an unknown `kid`; a rotation keeps the old key longer than this
@@ -122,15 +130,26 @@ def public_base_url(event: Any) -> str:
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+def _provider_budget(context: Any) -> float | None:
+    """How long this invocation's provider calls may take in all: Lambda's remaining time, less the
+    margin that records the outcome (docs/reliability.md, Time budgets)."""
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining_ms is None:
+        return None
+    return float(remaining_ms()) / 1000 - settings().record_margin_seconds
+
+
 def observed(handler: LambdaHandler) -> LambdaHandler:
     """Logger context (request id, cold start) for a Lambda handler, its metrics flushed when it ends (and
-    the cold-start metric); the event is never logged."""
+    the cold-start metric); the event is never logged. Every provider call inside shares one deadline
+    taken from the Lambda context."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
     @metrics.log_metrics(capture_cold_start_metric=True)
     @functools.wraps(handler)
     def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return handler(event, context)
+        with http.deadline(_provider_budget(context)):
+            return handler(event, context)
 
     observed_handler: LambdaHandler = wrapper
     return observed_handler

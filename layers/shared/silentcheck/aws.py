@@ -8,6 +8,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+# One DynamoDB or Secrets Manager attempt fits in the functions' RECORD_MARGIN_SECONDS (template.yaml), so the
+# write that records an outcome gets its first try in full after the provider calls' deadline.
+CONNECT_TIMEOUT_SECONDS = 1
+READ_TIMEOUT_SECONDS = 2
+
 
 @cache
 def _loader() -> Any:
@@ -31,7 +36,8 @@ def client(service: str) -> Any:
     from botocore.config import Config
 
     # Endpoints come from boto3's own AWS_ENDPOINT_URL_* variables, which the sandbox sets.
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+    config = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS,
+                    retries={"max_attempts": 3, "mode": "standard"})
     return session().client(service, config=config)
 
 
@@ -44,6 +50,28 @@ def preload(*services: str) -> None:
             loader.load_service_model(service, kind, api_version=None)  # as botocore's ClientCreator asks
     for data in ("partitions", "sdk-default-configuration", "_retry"):
         loader.load_data(data)
+
+
+# What botocore's standard mode retries (botocore.retries.standard: throttled and transient errors); when
+# one is still coming after the last attempt, the request is answered 503 with Retry-After.
+RETRY_LATER_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
+    "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown",
+    "PriorRequestNotComplete", "RequestTimeout", "RequestTimeoutException",
+})
+RETRY_LATER_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def exhausted(error: BaseException) -> bool:
+    """An AWS call that failed, after every attempt the client makes, for a reason worth retrying later:
+    throttled, the service failing, or not answering at all."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return error.response.get("Error", {}).get("Code") in RETRY_LATER_CODES or status in RETRY_LATER_STATUSES
+    return isinstance(error, ConnectionError | HTTPClientError)
 
 
 def reset() -> None:

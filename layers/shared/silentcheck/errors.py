@@ -121,6 +121,19 @@ class CallbackRetryLater(SilentCheckError):
         return {"Retry-After": "5"}
 
 
+class TemporarilyUnavailable(SilentCheckError):
+    """DynamoDB or Secrets Manager kept throttling or not answering after the SDK's retries: nothing was
+    decided, the same request may be sent again after Retry-After."""
+
+    status = 503
+    code = "TEMPORARILY_UNAVAILABLE"
+    title = "Temporarily unavailable"
+    retry_after = 1
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class RouteNotFound(SilentCheckError):
     status = 404
     code = "NOT_FOUND"

@@ -1,8 +1,13 @@
-"""The shared HTTP session for provider calls: always a timeout, retries only where safe."""
+"""The shared HTTP session for provider calls: always a timeout, retries only where safe, and every call
+of one invocation within that invocation's deadline (see docs/reliability.md, Time budgets)."""
 
 from __future__ import annotations
 
 import ipaddress
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -13,6 +18,11 @@ from silentcheck.settings import settings
 if TYPE_CHECKING:
     import requests
 
+# A call with less time than this left is not made: it could not get an answer and would only bill.
+MIN_CALL_SECONDS = 0.1
+
+_deadline: ContextVar[float | None] = ContextVar("provider_deadline", default=None)
+
 
 class ProviderUnavailable(Exception):
     """The provider did not answer: timeout or connection failure (never an HTTP status)."""
@@ -20,6 +30,22 @@ class ProviderUnavailable(Exception):
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
         self.kind = kind  # "timeout" | "connection"
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Every provider call inside must be answered within `seconds` from now (None: per-call timeouts only)."""
+    token = _deadline.set(None if seconds is None else time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def remaining() -> float | None:
+    """Seconds left before this invocation's deadline, or None outside one."""
+    at = _deadline.get()
+    return None if at is None else at - time.monotonic()
 
 
 @cache
@@ -37,18 +63,52 @@ def session() -> requests.Session:
     return s
 
 
-def send(method: str, url: str, **kwargs: Any) -> requests.Response:
-    """One provider request with the configured timeout; network failures become ProviderUnavailable."""
-    import requests
+def _timeout() -> float:
+    """The per-call timeout, cut to what is left of the deadline; too little left is a timeout already."""
+    timeout = settings().provider_timeout_seconds
+    left = remaining()
+    if left is None:
+        return timeout
+    if left < MIN_CALL_SECONDS:
+        raise ProviderUnavailable("timeout")
+    return min(timeout, left)
 
-    kwargs.setdefault("timeout", settings().provider_timeout_seconds)
+
+def send(method: str, url: str, **kwargs: Any) -> requests.Response:
+    """One provider request within the per-call timeout and the invocation's deadline (connect and read
+    together); network failures and a spent deadline become ProviderUnavailable."""
+    import requests
+    from urllib3.util import Timeout
+
+    timeout = _timeout()
+    until = time.monotonic() + timeout
     kwargs.setdefault("allow_redirects", False)
     try:
-        return session().request(method, url, **kwargs)
+        # total: connecting and reading the headers share the one allowance; the body is read below.
+        total: Any = Timeout(total=timeout)  # requests passes a urllib3 Timeout through (types say float)
+        response = session().request(method, url, timeout=total, stream=True, **kwargs)
+        with response:
+            chunks = []
+            for chunk in response.iter_content(16384):
+                chunks.append(chunk)
+                if time.monotonic() > until:  # a provider trickling its answer gets no more time
+                    raise requests.Timeout()
+            response._content = b"".join(chunks)
     except requests.Timeout:
         raise ProviderUnavailable("timeout") from None
-    except requests.ConnectionError:
-        raise ProviderUnavailable("connection") from None
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError) as error:  # refused, reset, or an answer cut short
+        raise ProviderUnavailable("timeout" if _timed_out(error) else "connection") from None
+    return response
+
+
+def _timed_out(error: Exception) -> bool:
+    """requests reports some timeouts as ConnectionError: a read timing out in the body, or one that
+    used up the GET retry (urllib3's MaxRetryError wrapping a timeout)."""
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    cause = error.args[0] if error.args else None
+    return isinstance(cause, Urllib3Timeout) or isinstance(getattr(cause, "reason", None), Urllib3Timeout)
 
 
 def is_secure_url(url: str) -> bool:

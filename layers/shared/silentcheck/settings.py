@@ -18,6 +18,8 @@ class Settings(BaseModel, frozen=True):
     check_ttl_seconds: int = Field(default=300, ge=60, le=600)
     retention_seconds: int = Field(default=86400, ge=60)
     provider_timeout_seconds: float = Field(default=8.0, gt=0, le=30)
+    # Kept back from the invocation's remaining time so the outcome is recorded before Lambda stops it.
+    record_margin_seconds: float = Field(default=3.0, ge=0, le=30)
     secret_cache_seconds: int = Field(default=300, ge=0)
     signing_key_id: str | None = None  # the KMS key that signs attestations (poll_result only)
     previous_signing_key_id: str | None = None  # still published in the JWKS during a rotation
@@ -36,6 +38,7 @@ _ENV = {
     "check_ttl_seconds": "CHECK_TTL_SECONDS",
     "retention_seconds": "RETENTION_SECONDS",
     "provider_timeout_seconds": "PROVIDER_TIMEOUT_SECONDS",
+    "record_margin_seconds": "RECORD_MARGIN_SECONDS",
     "secret_cache_seconds": "SECRET_CACHE_SECONDS",
     "signing_key_id": "SIGNING_KEY_ID",
     "previous_signing_key_id": "PREVIOUS_SIGNING_KEY_ID",

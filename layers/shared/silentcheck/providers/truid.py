@@ -143,8 +143,11 @@ def _http_failure(response: Any) -> _Failed:
     )
 
 
-def _result_outcome(body: Mapping[str, Any], version: Version) -> Outcome | None:
-    """A PhoneCheck resource (GET, PATCH) as an outcome; None while tru.ID has no verdict."""
+def _result_outcome(body: Any, version: Version) -> Outcome | None:
+    """A PhoneCheck resource (GET, PATCH) as an outcome; None while tru.ID has no verdict. ValueError
+    when the JSON is not an object."""
+    if not isinstance(body, Mapping):
+        raise ValueError("a PhoneCheck resource is a JSON object")
     status = body.get("status")
     if status == "COMPLETED":
         # `match` is optional since 2023; only a JSON true verifies.
@@ -283,19 +286,31 @@ class TruId:
     # -- HTTP -------------------------------------------------------------------------------------
 
     def _call(self, config: _Config, method: str, path: str, **kwargs: Any) -> Any:
-        """A product API call with a cached token, refreshed once if tru.ID answers 401."""
+        """A product API call with a cached token; a 401 (from the API or the token endpoint) makes one more
+        try with the secret read afresh and a new token, then the failure stands."""
         extra_headers = kwargs.pop("headers", {})
-        for attempt in (1, 2):
-            token = self._token(config, force=attempt == 2)
+        for fresh in (False, True):
+            if fresh:  # a 401: the credentials may have been rotated; read the secret again, once
+                secrets.forget()
+                config = _Config.from_secret()
+            try:
+                token = self._token(config, force=fresh)
+            except _Failed as failure:
+                if not fresh and (failure.outcome.raw_code or "").startswith("token:401"):
+                    continue
+                raise
             headers = {**extra_headers, "Authorization": f"Bearer {token}"}
             try:
                 response = http.send(method, config.base_url + path, headers=headers, **kwargs)
             except http.ProviderUnavailable as unavailable:
                 raise _Failed(Outcome.failed(Reason.PROVIDER_ERROR, unavailable.kind), transient=True) from None
-            if response.status_code == 401 and attempt == 1:
+            if response.status_code == 401 and not fresh:
                 continue
             if response.status_code >= 400:
                 raise _http_failure(response)
+            if "json" not in response.headers.get("Content-Type", ""):  # an HTML error page answered 200
+                raise _Failed(Outcome.failed(Reason.PROVIDER_ERROR, f"{response.status_code}:not_json"),
+                              transient=True)
             return response
         raise AssertionError("unreachable")
 

@@ -1,0 +1,95 @@
+"""silentcheck.http: every provider call ends within its per-call timeout and within the invocation's
+deadline, counting connect, headers and body together."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import pytest
+
+from sandbox.httpserver import serve
+from silentcheck import http, settings
+
+SLOW_SECONDS = 0.6  # how long the slow server takes; every deadline below is far shorter
+
+
+def _app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    calls.append(str(environ["PATH_INFO"]))
+    if environ["PATH_INFO"] == "/slow":
+        time.sleep(SLOW_SECONDS)
+    if environ["PATH_INFO"] == "/trickle":
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "12")])
+        return _trickle()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [b'{"ok": true}']
+
+
+def _trickle() -> Iterator[bytes]:
+    for part in (b'{"ok"', b": tr", b"ue}"):
+        yield part
+        time.sleep(SLOW_SECONDS / 3)
+
+
+calls: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    server = serve(_app)
+    yield server.base_url
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {"TABLE_NAME": "checks", "SECRET_ID": "secret", "CALLBACK_SECRET_ID": "callback-secret",
+                        "PROVIDER_TIMEOUT_SECONDS": "5"}.items():
+        monkeypatch.setenv(name, value)
+    settings.settings.cache_clear()
+    calls.clear()
+    yield
+    settings.settings.cache_clear()
+
+
+def _timed(call: Callable[[], Any]) -> float:
+    started = time.monotonic()
+    with pytest.raises(http.ProviderUnavailable) as raised:
+        call()
+    assert raised.value.kind == "timeout"
+    return time.monotonic() - started
+
+
+def test_a_call_inside_a_deadline_is_cut_to_what_is_left_of_it(base_url: str) -> None:
+    with http.deadline(0.15):
+        elapsed = _timed(lambda: http.send("GET", f"{base_url}/slow"))
+    assert elapsed < SLOW_SECONDS / 2
+
+
+def test_a_call_with_too_little_left_is_a_timeout_without_a_request(base_url: str) -> None:
+    with http.deadline(http.MIN_CALL_SECONDS / 2):
+        _timed(lambda: http.send("GET", f"{base_url}/fast"))
+    assert calls == []
+
+
+def test_an_answer_trickling_past_the_deadline_is_a_timeout(base_url: str) -> None:
+    with http.deadline(0.15):
+        elapsed = _timed(lambda: http.send("GET", f"{base_url}/trickle"))
+    assert elapsed < SLOW_SECONDS / 2
+
+
+def test_the_deadline_is_only_this_invocations(base_url: str) -> None:
+    seen: list[float | None] = []
+    with http.deadline(0.15):
+        other = threading.Thread(target=lambda: seen.append(http.remaining()))
+        other.start()
+        other.join()
+    assert seen == [None] and http.remaining() is None
+
+
+def test_an_answer_in_time_is_read_whole(base_url: str) -> None:
+    with http.deadline(2):
+        response = http.send("GET", f"{base_url}/fast")
+    assert response.json() == {"ok": True}
