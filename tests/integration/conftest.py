@@ -85,6 +85,11 @@ class App:
                                                     timeout=5).json()
         return logged
 
+    def truid_checks_created(self) -> list[dict[str, Any]]:
+        """The billable requests tru.ID received: check creations. (A late callback of an earlier test may
+        still make tru.ID key-set and check reads; those bill nothing and belong to no start.)"""
+        return [r for r in self.truid_requests() if r["method"] == "POST" and r["path"].endswith("/checks")]
+
     def truid_fault(self, **fault: Any) -> None:
         response = requests.post(f"{self.stack.truid.base_url}/_sandbox/faults", json=fault, timeout=5)
         assert response.status_code < 300, response.text

@@ -25,7 +25,7 @@ def test_start_with_a_number_not_in_e164_is_a_400_problem_and_writes_nothing(app
     assert problem["code"] == "INVALID_PHONE_NUMBER" and problem["status"] == 400
     assert "+447400900123" in problem["detail"]
     assert _items(app) == before
-    assert app.truid_requests() == []
+    assert app.truid_checks_created() == []
 
 
 def test_start_with_an_unknown_field_names_the_field(app: App):

@@ -43,7 +43,7 @@ def test_a_start_without_a_valid_api_key_is_refused_before_anything_is_recorded(
     assert response.json()["code"] == "API_KEY_INVALID"
     assert app.items("check#") == checks_before
     assert app.items("limit#") == []  # no budget spent either
-    assert app.truid_requests() == []
+    assert app.truid_checks_created() == []
 
 
 def test_a_start_with_the_api_key_is_accepted(app: App):

@@ -90,7 +90,7 @@ def test_a_malformed_key_is_a_400_problem_that_writes_nothing(app: App, key: str
     assert (response.status_code, response.json()["code"]) == (400, "INVALID_REQUEST")
     assert "Idempotency-Key" in response.json()["detail"]
     assert_documented(doc, START, response)
-    assert len(app.items("check#")) == before and app.truid_requests() == []
+    assert len(app.items("check#")) == before and app.truid_checks_created() == []
 
 
 def test_a_retry_while_the_first_is_still_answered_is_a_409_then_gets_the_first_answer(

@@ -20,7 +20,7 @@ def test_a_plain_http_truid_base_url_fails_the_check_and_says_which_setting(app:
     body = app.start("+447400900002", provider="truid").json()
 
     assert (body["status"], body["reason"]) == ("FAILED", "PROVIDER_REJECTED")
-    assert app.truid_requests() == []
+    assert app.truid_checks_created() == []
     (error,) = _errors(captured_logs.getvalue())
     assert "truid.base_url must be an https URL" in str(error["detail"])
     assert app.stack.callback_secret_value["truid"]["client_secret"] not in captured_logs.getvalue()
