@@ -95,7 +95,7 @@ def test_a_start_throttled_through_every_retry_is_a_503_problem_and_calls_no_pro
 
     _assert_busy_problem(response)
     assert throttle.seen == ["UpdateItem"] * attempts()  # the first write (a start budget), retried, then no more
-    assert app.truid_requests() == []
+    assert app.truid_checks_created() == []
 
 
 def test_throttling_that_ends_within_the_retries_goes_unnoticed(app: App):
