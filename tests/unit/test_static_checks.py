@@ -34,9 +34,18 @@ def _is_literal(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant)
 
 
+def _parse(source: str, filename: str) -> ast.Module:
+    """ast.parse, once more if CPython 3.11 reports its AST-depth SystemError: it happens when another
+    thread (the in-process sandbox formatting a late callback's traceback) parses at the same moment."""
+    try:
+        return ast.parse(source, filename)
+    except SystemError:
+        return ast.parse(source, filename)
+
+
 def secret_comparisons(source: str, filename: str) -> list[str]:
     found = []
-    for node in ast.walk(ast.parse(source, filename)):
+    for node in ast.walk(_parse(source, filename)):
         if not isinstance(node, ast.Compare):
             continue
         operands = [node.left, *node.comparators]
