@@ -56,7 +56,7 @@ STALE_DATE_SECONDS = 600
 
 CallbackFault = Literal["tamper_body", "bad_signature", "stale_date", "unknown_kid", "no_signature", "twice", "never"]
 CALLBACK_FAULTS: tuple[str, ...] = get_args(CallbackFault)
-_FAULT_FIELDS = frozenset({"mode", "count"})
+_FAULT_FIELDS = frozenset({"mode", "count", "check_id"})
 
 
 def _b64url_uint(value: int) -> str:
@@ -175,11 +175,13 @@ def signed_request(check_id: str, url: str, payload: dict[str, Any], key: Signin
 
 
 class CallbackFaultPlan:
-    """Faults for the next callbacks, first armed first used; each shapes `count` whole callbacks."""
+    """Faults for the next callbacks, first armed first used; each shapes `count` whole callbacks. A fault
+    armed with a `check_id` shapes only that tru.ID check's callbacks, so another check's late callback
+    cannot use it up."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._plan: list[list[Any]] = []  # [mode, remaining]
+        self._plan: list[list[Any]] = []  # [mode, remaining, check_id or None]
 
     def add(self, spec: Any) -> dict[str, Any]:
         """Validate and arm `{"mode": ..., "count": 1}`; ValueError says what is wrong."""
@@ -188,28 +190,31 @@ class CallbackFaultPlan:
         unknown = sorted(set(spec) - _FAULT_FIELDS)
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(unknown)}")
-        mode, count = spec.get("mode"), spec.get("count", 1)
+        mode, count, check_id = spec.get("mode"), spec.get("count", 1), spec.get("check_id")
         if mode not in CALLBACK_FAULTS:
             raise ValueError(f"mode must be one of {', '.join(CALLBACK_FAULTS)}")
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ValueError("count must be a positive integer")
+        if check_id is not None and (not isinstance(check_id, str) or not check_id):
+            raise ValueError("check_id must be a tru.ID check id")
         with self._lock:
-            self._plan.append([mode, count])
-        return {"mode": mode, "count": count}
+            self._plan.append([mode, count, check_id])
+        return {"mode": mode, "count": count, "check_id": check_id}
 
-    def take(self) -> CallbackFault | None:
+    def take(self, check_id: str) -> CallbackFault | None:
+        """The fault for the next callback of tru.ID check `check_id`, if one is armed for it or for any."""
         with self._lock:
-            if not self._plan:
+            entry = next((e for e in self._plan if e[2] in (None, check_id)), None)
+            if entry is None:
                 return None
-            entry = self._plan[0]
             entry[1] -= 1
             if entry[1] == 0:
-                self._plan.pop(0)
+                self._plan.remove(entry)
             return cast(CallbackFault, entry[0])
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{"mode": mode, "count": count} for mode, count in self._plan]
+            return [{"mode": mode, "count": count, "check_id": check_id} for mode, count, check_id in self._plan]
 
     def clear(self) -> None:
         with self._lock:
@@ -240,7 +245,7 @@ class Callbacks:
 
     def dispatch(self, check_id: str, url: str, payload: dict[str, Any]) -> None:
         """Call `url` back with `payload` in the background (the next armed fault, if any, shapes it)."""
-        delivery = _Delivery(check_id, url, payload, self.faults.take())
+        delivery = _Delivery(check_id, url, payload, self.faults.take(check_id))
         threading.Thread(target=self._deliver, args=(delivery,), name=f"truid-callback:{check_id}",
                          daemon=True).start()
 

@@ -94,10 +94,13 @@ class App:
         response = requests.post(f"{self.stack.truid.base_url}/_sandbox/faults", json=fault, timeout=5)
         assert response.status_code < 300, response.text
 
-    def truid_callback_fault(self, mode: str, count: int = 1) -> None:
-        """How tru.ID's next `count` callbacks misbehave (`never` keeps them from being sent)."""
-        response = requests.post(f"{self.stack.truid.base_url}/_sandbox/callback-faults",
-                                 json={"mode": mode, "count": count}, timeout=5)
+    def truid_callback_fault(self, mode: str, count: int = 1, truid_check_id: str | None = None) -> None:
+        """How tru.ID's next `count` callbacks misbehave (`never` keeps them from being sent); with
+        `truid_check_id`, only that tru.ID check's callbacks."""
+        fault: dict[str, Any] = {"mode": mode, "count": count}
+        if truid_check_id:
+            fault["check_id"] = truid_check_id
+        response = requests.post(f"{self.stack.truid.base_url}/_sandbox/callback-faults", json=fault, timeout=5)
         assert response.status_code == 201, response.text
 
     def idempotency_records(self) -> list[dict[str, Any]]:

@@ -43,9 +43,13 @@ def tru_id_of(app: App, check: dict[str, Any]) -> str:
                 if c["reference_id"] == check["check_id"])
 
 
-def v01_check_opened(app: App, number: str = NUMBER, sim: str | None = None) -> dict[str, Any]:
+def v01_check_opened(app: App, number: str = NUMBER, sim: str | None = None,
+                     fault: str | None = None) -> dict[str, Any]:
+    """A v0.1 check whose phone opened its URL; `fault` shapes this check's callback (no other's)."""
     app.stack.configure_truid(api_version="v0.1")
     check = app.started(number)
+    if fault:
+        app.truid_callback_fault(fault, truid_check_id=tru_id_of(app, check))
     app.phone(sim or number).open(check["check_url"])
     return check
 
@@ -135,8 +139,7 @@ def test_req22_a_completed_callback_verifies_only_once_truid_confirms_it(app: Ap
 
 @pytest.mark.parametrize("mode", ["tamper_body", "bad_signature", "stale_date", "unknown_kid", "no_signature"])
 def test_req23_a_callback_whose_signature_does_not_hold_is_rejected_and_changes_nothing(app: App, mode):
-    app.truid_callback_fault(mode)
-    check = v01_check_opened(app)
+    check = v01_check_opened(app, fault=mode)
 
     first = callbacks(app, check)[0]
 
@@ -145,8 +148,7 @@ def test_req23_a_callback_whose_signature_does_not_hold_is_rejected_and_changes_
 
 
 def test_req24_a_callback_delivered_twice_makes_one_transition(app: App, captured_logs):
-    app.truid_callback_fault("twice")
-    check = v01_check_opened(app)
+    check = v01_check_opened(app, fault="twice")
 
     attempts = callbacks(app, check, expected=2)
 

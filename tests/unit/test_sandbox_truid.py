@@ -1336,3 +1336,14 @@ def test_rotation_with_drop_old_unpublishes_the_old_key(hooked: TruId, receiver:
     keys = jwks(hooked)
     assert [k["kid"] for k in keys["keys"]] == [response.json()["kid"]]
     assert not verify_truid_callback(before, keys)
+
+
+def test_a_callback_fault_armed_for_one_check_leaves_other_checks_callbacks_alone():
+    from sandbox.operators.truid_callbacks import CallbackFaultPlan
+
+    plan = CallbackFaultPlan()
+    plan.add({"mode": "unknown_kid", "check_id": "check-a"})
+
+    assert plan.take("check-b") is None
+    assert plan.take("check-a") == "unknown_kid"
+    assert plan.take("check-a") is None
