@@ -8,7 +8,7 @@
 | GET /_sandbox/checks | every check as the simulator holds it |
 | GET, DELETE /_sandbox/callbacks | every callback attempt (see truid_callbacks.Callbacks); forget them |
 | POST /_sandbox/callbacks/{check_id}/redeliver | send the check's last callback request again, unchanged (a replay) |
-| GET, POST, DELETE /_sandbox/callback-faults | `{mode, count, check_id?}`: the next `count` callbacks; see truid_callbacks |
+| GET, POST, DELETE /_sandbox/callback-faults | `{mode, count, check_id?}` (see truid_callbacks) |
 | POST /_sandbox/rotate-callback-key | `{"drop_old": false}`: a new signing key; the JWKS keeps the old unless dropped |
 | GET, POST, DELETE /_sandbox/coverage | `{"unsupported_networks": ["23415"]}`: device-IP lookups there are 400 [1] |
 
