@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import ipaddress
 import json
 import logging
 import shutil
@@ -23,6 +22,8 @@ import yaml
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.server import ThreadedMotoServer
+
+from silentcheck.http import is_loopback_host
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -369,7 +370,7 @@ def client(service: str, endpoint: str) -> Any:
 
 
 def _client(service: str, endpoint: str, config: Config) -> Any:
-    if not _is_loopback(urlsplit(endpoint).hostname or ""):
+    if not is_loopback_host(urlsplit(endpoint).hostname or ""):
         raise ValueError(f"sandbox endpoints must be on loopback, got {endpoint!r}")
     return boto3.client(
         service,  # type: ignore[call-overload]
@@ -381,10 +382,3 @@ def _client(service: str, endpoint: str, config: Config) -> Any:
     )
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from silentcheck.providers import camara, oidc
+from silentcheck.providers import camara_config, oidc
 from tests.integration.conftest import App, completion_code
 from tests.integration.test_camara_auth_code import (
     NUMBER,
@@ -81,7 +81,7 @@ def test_req09_the_verifier_is_derived_server_side_from_the_state(app: App):
     check = start(app)
 
     query = _query(check["check_url"])
-    assert oidc.pkce_challenge(camara.code_verifier(query["state"])) == query["code_challenge"]
+    assert oidc.pkce_challenge(camara_config.code_verifier(query["state"])) == query["code_challenge"]
 
 
 # 10 ------------------------------------------------------------------------------------------------
@@ -259,8 +259,8 @@ def test_req16_the_record_holds_no_code_state_verifier_nonce_or_number(app: App)
     pending_item, final_item = (json.dumps(item, default=str) for item in (pending, final))
 
     query = _query(final_url)
-    secrets = [query["code"], query["state"], camara.code_verifier(query["state"]),
-               camara.nonce_for(query["state"]), NUMBER, NUMBER.lstrip("+")]
+    secrets = [query["code"], query["state"], camara_config.code_verifier(query["state"]),
+               camara_config.nonce_for(query["state"]), NUMBER, NUMBER.lstrip("+")]
     for item in (pending_item, final_item):
         assert not [s for s in secrets if s in item]
     assert "sealed" in pending and "sealed" not in final  # what /verify needed: gone once final

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from silentcheck.checks import Check, Reason, Status
-from silentcheck.providers import camara, oidc
+from silentcheck.providers import camara, camara_config, camara_results, oidc
 
 
 def _check(**attributes: str) -> Check:
@@ -18,7 +18,7 @@ def _check(**attributes: str) -> Check:
 
 def test_hashed_phone_number_is_sha256_hex_of_the_number_with_its_plus():
     # The reference's own test vector (camara-number-verification.md §1.2).
-    assert camara.hashed_phone_number("+123456789") == (
+    assert camara_config.hashed_phone_number("+123456789") == (
         "b49f9168e8a886ffd61a090b51a26e117717f5f6fa804af49ea67043a2bfa4f0")
 
 
@@ -31,14 +31,14 @@ def test_pkce_challenge_is_base64url_sha256_without_padding():
 
 @pytest.mark.usefixtures("moto_env")
 def test_code_verifier_is_43_to_128_unreserved_characters():
-    verifier = camara.code_verifier("check.state")
+    verifier = camara_config.code_verifier("check.state")
 
     assert re.fullmatch(r"[A-Za-z0-9._~-]{43,128}", verifier)
 
 
 @pytest.mark.usefixtures("moto_env")
 def test_code_verifier_and_nonce_differ_per_state_and_from_each_other():
-    values = {camara.code_verifier("a.1"), camara.code_verifier("a.2"), camara.nonce_for("a.1")}
+    values = {camara_config.code_verifier("a.1"), camara_config.code_verifier("a.2"), camara_config.nonce_for("a.1")}
 
     assert len(values) == 3
 
@@ -48,7 +48,7 @@ def test_code_verifier_and_nonce_differ_per_state_and_from_each_other():
     ({"devicePhoneNumberVerified": False}, Status.NOT_VERIFIED),
 ])
 def test_only_a_json_boolean_is_a_verdict(body, status):
-    assert camara._verdict(body).status is status
+    assert camara_results.verdict(body).status is status
 
 
 @pytest.mark.parametrize("body", [
@@ -60,7 +60,7 @@ def test_only_a_json_boolean_is_a_verdict(body, status):
     None,
 ])
 def test_anything_but_a_json_boolean_alone_fails_as_provider_error(body):
-    outcome = camara._verdict(body)
+    outcome = camara_results.verdict(body)
 
     assert (outcome.status, outcome.reason, outcome.raw_code) == (Status.FAILED, Reason.PROVIDER_ERROR,
                                                                   "verify:malformed")
@@ -86,7 +86,7 @@ def test_anything_but_a_json_boolean_alone_fails_as_provider_error(body):
     (504, "TIMEOUT", Reason.PROVIDER_ERROR),
 ])
 def test_nv_error_codes_map_to_reasons(status, code, reason):
-    outcome = camara._nv_failure(status, {"status": status, "code": code, "message": "m"})
+    outcome = camara_results.nv_failure(status, {"status": status, "code": code, "message": "m"})
 
     assert (outcome.status, outcome.reason) == (Status.FAILED, reason)
     assert outcome.raw_code == f"verify:{status}:{code}"
@@ -102,18 +102,19 @@ def test_nv_error_codes_map_to_reasons(status, code, reason):
     (418, Reason.PROVIDER_REJECTED),
 ])
 def test_unknown_nv_codes_fall_back_by_http_status(status, reason):
-    assert camara._nv_failure(status, {"status": status, "code": "SOMETHING_NEW", "message": "m"}).reason is reason
+    outcome = camara_results.nv_failure(status, {"status": status, "code": "SOMETHING_NEW", "message": "m"})
+    assert outcome.reason is reason
 
 
 @pytest.mark.parametrize("body", [None, "gateway error", {"code": 1002, "message": "Telefonica auth shape"}])
 def test_errors_that_are_not_error_info_are_parsed_leniently_by_status(body):
-    outcome = camara._nv_failure(503, body)
+    outcome = camara_results.nv_failure(503, body)
 
     assert (outcome.reason, outcome.raw_code) == (Reason.PROVIDER_ERROR, "verify:503")
 
 
 def test_a_code_with_free_text_is_not_copied_into_the_record():
-    outcome = camara._nv_failure(403, {"code": "PERMISSION DENIED for +447400900123", "message": "m"})
+    outcome = camara_results.nv_failure(403, {"code": "PERMISSION DENIED for +447400900123", "message": "m"})
 
     assert outcome.raw_code == "verify:403:other"
 

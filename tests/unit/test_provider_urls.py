@@ -11,7 +11,7 @@ from sandbox import aws
 from silentcheck import http
 from silentcheck import secrets as provider_secrets
 from silentcheck.errors import ProviderNotConfigured
-from silentcheck.providers import camara, infobip, oidc, truid
+from silentcheck.providers import camara_config, infobip, oidc, truid
 from tests.conftest import TEST_CALLBACK_SECRET, TEST_SECRET
 
 PEPPER = "a-pepper-of-at-least-16-characters"
@@ -50,8 +50,8 @@ CAMARA = {"issuer": "https://op.example", "api_base_url": "https://api.example/n
      truid._Config.from_secret, "truid.base_url"),
     ({"infobip": {"base_url": "http://api.infobip.com", "api_key": "s3cret-value"}},
      infobip._Config.from_secret, "infobip.base_url"),
-    ({"camara": {**CAMARA, "issuer": "http://op.example"}}, camara._Config.from_secret, "camara.issuer"),
-    ({"camara": {**CAMARA, "api_base_url": "http://api.example/nv"}}, camara._Config.from_secret,
+    ({"camara": {**CAMARA, "issuer": "http://op.example"}}, camara_config.Config.from_secret, "camara.issuer"),
+    ({"camara": {**CAMARA, "api_base_url": "http://api.example/nv"}}, camara_config.Config.from_secret,
      "camara.api_base_url"),
 ], ids=["truid", "infobip", "camara_issuer", "camara_api"])
 def test_a_plain_http_url_in_the_secret_is_a_configuration_error_naming_the_setting(moto_env, section, load,

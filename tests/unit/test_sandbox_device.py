@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
-import time
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -256,11 +256,14 @@ def test_phone_reports_a_connection_error_when_nothing_listens(phone: Phone) -> 
 
 
 def test_phone_gives_up_on_a_hop_that_does_not_answer_in_time(phone: Phone, site: Callable[[WSGIApp], str]) -> None:
+    answer = threading.Event()
+
     def slow(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        time.sleep(1.0)
+        answer.wait(5)  # answers only after the phone has given up
         return respond(start_response, "200 OK")
 
     result = dataclasses.replace(phone, hop_timeout=0.2).open(site(slow) + "/")
+    answer.set()
 
     assert result.error == "sdk_connection_error"
 

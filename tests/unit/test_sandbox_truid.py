@@ -1196,7 +1196,7 @@ def test_callback_retries_stop_when_the_schedule_is_spent(hooked: TruId, receive
     receiver.statuses = [500] * 10
     completed_v02(hooked, receiver)
     receiver.wait_for(3)
-    time.sleep(0.3)
+    time.sleep(0.2)  # four times the 50 ms retry delay: a fourth attempt would have come
     assert len(receiver.received) == 3
 
 

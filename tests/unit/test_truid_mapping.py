@@ -4,7 +4,7 @@ import pytest
 import requests
 
 from silentcheck.checks import Reason, Status
-from silentcheck.providers import truid
+from silentcheck.providers import truid_results as truid
 
 
 def _response(status: int, fragment: str | None = None, retry_after: str | None = None) -> requests.Response:
@@ -34,37 +34,37 @@ def _response(status: int, fragment: str | None = None, retry_after: str | None 
     (418, None, Reason.PROVIDER_REJECTED),
 ])
 def test_http_errors_map_to_reasons_and_keep_the_raw_code(status, fragment, reason):
-    failure = truid._http_failure(_response(status, fragment))
+    failure = truid.http_failure(_response(status, fragment))
 
     assert failure.outcome.reason is reason
     assert failure.outcome.raw_code == (f"{status}:{fragment}" if fragment else str(status))
 
 
 def test_ip_msisdn_mismatch_is_a_verdict_not_a_failure():
-    assert truid._http_failure(_response(409, "ip_msisdn_mismatch")).outcome.status is Status.NOT_VERIFIED
+    assert truid.http_failure(_response(409, "ip_msisdn_mismatch")).outcome.status is Status.NOT_VERIFIED
 
 
 def test_rate_limit_keeps_retry_after_and_is_transient():
-    failure = truid._http_failure(_response(429, "too_many_requests", retry_after="30"))
+    failure = truid.http_failure(_response(429, "too_many_requests", retry_after="30"))
 
     assert (failure.retry_after, failure.transient) == (30, True)
 
 
 @pytest.mark.parametrize(("code", "reason"), sorted(truid.CHECK_ERROR_REASONS.items()))
 def test_every_documented_check_error_code_has_a_reason(code, reason):
-    outcome = truid._outcome_for_check_error(code)
+    outcome = truid.outcome_for_check_error(code)
 
     assert (outcome.status, outcome.reason, outcome.raw_code) == (Status.FAILED, reason, code)
 
 
 @pytest.mark.parametrize("text", ["abc447400900002xyz", "call +447400900002 now", "x" * 65])
 def test_free_text_in_an_error_code_becomes_other_in_the_record(text):
-    assert truid._outcome_for_check_error(text).raw_code == "other"
-    assert truid._http_failure(_response(400, text)).outcome.raw_code == "400:other"
+    assert truid.outcome_for_check_error(text).raw_code == "other"
+    assert truid.http_failure(_response(400, text)).outcome.raw_code == "400:other"
 
 
 def test_unknown_check_error_code_is_a_provider_error():
-    assert truid._outcome_for_check_error("brand_new_code").reason is Reason.PROVIDER_ERROR
+    assert truid.outcome_for_check_error("brand_new_code").reason is Reason.PROVIDER_ERROR
 
 
 @pytest.mark.parametrize(("body", "status"), [
@@ -76,11 +76,11 @@ def test_unknown_check_error_code_is_a_provider_error():
     ({"status": "ERROR", "error_code": "mno_timeout"}, Status.FAILED),
 ])
 def test_phone_check_resource_maps_to_an_outcome(body, status):
-    outcome = truid._result_outcome(body, "v0.1")
+    outcome = truid.result_outcome(body, "v0.1")
 
     assert outcome is not None and outcome.status is status
 
 
 @pytest.mark.parametrize("status", ["ACCEPTED", "PENDING"])
 def test_unfinished_phone_check_has_no_outcome_yet(status):
-    assert truid._result_outcome({"status": status}, "v0.1") is None
+    assert truid.result_outcome({"status": status}, "v0.1") is None

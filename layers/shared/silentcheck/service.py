@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from silentcheck import attestation, binding, breakers, limits, observability, phone, routing, secrets, store
+from silentcheck import binding, breakers, limits, observability, phone, routing, secrets, signing, store
 from silentcheck.checks import Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.deps import Deps
 from silentcheck.errors import (
@@ -32,8 +32,6 @@ from silentcheck.providers.base import (
 from silentcheck.settings import settings
 
 RETURN_PATH = "/checks/return"
-SIGNING_LEASE_SECONDS = 10  # a signing claim older than this was abandoned (its function died)
-SIGNING_WAIT_ROUNDS, SIGNING_WAIT_SECONDS = 20, 0.1  # how long a read waits for a concurrent signer
 _OPERATOR_TOKEN = re.compile(r"[\x21-\x7e]{16,4096}")
 
 
@@ -153,46 +151,8 @@ def poll(check_id: str, poll_token: str | None, completion_code: str | None, iss
     if check.status is Status.PENDING:
         check = _advance(check, now, deps)
     revealed = binding.reveal(check, now, completion_code)
-    signed = _attestation(check, issuer, deps) if revealed.complete else None
+    signed = signing.attestation_of(check, issuer, deps) if revealed.complete else None
     return CheckView.of(check, revealed.status, signed)
-
-
-def _attestation(check: Check, issuer: str, deps: Deps) -> str | None:
-    """The check's attestation: signed by the first read that may see the final result, then served as
-    stored. When signing fails the result stands, and the next read tries again."""
-    if check.attestation or check.subject is None:
-        return check.attestation
-    now = deps.clock.now()
-    try:
-        claimed = deps.store.claim_signing(check.check_id, now, stale_before=now - SIGNING_LEASE_SECONDS)
-    except store.TransitionLost as lost:
-        return _signed_by_another(check.check_id, lost.current, deps)
-    config = settings()
-    try:
-        jws = deps.signer.sign(attestation.claims(claimed, issuer, config.attestation_audience, now,
-                                                  config.attestation_ttl_seconds))
-    except Exception as error:
-        logger.error("attestation not signed; the next read tries again", check_id=check.check_id,
-                     error=type(error).__name__)
-        deps.store.release_signing(check.check_id)
-        return None
-    try:
-        saved = deps.store.save_attestation(check.check_id, jws)
-    except store.TransitionLost as lost:
-        return lost.current.attestation if lost.current else None
-    observability.count(Metric.ATTESTATIONS_SIGNED, provider=saved.provider)
-    logger.info("attestation signed", check_id=check.check_id, status=saved.status)
-    return saved.attestation
-
-
-def _signed_by_another(check_id: str, current: Check | None, deps: Deps) -> str | None:
-    """Another read holds the signing claim: wait briefly for its signature rather than sign twice."""
-    for _ in range(SIGNING_WAIT_ROUNDS):
-        if current is None or current.attestation or current.subject is None:
-            break
-        deps.clock.sleep(SIGNING_WAIT_SECONDS)
-        current = deps.store.get(check_id)
-    return current.attestation if current else None
 
 
 def device_return(query: Mapping[str, str], deps: Deps | None = None) -> DeviceReturned:

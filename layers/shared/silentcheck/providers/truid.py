@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from silentcheck import http, secrets, tokens
@@ -29,55 +29,18 @@ from silentcheck.providers.base import (
     Started,
     safe_code,
 )
+from silentcheck.providers.truid_results import (
+    CHECK_ERROR_REASONS,
+    FINAL_STATUSES,
+    MISMATCH_CODES,
+    Failed,
+    Version,
+    http_failure,
+    outcome_for_check_error,
+    result_outcome,
+)
 
-# tru.ID problem `type` fragments (…/api-errors#<code>) on HTTP errors.
-PROBLEM_REASONS: dict[str, Reason] = {
-    "phone_format_invalid": Reason.NUMBER_UNSUPPORTED,
-    "mno_not_supported": Reason.CARRIER_UNSUPPORTED,
-    "mno_redirect_unsupported": Reason.CARRIER_UNSUPPORTED,
-    "not_mobile_ip": Reason.NOT_ON_MOBILE_DATA,
-    "bad_request": Reason.PROVIDER_REJECTED,
-    "forbidden": Reason.PROVIDER_REJECTED,
-    "too_many_requests": Reason.PROVIDER_ERROR,
-    "check_not_found": Reason.PROVIDER_ERROR,
-}
-# When the problem carries no known fragment (e.g. 400 "unsupported country" has the bare type).
-STATUS_REASONS: dict[int, Reason] = {
-    400: Reason.CARRIER_UNSUPPORTED,
-    401: Reason.PROVIDER_REJECTED,
-    403: Reason.PROVIDER_REJECTED,
-    404: Reason.PROVIDER_ERROR,
-    412: Reason.NOT_ON_MOBILE_DATA,
-    429: Reason.PROVIDER_ERROR,
-    501: Reason.CARRIER_UNSUPPORTED,
-}
-# `error_code` of a check in status ERROR, and `error` at the end of the redirect chain.
-CHECK_ERROR_REASONS: dict[str, Reason] = {
-    "not_mobile_ip": Reason.NOT_ON_MOBILE_DATA,
-    "mno_not_supported": Reason.CARRIER_UNSUPPORTED,
-    "mno_redirect_unsupported": Reason.CARRIER_UNSUPPORTED,
-    "mno_user_not_found": Reason.NUMBER_UNSUPPORTED,
-    "mno_timeout": Reason.PROVIDER_ERROR,
-    "mno_response_error": Reason.PROVIDER_ERROR,
-    "mno_server_error": Reason.PROVIDER_ERROR,
-    "mno_no_data_available": Reason.PROVIDER_ERROR,
-    "ip_mismatch": Reason.REDIRECT_FAILED,
-}
-# The device's IP belongs to another number: a verdict, not a failure.
-MISMATCH_CODES = frozenset({"ip_msisdn_mismatch"})
-
-FINAL_STATUSES = frozenset({"COMPLETED", "EXPIRED", "ERROR"})
-
-Version = Literal["v0.1", "v0.2"]
 _TOKEN_MARGIN_SECONDS = 60
-
-
-class _Failed(Exception):
-    def __init__(self, outcome: Outcome, retry_after: int | None = None, transient: bool = False) -> None:
-        super().__init__(outcome.raw_code)
-        self.outcome = outcome
-        self.retry_after = retry_after
-        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -114,51 +77,6 @@ _tokens: dict[tuple[str, str, str], _Token] = {}
 _tokens_lock = threading.Lock()
 
 
-def _outcome_for_check_error(code: str, prefix: str = "") -> Outcome:
-    raw = f"{prefix}{safe_code(code)}"
-    if code in MISMATCH_CODES:
-        return Outcome.not_verified(raw)
-    return Outcome.failed(CHECK_ERROR_REASONS.get(code, Reason.PROVIDER_ERROR), raw)
-
-
-def _http_failure(response: Any) -> _Failed:
-    fragment = ""
-    if "json" in response.headers.get("Content-Type", ""):
-        try:
-            fragment = str(response.json().get("type", "")).rpartition("#")[2]
-        except ValueError:
-            fragment = ""
-    status = int(response.status_code)
-    raw = f"{status}:{safe_code(fragment)}" if fragment else str(status)
-    if fragment in MISMATCH_CODES:
-        return _Failed(Outcome.not_verified(raw))
-    reason = PROBLEM_REASONS.get(fragment) or STATUS_REASONS.get(status) or (
-        Reason.PROVIDER_ERROR if status >= 500 else Reason.PROVIDER_REJECTED
-    )
-    retry_after = response.headers.get("Retry-After")
-    return _Failed(
-        Outcome.failed(reason, raw),
-        retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
-        transient=status == 429 or status >= 500,
-    )
-
-
-def _result_outcome(body: Any, version: Version) -> Outcome | None:
-    """A PhoneCheck resource (GET, PATCH) as an outcome; None while tru.ID has no verdict. ValueError
-    when the JSON is not an object."""
-    if not isinstance(body, Mapping):
-        raise ValueError("a PhoneCheck resource is a JSON object")
-    status = body.get("status")
-    if status == "COMPLETED":
-        # `match` is optional since 2023; only a JSON true verifies.
-        return Outcome.verified("COMPLETED") if body.get("match") is True else Outcome.not_verified("COMPLETED")
-    if status == "EXPIRED":
-        return Outcome.expired("EXPIRED")
-    if status == "ERROR":
-        return _outcome_for_check_error(str(body.get("error_code") or "unknown"))
-    return None
-
-
 class TruId:
     name: ClassVar[str] = "truid"
     accepts_operator_token: ClassVar[bool] = False
@@ -175,7 +93,7 @@ class TruId:
             body = self._call(config, "POST", f"/phone_check/{config.version}/checks", json=payload).json()
             check_url = body["_links"]["check_url"]["href"]
             check_id = body["check_id"]
-        except _Failed as failure:
+        except Failed as failure:
             raise ProviderRefused(failure.outcome, failure.retry_after) from None
         except (KeyError, TypeError, ValueError):
             raise ProviderRefused(Outcome.failed(Reason.PROVIDER_ERROR, "malformed_create_response")) from None
@@ -191,7 +109,7 @@ class TruId:
         error = query.get("error")
         if error:
             if error in CHECK_ERROR_REASONS or error in MISMATCH_CODES:
-                return _outcome_for_check_error(error, prefix="redirect:")
+                return outcome_for_check_error(error, prefix="redirect:")
             return Outcome.failed(Reason.REDIRECT_FAILED, f"redirect:{safe_code(error)}")
         code, returned_id = query.get("code"), query.get("check_id", "")
         if not code:
@@ -204,8 +122,8 @@ class TruId:
                 config, "PATCH", f"/phone_check/v0.2/checks/{check.provider_ref}",
                 data=_json_patch(code), headers={"Content-Type": "application/json-patch+json"},
             )
-            outcome = _result_outcome(response.json(), "v0.2")
-        except _Failed as failure:
+            outcome = result_outcome(response.json(), "v0.2")
+        except Failed as failure:
             if failure.outcome.raw_code in ("404", "404:check_not_found"):
                 return Outcome.failed(Reason.REDIRECT_FAILED, failure.outcome.raw_code)
             return failure.outcome
@@ -220,11 +138,11 @@ class TruId:
         version: Version = "v0.1" if check.provider_version == "v0.1" else "v0.2"
         try:
             body = self._call(config, "GET", f"/phone_check/{version}/checks/{check.provider_ref}").json()
-        except _Failed as failure:
+        except Failed as failure:
             return None if failure.transient else failure.outcome
         except ValueError:
             return None
-        outcome = _result_outcome(body, version)
+        outcome = result_outcome(body, version)
         if version == "v0.2" and outcome is not None and outcome.status.value in ("VERIFIED", "NOT_VERIFIED"):
             return None  # v0.2 verdicts come only from the code exchange, which binds the device
         return outcome
@@ -236,7 +154,7 @@ class TruId:
         config = replace(_Config.from_secret(), scope="coverage")
         try:
             body = self._call(config, "GET", f"/coverage/v0.1/device_ips/{quote(ip, safe='')}").json()
-        except _Failed as failure:
+        except Failed as failure:
             code = failure.outcome.raw_code or ""
             if code.startswith("412"):
                 return DeviceNetwork(mobile=False)
@@ -295,7 +213,7 @@ class TruId:
                 config = _Config.from_secret()
             try:
                 token = self._token(config, force=fresh)
-            except _Failed as failure:
+            except Failed as failure:
                 if not fresh and (failure.outcome.raw_code or "").startswith("token:401"):
                     continue
                 raise
@@ -303,13 +221,13 @@ class TruId:
             try:
                 response = http.send(method, config.base_url + path, headers=headers, **kwargs)
             except http.ProviderUnavailable as unavailable:
-                raise _Failed(Outcome.failed(Reason.PROVIDER_ERROR, unavailable.kind), transient=True) from None
+                raise Failed(Outcome.failed(Reason.PROVIDER_ERROR, unavailable.kind), transient=True) from None
             if response.status_code == 401 and not fresh:
                 continue
             if response.status_code >= 400:
-                raise _http_failure(response)
+                raise http_failure(response)
             if "json" not in response.headers.get("Content-Type", ""):  # an HTML error page answered 200
-                raise _Failed(Outcome.failed(Reason.PROVIDER_ERROR, f"{response.status_code}:not_json"),
+                raise Failed(Outcome.failed(Reason.PROVIDER_ERROR, f"{response.status_code}:not_json"),
                               transient=True)
             return response
         raise AssertionError("unreachable")
@@ -327,18 +245,18 @@ class TruId:
                     data={"grant_type": "client_credentials", "scope": config.scope},
                 )
             except http.ProviderUnavailable as unavailable:
-                raise _Failed(Outcome.failed(Reason.PROVIDER_ERROR, f"token:{unavailable.kind}"),
+                raise Failed(Outcome.failed(Reason.PROVIDER_ERROR, f"token:{unavailable.kind}"),
                               transient=True) from None
             if response.status_code != 200:
-                failure = _http_failure(response)
+                failure = http_failure(response)
                 reason = Reason.PROVIDER_ERROR if failure.transient else Reason.PROVIDER_REJECTED
-                raise _Failed(Outcome.failed(reason, f"token:{failure.outcome.raw_code}"),
+                raise Failed(Outcome.failed(reason, f"token:{failure.outcome.raw_code}"),
                               failure.retry_after, failure.transient)
             try:
                 body = response.json()
                 value, expires_in = str(body["access_token"]), int(body.get("expires_in", 3600))
             except (KeyError, TypeError, ValueError):
-                raise _Failed(Outcome.failed(Reason.PROVIDER_ERROR, "token:malformed"), transient=True) from None
+                raise Failed(Outcome.failed(Reason.PROVIDER_ERROR, "token:malformed"), transient=True) from None
             _tokens[key] = _Token(value, time.monotonic() + max(0, expires_in - _TOKEN_MARGIN_SECONDS))
             return value
 

@@ -1,0 +1,102 @@
+"""CAMARA's configuration (secret key `camara`, validated) and the values derived per check from the
+one-time state (PKCE verifier, nonce), which are never stored."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from silentcheck import http, secrets, tokens
+from silentcheck.errors import ProviderNotConfigured
+from silentcheck.providers import oidc
+
+
+@dataclass(frozen=True)
+class Config:
+    issuer: str
+    client: oidc.ClientAuth
+    api_base_url: str
+    scope: str
+    ciba_scope: str
+    login_hint: Literal["none", "tel", "plain"]
+    number_format: Literal["phone_number", "hashed"]
+    operation: Literal["verify", "device_phone_number"]
+    discovery: bool
+    static: Mapping[str, Any] = field(default_factory=dict)
+    require_iss: bool | None = None
+
+    @classmethod
+    def from_secret(cls) -> Config:
+        raw = secrets.section("camara")
+        missing = [k for k in ("issuer", "api_base_url", "client_id", "scope") if not raw.get(k)]
+        auth = raw.get("client_auth", "client_secret_basic")
+        if auth == "client_secret_basic" and not raw.get("client_secret"):
+            missing.append("client_secret")
+        if auth == "private_key_jwt" and not raw.get("private_key"):
+            missing.append("private_key")
+        if missing:
+            raise ProviderNotConfigured(f"CAMARA is not configured: secret key camara lacks {', '.join(missing)}")
+        choices = {"client_auth": ("client_secret_basic", "private_key_jwt"),
+                   "assertion_audience": ("token_endpoint", "issuer"),
+                   "login_hint": ("none", "tel", "plain"),
+                   "number_format": ("phone_number", "hashed"),
+                   "operation": ("verify", "device_phone_number")}
+        defaults = {"client_auth": "client_secret_basic", "assertion_audience": "token_endpoint",
+                    "login_hint": "none", "number_format": "phone_number", "operation": "verify"}
+        chosen = {name: raw.get(name, defaults[name]) for name in choices}
+        for name, allowed in choices.items():
+            if chosen[name] not in allowed:
+                raise ProviderNotConfigured(f"camara.{name} must be one of {', '.join(allowed)}, "
+                                            f"not {chosen[name]!r}")
+        client = oidc.ClientAuth(
+            method=chosen["client_auth"], client_id=str(raw["client_id"]),
+            client_secret=raw.get("client_secret"), private_key=raw.get("private_key"),
+            key_id=raw.get("key_id"), signing_alg=str(raw.get("signing_alg", "RS256")),
+            assertion_audience=chosen["assertion_audience"],
+        )
+        static_keys = ("authorization_endpoint", "token_endpoint", "jwks_uri", "backchannel_authentication_endpoint",
+                       "authorization_response_iss_parameter_supported")
+        return cls(
+            issuer=http.secure_url(str(raw["issuer"]), "camara.issuer"), client=client,
+            api_base_url=http.secure_url(str(raw["api_base_url"]).rstrip("/"), "camara.api_base_url"),
+            scope=str(raw["scope"]), ciba_scope=str(raw.get("ciba_scope") or raw["scope"]),
+            login_hint=chosen["login_hint"], number_format=chosen["number_format"], operation=chosen["operation"],
+            discovery=raw.get("discovery", True) is not False,
+            static={k: raw[k] for k in static_keys if k in raw},
+            require_iss=raw["require_iss"] if isinstance(raw.get("require_iss"), bool) else None,
+        )
+
+    def metadata(self) -> oidc.Metadata:
+        """Endpoints from the issuer's discovery document; the static configuration when it has none."""
+        try:
+            discovered = oidc.discover(self.issuer) if self.discovery else None
+            if discovered is not None:
+                return discovered
+            return oidc.Metadata.from_mapping(self.static, self.issuer)
+        except oidc.OidcError as error:
+            raise ProviderNotConfigured(f"CAMARA endpoints unavailable for issuer {self.issuer}: {error.code}; "
+                                        "publish discovery or set the endpoints in secret key camara") from None
+
+    def iss_required(self, metadata: oidc.Metadata) -> bool:
+        return self.require_iss if self.require_iss is not None else metadata.iss_parameter_supported
+
+
+def _oidc_key() -> bytes:
+    return tokens.subkey(secrets.pepper(), "oidc/v1")
+
+
+def code_verifier(state: str) -> str:
+    """The PKCE verifier of the request that carried `state`: 43 unreserved characters, derived with a
+    server-side key, so neither it nor the state is ever stored and the device cannot compute it."""
+    return tokens.derive(_oidc_key(), f"pkce:{state}")
+
+
+def nonce_for(state: str) -> str:
+    return tokens.derive(_oidc_key(), f"nonce:{state}")
+
+
+def hashed_phone_number(e164: str) -> str:
+    """CAMARA's hashedPhoneNumber: SHA-256 hex of the E.164 number with its '+'."""
+    return hashlib.sha256(e164.encode()).hexdigest()

@@ -1,0 +1,103 @@
+"""What tru.ID's answers mean in our vocabulary: problem types, HTTP statuses, check error codes and
+PhoneCheck resources mapped to `Outcome`s. Pure: no I/O. Facts: shared/reference/providers/truid-phonecheck.md."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from silentcheck.checks import Outcome, Reason
+from silentcheck.providers.base import safe_code
+
+# tru.ID problem `type` fragments (…/api-errors#<code>) on HTTP errors.
+PROBLEM_REASONS: dict[str, Reason] = {
+    "phone_format_invalid": Reason.NUMBER_UNSUPPORTED,
+    "mno_not_supported": Reason.CARRIER_UNSUPPORTED,
+    "mno_redirect_unsupported": Reason.CARRIER_UNSUPPORTED,
+    "not_mobile_ip": Reason.NOT_ON_MOBILE_DATA,
+    "bad_request": Reason.PROVIDER_REJECTED,
+    "forbidden": Reason.PROVIDER_REJECTED,
+    "too_many_requests": Reason.PROVIDER_ERROR,
+    "check_not_found": Reason.PROVIDER_ERROR,
+}
+# When the problem carries no known fragment (e.g. 400 "unsupported country" has the bare type).
+STATUS_REASONS: dict[int, Reason] = {
+    400: Reason.CARRIER_UNSUPPORTED,
+    401: Reason.PROVIDER_REJECTED,
+    403: Reason.PROVIDER_REJECTED,
+    404: Reason.PROVIDER_ERROR,
+    412: Reason.NOT_ON_MOBILE_DATA,
+    429: Reason.PROVIDER_ERROR,
+    501: Reason.CARRIER_UNSUPPORTED,
+}
+# `error_code` of a check in status ERROR, and `error` at the end of the redirect chain.
+CHECK_ERROR_REASONS: dict[str, Reason] = {
+    "not_mobile_ip": Reason.NOT_ON_MOBILE_DATA,
+    "mno_not_supported": Reason.CARRIER_UNSUPPORTED,
+    "mno_redirect_unsupported": Reason.CARRIER_UNSUPPORTED,
+    "mno_user_not_found": Reason.NUMBER_UNSUPPORTED,
+    "mno_timeout": Reason.PROVIDER_ERROR,
+    "mno_response_error": Reason.PROVIDER_ERROR,
+    "mno_server_error": Reason.PROVIDER_ERROR,
+    "mno_no_data_available": Reason.PROVIDER_ERROR,
+    "ip_mismatch": Reason.REDIRECT_FAILED,
+}
+# The device's IP belongs to another number: a verdict, not a failure.
+MISMATCH_CODES = frozenset({"ip_msisdn_mismatch"})
+
+FINAL_STATUSES = frozenset({"COMPLETED", "EXPIRED", "ERROR"})
+
+Version = Literal["v0.1", "v0.2"]
+
+
+class Failed(Exception):
+    def __init__(self, outcome: Outcome, retry_after: int | None = None, transient: bool = False) -> None:
+        super().__init__(outcome.raw_code)
+        self.outcome = outcome
+        self.retry_after = retry_after
+        self.transient = transient
+
+
+def outcome_for_check_error(code: str, prefix: str = "") -> Outcome:
+    raw = f"{prefix}{safe_code(code)}"
+    if code in MISMATCH_CODES:
+        return Outcome.not_verified(raw)
+    return Outcome.failed(CHECK_ERROR_REASONS.get(code, Reason.PROVIDER_ERROR), raw)
+
+
+def http_failure(response: Any) -> Failed:
+    fragment = ""
+    if "json" in response.headers.get("Content-Type", ""):
+        try:
+            fragment = str(response.json().get("type", "")).rpartition("#")[2]
+        except ValueError:
+            fragment = ""
+    status = int(response.status_code)
+    raw = f"{status}:{safe_code(fragment)}" if fragment else str(status)
+    if fragment in MISMATCH_CODES:
+        return Failed(Outcome.not_verified(raw))
+    reason = PROBLEM_REASONS.get(fragment) or STATUS_REASONS.get(status) or (
+        Reason.PROVIDER_ERROR if status >= 500 else Reason.PROVIDER_REJECTED
+    )
+    retry_after = response.headers.get("Retry-After")
+    return Failed(
+        Outcome.failed(reason, raw),
+        retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
+        transient=status == 429 or status >= 500,
+    )
+
+
+def result_outcome(body: Any, version: Version) -> Outcome | None:
+    """A PhoneCheck resource (GET, PATCH) as an outcome; None while tru.ID has no verdict. ValueError
+    when the JSON is not an object."""
+    if not isinstance(body, Mapping):
+        raise ValueError("a PhoneCheck resource is a JSON object")
+    status = body.get("status")
+    if status == "COMPLETED":
+        # `match` is optional since 2023; only a JSON true verifies.
+        return Outcome.verified("COMPLETED") if body.get("match") is True else Outcome.not_verified("COMPLETED")
+    if status == "EXPIRED":
+        return Outcome.expired("EXPIRED")
+    if status == "ERROR":
+        return outcome_for_check_error(str(body.get("error_code") or "unknown"))
+    return None

@@ -1,0 +1,51 @@
+"""A final check's attestation, signed once: the first read that may see the result claims the right to
+sign (a conditional write), signs, and stores the JWS; every later read is served what is stored."""
+
+from __future__ import annotations
+
+from silentcheck import attestation, observability, store
+from silentcheck.checks import Check
+from silentcheck.deps import Deps
+from silentcheck.observability import Metric, logger
+from silentcheck.settings import settings
+
+SIGNING_LEASE_SECONDS = 10  # a signing claim older than this was abandoned (its function died)
+SIGNING_WAIT_ROUNDS, SIGNING_WAIT_SECONDS = 20, 0.1  # how long a read waits for a concurrent signer
+
+
+def attestation_of(check: Check, issuer: str, deps: Deps) -> str | None:
+    """The check's attestation: signed by the first read that may see the final result, then served as
+    stored. When signing fails the result stands, and the next read tries again."""
+    if check.attestation or check.subject is None:
+        return check.attestation
+    now = deps.clock.now()
+    try:
+        claimed = deps.store.claim_signing(check.check_id, now, stale_before=now - SIGNING_LEASE_SECONDS)
+    except store.TransitionLost as lost:
+        return _signed_by_another(check.check_id, lost.current, deps)
+    config = settings()
+    try:
+        jws = deps.signer.sign(attestation.claims(claimed, issuer, config.attestation_audience, now,
+                                                  config.attestation_ttl_seconds))
+    except Exception as error:
+        logger.error("attestation not signed; the next read tries again", check_id=check.check_id,
+                     error=type(error).__name__)
+        deps.store.release_signing(check.check_id)
+        return None
+    try:
+        saved = deps.store.save_attestation(check.check_id, jws)
+    except store.TransitionLost as lost:
+        return lost.current.attestation if lost.current else None
+    observability.count(Metric.ATTESTATIONS_SIGNED, provider=saved.provider)
+    logger.info("attestation signed", check_id=check.check_id, status=saved.status)
+    return saved.attestation
+
+
+def _signed_by_another(check_id: str, current: Check | None, deps: Deps) -> str | None:
+    """Another read holds the signing claim: wait briefly for its signature rather than sign twice."""
+    for _ in range(SIGNING_WAIT_ROUNDS):
+        if current is None or current.attestation or current.subject is None:
+            break
+        deps.clock.sleep(SIGNING_WAIT_SECONDS)
+        current = deps.store.get(check_id)
+    return current.attestation if current else None
