@@ -239,14 +239,14 @@ def _warm_up() -> None:
 
 def forget_function_caches() -> None:
     """The functions run in this process: drop their per-container caches as a new container would."""
-    from silentcheck import attestation, limits, routing, secrets, settings
-    from silentcheck.providers import oidc, truid
+    from silentcheck import attestation, credentials, limits, routing, settings
+    from silentcheck.providers import oauth, truid
 
     settings.settings.cache_clear()
     attestation.forget()
-    secrets.forget()
+    credentials.forget()
     truid.forget_tokens()
-    oidc.forget()  # discovery and JWKS caches (CAMARA, tru.ID callbacks)
+    oauth.forget()  # discovery and JWKS caches (CAMARA, tru.ID callbacks)
     routing.table.cache_clear()
     limits.limits.cache_clear()
 

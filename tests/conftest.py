@@ -19,18 +19,17 @@ TEST_CALLBACK_SECRET = "silentcheck/test-callbacks"
 
 def _forget_caches() -> None:
     from silentcheck import aws as sc_aws
-    from silentcheck import http, limits, routing, settings
-    from silentcheck import secrets as sc_secrets
-    from silentcheck.providers import oidc, truid
+    from silentcheck import credentials, http, limits, routing, settings
+    from silentcheck.providers import oauth, truid
 
     settings.settings.cache_clear()
     routing.table.cache_clear()
     limits.limits.cache_clear()
     sc_aws.reset()
     http.reset()
-    sc_secrets.forget()
+    credentials.forget()
     truid.forget_tokens()
-    oidc.forget()  # discovery and JWKS caches (CAMARA, tru.ID callbacks)
+    oauth.forget()  # discovery and JWKS caches (CAMARA, tru.ID callbacks)
 
 
 @pytest.fixture(scope="session")

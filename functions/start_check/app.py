@@ -14,8 +14,8 @@ from silentcheck.api import (
     rest_resolver,
     source_ip,
 )
+from silentcheck.api_shapes import StartRequest
 from silentcheck.cors import cors
-from silentcheck.models import StartRequest
 
 app = rest_resolver()
 snapstart.register()  # SnapStart's runtime hooks, when Lambda offers them (template parameter SnapStart)

@@ -14,7 +14,7 @@ import jwt
 import pytest
 import requests
 
-from silentcheck import tokens
+from silentcheck import clock
 from tests.integration.conftest import App, completion_code
 
 AUDIENCE = "silentcheck"  # the template's AttestationAudience default, which the sandbox deploys
@@ -109,8 +109,8 @@ def test_another_sims_phone_leaves_a_poll_without_the_code_expired_after_expires
         app: App, flow: Flow, monkeypatch: pytest.MonkeyPatch):
     check = _start(app, flow)
     _open(app, flow, check, flow.other_sim)
-    later = tokens.now() + 3600
-    monkeypatch.setattr(tokens, "now", lambda: later)
+    later = clock.now() + 3600
+    monkeypatch.setattr(clock, "now", lambda: later)
 
     view = app.poll(check).json()
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from sandbox.device import bound_session
-from silentcheck.providers import oidc
+from silentcheck.providers import oauth
 from tests.integration.conftest import App, completion_code
 
 NUMBER = "+34600000012"
@@ -132,7 +132,7 @@ def test_private_key_jwt_client_authenticates_with_an_assertion_and_verifies(app
 
     (token_call,) = app.camara_requests("/token")
     form = parse_qs(token_call["body"])
-    assert form["client_assertion_type"] == [oidc.CLIENT_ASSERTION_TYPE] and form["client_assertion"]
+    assert form["client_assertion_type"] == [oauth.CLIENT_ASSERTION_TYPE] and form["client_assertion"]
     assert "Authorization" not in token_call["headers"]
     assert polled.json()["status"] == "VERIFIED"
 
@@ -154,7 +154,7 @@ def test_endpoints_come_from_the_issuers_discovery_document(app: App):
 
 def test_static_endpoints_serve_when_discovery_is_off(app: App):
     base = app.stack.camara.base_url
-    oidc.forget()
+    oauth.forget()
     app.stack.configure_camara(discovery=False, authorization_endpoint=f"{base}/authorize",
                                token_endpoint=f"{base}/token", jwks_uri=f"{base}/jwks")
 

@@ -11,7 +11,8 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from silentcheck.providers import camara_config, oidc
+from silentcheck import clock
+from silentcheck.providers import camara_config, oauth
 from tests.integration.conftest import App, completion_code
 from tests.integration.test_camara_auth_code import (
     NUMBER,
@@ -73,7 +74,7 @@ def test_req09_code_challenge_is_s256_of_the_verifier_sent_at_the_token_endpoint
     challenge = _query(check["check_url"])["code_challenge"]
     (token_call,) = app.camara_requests("/token")
     verifier = parse_qs(token_call["body"])["code_verifier"][0]
-    assert oidc.pkce_challenge(verifier) == challenge
+    assert oauth.pkce_challenge(verifier) == challenge
     assert re.fullmatch(r"[A-Za-z0-9._~-]{43,128}", verifier)
 
 
@@ -81,7 +82,7 @@ def test_req09_the_verifier_is_derived_server_side_from_the_state(app: App):
     check = start(app)
 
     query = _query(check["check_url"])
-    assert oidc.pkce_challenge(camara_config.code_verifier(query["state"])) == query["code_challenge"]
+    assert oauth.pkce_challenge(camara_config.code_verifier(query["state"])) == query["code_challenge"]
 
 
 # 10 ------------------------------------------------------------------------------------------------
@@ -107,10 +108,9 @@ def test_req10_a_used_state_is_refused_with_no_second_token_call(app: App):
 def test_req10_an_expired_state_is_refused_with_no_token_call(app: App, monkeypatch: pytest.MonkeyPatch):
     check = start(app)
     final_url = return_url_without_following(app, check)
-    from silentcheck import tokens
 
-    later = tokens.now() + 3600
-    monkeypatch.setattr(tokens, "now", lambda: later)
+    later = clock.now() + 3600
+    monkeypatch.setattr(clock, "now", lambda: later)
 
     assert _device_return(final_url).status_code == 400
     assert app.camara_requests("/token") == []

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from silentcheck import service, tokens
+from silentcheck import clock, service
 from tests.integration.conftest import App
 from tests.integration.test_openapi_conformance import START, assert_documented
 
@@ -48,8 +48,8 @@ def test_a_retry_starts_nothing_new(app: App):
 
 
 def test_a_retry_spends_no_budget(app: App, monkeypatch: pytest.MonkeyPatch):
-    now = tokens.now()
-    monkeypatch.setattr(tokens, "now", lambda: now)  # all three in one budget window
+    now = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: now)  # all three in one budget window
     app.stack.configure_limits({"number": {"count": 1, "window_seconds": 600}, "ip": None, "global": None})
     key = _key()
     first = app.start(NUMBER, idempotency_key=key)

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from sandbox.device import bound_session
-from silentcheck import tokens
+from silentcheck import clock, tokens
 from tests.integration.conftest import App, completion_code
 
 NUMBER = "+447400900112"
@@ -306,8 +306,8 @@ def test_req26_a_valid_callback_after_expiry_does_not_verify(app: App, monkeypat
     delivery(app, mode="never")
     check = start(app)
     opened = app.phone(NUMBER).open(check["check_url"])
-    later = tokens.now() + 3600
-    monkeypatch.setattr(tokens, "now", lambda: later)
+    later = clock.now() + 3600
+    monkeypatch.setattr(clock, "now", lambda: later)
 
     late = post_callback(verify_request(app)["callbackUrl"], result="VALID", token=infobip_token(app))
 
@@ -325,14 +325,14 @@ def test_req27_a_callback_for_a_check_that_does_not_exist_creates_nothing(app: A
 
 
 def test_a_callback_before_the_infobip_token_is_recorded_asks_infobip_to_retry(app: App):
-    from silentcheck import phone, secrets, store
+    from silentcheck import credentials, phone, store
     from silentcheck.checks import Check, Status
 
-    now, check_id = tokens.now(), tokens.new_token()
+    now, check_id = clock.now(), tokens.new_token()
     capability = f"{check_id}.{tokens.new_token()}"
     store.create(Check(check_id=check_id, provider="infobip", status=Status.PENDING, created_at=now,
                        expires_at=now + 300, poll_token_hash=tokens.digest("p"),
-                       number_key=phone.number_key(secrets.pepper(), NUMBER),
+                       number_key=phone.number_key(credentials.pepper(), NUMBER),
                        capability_hash=tokens.digest(capability)))  # recorded, but Infobip's token not yet
     before = app.item(check_id)
 

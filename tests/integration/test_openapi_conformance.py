@@ -14,7 +14,7 @@ from requests.adapters import HTTPAdapter
 
 from sandbox import aws
 from sandbox.stack import SECRET_NAME, forget_function_caches
-from silentcheck import tokens
+from silentcheck import clock
 from tests.integration.conftest import App, completion_code
 from tests.openapi_doc import DOC_URI, pointer
 
@@ -139,8 +139,8 @@ def test_failed_poll_answers_200_with_a_reason_as_documented(app: App, doc: dict
 
 def test_expired_poll_answers_200_as_documented(app: App, doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch):
     check = app.started()
-    later = tokens.now() + 3600
-    monkeypatch.setattr(tokens, "now", lambda: later)
+    later = clock.now() + 3600
+    monkeypatch.setattr(clock, "now", lambda: later)
 
     response = app.poll(check)
 

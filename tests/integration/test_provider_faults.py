@@ -8,7 +8,7 @@ import pytest
 
 from sandbox import aws
 from sandbox import stack as stacks
-from silentcheck import secrets, tokens
+from silentcheck import clock, credentials
 from tests.integration.conftest import App, completion_code
 
 CREATE = "^/phone_check/v0.2/checks$"
@@ -53,8 +53,8 @@ def test_a_broken_code_exchange_answer_fails_the_check_as_provider_error(app: Ap
 def test_rotated_credentials_are_read_again_once_on_a_401_and_the_check_goes_ahead(app: App, stack: stacks.Stack):
     right = dict(stack.callback_secret_value["truid"])
     _store_truid_secret(stack, {**right, "client_secret": "rotated-out"})
-    secrets.forget()
-    secrets.callback_section("truid")  # this container now holds the old credentials
+    credentials.forget()
+    credentials.callback_section("truid")  # this container now holds the old credentials
     _store_truid_secret(stack, right)  # ...and the secret has the new ones
 
     check = app.start().json()
@@ -71,8 +71,8 @@ def test_a_redirect_loop_the_phone_gives_up_on_leaves_the_check_pending_then_exp
 
     assert opened.error == "sdk_redirect_error"
     assert app.poll(check).json()["status"] == "PENDING"
-    later = tokens.now() + 3600
-    monkeypatch.setattr(tokens, "now", lambda: later)
+    later = clock.now() + 3600
+    monkeypatch.setattr(clock, "now", lambda: later)
     assert (app.poll(check).json()["status"], app.poll(check).json()["reason"]) == ("EXPIRED", "DEVICE_TIMEOUT")
 
 

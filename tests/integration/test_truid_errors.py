@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from silentcheck import tokens
+from silentcheck import clock
 from tests.integration.conftest import App, completion_code
 
 
@@ -81,8 +81,8 @@ def test_a_wifi_failure_after_the_device_hop_is_recorded_but_hidden_from_a_poll_
 
 def test_check_reads_expired_after_expires_at_while_the_item_still_exists(app: App, monkeypatch):
     check = app.started()
-    later = tokens.now() + 3600
-    monkeypatch.setattr(tokens, "now", lambda: later)
+    later = clock.now() + 3600
+    monkeypatch.setattr(clock, "now", lambda: later)
 
     view = app.poll(check).json()
 
@@ -91,8 +91,8 @@ def test_check_reads_expired_after_expires_at_while_the_item_still_exists(app: A
 
 def test_phone_returning_after_expiry_cannot_verify(app: App, monkeypatch):
     check = app.started()
-    later = tokens.now() + 3600
-    monkeypatch.setattr(tokens, "now", lambda: later)
+    later = clock.now() + 3600
+    monkeypatch.setattr(clock, "now", lambda: later)
 
     opened = app.open_on_own_phone(check)
 

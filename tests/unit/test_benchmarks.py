@@ -15,7 +15,7 @@ from benchmarks.importtime import parse_importtime, unused_by_request
 from benchmarks.stats import percentile
 from sandbox import aws as sandbox_aws
 from sandbox.httpserver import RunningServer, serve
-from silentcheck import aws, http, secrets
+from silentcheck import aws, credentials, http
 from tests.conftest import TEST_TABLE
 
 
@@ -46,8 +46,8 @@ def test_counter_counts_dynamodb_requests_by_operation(counter: CallCounter) -> 
 
 
 def test_counter_sees_a_warm_secret_cost_no_secrets_manager_read(counter: CallCounter) -> None:
-    secrets.pepper()
-    secrets.pepper()
+    credentials.pepper()
+    credentials.pepper()
 
     assert counter.thread_calls().aws_count("secrets-manager") == 1
 

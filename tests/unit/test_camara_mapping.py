@@ -7,7 +7,7 @@ import re
 import pytest
 
 from silentcheck.checks import Check, Reason, Status
-from silentcheck.providers import camara, camara_config, camara_results, oidc
+from silentcheck.providers import camara, camara_config, camara_results, oauth
 
 
 def _check(**attributes: str) -> Check:
@@ -26,7 +26,7 @@ def test_pkce_challenge_is_base64url_sha256_without_padding():
     verifier = "a" * 43
     expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
 
-    assert oidc.pkce_challenge(verifier) == expected and "=" not in expected
+    assert oauth.pkce_challenge(verifier) == expected and "=" not in expected
 
 
 @pytest.mark.usefixtures("moto_env")

@@ -11,9 +11,9 @@ import pytest
 
 from sandbox import aws
 from silentcheck import idempotency, tokens
+from silentcheck.api_shapes import CheckCreated, StartRequest
 from silentcheck.checks import Status
 from silentcheck.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidRequest, RateLimited
-from silentcheck.models import CheckCreated, StartRequest
 from tests.conftest import TEST_IDEMPOTENCY_TABLE
 
 pytestmark = pytest.mark.usefixtures("moto_env")
@@ -172,13 +172,13 @@ def test_a_sealed_answer_moved_to_another_check_does_not_open(moto_env: aws.Moto
 
 
 def test_after_a_pepper_rotation_a_retry_of_an_earlier_start_is_refused_as_reused(moto_env: aws.MotoServer) -> None:
-    from silentcheck import secrets as sc_secrets
+    from silentcheck import credentials
     from tests.conftest import TEST_SECRET
 
     start = _Starts()
     _once(start)
     aws.seed_secret(aws.client("secretsmanager", moto_env.endpoint), TEST_SECRET, {"pepper": tokens.new_token()})
-    sc_secrets.forget()
+    credentials.forget()
 
     with pytest.raises(IdempotencyKeyReused):
         _once(start)

@@ -18,8 +18,8 @@ from referencing.jsonschema import DRAFT202012
 from sandbox.aws import load_template
 from sandbox.gateway import TEMPLATE, stage_name
 from silentcheck import errors, phone, providers
+from silentcheck.api_shapes import CheckCreated, CheckView, DeviceReturned, StartRequest
 from silentcheck.checks import Binding, Reason, Status
-from silentcheck.models import CheckCreated, CheckView, DeviceReturned, StartRequest
 from tests.openapi_doc import DOC_URI, pointer
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 
 from sandbox import aws
-from silentcheck import http
-from silentcheck import secrets as provider_secrets
+from silentcheck import credentials, http
 from silentcheck.errors import ProviderNotConfigured
-from silentcheck.providers import camara_config, infobip, oidc, truid
+from silentcheck.providers import camara_config, infobip, oauth, truid
 from tests.conftest import TEST_CALLBACK_SECRET, TEST_SECRET
 
 PEPPER = "a-pepper-of-at-least-16-characters"
@@ -38,7 +37,7 @@ def _seed(moto_env: aws.MotoServer, **sections: Any) -> None:
     secretsmanager = aws.client("secretsmanager", moto_env.endpoint)
     aws.seed_secret(secretsmanager, TEST_SECRET, {"pepper": PEPPER, **sections})
     aws.seed_secret(secretsmanager, TEST_CALLBACK_SECRET, {k: v for k, v in sections.items() if k == "truid"})
-    provider_secrets.forget()
+    credentials.forget()
 
 
 CAMARA = {"issuer": "https://op.example", "api_base_url": "https://api.example/number-verification/v2",
@@ -71,5 +70,5 @@ def test_a_plain_http_endpoint_in_metadata_is_refused(key):
                 "jwks_uri": "https://op.example/jwks", "backchannel_authentication_endpoint": "https://op.example/bc",
                 key: "http://op.example/somewhere"}
 
-    with pytest.raises(oidc.OidcError, match=f"metadata_not_https:{key}"):
-        oidc.Metadata.from_mapping(metadata, "https://op.example")
+    with pytest.raises(oauth.OidcError, match=f"metadata_not_https:{key}"):
+        oauth.Metadata.from_mapping(metadata, "https://op.example")

@@ -84,12 +84,12 @@ def test_a_function_without_the_main_secret_reads_checks_with_their_sealed_value
                          confidential={"auth_req_id": "secret-ish"})
     monkeypatch.delenv("SECRET_ID")  # as provider_callback runs: no SECRET_ID, no grant on the main secret
     settings.cache_clear()
-    from silentcheck import secrets
+    from silentcheck import credentials
 
-    secrets.forget()
+    credentials.forget()
 
     read = store.get("check-1")
 
     assert read is not None and (read.provider_ref, read.subject, read.confidential) == ("ref", None, {})
     with pytest.raises(RuntimeError, match="no SECRET_ID"):
-        secrets.pepper()
+        credentials.pepper()

@@ -13,7 +13,7 @@ import snapshot_restore_py
 
 from sandbox import aws as sandbox_aws
 from sandbox.gateway import LAYER
-from silentcheck import aws, http, secrets, snapstart
+from silentcheck import aws, credentials, http, snapstart
 from tests.conftest import TEST_SECRET
 
 
@@ -85,14 +85,14 @@ def test_after_restore_aws_calls_use_the_restored_environments_credentials(
 
 def test_after_restore_the_secret_is_read_again(moto_env: sandbox_aws.MotoServer) -> None:
     snapstart.register()
-    pepper = secrets.pepper()
+    pepper = credentials.pepper()
     sandbox_aws.seed_secret(sandbox_aws.client("secretsmanager", moto_env.endpoint), TEST_SECRET,
                             {"pepper": "rotated-pepper-of-the-restored-environment"})
-    assert secrets.pepper() == pepper  # cached until a restore
+    assert credentials.pepper() == pepper  # cached until a restore
 
     _run_restore_hooks()
 
-    assert secrets.pepper() == "rotated-pepper-of-the-restored-environment"
+    assert credentials.pepper() == "rotated-pepper-of-the-restored-environment"
 
 
 def test_after_restore_provider_connections_and_tokens_start_empty() -> None:

@@ -6,7 +6,6 @@ with an in-memory store, fake providers, a fake clock and a fake signer; handler
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -66,16 +65,6 @@ class Store(Protocol):
     def release_signing(self, check_id: str) -> None: ...
 
 
-class SystemClock:
-    def now(self) -> int:
-        from silentcheck import tokens
-
-        return tokens.now()  # looked up on each call: tests that move tokens.now move this clock too
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
 class _Registry:
     def get(self, name: str) -> Provider:
         from silentcheck import providers
@@ -98,5 +87,6 @@ class Deps:
     @classmethod
     def real(cls) -> Deps:
         from silentcheck import attestation, store
+        from silentcheck.clock import SystemClock
 
         return cls(store=store, providers=_Registry(), clock=SystemClock(), signer=attestation.signer())

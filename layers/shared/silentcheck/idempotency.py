@@ -9,9 +9,9 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from silentcheck import aws, sealing, secrets, tokens
+from silentcheck import aws, credentials, sealing, tokens
+from silentcheck.api_shapes import CheckCreated, StartRequest
 from silentcheck.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidRequest
-from silentcheck.models import CheckCreated, StartRequest
 from silentcheck.observability import logger
 from silentcheck.settings import settings
 
@@ -59,7 +59,7 @@ class _SealedAnswer:
 def _body_digest(request: StartRequest) -> str:
     """What tells two bodies apart, keyed with the pepper: a plain hash of a phone number is reversible."""
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return tokens.derive(tokens.subkey(secrets.pepper(), "idempotency/v1"), canonical)
+    return tokens.derive(tokens.subkey(credentials.pepper(), "idempotency/v1"), canonical)
 
 
 def _first_answer(request: dict[str, str], start: Callable[[], CheckCreated]) -> CheckCreated:

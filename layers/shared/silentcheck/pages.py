@@ -7,8 +7,8 @@ from html import escape
 from aws_lambda_powertools.event_handler import Response
 
 from silentcheck.api import SECURITY_HEADERS
+from silentcheck.api_shapes import DeviceReturned
 from silentcheck.errors import InvalidReturn
-from silentcheck.models import DeviceReturned
 
 _HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
 _PAGE = """<!doctype html>

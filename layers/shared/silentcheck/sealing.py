@@ -7,7 +7,7 @@ import json
 import os
 from typing import TYPE_CHECKING
 
-from silentcheck import secrets, tokens
+from silentcheck import credentials, tokens
 from silentcheck.settings import settings
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def may_open() -> bool:
 def _aead() -> AESGCM:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    return AESGCM(tokens.subkey(secrets.pepper(), "seal/v1"))
+    return AESGCM(tokens.subkey(credentials.pepper(), "seal/v1"))
 
 
 def seal(values: dict[str, str], check_id: str) -> bytes:

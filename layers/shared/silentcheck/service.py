@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from silentcheck import binding, breakers, limits, observability, phone, routing, secrets, signing, store
+from silentcheck import binding, breakers, credentials, limits, observability, phone, routing, signing, store
+from silentcheck.api_shapes import CheckCreated, CheckView, DeviceReturned, StartRequest, iso
 from silentcheck.checks import Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.deps import Deps
 from silentcheck.errors import (
@@ -18,7 +19,6 @@ from silentcheck.errors import (
     InvalidReturn,
     ProviderNotConfigured,
 )
-from silentcheck.models import CheckCreated, CheckView, DeviceReturned, StartRequest, iso
 from silentcheck.observability import Metric, logger
 from silentcheck.providers.base import (
     CallbackRejected,
@@ -52,7 +52,7 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
     candidates = routing.plan(table, number, request.provider, operator_token is not None)
 
     now = deps.clock.now()
-    limits.spend(limits.limits(), secrets.pepper(), number.e164, source_ip, now)  # before anything is billed
+    limits.spend(limits.limits(), credentials.pepper(), number.e164, source_ip, now)  # before anything is billed
     minted = binding.Minted.new()
     check = Check(
         check_id=minted.check_id,
@@ -61,7 +61,7 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
         created_at=now,
         expires_at=now + settings().check_ttl_seconds,
         poll_token_hash=minted.poll_token_hash,
-        number_key=phone.number_key(secrets.pepper(), number.e164),
+        number_key=phone.number_key(credentials.pepper(), number.e164),
         state_hash=minted.state_hash,
         capability_hash=minted.capability_hash if settings().callback_url else None,
         subject=number.e164,  # sealed at rest, until the result's attestation is signed

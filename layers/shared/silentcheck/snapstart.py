@@ -29,15 +29,15 @@ def before_snapshot() -> None:
 
 
 def after_restore() -> None:
-    from silentcheck import aws, http, secrets
-    from silentcheck.providers import oidc, truid
+    from silentcheck import aws, credentials, http
+    from silentcheck.providers import oauth, truid
 
     random.seed()  # from os.urandom: each restored environment draws its own numbers
     aws.reset()
     http.reset()
-    secrets.forget()
+    credentials.forget()
     truid.forget_tokens()
-    oidc.forget()
+    oauth.forget()
 
 
 def register() -> bool:

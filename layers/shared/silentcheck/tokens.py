@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-import time
 
 
 def new_token() -> str:
@@ -41,7 +40,3 @@ def derive(key: bytes, value: str) -> str:
     mac = hmac.new(key, value.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
-
-def now() -> int:
-    """The one clock (epoch seconds); tests move it with monkeypatch."""
-    return int(time.time())

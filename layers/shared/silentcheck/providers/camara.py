@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from silentcheck import http
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.observability import logger
-from silentcheck.providers import oidc
+from silentcheck.providers import oauth
 from silentcheck.providers.base import (
     CallbackRejected,
     CallbackRequest,
@@ -70,7 +70,7 @@ class Camara:
             "redirect_uri": ctx.redirect_uri,
             "state": ctx.state,
             "nonce": nonce_for(ctx.state),
-            "code_challenge": oidc.pkce_challenge(code_verifier(ctx.state)),
+            "code_challenge": oauth.pkce_challenge(code_verifier(ctx.state)),
             "code_challenge_method": "S256",
             "prompt": "none",
         }
@@ -89,7 +89,7 @@ class Camara:
             confidential={"phone_number": ctx.phone_number},
         )
 
-    def _start_ciba(self, config: Config, metadata: oidc.Metadata, ctx: StartContext) -> Started:
+    def _start_ciba(self, config: Config, metadata: oauth.Metadata, ctx: StartContext) -> Started:
         endpoint = metadata.backchannel_authentication_endpoint
         if not endpoint:
             raise ProviderRefused(Outcome.failed(Reason.PROVIDER_REJECTED, "bc-authorize:not_offered"))
@@ -190,9 +190,9 @@ class Camara:
             return Outcome.failed(Reason.PROVIDER_ERROR, "id_token_missing")
         if id_token is not None:
             try:
-                oidc.validate_id_token(str(id_token), issuer=config.issuer, client_id=config.client.client_id,
+                oauth.validate_id_token(str(id_token), issuer=config.issuer, client_id=config.client.client_id,
                                        jwks_uri=metadata.jwks_uri, nonce=nonce)
-            except oidc.OidcError as invalid:
+            except oauth.OidcError as invalid:
                 logger.warning("ID token rejected", check_id=check.check_id, raw_code=invalid.code)
                 return Outcome.failed(Reason.PROVIDER_ERROR, invalid.code)
         number = check.confidential.get("phone_number")

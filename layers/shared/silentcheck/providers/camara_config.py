@@ -8,15 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from silentcheck import http, secrets, tokens
+from silentcheck import credentials, http, tokens
 from silentcheck.errors import ProviderNotConfigured
-from silentcheck.providers import oidc
+from silentcheck.providers import oauth
 
 
 @dataclass(frozen=True)
 class Config:
     issuer: str
-    client: oidc.ClientAuth
+    client: oauth.ClientAuth
     api_base_url: str
     scope: str
     ciba_scope: str
@@ -29,7 +29,7 @@ class Config:
 
     @classmethod
     def from_secret(cls) -> Config:
-        raw = secrets.section("camara")
+        raw = credentials.section("camara")
         missing = [k for k in ("issuer", "api_base_url", "client_id", "scope") if not raw.get(k)]
         auth = raw.get("client_auth", "client_secret_basic")
         if auth == "client_secret_basic" and not raw.get("client_secret"):
@@ -50,7 +50,7 @@ class Config:
             if chosen[name] not in allowed:
                 raise ProviderNotConfigured(f"camara.{name} must be one of {', '.join(allowed)}, "
                                             f"not {chosen[name]!r}")
-        client = oidc.ClientAuth(
+        client = oauth.ClientAuth(
             method=chosen["client_auth"], client_id=str(raw["client_id"]),
             client_secret=raw.get("client_secret"), private_key=raw.get("private_key"),
             key_id=raw.get("key_id"), signing_alg=str(raw.get("signing_alg", "RS256")),
@@ -68,23 +68,23 @@ class Config:
             require_iss=raw["require_iss"] if isinstance(raw.get("require_iss"), bool) else None,
         )
 
-    def metadata(self) -> oidc.Metadata:
+    def metadata(self) -> oauth.Metadata:
         """Endpoints from the issuer's discovery document; the static configuration when it has none."""
         try:
-            discovered = oidc.discover(self.issuer) if self.discovery else None
+            discovered = oauth.discover(self.issuer) if self.discovery else None
             if discovered is not None:
                 return discovered
-            return oidc.Metadata.from_mapping(self.static, self.issuer)
-        except oidc.OidcError as error:
+            return oauth.Metadata.from_mapping(self.static, self.issuer)
+        except oauth.OidcError as error:
             raise ProviderNotConfigured(f"CAMARA endpoints unavailable for issuer {self.issuer}: {error.code}; "
                                         "publish discovery or set the endpoints in secret key camara") from None
 
-    def iss_required(self, metadata: oidc.Metadata) -> bool:
+    def iss_required(self, metadata: oauth.Metadata) -> bool:
         return self.require_iss if self.require_iss is not None else metadata.iss_parameter_supported
 
 
 def _oidc_key() -> bytes:
-    return tokens.subkey(secrets.pepper(), "oidc/v1")
+    return tokens.subkey(credentials.pepper(), "oidc/v1")
 
 
 def code_verifier(state: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from silentcheck import http, secrets
+from silentcheck import credentials, http
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers.base import (
@@ -60,7 +60,7 @@ class _Config:
 
     @classmethod
     def from_secret(cls) -> _Config:
-        raw = secrets.section("infobip")
+        raw = credentials.section("infobip")
         missing = [k for k in ("base_url", "api_key") if not raw.get(k)]
         if missing:
             raise ProviderNotConfigured(f"Infobip is not configured: secret key infobip lacks {', '.join(missing)}")

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from silentcheck import http, secrets, tokens
+from silentcheck import clock, credentials, http
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.errors import ProviderNotConfigured
-from silentcheck.providers import message_signatures, oidc
+from silentcheck.providers import message_signatures, oauth
 from silentcheck.providers.base import (
     CallbackRejected,
     CallbackRequest,
@@ -54,7 +54,7 @@ class _Config:
     @classmethod
     def from_secret(cls) -> _Config:
         # In the callback secret: provider_callback reads checks back from tru.ID with these credentials.
-        raw = secrets.callback_section("truid")
+        raw = credentials.callback_section("truid")
         missing = [k for k in ("base_url", "client_id", "client_secret") if not raw.get(k)]
         if missing:
             raise ProviderNotConfigured(f"tru.ID is not configured: key truid of the callback secret "
@@ -178,12 +178,12 @@ class TruId:
 
         def public_key(key_id: str) -> Any:
             try:
-                return oidc.signing_key(f"{config.base_url}/.well-known/jwks.json", key_id).key
-            except oidc.OidcError as error:
+                return oauth.signing_key(f"{config.base_url}/.well-known/jwks.json", key_id).key
+            except oauth.OidcError as error:
                 raise message_signatures.SignatureInvalid(error.code) from None
 
         try:
-            message_signatures.verify(request.method, request.path, request.headers, request.body, tokens.now(),
+            message_signatures.verify(request.method, request.path, request.headers, request.body, clock.now(),
                                       public_key)
         except message_signatures.SignatureInvalid as invalid:
             raise CallbackRejected(f"signature:{invalid.why}") from None
@@ -209,7 +209,7 @@ class TruId:
         extra_headers = kwargs.pop("headers", {})
         for fresh in (False, True):
             if fresh:  # a 401: the credentials may have been rotated; read the secret again, once
-                secrets.forget()
+                credentials.forget()
                 config = _Config.from_secret()
             try:
                 token = self._token(config, force=fresh)
@@ -241,7 +241,7 @@ class TruId:
             try:
                 response = http.send(
                     "POST", f"{config.base_url}/oauth2/v1/token",
-                    headers={"Authorization": oidc.basic_authorization(config.client_id, config.client_secret)},
+                    headers={"Authorization": oauth.basic_authorization(config.client_id, config.client_secret)},
                     data={"grant_type": "client_credentials", "scope": config.scope},
                 )
             except http.ProviderUnavailable as unavailable:

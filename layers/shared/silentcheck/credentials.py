@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from silentcheck import aws, tokens
+from silentcheck import aws, clock
 from silentcheck.settings import settings
 
 
@@ -29,7 +29,7 @@ _cached: dict[str, _Cached] = {}
 def _read(secret_id: str) -> dict[str, Any]:
     """The parsed secret; refreshed after SECRET_CACHE_SECONDS so rotation takes effect."""
     with _lock:
-        now = tokens.now()
+        now = clock.now()
         cached = _cached.get(secret_id)
         if cached is None or now - cached.read_at >= settings().secret_cache_seconds:
             response = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sandbox.httpserver import serve
-from silentcheck.providers import oidc
+from silentcheck.providers import oauth
 
 ISSUER = "https://op.example"
 CLIENT = "client-1"
@@ -63,11 +63,11 @@ def _signed(keys: _Keys, claims: dict[str, Any] | None = None, **headers: Any) -
 
 
 def _validate(keys: _Keys, token: str, nonce: str | None = NONCE) -> dict[str, Any]:
-    return oidc.validate_id_token(token, issuer=ISSUER, client_id=CLIENT, jwks_uri=keys.uri, nonce=nonce)
+    return oauth.validate_id_token(token, issuer=ISSUER, client_id=CLIENT, jwks_uri=keys.uri, nonce=nonce)
 
 
 def _rejected(keys: _Keys, token: str, nonce: str | None = NONCE) -> str:
-    with pytest.raises(oidc.OidcError) as error:
+    with pytest.raises(oauth.OidcError) as error:
         _validate(keys, token, nonce)
     return error.value.code
 
@@ -161,9 +161,9 @@ def test_client_assertion_carries_the_rfc_7523_claims_and_a_short_lifetime(moto_
                else ec.generate_private_key(ec.SECP256R1()))
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
-    auth = oidc.ClientAuth("private_key_jwt", CLIENT, private_key=pem, key_id="ck", signing_alg=alg)
+    auth = oauth.ClientAuth("private_key_jwt", CLIENT, private_key=pem, key_id="ck", signing_alg=alg)
 
-    assertion = oidc.client_assertion(auth, "https://op.example/token")
+    assertion = oauth.client_assertion(auth, "https://op.example/token")
     claims = jwt.decode(assertion, private.public_key(), algorithms=[alg], audience="https://op.example/token")
 
     assert (claims["iss"], claims["sub"], jwt.get_unverified_header(assertion)["kid"]) == (CLIENT, CLIENT, "ck")
@@ -173,16 +173,16 @@ def test_client_assertion_carries_the_rfc_7523_claims_and_a_short_lifetime(moto_
 def test_two_client_assertions_never_share_a_jti(moto_env):
     pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-    auth = oidc.ClientAuth("private_key_jwt", CLIENT, private_key=pem)
+    auth = oauth.ClientAuth("private_key_jwt", CLIENT, private_key=pem)
 
-    jtis = {jwt.decode(oidc.client_assertion(auth, "aud"), options={"verify_signature": False})["jti"]
+    jtis = {jwt.decode(oauth.client_assertion(auth, "aud"), options={"verify_signature": False})["jti"]
             for _ in range(2)}
 
     assert len(jtis) == 2
 
 
 def test_client_secret_basic_puts_the_secret_in_the_authorization_header_only():
-    auth = oidc.ClientAuth("client_secret_basic", CLIENT, client_secret="s3cret")
+    auth = oauth.ClientAuth("client_secret_basic", CLIENT, client_secret="s3cret")
 
     request = auth.apply({"grant_type": "authorization_code"}, "https://op.example/token", ISSUER)
 
@@ -191,7 +191,7 @@ def test_client_secret_basic_puts_the_secret_in_the_authorization_header_only():
 
 @pytest.mark.parametrize("secret", ["b64+/x==", "100%:sure", "with space", "é-ü-€", "plain"])
 def test_client_secret_basic_form_encodes_id_and_secret_before_base64(secret):
-    auth = oidc.ClientAuth("client_secret_basic", "id:1+2", client_secret=secret)
+    auth = oauth.ClientAuth("client_secret_basic", "id:1+2", client_secret=secret)
 
     scheme, _, value = auth.apply({}, "https://op.example/token", ISSUER).headers["Authorization"].partition(" ")
 

@@ -1,6 +1,7 @@
-"""OpenID Connect client pieces the CAMARA adapter needs: discovery, JWKS, ID token validation,
-client authentication (client_secret_basic, private_key_jwt) and PKCE. Standards, not one provider:
-RFC 6749, RFC 7636, RFC 7523, RFC 9207, OIDC Core and Discovery."""
+"""OAuth 2.0 and OpenID Connect client plumbing the adapters share: discovery, JWKS and signing keys
+(CAMARA's ID tokens, tru.ID's callback signatures), ID token validation, client authentication
+(client_secret_basic for CAMARA's and tru.ID's token calls, private_key_jwt) and PKCE. Standards, not
+one provider: RFC 6749, RFC 7636, RFC 7523, RFC 9207, OIDC Core and Discovery."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote_plus
 
-from silentcheck import http, tokens
+from silentcheck import clock, http, tokens
 
 # Asymmetric algorithms only: `none` and HS* (whose key would be a value we share) are never accepted.
 ID_TOKEN_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
@@ -109,7 +110,7 @@ def client_assertion(auth: ClientAuth, audience: str) -> str:
     """RFC 7523 client assertion: iss = sub = client_id, aud = the endpoint, a fresh jti, short-lived."""
     import jwt
 
-    now = tokens.now()
+    now = clock.now()
     claims = {"iss": auth.client_id, "sub": auth.client_id, "aud": audience, "jti": tokens.new_token(),
               "iat": now, "exp": now + ASSERTION_LIFETIME_SECONDS}
     headers = {"kid": auth.key_id} if auth.key_id else None
