@@ -219,11 +219,14 @@ def expire(stack: stacks.Stack, runs: list[Ran]) -> None:
 
 
 def table(stack: stacks.Stack) -> dict[str, dict[str, Any]]:
+    from silentcheck.store import keys
+
     dynamodb = aws.client("dynamodb", stack.dynamodb.endpoint)
     items: dict[str, dict[str, Any]] = {}
     for page in dynamodb.get_paginator("scan").paginate(
-            TableName=stacks.TABLE_NAME, ConsistentRead=True, FilterExpression="begins_with(pk, :check)",
-            ExpressionAttributeValues={":check": {"S": "check#"}}):
+            TableName=stacks.TABLE_NAME, ConsistentRead=True,
+            FilterExpression=f"begins_with({keys.PARTITION_KEY}, :check)",
+            ExpressionAttributeValues={":check": {"S": keys.CHECK}}):
         for item in page["Items"]:
             items[item["check_id"]["S"]] = item
     return items

@@ -177,21 +177,25 @@ class Stack:
 
     def reset_limits(self) -> None:
         """Forget every start counted so far (the counters live in the table, across containers)."""
+        from silentcheck.store import keys
+
         dynamodb = aws.client("dynamodb", self.dynamodb.endpoint)
         pages = dynamodb.get_paginator("scan").paginate(
-            TableName=TABLE_NAME, ProjectionExpression="pk", FilterExpression="begins_with(pk, :limit)",
-            ExpressionAttributeValues={":limit": {"S": "limit#"}})
+            TableName=TABLE_NAME, ProjectionExpression=keys.PARTITION_KEY,
+            FilterExpression=f"begins_with({keys.PARTITION_KEY}, :limit)",
+            ExpressionAttributeValues={":limit": {"S": keys.LIMIT}})
         for page in pages:
             for item in page["Items"]:
-                dynamodb.delete_item(TableName=TABLE_NAME, Key={"pk": item["pk"]})
+                dynamodb.delete_item(TableName=TABLE_NAME, Key=keys.item_key(item[keys.PARTITION_KEY]["S"]))
 
     def reset_breakers(self) -> None:
         """Close every provider's circuit breaker (their state lives in the table, across containers)."""
         from silentcheck import providers
+        from silentcheck.store import keys
 
         dynamodb = aws.client("dynamodb", self.dynamodb.endpoint)
         for name in providers.names():
-            dynamodb.delete_item(TableName=TABLE_NAME, Key={"pk": {"S": f"breaker#{name}"}})
+            dynamodb.delete_item(TableName=TABLE_NAME, Key=keys.item_key(keys.breaker(name)))
 
     def rotate_signing_key(self, keep_previous: bool = True) -> str:
         """What a deploy with the other ActiveSigningKey slot does: a new key signs from the next request on,
@@ -225,10 +229,11 @@ def _warm_up() -> None:
     container and DynamoDB have them: a scaled-down Timeout must not be spent on one-off costs that do
     not shrink with the scale."""
     from silentcheck import aws as function_aws
+    from silentcheck.store import keys
 
     function_aws.client("secretsmanager")
     dynamodb = function_aws.client("dynamodb")
-    key = {"pk": {"S": "warmup#sandbox"}}
+    key = keys.item_key(keys.SANDBOX_WARM_UP)
     for n in range(30):
         dynamodb.update_item(TableName=TABLE_NAME, Key=key, UpdateExpression="SET n = :n",
                              ConditionExpression="attribute_not_exists(n) OR n < :n",

@@ -50,7 +50,7 @@ class FakeSigner:
 
 
 class FakeStore:
-    """The checks table in memory; every change applies only under the same conditions as store.py."""
+    """The checks table in memory; every change applies only under the same conditions as store/checks.py."""
 
     def __init__(self) -> None:
         self.checks: dict[str, Check] = {}

@@ -15,6 +15,7 @@ import requests
 from sandbox import stack as stacks
 from sandbox.aws import client
 from sandbox.device import OpenResult, Phone, bound_session
+from silentcheck.store import keys
 from tests.conftest import refresh
 
 pytestmark = pytest.mark.integration
@@ -110,9 +111,9 @@ class App:
         return scanned
 
     def items(self, prefix: str) -> list[dict[str, Any]]:
-        """Every raw DynamoDB item whose key starts with `prefix` (`check#`, `limit#`, `breaker#`)."""
+        """Every raw DynamoDB item whose key starts with `prefix` (keys.CHECK, keys.LIMIT, keys.BREAKER)."""
         scanned: list[dict[str, Any]] = client("dynamodb", self.stack.dynamodb.endpoint).scan(
-            TableName=stacks.TABLE_NAME, FilterExpression="begins_with(pk, :prefix)",
+            TableName=stacks.TABLE_NAME, FilterExpression=f"begins_with({keys.PARTITION_KEY}, :prefix)",
             ExpressionAttributeValues={":prefix": {"S": prefix}})["Items"]
         return scanned
 
@@ -120,7 +121,7 @@ class App:
         """The check's raw DynamoDB item, as stored (empty when there is none)."""
         dynamodb = client("dynamodb", self.stack.dynamodb.endpoint)
         found: dict[str, Any] = dynamodb.get_item(TableName=stacks.TABLE_NAME, ConsistentRead=True,
-                                                  Key={"pk": {"S": f"check#{check_id}"}}).get("Item", {})
+                                                  Key=keys.item_key(keys.check(check_id))).get("Item", {})
         return found
 
     def camara_requests(self, path_suffix: str = "") -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from silentcheck.store import keys
 from tests.integration.conftest import App
 
 WEB_APP = "https://app.example.com"
@@ -34,15 +35,15 @@ def _preflight(app: App, path: str, origin: str, method: str = "POST") -> reques
 
 @pytest.mark.parametrize("headers", [{}, {"x-api-key": "not-a-key-we-issued"}], ids=["missing", "unknown"])
 def test_a_start_without_a_valid_api_key_is_refused_before_anything_is_recorded(app: App, headers: dict[str, str]):
-    checks_before = app.items("check#")
+    checks_before = app.items(keys.CHECK)
 
     response = _post_checks(app, **headers)
 
     assert response.status_code == 403
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "API_KEY_INVALID"
-    assert app.items("check#") == checks_before
-    assert app.items("limit#") == []  # no budget spent either
+    assert app.items(keys.CHECK) == checks_before
+    assert app.items(keys.LIMIT) == []  # no budget spent either
     assert app.truid_checks_created() == []
 
 

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from silentcheck import clock, service
+from silentcheck.store import keys
 from tests.integration.conftest import App
 from tests.integration.test_openapi_conformance import START, assert_documented
 
@@ -38,13 +39,13 @@ def test_a_retry_with_the_same_key_and_body_gets_the_first_answer(app: App):
 
 def test_a_retry_starts_nothing_new(app: App):
     key = _key()
-    before = len(app.items("check#"))
+    before = len(app.items(keys.CHECK))
     app.start(NUMBER, idempotency_key=key)
 
     app.start(NUMBER, idempotency_key=key)
 
     assert _creates(app) == 1
-    assert len(app.items("check#")) == before + 1
+    assert len(app.items(keys.CHECK)) == before + 1
 
 
 def test_a_retry_spends_no_budget(app: App, monkeypatch: pytest.MonkeyPatch):
@@ -83,14 +84,14 @@ def test_the_same_key_with_another_body_is_a_422_problem_that_starts_nothing(app
 
 @pytest.mark.parametrize("key", ["short", "x" * 256, "with spaces in it, sixteen+"])
 def test_a_malformed_key_is_a_400_problem_that_writes_nothing(app: App, key: str, doc: dict[str, Any]):
-    before = len(app.items("check#"))
+    before = len(app.items(keys.CHECK))
 
     response = app.start(NUMBER, idempotency_key=key)
 
     assert (response.status_code, response.json()["code"]) == (400, "INVALID_REQUEST")
     assert "Idempotency-Key" in response.json()["detail"]
     assert_documented(doc, START, response)
-    assert len(app.items("check#")) == before and app.truid_checks_created() == []
+    assert len(app.items(keys.CHECK)) == before and app.truid_checks_created() == []
 
 
 def test_a_retry_while_the_first_is_still_answered_is_a_409_then_gets_the_first_answer(

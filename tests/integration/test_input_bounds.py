@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from silentcheck import tokens
+from silentcheck.store import keys
 from tests.integration.conftest import App
 
 NOT_UTF8 = b'{"phone_number": "+44740090000\xff"}'
@@ -25,7 +26,7 @@ def _callback_url(app: App) -> str:
 
 
 def test_start_with_a_body_that_is_not_utf8_is_a_400_problem(app: App):
-    before = len(app.items("check#"))
+    before = len(app.items(keys.CHECK))
 
     response = requests.post(f"{app.api}/checks", data=NOT_UTF8,
                              headers={**app.backend_headers, "Content-Type": "application/json"}, timeout=10)
@@ -33,7 +34,7 @@ def test_start_with_a_body_that_is_not_utf8_is_a_400_problem(app: App):
     assert response.status_code == 400, response.text
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "INVALID_REQUEST" and "UTF-8" in response.json()["detail"]
-    assert len(app.items("check#")) == before
+    assert len(app.items(keys.CHECK)) == before
 
 
 def test_callback_with_a_body_that_is_not_utf8_is_not_accepted(app: App):

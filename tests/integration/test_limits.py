@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from silentcheck.store import keys
 from tests.integration.conftest import App
 from tests.integration.test_routing import truid_creates
 
@@ -12,7 +13,7 @@ UK, OTHER = "+447400900202", "+447400900204"
 
 
 def check_items(app: App) -> set[str]:
-    return {i["pk"]["S"] for i in app.items("check#")}
+    return {i["pk"]["S"] for i in app.items(keys.CHECK)}
 
 
 def limited(app: App, **budgets: Any) -> None:
@@ -72,4 +73,4 @@ def test_without_budgets_starts_are_not_counted(app: App, limits: dict[str, Any]
     for _ in range(3):
         app.started(UK)
 
-    assert app.items("limit#") == []
+    assert app.items(keys.LIMIT) == []

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from silentcheck import clock
+from silentcheck.store import keys
 from tests.integration.conftest import App, completion_code
 
 
@@ -56,7 +57,7 @@ def test_free_text_at_the_end_of_the_redirect_chain_is_neither_stored_nor_logged
                  headers={"Accept": "application/json"}, timeout=15)
 
     assert app.item(check["check_id"])["raw_code"]["S"] == "redirect:other"
-    stored, logged = json.dumps(app.items("check#"), default=str), captured_logs.getvalue()
+    stored, logged = json.dumps(app.items(keys.CHECK), default=str), captured_logs.getvalue()
     assert "447400900002" not in stored and "447400900002" not in logged
 
 
@@ -167,12 +168,12 @@ def test_bad_request_at_create_means_our_request_was_wrong(app: App):
 def test_check_is_recorded_pending_before_truid_is_called(app: App):
     from concurrent.futures import ThreadPoolExecutor
 
-    before = {i["pk"]["S"] for i in app.items("check#")}
+    before = {i["pk"]["S"] for i in app.items(keys.CHECK)}
     with ThreadPoolExecutor(1) as pool:
         starting = pool.submit(app.start, "+447400900095")  # tru.ID answers this create only after 3 s
         while not any(r["path"].endswith("/checks") for r in app.truid_requests()):
             assert not starting.done()
-        new = [i for i in app.items("check#") if i["pk"]["S"] not in before]
+        new = [i for i in app.items(keys.CHECK) if i["pk"]["S"] not in before]
         assert [i["status"]["S"] for i in new] == ["PENDING"]
         assert starting.result().json()["reason"] == "PROVIDER_ERROR"  # our timeout is 2 s
 

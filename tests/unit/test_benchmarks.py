@@ -16,6 +16,7 @@ from benchmarks.stats import percentile
 from sandbox import aws as sandbox_aws
 from sandbox.httpserver import RunningServer, serve
 from silentcheck import aws, credentials, http
+from silentcheck.store import keys
 from tests.conftest import TEST_TABLE
 
 
@@ -38,9 +39,9 @@ def provider() -> Iterator[RunningServer]:
 
 def test_counter_counts_dynamodb_requests_by_operation(counter: CallCounter) -> None:
     dynamodb = aws.client("dynamodb")
-    dynamodb.put_item(TableName=TEST_TABLE, Item={"pk": {"S": "check#a"}})
-    dynamodb.get_item(TableName=TEST_TABLE, Key={"pk": {"S": "check#a"}})
-    dynamodb.get_item(TableName=TEST_TABLE, Key={"pk": {"S": "check#b"}})
+    dynamodb.put_item(TableName=TEST_TABLE, Item=keys.item_key(keys.check("a")))
+    dynamodb.get_item(TableName=TEST_TABLE, Key=keys.item_key(keys.check("a")))
+    dynamodb.get_item(TableName=TEST_TABLE, Key=keys.item_key(keys.check("b")))
 
     assert counter.thread_calls().aws == Counter({("dynamodb", "GetItem"): 2, ("dynamodb", "PutItem"): 1})
 

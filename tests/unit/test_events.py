@@ -13,6 +13,7 @@ import pytest
 
 from sandbox import aws
 from sandbox.gateway import Function, load_handler, read_functions, stage_name
+from silentcheck.store import keys
 from tests.conftest import TEST_TABLE
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -103,7 +104,8 @@ def test_start_check_event_without_truid_credentials_leaves_its_record_failed(mo
 
     items = aws.client("dynamodb", moto_env.endpoint).scan(TableName=TEST_TABLE)["Items"]
     assert [(item["status"]["S"], item["reason"]["S"], item["raw_code"]["S"]) for item in items
-            if item["pk"]["S"].startswith("check#")] == [("FAILED", "PROVIDER_REJECTED", "not_configured")]
+            if item[keys.PARTITION_KEY]["S"].startswith(keys.CHECK)] == [
+        ("FAILED", "PROVIDER_REJECTED", "not_configured")]
 
 
 def test_poll_result_event_for_an_unknown_check_answers_404_problem(moto_env: aws.MotoServer):

@@ -5,6 +5,7 @@ import pytest
 from silentcheck import aws, sealing, store, tokens
 from silentcheck.checks import Binding, Check, Outcome, Status
 from silentcheck.settings import settings
+from silentcheck.store import keys
 
 NOW = 1_900_000_000
 NUMBER = "+447400900123"
@@ -17,7 +18,7 @@ def _moto(moto_env):
 
 def _raw_item(check_id: str):
     return aws.client("dynamodb").get_item(TableName=settings().table_name,
-                                           Key={"pk": {"S": f"check#{check_id}"}})["Item"]
+                                           Key=keys.item_key(keys.check(check_id)))["Item"]
 
 
 def _pending(check_id: str = "check-1") -> Check:

@@ -1,7 +1,7 @@
 """Start budgets: how many checks one number, one source IP and the whole deployment may start in a
 window (template parameter `Limits`, environment `LIMITS`, parsed once per container). Counters are
-fixed-window items in the checks table (`limit#<scope>#<hmac>#<window>`), so every container counts
-together, and each is spent before the check is recorded or any provider is called."""
+fixed-window items in the checks table (store.counters), so every container counts together, and
+each is spent before the check is recorded or any provider is called."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from silentcheck import aws, observability, tokens
+from silentcheck import observability, tokens
 from silentcheck.errors import RateLimited
-from silentcheck.settings import settings
+from silentcheck.store import counters
 
 DEFAULT_LIMITS = ('{"number": {"count": 5, "window_seconds": 600}, "ip": {"count": 60, "window_seconds": 600},'
                   ' "global": {"count": 10000, "window_seconds": 86400}}')
@@ -87,22 +87,8 @@ def spend(config: Limits, pepper: str, number_e164: str, source_ip: str | None, 
             continue
         window = now // budget.window_seconds
         window_end = (window + 1) * budget.window_seconds
-        if not _take(f"limit#{scope}#{tokens.derive(key, subject)}#{window}", budget.count, window_end):
+        if not counters.take(scope, tokens.derive(key, subject), window, budget.count, window_end):
             observability.count(observability.Metric.STARTS_REFUSED, reason=RateLimited.code, scope=scope)
             raise RateLimited(f"{_DETAIL[scope]}: at most {budget.count} per {budget.window_seconds} s. "
                               f"Retry after {window_end - now} s.", retry_after=window_end - now)
 
-
-def _take(pk: str, count: int, window_end: int) -> bool:
-    client = aws.client("dynamodb")
-    try:
-        client.update_item(
-            TableName=settings().table_name, Key={"pk": {"S": pk}},
-            UpdateExpression="ADD hits :one SET purge_at = :purge",
-            ConditionExpression="attribute_not_exists(hits) OR hits < :count",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":count": {"N": str(count)},
-                                       ":purge": {"N": str(window_end + 3600)}},
-        )
-    except client.exceptions.ConditionalCheckFailedException:
-        return False
-    return True

@@ -1,4 +1,5 @@
-"""DynamoDB repository for checks: every state change is a conditional update from PENDING."""
+"""The checks' items in the table: every state change is a conditional update, and TransitionLost says
+when it lost (the check had left the state the change expects)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from silentcheck import aws, observability, sealing
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.settings import settings
+from silentcheck.store import keys
 
 _PENDING = {"S": Status.PENDING.value}
 
@@ -21,7 +23,7 @@ class TransitionLost(Exception):
 
 
 def _key(check_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"check#{check_id}"}}
+    return keys.item_key(keys.check(check_id))
 
 
 def _to_item(check: Check, purge_at: int) -> dict[str, Any]:

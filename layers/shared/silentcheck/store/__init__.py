@@ -1,0 +1,38 @@
+"""The one seam to the checks table (DynamoDB): the checks (checks.py), the counters every container
+shares (counters.py: start budgets, circuit breakers) and the key formats (keys.py).
+
+`from silentcheck import store; store.finish(...)`: the module is the service's real Store (deps.Store),
+so the checks' operations are re-exported here; a test or the soak may replace one of them here."""
+
+from silentcheck.store import counters, keys
+from silentcheck.store.checks import (
+    TransitionLost,
+    claim_poll,
+    claim_signing,
+    consume_state,
+    create,
+    finish,
+    get,
+    mark_expired,
+    pace_polls,
+    record_started,
+    release_signing,
+    save_attestation,
+)
+
+__all__ = [
+    "TransitionLost",
+    "claim_poll",
+    "claim_signing",
+    "consume_state",
+    "counters",
+    "create",
+    "finish",
+    "get",
+    "keys",
+    "mark_expired",
+    "pace_polls",
+    "record_started",
+    "release_signing",
+    "save_attestation",
+]
