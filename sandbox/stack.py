@@ -243,17 +243,12 @@ def _warm_up() -> None:
 
 
 def forget_function_caches() -> None:
-    """The functions run in this process: drop their per-container caches as a new container would."""
-    from silentcheck import attestation, credentials, limits, routing, settings
-    from silentcheck.providers import oauth, truid
+    """The functions run in this process: drop their per-container caches as a new container would, but
+    keep their boto3 clients and HTTP session (same endpoints, same credentials), on which the tests' fault
+    hooks and the benchmarks' call counter are installed."""
+    from silentcheck import caches
 
-    settings.settings.cache_clear()
-    attestation.forget()
-    credentials.forget()
-    truid.forget_tokens()
-    oauth.forget()  # discovery and JWKS caches (CAMARA, tru.ID callbacks)
-    routing.table.cache_clear()
-    limits.limits.cache_clear()
+    caches.reset_caches(connections=False)
 
 
 def start_stack(time_scale: float = 1.0, truid_slow_seconds: float = 10.0, log_level: str = "INFO",

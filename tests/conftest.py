@@ -10,26 +10,12 @@ import pytest
 
 from sandbox import aws
 from sandbox import stack as stacks
+from silentcheck import caches
 
 TEST_TABLE = "silentcheck-test-checks"
 TEST_IDEMPOTENCY_TABLE = "silentcheck-test-idempotency"
 TEST_SECRET = "silentcheck/test"
 TEST_CALLBACK_SECRET = "silentcheck/test-callbacks"
-
-
-def _forget_caches() -> None:
-    from silentcheck import aws as sc_aws
-    from silentcheck import credentials, http, limits, routing, settings
-    from silentcheck.providers import oauth, truid
-
-    settings.settings.cache_clear()
-    routing.table.cache_clear()
-    limits.limits.cache_clear()
-    sc_aws.reset()
-    http.reset()
-    credentials.forget()
-    truid.forget_tokens()
-    oauth.forget()  # discovery and JWKS caches (CAMARA, tru.ID callbacks)
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +50,9 @@ def moto_env(moto_server: aws.MotoServer, monkeypatch: pytest.MonkeyPatch) -> It
     aws.seed_secret(aws.client("secretsmanager", moto_server.endpoint), TEST_SECRET,
                     {"pepper": secrets.token_urlsafe(32)})
     aws.seed_secret(aws.client("secretsmanager", moto_server.endpoint), TEST_CALLBACK_SECRET, {})
-    _forget_caches()
+    caches.reset_caches()
     yield moto_server
-    _forget_caches()
+    caches.reset_caches()
 
 
 # The template's time budgets, four times faster: provider calls time out after 2 s, functions after

@@ -74,16 +74,13 @@ def test_a_signed_callback_settles_a_v01_check_after_reading_it_back(app: App):
 @pytest.fixture
 def main_secret_out_of_reach(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
     """Call it to run the functions as provider_callback runs on AWS: without SECRET_ID (and its IAM grant)."""
-    from silentcheck import settings
 
     def cut() -> None:
         monkeypatch.delenv("SECRET_ID")
-        settings.settings.cache_clear()
         forget_function_caches()
 
     yield cut
     monkeypatch.undo()
-    settings.settings.cache_clear()
     forget_function_caches()
 
 

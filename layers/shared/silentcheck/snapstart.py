@@ -3,7 +3,7 @@
 Before the snapshot: import and load what a first request needs, so a restored environment does not.
 After each restore: everything that must not be shared between environments restored from the same
 snapshot is made anew: the random module's state, boto3's session and clients with the credentials
-they cached, open provider connections, the secret, and provider tokens and key sets.
+they cached, open provider connections, the secrets, and provider tokens and key sets (caches.py).
 `snapshot_restore_py` ships with Lambda's Python runtimes only; elsewhere `register` does nothing."""
 
 from __future__ import annotations
@@ -29,15 +29,12 @@ def before_snapshot() -> None:
 
 
 def after_restore() -> None:
-    from silentcheck import aws, credentials, http
-    from silentcheck.providers import oauth, truid
+    """Everything but the configuration: the environment variables are the snapshot's, so what was parsed
+    from them still holds (caches.reset_caches says what each kind holds)."""
+    from silentcheck import caches
 
     random.seed()  # from os.urandom: each restored environment draws its own numbers
-    aws.reset()
-    http.reset()
-    credentials.forget()
-    truid.forget_tokens()
-    oauth.forget()
+    caches.reset_caches(configuration=False)
 
 
 def register() -> bool:

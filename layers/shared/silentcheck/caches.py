@@ -1,0 +1,39 @@
+"""Every per-container cache in the layer, and the one way to drop them: after reset_caches() the process
+holds what a new container holds. Three kinds, so a caller can keep one (see reset_caches):
+
+- configuration: the settings and what is parsed from them once (ROUTING, LIMITS), the attestation
+  signer and the signing keys' public halves;
+- connections: boto3's session and clients, with the AWS credentials they resolved, and the HTTP session
+  with its open connections;
+- provider state: the secrets, tru.ID's access tokens, OAuth discovery documents and key sets.
+
+boto3's service models (aws._loader) are kept: they are the installed botocore's read-only data, the same
+in every container, and loaded before a SnapStart snapshot on purpose."""
+
+from __future__ import annotations
+
+
+def reset_caches(*, configuration: bool = True, connections: bool = True) -> None:
+    """Drop every cache (tests between cases), or all but one kind:
+    `configuration=False` after a SnapStart restore, whose environment variables are the snapshot's, so what
+    was parsed from them still holds (snapstart.after_restore);
+    `connections=False` where something is installed on the clients that must stay: the sandbox's functions
+    run in its process with the tests' fault hooks and the benchmarks' call counter on them."""
+    from silentcheck import credentials
+    from silentcheck.providers import oauth, truid
+
+    credentials.forget()
+    truid.forget_tokens()
+    oauth.forget()
+    if configuration:
+        from silentcheck import attestation, limits, routing, settings
+
+        settings.settings.cache_clear()
+        routing.table.cache_clear()
+        limits.limits.cache_clear()
+        attestation.forget()
+    if connections:
+        from silentcheck import aws, http
+
+        aws.reset()
+        http.reset()
