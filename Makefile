@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run serve test lint unit integration browser bench soak build deploy deps system-deps clean
+.PHONY: run serve test lint unit integration sandbox-tests browser bench soak build deploy deps system-deps clean
 
 run: deps ## start the sandbox, verify one number end to end, keep serving
 	$(BIN)/python -m sandbox run
@@ -17,7 +17,7 @@ serve: deps ## start the sandbox and keep serving
 # `sam validate --lint` works offline: it needs a region, never credentials.
 SAM_OFFLINE := AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
-test: deps lint ## every check: ruff, mypy, sam validate --lint, template, unit, integration and browser tests
+test: deps lint ## every check: ruff, mypy, sam validate --lint, template, unit, integration, sandbox and browser tests
 	$(BIN)/pytest
 
 lint: deps
@@ -30,6 +30,9 @@ unit: deps
 
 integration: deps
 	$(BIN)/pytest tests/integration
+
+sandbox-tests: deps ## the sandbox itself: simulators, network, phone, gateway, local AWS
+	$(BIN)/pytest tests/sandbox
 
 browser: deps ## the sandbox's pages in headless Chromium
 	$(BIN)/pytest tests/browser
@@ -61,7 +64,7 @@ deploy: build ## sam deploy --guided (needs AWS credentials)
 	$(BIN)/sam deploy --guided --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
 
 deps: $(STAMP) system-deps
-	@$(BIN)/python -c "from sandbox.aws import ensure_dynamodb_local; ensure_dynamodb_local()"
+	@$(BIN)/python -c "from sandbox.local_aws.services import ensure_dynamodb_local; ensure_dynamodb_local()"
 
 $(STAMP): pyproject.toml
 	@echo "== installing Python packages into $(VENV) (the first time takes a few minutes) =="

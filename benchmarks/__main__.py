@@ -100,14 +100,14 @@ def _say(*parts: object) -> None:
 
 def start(provider_timeout: float) -> tuple[Any, Instrumented]:
     from sandbox import stack as stacks
-    from sandbox.gateway import read_functions
+    from sandbox.local_aws.gateway import read_functions
 
     template_timeout = float(read_functions()[0].environment["PROVIDER_TIMEOUT_SECONDS"])
     stack = stacks.start_stack(time_scale=provider_timeout / template_timeout, log_level="WARNING")
     stack.configure_limits(ROOMY_LIMITS)
     counter = CallCounter().install()
     instrumented = Instrumented(counter)
-    from sandbox.gateway import FunctionUrl, RestApi
+    from sandbox.local_aws.gateway import FunctionUrl, RestApi
 
     rest = stack.gateway.rest_api
     url_app = stack.gateway.callback._server.get_app()
@@ -160,7 +160,7 @@ def layer_dependencies() -> Path:
 def build(variant: Variant) -> Path:
     """What the deployment ships: the layer (dependencies and the silentcheck package) and each function's
     code, with the layer's .pyc compiled at build time or without any."""
-    from sandbox.gateway import read_functions
+    from sandbox.local_aws.gateway import read_functions
 
     target = BUILD / variant.key
     shutil.rmtree(target, ignore_errors=True)
@@ -420,8 +420,8 @@ def end_to_end(stack: Any, instrumented: Instrumented,
 
 def memory_sizes() -> dict[str, int]:
     """Each function's MemorySize from template.yaml (its own, else the Globals')."""
-    from sandbox.aws import load_template
-    from sandbox.gateway import TEMPLATE
+    from sandbox.local_aws.gateway import TEMPLATE
+    from sandbox.local_aws.services import load_template
 
     template = load_template(TEMPLATE)
     default = int(template.get("Globals", {}).get("Function", {}).get("MemorySize", 128))

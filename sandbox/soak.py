@@ -34,9 +34,9 @@ from typing import Any, Literal
 
 import requests
 
-from sandbox import aws
 from sandbox import stack as stacks
 from sandbox.device import Phone, bound_session
+from sandbox.local_aws import services as aws
 
 CHECK_TTL_SECONDS = 60  # the template's minimum: lost callbacks and unopened links end EXPIRED that soon
 SLOW_SECONDS = 0.5  # tru.ID's "95" create: slow, well inside the per-call timeout

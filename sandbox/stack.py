@@ -16,13 +16,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from sandbox import aws, web
-from sandbox.gateway import ROOT, Gateway, start_gateway
+from sandbox import web
 from sandbox.httpserver import RunningServer, serve
-from sandbox.operators import camara as camara_sim
-from sandbox.operators import infobip as infobip_sim
-from sandbox.operators import network as network_sim
-from sandbox.operators import truid as truid_sim
+from sandbox.local_aws import services as aws
+from sandbox.local_aws.gateway import ROOT, Gateway, start_gateway
+from sandbox.simulators import camara as camara_sim
+from sandbox.simulators import infobip as infobip_sim
+from sandbox.simulators import network as network_sim
+from sandbox.simulators import truid as truid_sim
 from sandbox.web.phone import PhoneProxy, start_phone_proxy
 
 STATE_FILE = ROOT / ".cache" / "sandbox" / "stack.json"

@@ -87,8 +87,8 @@ def _show_attestation(api_url: str, attestation: str, say: Callable[[str], None]
     """What the customer's backend does with the attestation: verify it against the JWKS, then read it."""
     import jwt
 
-    from sandbox.aws import TEMPLATE_PATH, load_template
-    from sandbox.conditions import parameter_values
+    from sandbox.local_aws.conditions import parameter_values
+    from sandbox.local_aws.services import TEMPLATE_PATH, load_template
 
     audience = parameter_values(load_template(TEMPLATE_PATH))["AttestationAudience"]
     signing_key = jwt.PyJWKClient(f"{api_url}/.well-known/jwks.json", timeout=10).get_signing_key_from_jwt(attestation)

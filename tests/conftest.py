@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox import aws
 from sandbox import stack as stacks
+from sandbox.local_aws import services as aws
 from silentcheck import caches
 
 TEST_TABLE = "silentcheck-test-checks"

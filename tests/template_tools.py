@@ -20,8 +20,8 @@ from typing import Any
 
 from samtranslator.translator.transform import transform
 
-from sandbox import conditions
-from sandbox.aws import REPO_ROOT, TEMPLATE_PATH, load_template
+from sandbox.local_aws import conditions
+from sandbox.local_aws.services import REPO_ROOT, TEMPLATE_PATH, load_template
 
 PLACEHOLDER_CODE_URI = "s3://placeholder/code.zip"
 TRANSFORM_REGION = "us-east-1"

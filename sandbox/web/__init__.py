@@ -16,9 +16,9 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from sandbox.aws import REPO_ROOT, ensure_node_packages
-from sandbox.gateway import Pages
 from sandbox.httpserver import WSGIApp
+from sandbox.local_aws.gateway import Pages
+from sandbox.local_aws.services import REPO_ROOT, ensure_node_packages
 
 WEB_DIR = Path(__file__).resolve().parent
 DEMO_DIR = WEB_DIR / "demo"

@@ -1,6 +1,6 @@
 """A browser's mobile connection in the sandbox: an HTTP forward proxy on 127.0.0.1 that plays one phone.
 
-The simulated network tells phones apart by their source address (sandbox/operators/network.py), and a
+The simulated network tells phones apart by their source address (sandbox/simulators/network.py), and a
 browser cannot choose the address it connects from. A browser whose proxy is a `PhoneProxy` (Chromium:
 `--proxy-server=http://127.0.0.1:PORT --proxy-bypass-list='<-loopback>'`, or a Playwright context's
 `proxy`) sends every request through it, and the proxy sends each one on from the phone's own address, as
@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from sandbox.device import HOP_TIMEOUT_SECONDS, Phone
-from sandbox.operators.network import Bearer, is_loopback_url
+from sandbox.simulators.network import Bearer, is_loopback_url
 
 CONTROL_HOST = "phone.test"
 CONTROL_URL = f"http://{CONTROL_HOST}"

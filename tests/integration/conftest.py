@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from sandbox import stack as stacks
-from sandbox.aws import client
 from sandbox.device import OpenResult, Phone, bound_session
+from sandbox.local_aws.services import client
 from silentcheck.store import keys
 from tests.conftest import refresh
 

@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from sandbox import aws
+from sandbox.local_aws import services as aws
 from sandbox.stack import TABLE_NAME
 from tests.integration.conftest import App
 

@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 import pytest
 
-from sandbox.aws import REPO_ROOT, ensure_node_packages
+from sandbox.local_aws.services import REPO_ROOT, ensure_node_packages
 from tests.integration.conftest import App, completion_code
 
 GUIDE = REPO_ROOT / "docs" / "integration.md"

@@ -12,7 +12,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from requests.adapters import HTTPAdapter
 
-from sandbox import aws
+from sandbox.local_aws import services as aws
 from sandbox.stack import SECRET_NAME, forget_function_caches
 from silentcheck import clock
 from tests.integration.conftest import App, completion_code

@@ -4,7 +4,7 @@ or logged, no personal data sent to tru.ID as a reference."""
 import json
 import re
 
-from sandbox import aws
+from sandbox.local_aws import services as aws
 from sandbox.stack import TABLE_NAME
 from tests.integration.conftest import App, completion_code
 

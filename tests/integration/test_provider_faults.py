@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox import aws
 from sandbox import stack as stacks
+from sandbox.local_aws import services as aws
 from silentcheck import clock, credentials
 from tests.integration.conftest import App, completion_code
 

@@ -13,8 +13,8 @@ from benchmarks import costs
 from benchmarks.counting import CallCounter, Calls
 from benchmarks.importtime import parse_importtime, unused_by_request
 from benchmarks.stats import percentile
-from sandbox import aws as sandbox_aws
 from sandbox.httpserver import RunningServer, serve
+from sandbox.local_aws import services as sandbox_aws
 from silentcheck import aws, credentials, http
 from silentcheck.store import keys
 from tests.conftest import TEST_TABLE

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import silentcheck
-from sandbox import aws as sandbox_aws
+from sandbox.local_aws import services as sandbox_aws
 from silentcheck import attestation, aws, caches, credentials, http, limits, routing, settings, snapstart
 
 # boto3's service models: the installed botocore's read-only data, the same in every container (aws.py).

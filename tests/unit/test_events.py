@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from sandbox import aws
-from sandbox.gateway import Function, load_handler, read_functions, stage_name
+from sandbox.local_aws import services as aws
+from sandbox.local_aws.gateway import Function, load_handler, read_functions, stage_name
 from silentcheck.store import keys
 from tests.conftest import TEST_TABLE
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import aws
+from sandbox.local_aws import services as aws
 from silentcheck import idempotency, tokens
 from silentcheck.api_shapes import CheckCreated, StartRequest
 from silentcheck.checks import Status

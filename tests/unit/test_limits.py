@@ -156,7 +156,7 @@ def test_the_global_budget_counts_every_start():
 
 @pytest.mark.usefixtures("_moto")
 def test_counters_hold_neither_the_number_nor_the_address(moto_env):
-    from sandbox import aws
+    from sandbox.local_aws import services as aws
 
     _spend(_limits(number={"count": 5, "window_seconds": 600}, ip={"count": 5, "window_seconds": 600}))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.gateway import ROOT, read_functions
+from sandbox.local_aws.gateway import ROOT, read_functions
 
 
 def test_layer_requirements_equal_the_project_dependencies():

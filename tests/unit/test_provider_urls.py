@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import aws
+from sandbox.local_aws import services as aws
 from silentcheck import credentials, http
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers import camara_config, infobip, oauth, truid

@@ -11,8 +11,8 @@ import sys
 import pytest
 import snapshot_restore_py
 
-from sandbox import aws as sandbox_aws
-from sandbox.gateway import LAYER
+from sandbox.local_aws import services as sandbox_aws
+from sandbox.local_aws.gateway import LAYER
 from silentcheck import aws, credentials, http, snapstart
 from tests.conftest import TEST_SECRET
 

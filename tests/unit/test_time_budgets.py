@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.gateway import Function, read_functions
+from sandbox.local_aws.gateway import Function, read_functions
 from silentcheck import aws
 from silentcheck.settings import Settings
 

@@ -1,0 +1,323 @@
+"""A simulated CAMARA Number Verification "Open Gateway aggregator + operator" that checks what a strict
+real one checks.
+
+Serve `make_app(CamaraSimulator(CamaraConfig(network_url=...)))` with `sandbox.httpserver.serve`, then
+register clients with `set_client` (their redirect URIs usually need the gateway's URL). The issuer is the
+simulator's base URL. It speaks OIDC discovery and JWKS, the authorization-code flow with network-based
+authentication (the device is sent through the simulated network's `/he/authorize` hop, which tells the
+operator which line it came from), CIBA with a TS.43 operator token, client_secret_basic and
+private_key_jwt, and the NV API (`/number-verification/{api_version}/verify`, `/device-phone-number`)
+with single-use access tokens and CAMARA ErrorInfo bodies.
+
+A "live" client gets the operator's truth: a device not on mobile data ends in `login_required`, and
+/verify compares with the line behind the token. A "mock" client follows Telefónica's sandbox
+conventions: a device off mobile data still gets a code (no line behind it), and a /verify phoneNumber
+ending in 1 is true, in 2 false, otherwise the parity of the current second (even → true).
+
+Trigger numbers (the last two digits):
+
+| where | ends in | effect |
+|---|---|---|
+| /authorize login_hint (live clients) | 91 | error redirect `access_denied` |
+| /authorize login_hint (live clients) | 92 | error redirect `consent_required` |
+| /authorize login_hint (live clients) | 93 | error redirect `server_error` |
+| /verify phoneNumber (all clients) | 94 | 403 `NUMBER_VERIFICATION.USER_NOT_AUTHENTICATED_BY_MOBILE_NETWORK` |
+| /verify phoneNumber (all clients) | 95 | 503 `UNAVAILABLE` |
+
+The authorize triggers act when the device comes back from the network hop, before the line is checked.
+
+Where the CAMARA texts leave a choice, this simulator chooses: Basic credentials are form-urlencoded
+before base64 (RFC 6749 §2.3.1) and a broken escape is refused, as panva's oidc-provider does; a
+private_key_jwt `aud` is what the client's registration says (`assertion_audience`): the URL of the
+endpoint it is posted to (at /bc-authorize the token endpoint too), or only the issuer, as a string (FAPI
+2.0); any redemption attempt by the code's own client spends the code;
+a token presented to the API is spent even when the call fails after authentication; an invalid
+`x-correlator` is not echoed; `/device-phone-number` for a token with no line behind it (mock mode,
+Wi-Fi) answers 403 `…USER_NOT_AUTHENTICATED_BY_MOBILE_NETWORK`. Test controls live under /_sandbox/
+(requests, faults, rotate-keys, operator-tokens, access-tokens): see admin.py, and faults.py for the fault shapes.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from sandbox.httpserver import WSGIApp
+from sandbox.simulators.camara.admin import SandboxControls
+from sandbox.simulators.camara.api import NumberVerificationApi
+from sandbox.simulators.camara.faults import Fault
+from sandbox.simulators.camara.grants import GrantService, PendingAuthorization
+from sandbox.simulators.camara.keys import KeyRing
+from sandbox.simulators.camara.oauth import (
+    ASSERTION_ALGS,
+    CIBA_GRANT,
+    CODE_CHALLENGE,
+    OLD_SHARE_SCOPE,
+    OLD_VERIFY_SCOPE,
+    SHARE_SCOPE,
+    VERIFY_SCOPE,
+    AccessTokens,
+    CamaraClient,
+    CamaraConfig,
+    Mode,
+    login_hint_number,
+    parse_scope,
+)
+from sandbox.simulators.network import NetworkDown, ask_network
+from sandbox.simulators.wsgi import ADMIN_PREFIX, Request, Response, json_response, redirect, simulator_app, with_query
+
+__all__ = ["CamaraClient", "CamaraConfig", "CamaraSimulator", "Mode", "make_app"]
+
+PENDING_TTL_SECONDS = 600
+AUTHORIZE_TRIGGERS = {"91": "access_denied", "92": "consent_required", "93": "server_error"}
+TRIGGER_DESCRIPTIONS = {
+    "access_denied": "the subscriber has opted out of sharing this data",
+    "consent_required": "the purpose needs the subscriber's consent, which cannot be asked with prompt=none",
+    "server_error": "the operator failed to authenticate the device",
+}
+NOT_ON_MOBILE_DATA = "network authentication failed; the device must be on mobile data"
+_log = logging.getLogger(__name__)
+
+
+
+class CamaraSimulator:
+    """The aggregator's state in memory (clients, flows, codes, tokens, keys); safe to share across threads."""
+
+    def __init__(self, config: CamaraConfig, clients: Mapping[str, CamaraClient] | None = None) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._clients: dict[str, CamaraClient] = dict(clients or {})
+        self._pending: dict[str, PendingAuthorization] = {}
+        self.keys = KeyRing()
+        self.tokens = AccessTokens(config.clock)
+        self.controls = SandboxControls(self._rotate_keys, self.mint_operator_token, self._mint_access_token)
+        self.faults = self.controls.faults
+        self.grants = GrantService(config, self.clients, self.keys, self.faults, self.tokens)
+        self.api = NumberVerificationApi(config.api_version, self.tokens, self._mode_of, config.clock, self.faults)
+
+    def set_client(self, client_id: str, client: CamaraClient) -> None:
+        with self._lock:
+            self._clients[client_id] = client
+
+    def clients(self) -> dict[str, CamaraClient]:
+        with self._lock:
+            return dict(self._clients)
+
+    def mint_operator_token(self, msisdn: str) -> str:
+        """A TS.43 temporary token for the SIM holding `msisdn`: single use, valid 300 s."""
+        return self.grants.mint_operator_token(msisdn)
+
+    def handle(self, request: Request) -> Response:
+        if request.path.startswith(ADMIN_PREFIX):
+            return self.controls.handle(request)
+        self.controls.log.record(request)
+        return self._route(request)
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def _route(self, request: Request) -> Response:
+        if self.api.handles(request.path):
+            return self.api.handle(request)
+        routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
+            "/.well-known/openid-configuration": ("GET", self._discovery),
+            "/jwks": ("GET", lambda _: json_response(200, self.keys.jwks())),
+            "/authorize": ("GET", self._authorize),
+            "/authorize/continue": ("GET", self._continue),
+            "/token": ("POST", self.grants.token),
+            "/bc-authorize": ("POST", self.grants.bc_authorize),
+        }
+        route = routes.get(request.path)
+        if route is None:
+            return json_response(404, {"error": "not_found", "error_description": f"no such path: {request.path}"})
+        method, handler = route
+        if request.method != method:
+            return json_response(405, {"error": "method_not_allowed", "error_description": f"use {method}"},
+                                 headers=(("Allow", method),))
+        return handler(request)
+
+    def _discovery(self, request: Request) -> Response:
+        issuer = request.base_url
+        return json_response(200, {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/authorize",
+            "token_endpoint": f"{issuer}/token",
+            "backchannel_authentication_endpoint": f"{issuer}/bc-authorize",
+            "jwks_uri": f"{issuer}/jwks",
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", CIBA_GRANT],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": ["S256"],
+            "backchannel_token_delivery_modes_supported": ["poll"],
+            "backchannel_user_code_parameter_supported": False,
+            "subject_types_supported": ["pairwise"],
+            "scopes_supported": [
+                "openid", VERIFY_SCOPE, SHARE_SCOPE,
+                f"dpv:FraudPreventionAndDetection#{OLD_VERIFY_SCOPE}",
+                f"dpv:FraudPreventionAndDetection#{OLD_SHARE_SCOPE}",
+            ],
+            "prompt_values_supported": ["none"],
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp"],
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+            "authorization_response_iss_parameter_supported": self.config.send_iss,
+        })
+
+    # -- GET /authorize and the device's return from the network --------------------------------------
+
+    def _authorize(self, request: Request) -> Response:
+        query, issuer = request.query, request.base_url
+        client = self.clients().get(query.get("client_id", ""))
+        if client is None:
+            return _error_page("unknown client_id")
+        redirect_uri = query.get("redirect_uri", "")
+        if redirect_uri not in client.redirect_uris:
+            return _error_page("redirect_uri is missing or not registered for this client")
+        state = query.get("state") or None
+
+        def fail(error: str, description: str) -> Response:
+            return self._error_redirect(redirect_uri, error, description, state, issuer)
+
+        refusal = _response_type_refusal(query)
+        if refusal is not None:
+            return fail(*refusal)
+        scopes = parse_scope(query.get("scope", ""))
+        if isinstance(scopes, str):
+            return fail("invalid_scope", scopes)
+        if state is None:
+            return fail("invalid_request", "state is required")
+        refusal = _pkce_refusal(query, client) or _hint_refusal(query)
+        if refusal is not None:
+            return fail(*refusal)
+        hint = query.get("login_hint")
+        session = secrets.token_urlsafe(24)
+        now = self.config.clock()
+        pending = PendingAuthorization(
+            client_id=query["client_id"], redirect_uri=redirect_uri, state=state, scopes=scopes,
+            code_challenge=query.get("code_challenge"), nonce=query.get("nonce"),
+            login_hint=login_hint_number(hint) if hint is not None else None, created_at=now,
+            fault=self.faults.take("authorize", {"error", "iss"}),
+        )
+        with self._lock:
+            for stale in [s for s, p in self._pending.items() if p.created_at + PENDING_TTL_SECONDS < now]:
+                del self._pending[stale]
+            self._pending[session] = pending
+        network = self.config.network_url.rstrip("/")
+        return redirect(with_query(f"{network}/he/authorize",
+                                   {"session": session, "return_to": f"{issuer}/authorize/continue"}))
+
+    def _continue(self, request: Request) -> Response:
+        session, issuer = request.query.get("session", ""), request.base_url
+        with self._lock:
+            pending = self._pending.pop(session, None)
+        if pending is None or pending.created_at + PENDING_TTL_SECONDS < self.config.clock():
+            return _error_page("unknown or expired authorization session")
+
+        def fail(error: str, description: str) -> Response:
+            return self._error_redirect(pending.redirect_uri, error, description, pending.state, issuer, pending.fault)
+
+        fault = pending.fault
+        if fault is not None and fault.kind == "error":
+            return fail(fault.spec["error"], fault.spec.get("error_description", "Injected by the sandbox"))
+        mode = self._mode_of(pending.client_id)
+        trigger = AUTHORIZE_TRIGGERS.get((pending.login_hint or "")[-2:])
+        if mode == "live" and trigger is not None:
+            return fail(trigger, TRIGGER_DESCRIPTIONS[trigger])
+        try:
+            seen = ask_network(self.config.network_url, f"/he/sessions/{quote(session, safe='')}")
+        except NetworkDown:
+            return fail("temporarily_unavailable", "the mobile network did not answer")
+        msisdn = seen.get("msisdn") if seen is not None and seen.get("mobile") is True else None
+        if not isinstance(msisdn, str):
+            if mode == "live":
+                return fail("login_required", NOT_ON_MOBILE_DATA)
+            msisdn = None
+        code = self.grants.issue_code(pending, msisdn)
+        params = {"code": code, "state": pending.state, **self._iss_params(issuer, fault)}
+        return redirect(with_query(pending.redirect_uri, params))
+
+    def _error_redirect(self, redirect_uri: str, error: str, description: str, state: str | None, issuer: str,
+                        fault: Fault | None = None) -> Response:
+        params = {"error": error, "error_description": description}
+        if state is not None:
+            params["state"] = state
+        return redirect(with_query(redirect_uri, {**params, **self._iss_params(issuer, fault)}))
+
+    def _iss_params(self, issuer: str, fault: Fault | None) -> dict[str, str]:
+        if fault is not None and fault.kind == "iss":
+            return {} if fault.spec.get("omit_iss") else {"iss": fault.spec["iss"]}
+        return {"iss": issuer} if self.config.send_iss else {}
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _mode_of(self, client_id: str) -> Mode:
+        client = self.clients().get(client_id)
+        return client.mode if client is not None else "live"
+
+    def _rotate_keys(self, drop_old: bool) -> list[str]:
+        self.keys.rotate(drop_old)
+        return self.keys.kids()
+
+    def _mint_access_token(self, spec: dict[str, Any]) -> str:
+        return self.grants.mint_access_token(spec)
+
+
+def _response_type_refusal(query: Mapping[str, str]) -> tuple[str, str] | None:
+    """The (error, description) when the request is not a plain query-mode code request."""
+    response_type = query.get("response_type")
+    if not response_type:
+        return "invalid_request", "response_type is required"
+    if response_type != "code":
+        return "unsupported_response_type", "only response_type=code is supported"
+    if "request" in query:
+        return "request_not_supported", "request objects are not supported"
+    if "request_uri" in query:
+        return "request_uri_not_supported", "request_uri is not supported"
+    if query.get("response_mode", "query") != "query":
+        return "invalid_request", "only response_mode=query is supported"
+    return None
+
+
+def _pkce_refusal(query: Mapping[str, str], client: CamaraClient) -> tuple[str, str] | None:
+    challenge, method = query.get("code_challenge"), query.get("code_challenge_method")
+    if method is not None and method != "S256":
+        return "invalid_request", "code_challenge_method must be S256 (plain is refused)"
+    if challenge is None:
+        if method is not None:
+            return "invalid_request", "code_challenge_method without code_challenge"
+        return ("invalid_request", "PKCE is required: code_challenge and code_challenge_method=S256") \
+            if client.require_pkce else None
+    if method is None:
+        return "invalid_request", "code_challenge_method=S256 is required (the default, plain, is refused)"
+    if not CODE_CHALLENGE.fullmatch(challenge):
+        return "invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)"
+    return None
+
+
+def _hint_refusal(query: Mapping[str, str]) -> tuple[str, str] | None:
+    if query.get("prompt", "none") != "none":
+        return "invalid_request", "Number Verification allows no user interaction: prompt must be none"
+    hint = query.get("login_hint")
+    if hint is not None and login_hint_number(hint) is None:
+        return "invalid_request", "login_hint must be tel:+E164 or +E164"
+    if query.get("nonce") == "":
+        return "invalid_request", "nonce must not be empty"
+    return None
+
+
+def _error_page(message: str) -> Response:
+    """Errors that must not redirect (unknown client, unregistered redirect_uri): a plain page."""
+    body = f"Authorization request refused: {message}.\n".encode()
+    return Response(400, (("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")), body)
+
+
+def make_app(simulator: CamaraSimulator) -> WSGIApp:
+    """The simulator's HTTP face (stdlib WSGI)."""
+    failure = {"error": "server_error", "error_description": "simulator failure"}
+    return simulator_app("CAMARA", simulator.handle, simulator.config.public_url, lambda: json_response(500, failure))

@@ -1,0 +1,346 @@
+"""OAuth/OIDC building blocks of the simulated CAMARA aggregator: its configuration, scopes, forms,
+client authentication (client_secret_basic, private_key_jwt) and single-use access tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeGuard
+
+import jwt
+
+from sandbox.simulators.wsgi import FormInvalid, Headers, Request, Response, basic_credentials, json_response
+
+Mode = Literal["live", "mock"]
+
+CIBA_GRANT = "urn:openid:params:grant-type:ciba"
+JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+VERIFY_SCOPE = "number-verification:verify"
+SHARE_SCOPE = "number-verification:device-phone-number:read"
+OLD_VERIFY_SCOPE = "number-verification-verify-read"
+OLD_SHARE_SCOPE = "number-verification-share-read"
+ASSERTION_ALGS = ("RS256", "ES256")
+MAX_ASSERTION_LIFETIME = 300
+NO_STORE: Headers = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+
+E164 = re.compile(r"\+[1-9][0-9]{4,14}")
+_PURPOSE = re.compile(r"dpv:[A-Za-z][A-Za-z0-9]*")
+_OLD_FORM = re.compile(r"(dpv:[A-Za-z][A-Za-z0-9]*)#([a-z-]+)")
+_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+CODE_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+@dataclass(frozen=True)
+class CamaraClient:
+    """An API consumer registered at onboarding."""
+
+    redirect_uris: tuple[str, ...]  # exact string match
+    client_secret: str | None = None  # set => client_secret_basic allowed
+    public_jwk: dict[str, Any] | None = None  # set => private_key_jwt allowed (JWK with kid; RS256 or ES256)
+    mode: Mode = "live"
+    require_pkce: bool = True
+    # The one `aud` a private_key_jwt assertion may carry: the URL of the endpoint it is posted to (RFC 7523
+    # §3; at /bc-authorize the token endpoint too, CIBA Core §7.1), or only the issuer identifier, as a
+    # string (FAPI 2.0 Security Profile §5.3.2.1, draft-ietf-oauth-rfc7523bis).
+    assertion_audience: Literal["token_endpoint", "issuer"] = "token_endpoint"
+
+
+@dataclass(frozen=True)
+class CamaraConfig:
+    network_url: str
+    api_version: str = "v2"  # NV path: /number-verification/{api_version}
+    code_ttl_seconds: int = 60
+    token_expires_in: int = 300
+    ciba_interval: int = 2
+    ciba_expires_in: int = 120
+    send_iss: bool = True  # RFC 9207 iss in the authorization response; also advertised in metadata
+    clock: Callable[[], float] = time.time
+    public_url: str | None = None  # issuer/base URL; default: scheme + Host of each request
+
+
+# -- OAuth error answers and forms -----------------------------------------------------------------
+
+def oauth_error(status: int, error: str, description: str, headers: Headers = ()) -> Response:
+    return json_response(status, {"error": error, "error_description": description}, headers=(*NO_STORE, *headers))
+
+
+def invalid_client(description: str, basic_attempted: bool = False) -> Response:
+    headers: Headers = (("WWW-Authenticate", 'Basic realm="camara"'),) if basic_attempted else ()
+    return oauth_error(401, "invalid_client", description, headers)
+
+
+_FORM_ERRORS = {
+    "media_type": "the body must be application/x-www-form-urlencoded",
+    "malformed": "the body is not a valid form",
+    "repeated": "a parameter is repeated",
+}
+
+
+def parse_form(request: Request) -> dict[str, str] | Response:
+    """The x-www-form-urlencoded body, or the OAuth error that says why it is not one."""
+    try:
+        return request.form()
+    except FormInvalid as invalid:
+        return oauth_error(400, "invalid_request", _FORM_ERRORS[invalid.why])
+
+
+# -- scopes, login hints, PKCE ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scopes:
+    text: str  # as requested, returned in the token response
+    purpose: str  # dpv:<Purpose>
+    verify: bool
+    share: bool
+    openid: bool
+
+
+def parse_scope(value: str) -> Scopes | str:
+    """The NV scopes, in the new (`dpv:X number-verification:verify`) or old (`dpv:X#…-verify-read`) form;
+    a string says why the scope is refused."""
+    tokens = value.split(" ")
+    if not value or "" in tokens:
+        return "scope is missing or has empty tokens"
+    if len(set(tokens)) != len(tokens):
+        return "a scope token is repeated"
+    openid = "openid" in tokens
+    rest = [t for t in tokens if t != "openid"]
+    if any("#" in t for t in rest):
+        match = _OLD_FORM.fullmatch(rest[0]) if len(rest) == 1 else None
+        if match is None or match[2] not in (OLD_VERIFY_SCOPE, OLD_SHARE_SCOPE):
+            return ("the old form allows one dpv:<Purpose>#number-verification-verify-read "
+                    "(or -share-read) token, plus openid")
+        return Scopes(value, match[1], match[2] == OLD_VERIFY_SCOPE, match[2] == OLD_SHARE_SCOPE, openid)
+    purposes = [t for t in rest if t.startswith("dpv:")]
+    if len(purposes) != 1 or not _PURPOSE.fullmatch(purposes[0]):
+        return "the scope must carry exactly one purpose, dpv:<Purpose>"
+    apis = [t for t in rest if not t.startswith("dpv:")]
+    unknown = sorted(set(apis) - {VERIFY_SCOPE, SHARE_SCOPE})
+    if unknown:
+        return f"unknown scope: {' '.join(unknown)}"
+    if not apis:
+        return f"the scope must include {VERIFY_SCOPE} or {SHARE_SCOPE}"
+    return Scopes(value, purposes[0], VERIFY_SCOPE in apis, SHARE_SCOPE in apis, openid)
+
+
+def login_hint_number(value: str) -> str | None:
+    """The E.164 number of a `tel:+…` or `+…` login_hint, else None."""
+    number = value.removeprefix("tel:")
+    return number if E164.fullmatch(number) else None
+
+
+def s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+
+
+def pkce_failure(challenge: str | None, verifier: str | None) -> str | None:
+    """Why the code_verifier does not answer the stored challenge (RFC 7636 §4.6), or None."""
+    if challenge is None:
+        return "code_verifier sent but no code_challenge was" if verifier is not None else None
+    if verifier is None:
+        return "code_verifier is required"
+    if not _VERIFIER.fullmatch(verifier):
+        return "code_verifier must be 43-128 unreserved characters"
+    if not hmac.compare_digest(s256(verifier), challenge):
+        return "code_verifier does not match the code_challenge"
+    return None
+
+
+def msisdn_hash(msisdn: str) -> str:
+    return hashlib.sha256(msisdn.encode()).hexdigest()
+
+
+# -- client authentication --------------------------------------------------------------------------
+
+def _number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _jwk_alg(jwk: Mapping[str, Any]) -> str | None:
+    if jwk.get("kty") == "RSA":
+        return "RS256"
+    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+        return "ES256"
+    return None
+
+
+class ClientAuthenticator:
+    """Exactly one of client_secret_basic or private_key_jwt per request; remembers assertion jtis."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen_jtis: dict[tuple[str, str], float] = {}  # (client_id, jti) -> keep until
+
+    def authenticate(self, request: Request, form: Mapping[str, str], clients: Mapping[str, CamaraClient],
+                     issuer: str, endpoints: Collection[str]) -> str | Response:
+        """The authenticated client_id, or the 401 invalid_client to answer. `endpoints`: the URLs an
+        assertion's `aud` may name for a client that wants the endpoint rather than the issuer."""
+        authorization = request.headers.get("authorization")
+        uses_assertion = "client_assertion" in form or "client_assertion_type" in form
+        if "client_secret" in form:
+            return invalid_client("client_secret in the body is not accepted; use HTTP Basic or private_key_jwt")
+        if authorization is not None and uses_assertion:
+            return invalid_client("use exactly one client authentication method", basic_attempted=True)
+        if authorization is not None:
+            client_id = self._basic(authorization, clients)
+        elif uses_assertion:
+            client_id = self._assertion(form, clients, issuer, endpoints)
+        else:
+            return invalid_client("client authentication is required")
+        if isinstance(client_id, Response):
+            return client_id
+        if form.get("client_id", client_id) != client_id:
+            return invalid_client("client_id does not match the authenticated client")
+        return client_id
+
+    @staticmethod
+    def _basic(authorization: str, clients: Mapping[str, CamaraClient]) -> str | Response:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            return invalid_client("only the Basic scheme is accepted in Authorization", basic_attempted=True)
+        decoded = basic_credentials(value)
+        if decoded is None:  # RFC 6749 §2.3.1: both halves form-urlencoded before base64
+            return invalid_client("malformed Basic credentials", basic_attempted=True)
+        client_id, secret = decoded
+        client = clients.get(client_id)
+        if client is None or client.client_secret is None:
+            return invalid_client("unknown client or client_secret_basic not registered", basic_attempted=True)
+        if not hmac.compare_digest(secret.encode(), client.client_secret.encode()):
+            return invalid_client("wrong client secret", basic_attempted=True)
+        return client_id
+
+    def _assertion(self, form: Mapping[str, str], clients: Mapping[str, CamaraClient], issuer: str,
+                   endpoints: Collection[str]) -> str | Response:
+        assertion = form.get("client_assertion", "")
+        if form.get("client_assertion_type") != JWT_BEARER_ASSERTION or not assertion:
+            return invalid_client(f"client_assertion_type must be {JWT_BEARER_ASSERTION} with a client_assertion")
+        try:
+            header = jwt.get_unverified_header(assertion)
+            claims = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return invalid_client("client_assertion is not a JWT")
+        alg, iss = header.get("alg"), claims.get("iss")
+        if alg not in ASSERTION_ALGS:
+            return invalid_client("client_assertion must be signed with RS256 or ES256")
+        if not isinstance(iss, str):
+            return invalid_client("client_assertion iss (the client_id) is required")
+        client = clients.get(iss)
+        if client is None or client.public_jwk is None:
+            return invalid_client("unknown client or private_key_jwt not registered")
+        jwk = client.public_jwk
+        if alg != _jwk_alg(jwk) or jwk.get("alg", alg) != alg:
+            return invalid_client("the assertion's alg does not fit the registered key")
+        if "kid" in header and "kid" in jwk and header["kid"] != jwk["kid"]:
+            return invalid_client("the assertion's kid is not the registered key")
+        try:
+            key = jwt.PyJWK(dict(jwk), algorithm=alg).key
+            jwt.decode(assertion, key, algorithms=[alg],
+                       options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                                "verify_aud": False, "verify_iss": False, "verify_sub": False,
+                                "verify_jti": False})
+        except jwt.PyJWTError:
+            return invalid_client("client_assertion signature does not verify")
+        problem = _audience_problem(claims.get("aud"), client.assertion_audience, issuer, endpoints)
+        problem = problem or self._claims_problem(claims, iss)
+        return invalid_client(problem) if problem else iss
+
+    def _claims_problem(self, claims: Mapping[str, Any], client_id: str) -> str | None:
+        now = self._clock()
+        exp, iat, nbf, jti = (claims.get(k) for k in ("exp", "iat", "nbf", "jti"))
+        if claims.get("sub") != client_id:
+            return "client_assertion sub must equal iss (the client_id)"
+        if not _number(exp):
+            return "client_assertion exp is required"
+        if exp <= now:
+            return "client_assertion has expired"
+        issued = now
+        if iat is not None:
+            if not _number(iat) or iat > now + 5:
+                return "client_assertion iat is not a past NumericDate"
+            issued = float(iat)
+        if exp - issued > MAX_ASSERTION_LIFETIME:
+            return f"client_assertion lifetime exceeds {MAX_ASSERTION_LIFETIME} s"
+        if nbf is not None and (not _number(nbf) or nbf > now):
+            return "client_assertion is not valid yet"
+        if not isinstance(jti, str) or not jti:
+            return "client_assertion jti is required"
+        with self._lock:
+            for key in [k for k, until in self._seen_jtis.items() if until < now]:
+                del self._seen_jtis[key]
+            if (client_id, jti) in self._seen_jtis:
+                return "client_assertion jti has been used before"
+            self._seen_jtis[(client_id, jti)] = float(exp)
+        return None
+
+
+def _audience_problem(aud: Any, wanted: str, issuer: str, endpoints: Collection[str]) -> str | None:
+    if wanted == "issuer":
+        return None if aud == issuer else f"client_assertion aud must be the issuer {issuer} alone, as a string"
+    auds = aud if isinstance(aud, list) else [aud]
+    if any(isinstance(a, str) and a in endpoints for a in auds):
+        return None
+    return f"client_assertion aud must be the URL of the endpoint: {' or '.join(sorted(endpoints))}"
+
+
+# -- access tokens -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Grant:
+    """What an access token stands for."""
+
+    client_id: str
+    scopes: Scopes
+    msisdn: str | None
+    amr: tuple[str, ...]
+
+
+@dataclass
+class _AccessToken:
+    grant: Grant
+    expires_at: float
+    used: bool = False
+    revoked: bool = False
+
+
+class AccessTokens:
+    """Single-use bearer tokens (CAMARA NV: one API call each); safe to share across threads."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[str, _AccessToken] = {}
+
+    def issue(self, grant: Grant, expires_in: float) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._tokens[token] = _AccessToken(grant, self._clock() + expires_in)
+        return token
+
+    def issued(self) -> list[str]:
+        """Every access token issued so far (for tests that look for them where they must not be)."""
+        with self._lock:
+            return list(self._tokens)
+
+    def consume(self, token: str) -> Grant | None:
+        """The token's grant, spending the token; None when unknown, expired, revoked or already used."""
+        now = self._clock()
+        with self._lock:
+            record = self._tokens.get(token)
+            if record is None or record.used or record.revoked or now >= record.expires_at:
+                return None
+            record.used = True
+            return record.grant
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            record = self._tokens.get(token)
+            if record is not None:
+                record.revoked = True

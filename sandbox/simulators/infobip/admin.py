@@ -1,0 +1,99 @@
+"""Test controls of the simulated Infobip under /_sandbox/ (not Infobip's API).
+
+| method and path | what it does | answer |
+|---|---|---|
+| GET, DELETE /_sandbox/requests | recorded API and device requests, Authorization cut to its scheme | list / 204 |
+| GET, DELETE /_sandbox/callbacks | every callback attempt [1] | list / 204 |
+| POST /_sandbox/callbacks/{token}/redeliver | send the token's last callback body again (a replay) | 200 [1] |
+| POST /_sandbox/delivery | arm a delivery plan for the next check created, or for `token` | 201 the plan |
+| DELETE /_sandbox/delivery | normal delivery again (next check and every unfinished one) | 204 |
+| POST /_sandbox/sweep | time out (305) unopened REDIRECT checks past device_timeout_seconds | 200 [2] |
+| GET /_sandbox/checks | every check, with its result and plan | list |
+| GET, DELETE /_sandbox/sms-failover | requests that carried `smsFailover` [3] | list / 204 |
+
+[1] A list of `{token, url, method, body, status_code | error, at, attempt}`; `body` is the JSON object
+    POSTed, null for the legacy GET form (the result and token are then in `url`).
+[2] `{"timed_out": [token, ...]}`.
+[3] A list of `{at, method, path, smsFailover}`.
+
+A delivery plan is `{"mode": "normal" | "late" | "twice" | "never" | "out_of_order", "delay_seconds": 2,
+"result": "VALID" | "INVALID" | "ERROR", "attempts": 3, "retry_seconds": 1, "token": "<uuid>"}`, every member
+optional: `late` sends after `delay_seconds` on a background thread (the phone is redirected first); `twice`
+sends the identical body twice; `never` sends nothing; `out_of_order` first sends a stale-looking different
+result for the same token (`result`, by default INVALID, or VALID when the real one is INVALID), then the real
+one. `attempts` and `retry_seconds` override the simulator's retry policy for that check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sandbox.simulators.infobip.callbacks import Courier, DeliveryPlan, parse_plan
+from sandbox.simulators.wsgi import Request, RequestLog, Response, done, json_response
+
+_REDELIVER = re.compile(r"/_sandbox/callbacks/([^/]+)/redeliver")
+
+
+class Controlled(Protocol):
+    """What the controls reach into: the simulator's request log, its courier and its checks."""
+
+    log: RequestLog
+    courier: Courier
+
+    def set_delivery_plan(self, plan: DeliveryPlan, token: str | None = None) -> bool: ...
+    def reset_delivery_plans(self) -> None: ...
+    def sweep(self) -> list[str]: ...
+    def check_summaries(self) -> list[dict[str, Any]]: ...
+    def sms_failover_requests(self) -> list[dict[str, Any]]: ...
+    def clear_sms_failover_requests(self) -> None: ...
+
+
+class SandboxControls:
+    """Routes /_sandbox/* for the simulator it is given."""
+
+    def __init__(self, sim: Controlled) -> None:
+        self._sim = sim
+
+    def handle(self, request: Request) -> Response:
+        sim = self._sim
+        path = request.path.rstrip("/")
+        if match := _REDELIVER.fullmatch(path):
+            if request.method != "POST":
+                return _error(405, "method_not_allowed", "use POST", (("Allow", "POST"),))
+            attempts = sim.courier.redeliver(match[1])
+            if attempts is None:
+                return _error(404, "not_found", "no callback was ever sent for this token")
+            return json_response(200, attempts)
+        routes: dict[str, dict[str, Callable[[Request], Response]]] = {
+            "/_sandbox/requests": {"GET": lambda _: json_response(200, sim.log.snapshot()),
+                                   "DELETE": lambda _: done(sim.log.clear)},
+            "/_sandbox/callbacks": {"GET": lambda _: json_response(200, sim.courier.records()),
+                                    "DELETE": lambda _: done(sim.courier.clear)},
+            "/_sandbox/delivery": {"POST": self._set_plan, "DELETE": lambda _: done(sim.reset_delivery_plans)},
+            "/_sandbox/sweep": {"POST": lambda _: json_response(200, {"timed_out": sim.sweep()})},
+            "/_sandbox/checks": {"GET": lambda _: json_response(200, sim.check_summaries())},
+            "/_sandbox/sms-failover": {"GET": lambda _: json_response(200, sim.sms_failover_requests()),
+                                       "DELETE": lambda _: done(sim.clear_sms_failover_requests)},
+        }
+        methods = routes.get(path)
+        if methods is None:
+            return _error(404, "not_found", "no such sandbox control")
+        handler = methods.get(request.method)
+        if handler is None:
+            return _error(405, "method_not_allowed", f"use {', '.join(methods)}", (("Allow", ", ".join(methods)),))
+        return handler(request)
+
+    def _set_plan(self, request: Request) -> Response:
+        try:
+            plan, token = parse_plan(request.json())
+        except ValueError as exc:
+            return _error(400, "bad_request", str(exc))
+        if not self._sim.set_delivery_plan(plan, token):
+            return _error(404, "not_found", "unknown token")
+        return json_response(201, {**plan.as_json(), "token": token})
+
+
+def _error(status: int, error: str, detail: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+    return json_response(status, {"error": error, "detail": detail}, headers=headers)

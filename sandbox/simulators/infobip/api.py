@@ -1,0 +1,185 @@
+"""Infobip's wire shapes for the simulated SMV API: the error catalogue, ERROR and platform bodies, pages,
+and the validation of a basic verify request."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import re
+import uuid
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from sandbox.simulators.network import is_loopback_url
+from sandbox.simulators.wsgi import Headers, Request, Response, json_response
+
+VERIFY_PATH = "/mi/verification/1/verify"
+COMPLETE_PATH = "/mi/verification/1/complete"
+CONTINUE_PATH = "/mi/verification/1/complete/continue"
+VERIFY_FIELDS = frozenset({"phoneNumber", "consentGranted", "callbackUrl", "returnUrl", "deviceIp", "devicePort"})
+SMS_FAILOVER = "smsFailover"  # an /advanced field; basic verify refuses it
+RETRY_AFTER_SECONDS = 30
+
+# Mobile Identity error codes (reference A.7): id -> (name, description).
+ERRORS: dict[int, tuple[str, str]] = {
+    100: ("EC_NO_COVERAGE", "No coverage for the given phone number."),
+    101: ("EC_GATEWAY_OPERATION_FAILED", "The provider's operation failed."),
+    102: ("EC_OPERATION_RESTRICTED", "The operation is restricted."),
+    200: ("EC_INVALID_REQUEST", "The request is invalid."),
+    201: ("EC_INVALID_TOKEN", "The token is invalid or unknown."),
+    202: ("EC_CONSENT_NOT_GRANTED", "Consent was not granted."),
+    300: ("EC_MI_ACCOUNT_DISABLED", "Mobile Identity is not enabled for the account."),
+    301: ("EC_OPERATION_NOT_ALLOWED", "The service is not allowed for the account."),
+    302: ("EC_COUNTRY_NOT_ALLOWED", "The destination country is not enabled."),
+    303: ("EC_GATEWAY_NOT_ALLOWED", "The provider is not enabled."),
+    304: ("EC_REJECTED_NOT_ENOUGH_CREDITS", "Not enough credits."),
+    305: ("EC_MOBILE_DEVICE_TIMEOUT", "The mobile device did not complete the verification in time."),
+    306: ("EC_REJECTED_INVALID_IP_ADDRESS", "The IP address is not in the mobile operator's data range."),
+    307: ("EC_OTP_SMS_SEND_FAILED", "The failover SMS could not be sent."),
+    308: ("EC_NI_ATTRIBUTE_NOT_ALLOWED", "The Number Intelligence attribute is not allowed."),
+    309: ("EC_SIM_SWAP_CHECK_FAILED", "The SIM swap check failed."),
+    310: ("EC_SIM_SWAP_DETECTED", "A SIM swap was detected."),
+    400: ("EC_UNPROCESSABLE_CONTENT", "Unable to process the data."),
+    1000: ("EC_USER_INTERNAL_ERROR", "Internal error."),
+}
+# The HTTP status of a synchronous ERROR answer (reference A.3); every other id answers 400.
+_ERROR_STATUS = {400: 422, 1000: 500}
+# The platform's `requestError` shape: status -> (messageId, text).
+_PLATFORM_ERRORS: dict[int, tuple[str, str]] = {
+    401: ("UNAUTHORIZED", "Invalid login details"),
+    404: ("NOT_FOUND", "Requested URL not found"),
+    405: ("METHOD_NOT_ALLOWED", "Request method not supported"),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json"),
+    429: ("TOO_MANY_REQUESTS", "Too many requests"),
+    500: ("GENERAL_ERROR", "Something went wrong. Please contact support."),
+}
+# International format without "+": 7 to 15 digits, no leading zero.
+_PHONE_NUMBER = re.compile(r"[1-9][0-9]{6,14}")
+_PAGE_HEADERS: Headers = (
+    ("Content-Type", "text/html; charset=utf-8"),
+    ("Cache-Control", "no-store"),
+    ("Referrer-Policy", "no-referrer"),
+)
+
+
+def error_object(error_id: int) -> dict[str, Any]:
+    name, description = ERRORS[error_id]
+    return {"id": error_id, "name": name, "description": description}
+
+
+def error_response(error_id: int, description: str | None = None) -> Response:
+    """A synchronous `status: ERROR` answer; it carries a fresh token like every verify answer."""
+    error = error_object(error_id)
+    if description is not None:
+        error["description"] = description
+    body = {"token": str(uuid.uuid4()), "status": "ERROR", "error": error}
+    return json_response(_ERROR_STATUS.get(error_id, 400), body)
+
+
+def platform_error(status: int, text: str | None = None, headers: Headers = ()) -> Response:
+    """The shape every Infobip API uses for authentication, routing and throttling failures."""
+    message_id, default_text = _PLATFORM_ERRORS.get(status, (HTTPStatus(status).name, HTTPStatus(status).phrase))
+    if status == 429 and not any(name.lower() == "retry-after" for name, _ in headers):
+        headers = (*headers, ("Retry-After", str(RETRY_AFTER_SECONDS)))
+    body = {"requestError": {"serviceException": {"messageId": message_id, "text": text or default_text}}}
+    return json_response(status, body, headers=headers)
+
+
+def page(status: int, message: str) -> Response:
+    """A small HTML page for the device; `message` is ours, never request input."""
+    html = f"<!doctype html><meta charset=utf-8><title>Verification</title><p>{message}</p>\n"
+    return Response(status, _PAGE_HEADERS, html.encode())
+
+
+def not_found_page() -> Response:
+    return page(404, "This verification link is not valid or has already been used.")
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    """A basic verify body that passed validation."""
+
+    phone_number: str  # international digits, no "+"
+    callback_url: str
+    return_url: str | None = None
+    device_ip: str | None = None
+    device_port: int | None = None
+
+    @property
+    def trigger(self) -> str:
+        return self.phone_number[-2:]
+
+    @property
+    def msisdn(self) -> str:
+        return f"+{self.phone_number}"
+
+
+def parse_verify(request: Request) -> VerifyRequest | Response:
+    """The verify body validated like `SmvVerifyRequestDto`, or the ERROR answer that refuses it."""
+    try:
+        body = request.json()
+    except ValueError:
+        return error_response(400, "The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        return error_response(400, "The request body must be a JSON object.")
+    if SMS_FAILOVER in body:
+        return error_response(200, "smsFailover is not a field of the basic verify request.")
+    unknown = sorted(set(body) - VERIFY_FIELDS)
+    if unknown:
+        return error_response(200, f"Unknown field(s): {', '.join(unknown)}.")
+    phone_number = body.get("phoneNumber")
+    if not isinstance(phone_number, str) or not _PHONE_NUMBER.fullmatch(phone_number):
+        return error_response(200, "phoneNumber must be in international format, digits only, without '+'.")
+    callback_url = body.get("callbackUrl")
+    if not isinstance(callback_url, str) or not is_loopback_url(callback_url):
+        return error_response(200, "callbackUrl must be an http(s) URL the sandbox can reach (loopback).")
+    return_url = body.get("returnUrl")
+    if return_url is not None and (not isinstance(return_url, str) or not is_loopback_url(return_url)):
+        return error_response(200, "returnUrl must be an http(s) URL the sandbox can reach (loopback).")
+    device_ip = body.get("deviceIp")
+    if device_ip is not None and not _is_ip_literal(device_ip):
+        return error_response(200, "deviceIp must be an IPv4 or IPv6 address.")
+    device_port = body.get("devicePort")
+    if device_port is not None:
+        if isinstance(device_port, bool) or not isinstance(device_port, int) or not 1 <= device_port <= 65535:
+            return error_response(200, "devicePort must be an integer from 1 to 65535.")
+        if device_ip is None:
+            return error_response(200, "devicePort is only valid together with deviceIp.")
+    if body.get("consentGranted") is not True:
+        return error_response(202)
+    return VerifyRequest(phone_number, callback_url, return_url, device_ip, device_port)
+
+
+def sms_failover_of(request: Request) -> tuple[bool, Any]:
+    """Whether the request's JSON body carries `smsFailover`, and its value."""
+    if SMS_FAILOVER.encode() not in request.body:
+        return False, None
+    try:
+        body = request.json()
+    except ValueError:
+        return False, None
+    if isinstance(body, dict) and SMS_FAILOVER in body:
+        return True, body[SMS_FAILOVER]
+    return False, None
+
+
+def authorized(request: Request, api_keys: frozenset[str]) -> bool:
+    """`Authorization: App <key>` with a key the account has; compared in constant time."""
+    scheme, _, key = request.headers.get("authorization", "").strip().partition(" ")
+    key = key.strip()
+    if scheme.lower() != "app" or not key:
+        return False
+    # Every key is compared, so the time taken does not say which one came close.
+    matches = [hmac.compare_digest(key.encode(), known.encode()) for known in api_keys]
+    return any(matches)
+
+
+def _is_ip_literal(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,317 @@
+"""A simulated Infobip Silent Mobile Verification (SMV) API that checks requests like the real one.
+
+Serve `make_app(InfobipSimulator(InfobipConfig(...)))` with `sandbox.httpserver.serve`; its base URL plays
+`https://api.infobip.com`. `POST /mi/verification/1/verify` answers REDIRECT with a `deviceRedirectUrl`. The
+phone that opens it is sent through the simulated mobile network's header enrichment (`network_url`); the line
+it came from decides the result, which is POSTed to `callbackUrl` before the phone is sent on to `returnUrl`.
+Numbers starting with 55 (Brazil) answer OK instead: the result is decided from `deviceIp` alone and the
+callback follows in the background.
+
+Results: the line's MSISDN is +phoneNumber → VALID; another line → INVALID; Wi-Fi or no line at all → ERROR
+306 `EC_REJECTED_INVALID_IP_ADDRESS`; the network not answering → ERROR 101 `EC_GATEWAY_OPERATION_FAILED`.
+
+Trigger numbers (the last two digits of phoneNumber):
+
+| ends in | effect |
+|---|---|
+| 98 | verify answers 400 ERROR 100 `EC_NO_COVERAGE` |
+| 97 | verify answers 429 (platform `requestError` shape, messageId `TOO_MANY_REQUESTS`), `Retry-After: 30` |
+| 96 | verify answers 500 ERROR 1000 `EC_USER_INTERNAL_ERROR` |
+| 95 | verify answers only after `slow_seconds` (the check exists already): client timeouts |
+| 94 | the device hop (Brazil: the deviceIp decision) ends with callback ERROR 101 `EC_GATEWAY_OPERATION_FAILED` |
+| 93 | callback ERROR 305 `EC_MOBILE_DEVICE_TIMEOUT` right after verify; the device link is already dead |
+
+Where Infobip's documents are silent, this simulator chooses: authentication is checked before the
+Content-Type (415) and the body; a body that is not a JSON object is 422 ERROR 400 `EC_UNPROCESSABLE_CONTENT`;
+field rules are checked before consent; `callbackUrl` and `returnUrl` must be on loopback (the sandbox never
+calls out); the device link works once, and an unopened link past `device_timeout_seconds` is dead (its 305
+callback goes out when it is swept or opened); only 200 from the receiver counts as delivered. Test controls
+live under /_sandbox/ (requests, callbacks, delivery plans, sweep): see admin.py.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote
+
+from sandbox.httpserver import WSGIApp
+from sandbox.simulators.infobip.admin import SandboxControls
+from sandbox.simulators.infobip.api import (
+    COMPLETE_PATH,
+    CONTINUE_PATH,
+    VERIFY_PATH,
+    VerifyRequest,
+    authorized,
+    error_object,
+    error_response,
+    not_found_page,
+    page,
+    parse_verify,
+    platform_error,
+    sms_failover_of,
+)
+from sandbox.simulators.infobip.callbacks import Courier, DeliveryPlan, Result, callback_payload
+from sandbox.simulators.network import NetworkDown, ask_network
+from sandbox.simulators.wsgi import (
+    ADMIN_PREFIX,
+    Request,
+    RequestLog,
+    Response,
+    json_response,
+    redirect,
+    simulator_app,
+    with_query,
+)
+
+__all__ = ["InfobipConfig", "InfobipSimulator", "make_app"]
+
+BRAZIL_PREFIX = "55"
+# Keyed by the last two digits of phoneNumber; see the table above.
+VERIFY_ERRORS = {"98": 100, "96": 1000}
+THROTTLED, SLOW_VERIFY, GATEWAY_FAILURE, DEVICE_TIMEOUT = "97", "95", "94", "93"
+_log = logging.getLogger(__name__)
+
+Outcome = tuple[Result, dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class InfobipConfig:
+    network_url: str
+    api_keys: frozenset[str]  # accepted `Authorization: App <key>` values
+    device_timeout_seconds: int = 120  # an unopened REDIRECT check then times out (305) when swept
+    callback_timeout_seconds: float = 5.0
+    clock: Callable[[], float] = time.time
+    public_url: str | None = None  # default: scheme and Host of each request
+    slow_seconds: float = 10.0  # trigger 95
+    callback_attempts: int = 3  # per delivery, until the receiver answers 200
+    callback_retry_seconds: float = 1.0  # between attempts
+
+
+@dataclass
+class SmvCheck:
+    """One accepted verification: what was asked, how its callback goes out, and how it ended."""
+
+    token: str
+    asked: VerifyRequest
+    status: Literal["REDIRECT", "OK"]
+    created_at: float
+    plan: DeliveryPlan
+    opened_at: float | None = None
+    result: Result | None = None
+    error: dict[str, Any] | None = None
+    finished_at: float | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "token": self.token, "status": self.status, "phoneNumber": self.asked.phone_number,
+            "callbackUrl": self.asked.callback_url, "returnUrl": self.asked.return_url,
+            "deviceIp": self.asked.device_ip, "devicePort": self.asked.device_port,
+            "created_at": self.created_at, "opened_at": self.opened_at, "result": self.result,
+            "error": self.error, "finished_at": self.finished_at, "delivery": self.plan.as_json(),
+        }
+
+
+
+class InfobipSimulator:
+    """Infobip's state in memory (checks, header-enrichment sessions, delivery plans); safe across threads."""
+
+    def __init__(self, config: InfobipConfig) -> None:
+        self.config = config
+        self.log = RequestLog()
+        self.courier = Courier(config.callback_timeout_seconds, config.callback_attempts,
+                               config.callback_retry_seconds, config.clock)
+        self._lock = threading.Lock()
+        self._checks: dict[str, SmvCheck] = {}
+        self._sessions: dict[str, str] = {}  # header-enrichment session -> token
+        self._next_plan = DeliveryPlan()
+        self._sms_failover: list[dict[str, Any]] = []
+        self.controls = SandboxControls(self)
+
+    def handle(self, request: Request) -> Response:
+        if request.path.startswith(ADMIN_PREFIX):
+            return self.controls.handle(request)
+        self.log.record(request)
+        self._note_sms_failover(request)
+        routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
+            VERIFY_PATH: ("POST", self._verify),
+            COMPLETE_PATH: ("GET", self._open_device_link),
+            CONTINUE_PATH: ("GET", self._operator_return),
+        }
+        route = routes.get(request.path.rstrip("/"))
+        if route is None:
+            return platform_error(404)
+        method, handler = route
+        if request.method != method:
+            return platform_error(405, headers=(("Allow", method),))
+        return handler(request)
+
+    # -- test controls (reached through /_sandbox/, see admin.py) -------------------------
+
+    def set_delivery_plan(self, plan: DeliveryPlan, token: str | None = None) -> bool:
+        """Arm `plan` for the next check created, or for the check `token`; False if that token is unknown."""
+        with self._lock:
+            if token is None:
+                self._next_plan = plan
+                return True
+            check = self._checks.get(token)
+            if check is None:
+                return False
+            check.plan = plan
+            return True
+
+    def reset_delivery_plans(self) -> None:
+        with self._lock:
+            self._next_plan = DeliveryPlan()
+            for check in self._checks.values():
+                if check.result is None:
+                    check.plan = DeliveryPlan()
+
+    def sweep(self) -> list[str]:
+        """Time out (305) every REDIRECT check the phone never opened within `device_timeout_seconds`."""
+        now = self.config.clock()
+        with self._lock:
+            due = [check for check in self._checks.values() if self._unopened_and_expired(check, now)]
+        return [check.token for check in due if self._finish(check, _error(305), background=False)]
+
+    def check_summaries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [check.summary() for check in self._checks.values()]
+
+    def sms_failover_requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._sms_failover)
+
+    def clear_sms_failover_requests(self) -> None:
+        with self._lock:
+            self._sms_failover.clear()
+
+    # -- the backend's call -----------------------------------------------------------------------
+
+    def _verify(self, request: Request) -> Response:
+        if not authorized(request, self.config.api_keys):
+            return platform_error(401)
+        if request.media_type != "application/json":
+            return platform_error(415)
+        asked = parse_verify(request)
+        if isinstance(asked, Response):
+            return asked
+        if asked.trigger in VERIFY_ERRORS:
+            return error_response(VERIFY_ERRORS[asked.trigger])
+        if asked.trigger == THROTTLED:
+            return platform_error(429)
+        brazil = asked.phone_number.startswith(BRAZIL_PREFIX)
+        check = SmvCheck(str(uuid.uuid4()), asked, "OK" if brazil else "REDIRECT", self.config.clock(), DeliveryPlan())
+        with self._lock:
+            check.plan, self._next_plan = self._next_plan, DeliveryPlan()
+            self._checks[check.token] = check
+        # Infobip may call back before its answer reaches the backend: these deliveries race the response.
+        if asked.trigger == DEVICE_TIMEOUT:
+            self._finish(check, _error(305), background=True)
+        elif brazil:
+            self._finish(check, self._judge_device_ip(asked), background=True)
+        body = {"token": check.token, "status": check.status}
+        if not brazil:
+            body["deviceRedirectUrl"] = with_query(f"{request.base_url}{COMPLETE_PATH}", {"token": check.token})
+        if asked.trigger == SLOW_VERIFY:
+            time.sleep(self.config.slow_seconds)
+        return json_response(200, body)
+
+    # -- the phone's hops -------------------------------------------------------------------------
+
+    def _open_device_link(self, request: Request) -> Response:
+        token, now = request.query.get("token", ""), self.config.clock()
+        with self._lock:
+            check = self._checks.get(token)
+            if check is None or check.status != "REDIRECT" or check.opened_at is not None or check.result is not None:
+                return not_found_page()
+            expired = self._unopened_and_expired(check, now)
+            if not expired:
+                check.opened_at = now
+                session = secrets.token_urlsafe(24)
+                self._sessions[session] = token
+        if expired:
+            self._finish(check, _error(305), background=False)
+            return not_found_page()
+        return_to = f"{request.base_url}{CONTINUE_PATH}"
+        network = self.config.network_url.rstrip("/")
+        return redirect(with_query(f"{network}/he/authorize", {"session": session, "return_to": return_to}))
+
+    def _operator_return(self, request: Request) -> Response:
+        session = request.query.get("session", "")
+        with self._lock:
+            token = self._sessions.pop(session, None) if session else None
+            check = self._checks.get(token or "")
+        if check is None:
+            return not_found_page()
+        self._finish(check, self._judge_session(check, session), background=False)
+        if check.asked.return_url is not None:
+            return redirect(check.asked.return_url)
+        return page(200, "Verification complete. You can return to the app.")
+
+    # -- deciding and finishing -------------------------------------------------------------------
+
+    def _judge_session(self, check: SmvCheck, session: str) -> Outcome:
+        """The result from the line header enrichment saw when the phone passed through the network."""
+        if check.asked.trigger == GATEWAY_FAILURE:
+            return _error(101)
+        try:
+            seen = ask_network(self.config.network_url, f"/he/sessions/{quote(session, safe='')}")
+        except NetworkDown:
+            return _error(101)
+        # An unknown session means the phone skipped the operator hop: no line vouches for it.
+        if seen is None or seen.get("mobile") is not True:
+            return _error(306)
+        return ("VALID", None) if seen.get("msisdn") == check.asked.msisdn else ("INVALID", None)
+
+    def _judge_device_ip(self, asked: VerifyRequest) -> Outcome:
+        """Brazil: the result from the line behind `deviceIp` (the sandbox network has IPv4 lines only)."""
+        if asked.trigger == GATEWAY_FAILURE:
+            return _error(101)
+        if asked.device_ip is None or ipaddress.ip_address(asked.device_ip).version != 4:
+            return _error(306)
+        try:
+            line = ask_network(self.config.network_url, f"/lines/{quote(asked.device_ip, safe='')}")
+        except NetworkDown:
+            return _error(101)
+        if line is None or line.get("mobile") is not True:
+            return _error(306)
+        return ("VALID", None) if line.get("msisdn") == asked.msisdn else ("INVALID", None)
+
+    def _finish(self, check: SmvCheck, outcome: Outcome, background: bool) -> bool:
+        """Record the result once and send its callback per the check's plan; False if it had one already."""
+        with self._lock:
+            if check.result is not None:
+                return False
+            check.result, check.error = outcome
+            check.finished_at = self.config.clock()
+            plan = check.plan
+        payload = callback_payload(check.token, *outcome)
+        self.courier.dispatch(plan, check.asked.callback_url, payload, background)
+        return True
+
+    def _unopened_and_expired(self, check: SmvCheck, now: float) -> bool:
+        return (check.status == "REDIRECT" and check.opened_at is None and check.result is None
+                and now - check.created_at >= self.config.device_timeout_seconds)
+
+    def _note_sms_failover(self, request: Request) -> None:
+        sent, value = sms_failover_of(request)
+        if sent:
+            entry = {"at": self.config.clock(), "method": request.method, "path": request.path, "smsFailover": value}
+            with self._lock:
+                self._sms_failover.append(entry)
+
+def _error(error_id: int) -> Outcome:
+    return "ERROR", error_object(error_id)
+
+
+def make_app(simulator: InfobipSimulator) -> WSGIApp:
+    """The simulator's HTTP face (stdlib WSGI)."""
+    return simulator_app("Infobip", simulator.handle, simulator.config.public_url, lambda: platform_error(500))

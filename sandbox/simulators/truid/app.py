@@ -1,0 +1,458 @@
+"""A simulated tru.ID (PhoneCheck v0.1 and v0.2, Coverage's device lookup) that checks what the real one checks.
+
+Serve `make_app(TruIdSimulator(TruIdConfig(...)))` with `sandbox.httpserver.serve`; its base URL plays
+`https://{dr}.api.tru.id`. A "live" Project asks the simulated mobile network (`network_url`) which line
+opened the check URL (header enrichment) and matches when that line is the checked number; a "sandbox"
+Project follows tru.ID's published rule (even last digit matches, odd does not) and never calls the network
+for a check.
+
+Trigger numbers (the last two digits of the checked number, in both modes):
+
+| ends in | effect |
+|---|---|
+| 99 | check_url: the check ends ERROR `mno_server_error` (tru.ID's own sandbox rule) [1] |
+| 98 | create answers 400 `#mno_not_supported` |
+| 97 | create answers 429 `#too_many_requests` with `Retry-After: 30` |
+| 96 | create answers 503 `#service_unavailable` |
+| 95 | create answers 201 only after `slow_seconds` (the check exists already): client timeouts |
+| 94 | create answers 409 `#ip_msisdn_mismatch` |
+| 93 | check_url: the check ends ERROR `mno_redirect_unsupported`, answer 501 problem [2] |
+| 92 | operator: the check ends ERROR `mno_user_not_found` (live mode: after header enrichment) [1] |
+
+[1] The phone gets 200 `{check_id, error, error_description}`; for v0.2 with a `redirect_url`, a 302 to
+    it with those three appended to its query.
+[2] For v0.2 with a `redirect_url`: a 302 to it with `check_id`, `error=mno_redirect_unsupported`,
+    `error_description` instead.
+
+Coverage: `GET /coverage/v0.1/device_ips/{ip}` (a token with the `coverage` scope; tokens carry every scope
+asked for, so `scope=phone_check coverage` serves both APIs, and a token without the scope an API needs gets 403
+`#forbidden`) asks the network for `/lines/{ip}` in both modes. A cellular line answers 200 DeviceReachability
+(`network_id`, `network_name`, `country_code` from the MCC, `mobile_data_ip`, the products PCK, SCK and SUK,
+`_links.self`); Wi-Fi and unknown addresses 412 `#not_mobile_ip`; a line on one of `unsupported_networks`
+(TruIdConfig; `/_sandbox/coverage` replaces them at runtime) 400 `#mno_not_supported`; anything but an IPv4 or
+IPv6 literal 400 `#bad_request`; the network down 503 `#service_unavailable`. Details in coverage.py.
+
+Callbacks: when a check with a `callback_url` reaches COMPLETED, EXPIRED or ERROR, the simulator POSTs the
+PhoneCheckCallbackPayload to it, signed as tru.ID signs (`Authorization: Signature keyId=…` over
+`(request-target) host date x-tru-callback digest`, RSA-SHA256), from a daemon thread, with
+`callback_retry_delays` between attempts for as long as the answer is not 200 (tru.ID: 10 s, then +10 s up to
+1 min). The public keys are at `GET /.well-known/jwks.json` (RSA 2048, made at start). The format and the
+delivery are in callbacks.py. A v0.1 check calls back when the device hop completes it; a v0.2 check only
+when the PATCH completes it (a code never exchanged ends EXPIRED); ERROR as soon as the check fails; EXPIRED
+at TTL, noticed within `expiry_sweep_seconds` of the simulator's clock even if nobody reads the check.
+
+Where tru.ID's documents are silent, this simulator chooses: check ids are UUIDs (the spec's path parameter
+type); `phone_number` may carry a leading "+"; the check URL works once (then 404 `#check_not_found`, also
+when the check has expired); a wrong Content-Type is 415; checks are visible only to the Project and API
+version that created them; `callback_url` must be a loopback http(s) URL (else 400 `#bad_request`: the sandbox
+calls nothing outside the machine); a callback's `date` is the simulator's clock, and each attempt is signed
+afresh (so retries carry a new `date`; a redelivery does not); only exactly 200 ends the retries (redirects are
+not followed); the JWKS lists the current key first and keeps rotated-out keys; `kid` is the key's RFC 7638
+thumbprint; `digest` is `SHA-256=<base64>` (the spec's prose; its example says hex). Test controls live under
+/_sandbox/ (requests, revoke-tokens, faults, checks, callbacks, callback-faults, rotate-callback-key, coverage):
+see admin.py. Coverage lookups are in the request log like every other API call. The simulated network
+hands out IPv4 addresses only, so an IPv6 address is never a line (412, without asking it); IPv4-mapped IPv6
+addresses are not unwrapped; `mobile_data_ip` is the address in its canonical (compressed) form.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import quote
+
+from sandbox.httpserver import WSGIApp
+from sandbox.simulators.network import NetworkDown, ask_network, is_loopback_url
+from sandbox.simulators.truid.admin import SandboxControls
+from sandbox.simulators.truid.auth import Mode, Project, TokenStore
+from sandbox.simulators.truid.callbacks import Callbacks
+from sandbox.simulators.truid.checks import (
+    CHARGE_AMOUNT,
+    CHECK_URL_ERRORS,
+    CREATE_FAILURES,
+    OPERATOR_ERRORS,
+    SANDBOX_NETWORK_ID,
+    SLOW_CREATE,
+    STARTING_BALANCE,
+    PhoneCheck,
+    Version,
+    e164_digits,
+    sandbox_match,
+)
+from sandbox.simulators.truid.coverage import DEVICE_IPS_PATH, Coverage
+from sandbox.simulators.truid.problems import problem
+from sandbox.simulators.wsgi import (
+    ADMIN_PREFIX,
+    Request,
+    Response,
+    is_http_url,
+    json_response,
+    redirect,
+    simulator_app,
+    with_query,
+)
+
+__all__ = ["Mode", "Project", "TruIdConfig", "TruIdSimulator", "make_app"]
+
+HAL_JSON = "application/hal+json"
+CALLBACK_TIMEOUT_SECONDS = 5.0
+JWKS_PATH = "/.well-known/jwks.json"
+_CHECKS_PATH = re.compile(r"/phone_check/(v0\.[12])/checks(?:/([^/]+)(/redirect)?)?/?")
+_CREATE_FIELDS: dict[Version, frozenset[str]] = {
+    "v0.1": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url"}),
+    "v0.2": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url", "redirect_url"}),
+}
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TruIdConfig:
+    network_url: str
+    projects: Mapping[str, Project]  # by client_id
+    ttl_seconds: int = 120
+    token_expires_in: int = 3600
+    slow_seconds: float = 10.0
+    completion_lag_reads: int = 1  # v0.1: GETs right after completion that still say PENDING
+    clock: Callable[[], float] = time.time
+    public_url: str | None = None  # default: scheme and Host of each request
+    callback_retry_delays: tuple[float, ...] = (10, 20, 30, 40, 50, 60)  # seconds before each retry
+    callback_timeout_seconds: float = CALLBACK_TIMEOUT_SECONDS
+    expiry_sweep_seconds: float = 1.0  # how often checks awaiting a callback are looked at for expiry
+    unsupported_networks: frozenset[str] = frozenset()  # MCC+MNC ids whose device-IP lookups are 400
+
+
+
+class TruIdSimulator:
+    """tru.ID's state in memory (tokens, checks, header-enrichment sessions); safe to share across threads."""
+
+    def __init__(self, config: TruIdConfig) -> None:
+        self.config = config
+        self.tokens = TokenStore(config.projects, config.token_expires_in, config.clock)
+        self.callbacks = Callbacks(config.callback_retry_delays, config.callback_timeout_seconds, config.clock)
+        self.coverage = Coverage(config.network_url, config.unsupported_networks)
+        self.controls = SandboxControls(self.tokens.revoke_all, self.check_summaries, self.callbacks, self.coverage)
+        self._lock = threading.Lock()
+        self._checks: dict[str, PhoneCheck] = {}
+        self._sessions: dict[str, str] = {}  # header-enrichment session -> check_id
+        self._balances: dict[str, float] = {}
+        self._sweeper: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    def handle(self, request: Request) -> Response:
+        if request.path.startswith(ADMIN_PREFIX):
+            return self.controls.handle(request)
+        self.controls.log.record(request)
+        injected = self.controls.faults.take(request)
+        if injected is None:
+            return self._route(request)
+        time.sleep(injected.delay_seconds)
+        return injected.response or self._route(request)
+
+    def check_summaries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [check.summary() for check in self._checks.values()]
+
+    def close(self) -> None:
+        """Stop the background work (the expiry sweep, waiting callback retries); the HTTP face stays up."""
+        self._closed.set()
+        self.callbacks.close()
+
+    def _route(self, request: Request) -> Response:
+        path, method = request.path, request.method
+        if path == "/oauth2/v1/token":
+            return self.tokens.issue(request) if method == "POST" else _not_allowed("POST")
+        if path == "/_mno/return":
+            return self._operator_return(request) if method == "GET" else _not_allowed("GET")
+        if path == JWKS_PATH:
+            return json_response(200, self.callbacks.keys.jwks()) if method == "GET" else _not_allowed("GET")
+        coverage = DEVICE_IPS_PATH.fullmatch(path)
+        if coverage is not None:
+            return self._device_reachability(request, coverage[1]) if method == "GET" else _not_allowed("GET")
+        match = _CHECKS_PATH.fullmatch(path)
+        if match is None:
+            return problem(404, "not_found")
+        version, check_id, is_check_url = cast(Version, match[1]), match[2], bool(match[3])
+        if check_id is None:
+            return self._create(request, version) if method == "POST" else _not_allowed("POST")
+        if is_check_url:
+            return self._open_check_url(request, version, check_id) if method == "GET" else _not_allowed("GET")
+        if method == "GET":
+            return self._read(request, version, check_id)
+        if method == "PATCH" and version == "v0.2":
+            return self._patch(request, check_id)
+        return _not_allowed("GET, PATCH" if version == "v0.2" else "GET")
+
+    # -- the backend's calls ----------------------------------------------------------------------
+
+    def _create(self, request: Request, version: Version) -> Response:
+        client_id = self.tokens.authenticate(request, "phone_check")
+        if isinstance(client_id, Response):
+            return client_id
+        if request.media_type != "application/json":
+            return problem(415, "unsupported_media_type", "Content-Type must be application/json")
+        fields = _create_fields(request, version)
+        if isinstance(fields, Response):
+            return fields
+        digits = fields["phone_number"]
+        if digits[-2:] in CREATE_FAILURES:
+            return problem(*CREATE_FAILURES[digits[-2:]])
+        if self.config.projects[client_id].mode == "live" and "phone_ip" in fields:
+            refusal = self._phone_ip_refusal(fields["phone_ip"])
+            if refusal is not None:
+                return refusal
+        now = self.config.clock()
+        check = PhoneCheck(
+            check_id=str(uuid.uuid4()), client_id=client_id, version=version, phone_number=digits,
+            created_at=now, updated_at=now, ttl=self.config.ttl_seconds,
+            reference_id=fields.get("reference_id"), redirect_url=fields.get("redirect_url"),
+            callback_url=fields.get("callback_url"), phone_ip=fields.get("phone_ip"),
+        )
+        with self._lock:
+            self._checks[check.check_id] = check
+            if check.callback_url and self._sweeper is None and not self._closed.is_set():
+                self._sweeper = threading.Thread(target=self._sweep_expired, name="truid-expiry", daemon=True)
+                self._sweeper.start()
+            balance = self._balances.get(client_id, STARTING_BALANCE) - CHARGE_AMOUNT
+            self._balances[client_id] = balance
+            body = check.created_body(request.base_url, balance)
+        if digits[-2:] == SLOW_CREATE:
+            time.sleep(self.config.slow_seconds)
+        return json_response(201, body, HAL_JSON, (("Location", check.self_href(request.base_url)),))
+
+    def _device_reachability(self, request: Request, ip: str) -> Response:
+        client_id = self.tokens.authenticate(request, "coverage")
+        if isinstance(client_id, Response):
+            return client_id
+        return self.coverage.device_reachability(ip, request.base_url)
+
+    def _read(self, request: Request, version: Version, check_id: str) -> Response:
+        client_id = self.tokens.authenticate(request, "phone_check")
+        if isinstance(client_id, Response):
+            return client_id
+        now = self.config.clock()
+        with self._lock:
+            check = self._find(version, check_id, client_id)
+            if check is None:
+                return problem(404, "check_not_found")
+            check.expire_if_due(now)
+            self._settled(check)
+            shown = check.status
+            if check.status == "COMPLETED" and check.lag_reads_left > 0:
+                check.lag_reads_left -= 1
+                shown = "PENDING"
+            body = check.resource_body(request.base_url, shown)
+        return json_response(200, body, HAL_JSON)
+
+    def _patch(self, request: Request, check_id: str) -> Response:
+        client_id = self.tokens.authenticate(request, "phone_check")
+        if isinstance(client_id, Response):
+            return client_id
+        if request.media_type != "application/json-patch+json":
+            return problem(415, "unsupported_media_type", "Content-Type must be application/json-patch+json")
+        code = _patched_code(request)
+        if code is None:
+            return problem(400, "bad_request", 'The body must be [{"op": "add", "path": "/code", "value": "<code>"}]')
+        now = self.config.clock()
+        with self._lock:
+            check = self._find("v0.2", check_id, client_id)
+            if check is None or check.code is None or not hmac.compare_digest(check.code.encode(), code.encode()):
+                return problem(404, "check_not_found")
+            check.expire_if_due(now)
+            if check.status == "PENDING":
+                check.complete(now)
+            self._settled(check)
+            body = check.patch_body()
+        return json_response(200, body, HAL_JSON)
+
+    # -- the phone's hops -------------------------------------------------------------------------
+
+    def _open_check_url(self, request: Request, version: Version, check_id: str) -> Response:
+        now = self.config.clock()
+        with self._lock:
+            check = self._find(version, check_id)
+            if check is None:
+                return problem(404, "check_not_found")
+            try:
+                return self._phone_arrives(request, check, now)
+            finally:
+                self._settled(check)
+
+    def _phone_arrives(self, request: Request, check: PhoneCheck, now: float) -> Response:
+        """The phone opened check_url: fail, conclude (sandbox) or send it to the operator. Caller holds the lock."""
+        check.expire_if_due(now)
+        if check.status != "ACCEPTED":
+            return problem(404, "check_not_found")
+        check.start(now)
+        if check.trigger in CHECK_URL_ERRORS:
+            check.fail(CHECK_URL_ERRORS[check.trigger], now)
+            return self._tell_failure(check)
+        if self.config.projects[check.client_id].mode == "sandbox":
+            return self._conclude(check, sandbox_match(check.phone_number), SANDBOX_NETWORK_ID, now)
+        session = secrets.token_urlsafe(24)
+        self._sessions[session] = check.check_id
+        return_to = f"{request.base_url}/_mno/return"
+        network = self.config.network_url.rstrip("/")
+        return redirect(with_query(f"{network}/he/authorize", {"session": session, "return_to": return_to}))
+
+    def _operator_return(self, request: Request) -> Response:
+        session = request.query.get("session", "")
+        if not session:
+            return problem(400, "bad_request", "session is required")
+        with self._lock:
+            check_id = self._sessions.pop(session, None)
+        if check_id is None:
+            return problem(404, "check_not_found")
+        try:
+            seen = ask_network(self.config.network_url, f"/he/sessions/{quote(session, safe='')}")
+        except NetworkDown:
+            return problem(502, "bad_gateway", "The mobile network did not answer")
+        now = self.config.clock()
+        with self._lock:
+            check = self._checks[check_id]
+            try:
+                return self._operator_vouched(check, seen, now)
+            finally:
+                self._settled(check)
+
+    def _operator_vouched(self, check: PhoneCheck, seen: dict[str, Any] | None, now: float) -> Response:
+        """What header enrichment saw decides the check. Caller holds the lock."""
+        check.expire_if_due(now)
+        # An unknown session means the phone skipped the operator hop: there is no line to vouch for it.
+        if check.status != "PENDING" or seen is None:
+            return problem(404, "check_not_found")
+        if seen.get("mobile") is not True:
+            check.fail("not_mobile_ip", now)
+            return problem(412, "not_mobile_ip")
+        network_id = seen.get("network_id")
+        matched = e164_digits(seen.get("msisdn")) == check.phone_number
+        return self._conclude(check, matched, network_id if isinstance(network_id, str) else None, now)
+
+    def _conclude(self, check: PhoneCheck, matched: bool, network_id: str | None, now: float) -> Response:
+        """The operator's verdict is in: finish v0.1, or hand the phone a v0.2 code. Caller holds the lock."""
+        if check.trigger in OPERATOR_ERRORS:
+            check.fail(OPERATOR_ERRORS[check.trigger], now)
+            return self._tell_failure(check)
+        check.observe(matched, network_id, now)
+        if check.version == "v0.1":
+            check.complete(now, self.config.completion_lag_reads)
+            done = {"check_id": check.check_id}
+            if check.reference_id is not None:
+                done["reference_id"] = check.reference_id
+            return json_response(200, done)
+        check.code = secrets.token_urlsafe(16)
+        success = {"check_id": check.check_id, "code": check.code}
+        if check.redirect_url:
+            return redirect(with_query(check.redirect_url, success))
+        if check.reference_id is not None:
+            success["reference_id"] = check.reference_id
+        return json_response(200, success)
+
+    @staticmethod
+    def _tell_failure(check: PhoneCheck) -> Response:
+        error = check.redirect_error()
+        if check.version == "v0.2" and check.redirect_url:
+            return redirect(with_query(check.redirect_url, error))
+        if check.error_code == "mno_redirect_unsupported":
+            return problem(501, "mno_redirect_unsupported")
+        return json_response(200, error)
+
+    # -- callbacks --------------------------------------------------------------------------------
+
+    def _settled(self, check: PhoneCheck) -> None:
+        """Caller holds the lock: once a check with a callback_url is final, call it back (once)."""
+        if check.final and check.callback_url and not check.called_back:
+            check.called_back = True
+            self.callbacks.dispatch(check.check_id, check.callback_url, check.callback_body())
+
+    def _sweep_expired(self) -> None:
+        """Expire checks awaiting a callback when their TTL passes, as tru.ID does without being asked."""
+        while not self._closed.wait(self.config.expiry_sweep_seconds):
+            now = self.config.clock()
+            with self._lock:
+                waiting = [c for c in self._checks.values() if c.callback_url and not c.called_back]
+                for check in waiting:
+                    check.expire_if_due(now)
+                    self._settled(check)
+                if all(check.called_back for check in waiting):
+                    self._sweeper = None
+                    return
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _find(self, version: Version, check_id: str, client_id: str | None = None) -> PhoneCheck | None:
+        check = self._checks.get(check_id)
+        if check is None or check.version != version or client_id not in (None, check.client_id):
+            return None
+        return check
+
+    def _phone_ip_refusal(self, phone_ip: str) -> Response | None:
+        """412 when the network says `phone_ip` is not on mobile data (live mode only)."""
+        try:
+            line = ask_network(self.config.network_url, f"/lines/{quote(phone_ip, safe='')}")
+        except NetworkDown:
+            return problem(502, "bad_gateway", "The mobile network did not answer")
+        if line is None or line.get("mobile") is not True:
+            return problem(412, "not_mobile_ip")
+        return None
+
+def _create_fields(request: Request, version: Version) -> dict[str, str] | Response:
+    """The create payload, validated; `phone_number` reduced to its E.164 digits."""
+    try:
+        body = request.json()
+    except ValueError:
+        return problem(400, "bad_request")
+    if not isinstance(body, dict):
+        return problem(400, "bad_request")
+    unknown = sorted(set(body) - _CREATE_FIELDS[version])
+    if unknown:
+        return problem(400, "bad_request", f"Unknown field(s): {', '.join(unknown)}")
+    if not all(isinstance(value, str) for value in body.values()):
+        return problem(400, "bad_request", "Every field must be a string")
+    if "phone_number" not in body:
+        return problem(400, "bad_request", "phone_number is required")
+    digits = e164_digits(body["phone_number"])
+    if digits is None:
+        return problem(400, "phone_format_invalid")
+    if "redirect_url" in body and not is_http_url(body["redirect_url"]):
+        return problem(400, "bad_request", "redirect_url must be an absolute http(s) URL")
+    if "callback_url" in body and not is_loopback_url(body["callback_url"]):
+        return problem(400, "bad_request", "callback_url must be a loopback http(s) URL (127.x.x.x or localhost)")
+    if "phone_ip" in body:
+        try:
+            ipaddress.ip_address(body["phone_ip"])
+        except ValueError:
+            return problem(400, "bad_request", "phone_ip must be an IPv4 or IPv6 address")
+    return {**body, "phone_number": digits}
+
+
+def _patched_code(request: Request) -> str | None:
+    """The code from exactly `[{"op": "add", "path": "/code", "value": code}]`, else None."""
+    try:
+        document = request.json()
+    except ValueError:
+        return None
+    if not isinstance(document, list) or len(document) != 1 or not isinstance(document[0], dict):
+        return None
+    operation = document[0]
+    if set(operation) != {"op", "path", "value"} or operation["op"] != "add" or operation["path"] != "/code":
+        return None
+    value = operation["value"]
+    return value if isinstance(value, str) and value else None
+
+
+def _not_allowed(allowed: str) -> Response:
+    return problem(405, "method_not_allowed", headers=(("Allow", allowed),))
+
+
+def make_app(sim: TruIdSimulator) -> WSGIApp:
+    """The simulator's HTTP face (stdlib WSGI)."""
+    return simulator_app("tru.ID", sim.handle, sim.config.public_url, lambda: problem(500))

@@ -1,0 +1,109 @@
+"""OAuth2 client-credentials tokens of the simulated tru.ID: minted per Project, checked on every product call."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from sandbox.simulators.truid.problems import problem
+from sandbox.simulators.wsgi import FormInvalid, Request, Response, basic_credentials, json_response
+
+Mode = Literal["live", "sandbox"]
+
+# The scopes basics.yaml documents for /oauth2/v1/token (OAuth2Scope). A token carries every scope it was issued
+# with (`scope` is space-separated); each API asks for its own: phone_check for /phone_check/, coverage for /coverage/.
+SCOPES = frozenset({"console", "phone_check", "subscriber_check", "sim_check", "coverage"})
+
+
+@dataclass(frozen=True)
+class Project:
+    """A tru.ID Project's credentials and mode (`sandbox`: no operator, the last digit decides)."""
+
+    client_secret: str
+    mode: Mode = "live"
+
+
+@dataclass(frozen=True)
+class _Token:
+    client_id: str
+    scopes: frozenset[str]
+    expires_at: float
+
+
+_FORM_PROBLEMS = {
+    "media_type": "Content-Type must be application/x-www-form-urlencoded",
+    "malformed": "The request body is not a valid form",
+    "repeated": "A form parameter is repeated",
+}
+
+
+class TokenStore:
+    """Issues and checks bearer tokens; safe to share across threads."""
+
+    def __init__(self, projects: Mapping[str, Project], expires_in: int, clock: Callable[[], float]) -> None:
+        self._projects = projects
+        self._expires_in = expires_in
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[str, _Token] = {}
+
+    def issue(self, request: Request) -> Response:
+        """`POST /oauth2/v1/token`."""
+        client_id = self._basic_client(request)
+        if client_id is None:
+            return problem(401, "unauthorized", headers=(("WWW-Authenticate", 'Basic realm="tru.ID"'),))
+        try:
+            form = request.form("ascii")
+        except FormInvalid as invalid:
+            return problem(400, "bad_request", _FORM_PROBLEMS[invalid.why])
+        if form.get("grant_type") != "client_credentials":
+            return problem(400, "bad_request", "grant_type must be client_credentials")
+        requested = form.get("scope", "").split()
+        if not requested:
+            return problem(400, "bad_request", "scope is required")
+        unknown = sorted(set(requested) - SCOPES)
+        if unknown:
+            return problem(400, "bad_request", f"Unknown scope: {' '.join(unknown)}")
+        scope = " ".join(dict.fromkeys(requested))
+        access_token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._tokens[access_token] = _Token(
+                client_id, frozenset(requested), self._clock() + self._expires_in
+            )
+        body = {"access_token": access_token, "token_type": "bearer", "expires_in": self._expires_in,
+                "scope": scope}
+        return json_response(200, body, headers=(("Cache-Control", "no-store"),))
+
+    def authenticate(self, request: Request, scope: str) -> str | Response:
+        """The client_id behind the request's bearer token, or the 401/403 to answer."""
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        with self._lock:
+            token = self._tokens.get(value.strip()) if scheme.lower() == "bearer" else None
+        if token is None or self._clock() >= token.expires_at:
+            return problem(401, "unauthorized", headers=(("WWW-Authenticate", 'Bearer realm="tru.ID"'),))
+        if scope not in token.scopes:
+            return problem(403, "forbidden", f"The access token lacks the {scope} scope")
+        return token.client_id
+
+    def revoke_all(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+    def _basic_client(self, request: Request) -> str | None:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        decoded = basic_credentials(value)
+        if decoded is None:
+            return None
+        client_id, secret = decoded
+        project = self._projects.get(client_id)
+        if project is None:
+            return None
+        if not hmac.compare_digest(secret.encode(), project.client_secret.encode()):
+            return None
+        return client_id

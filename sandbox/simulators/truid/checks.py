@@ -1,0 +1,187 @@
+"""The PhoneCheck resource of the simulated tru.ID: its life cycle, the trigger numbers and its JSON shapes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Version = Literal["v0.1", "v0.2"]
+Status = Literal["ACCEPTED", "PENDING", "COMPLETED", "EXPIRED", "ERROR"]
+
+CHARGE_AMOUNT = 1
+CHARGE_CURRENCY = "API"
+STARTING_BALANCE = 1000
+# Sandbox-mode checks never reach an operator; 001-01 is the ITU test network.
+SANDBOX_NETWORK_ID = "00101"
+
+# Keyed by the last two digits of the checked number; see the table in sandbox/simulators/truid/app.py.
+CREATE_FAILURES: dict[str, tuple[int, str]] = {
+    "98": (400, "mno_not_supported"),
+    "97": (429, "too_many_requests"),
+    "96": (503, "service_unavailable"),
+    "94": (409, "ip_msisdn_mismatch"),
+}
+SLOW_CREATE = "95"
+CHECK_URL_ERRORS = {"99": "mno_server_error", "93": "mno_redirect_unsupported"}
+OPERATOR_ERRORS = {"92": "mno_user_not_found"}
+ERROR_DESCRIPTIONS = {
+    "mno_server_error": "An error occurred with the MNO",
+    "mno_redirect_unsupported": "MNO redirect unsupported",
+    "mno_user_not_found": "The phone number is not recognised by the MNO",
+    "not_mobile_ip": "Not a mobile IP",
+}
+
+# E.164: up to 15 digits, no leading zero; tru.ID's examples omit the "+", its docs also show it.
+_E164 = re.compile(r"\+?([1-9][0-9]{6,14})")
+
+
+def e164_digits(value: object) -> str | None:
+    """The number's digits without "+", or None when it is not E.164."""
+    match = _E164.fullmatch(value) if isinstance(value, str) else None
+    return match[1] if match else None
+
+
+def sandbox_match(digits: str) -> bool:
+    """tru.ID's published sandbox rule: an even last digit matches, an odd one does not."""
+    return int(digits[-1]) % 2 == 0
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class PhoneCheck:
+    check_id: str
+    client_id: str
+    version: Version
+    phone_number: str  # E.164 digits, no "+"
+    created_at: float
+    ttl: int
+    reference_id: str | None = None
+    redirect_url: str | None = None
+    callback_url: str | None = None
+    phone_ip: str | None = None
+    status: Status = "ACCEPTED"
+    updated_at: float = 0.0
+    match: bool | None = None
+    network_id: str | None = None
+    error_code: str | None = None
+    code: str | None = None  # v0.2 completion code, once the device has been through check_url
+    lag_reads_left: int = 0
+    called_back: bool = False  # the end-status callback has been dispatched
+
+    @property
+    def trigger(self) -> str:
+        return self.phone_number[-2:]
+
+    @property
+    def final(self) -> bool:
+        return self.status in ("COMPLETED", "EXPIRED", "ERROR")
+
+    def expire_if_due(self, now: float) -> None:
+        if not self.final and now >= self.created_at + self.ttl:
+            self.status = "EXPIRED"
+            self.updated_at = self.created_at + self.ttl
+
+    def start(self, now: float) -> None:
+        self.status, self.updated_at = "PENDING", now
+
+    def observe(self, match: bool, network_id: str | None, now: float) -> None:
+        """What the operator said; the check is COMPLETED now (v0.1) or on the code exchange (v0.2)."""
+        self.match, self.network_id, self.updated_at = match, network_id, now
+
+    def complete(self, now: float, lag_reads: int = 0) -> None:
+        self.status, self.updated_at, self.lag_reads_left = "COMPLETED", now, lag_reads
+
+    def fail(self, error_code: str, now: float) -> None:
+        self.status, self.error_code, self.updated_at = "ERROR", error_code, now
+
+    # -- JSON shapes (PhoneCheckResourceModels.v0.1/v0.2.yaml) ------------------------------------
+
+    def self_href(self, base_url: str) -> str:
+        return f"{base_url}/phone_check/{self.version}/checks/{self.check_id}"
+
+    def check_url(self, base_url: str) -> str:
+        return f"{self.self_href(base_url)}/redirect"
+
+    def _common(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "check_id": self.check_id,
+            "status": self.status,
+            "charge_amount": CHARGE_AMOUNT,
+            "charge_currency": CHARGE_CURRENCY,
+            "created_at": iso(self.created_at),
+        }
+        if self.reference_id is not None:
+            body["reference_id"] = self.reference_id
+        return body
+
+    def created_body(self, base_url: str, snapshot_balance: float) -> dict[str, Any]:
+        """PhoneCheckCreateResponse (201)."""
+        return {
+            **self._common(),
+            "ttl": self.ttl,
+            "snapshot_balance": snapshot_balance,
+            "_links": {"self": {"href": self.self_href(base_url)}, "check_url": {"href": self.check_url(base_url)}},
+        }
+
+    def resource_body(self, base_url: str, shown_status: Status | None = None) -> dict[str, Any]:
+        """PhoneCheck (GET): `match` and `network_id` only when COMPLETED, `error_code` only when ERROR."""
+        status = shown_status or self.status
+        body = {**self._common(), "status": status, "updated_at": iso(self.updated_at), "ttl": self.ttl}
+        if status == "COMPLETED":
+            body["match"] = bool(self.match)
+            if self.network_id:
+                body["network_id"] = self.network_id
+        if status == "ERROR" and self.error_code:
+            body["error_code"] = self.error_code
+        links: dict[str, Any] = {"self": {"href": self.self_href(base_url)}}
+        if status == "ACCEPTED":
+            links["check_url"] = {"href": self.check_url(base_url)}
+        body["_links"] = links
+        return body
+
+    def patch_body(self) -> dict[str, Any]:
+        """PhoneCheckPatchPartial (200 to the code exchange)."""
+        body = {**self._common(), "updated_at": iso(self.updated_at)}
+        if self.status == "COMPLETED":
+            body["match"] = bool(self.match)
+        return body
+
+    def callback_body(self) -> dict[str, Any]:
+        """PhoneCheckCallbackPayload: no `ttl`, no `_links`; `match` and `network_id` only when COMPLETED."""
+        body = {**self._common(), "updated_at": iso(self.updated_at)}
+        if self.status == "COMPLETED":
+            body["match"] = bool(self.match)
+            if self.network_id:
+                body["network_id"] = self.network_id
+        if self.status == "ERROR" and self.error_code:
+            body["error_code"] = self.error_code
+        return body
+
+    def redirect_error(self) -> dict[str, str]:
+        """PhoneCheckRedirectError: how the device learns the check failed."""
+        code = self.error_code or "mno_server_error"
+        return {"check_id": self.check_id, "error": code, "error_description": ERROR_DESCRIPTIONS.get(code, code)}
+
+    def summary(self) -> dict[str, Any]:
+        """Everything the simulator recorded (for GET /_sandbox/checks)."""
+        return {
+            "check_id": self.check_id,
+            "client_id": self.client_id,
+            "version": self.version,
+            "phone_number": self.phone_number,
+            "status": self.status,
+            "match": self.match,
+            "error_code": self.error_code,
+            "reference_id": self.reference_id,
+            "redirect_url": self.redirect_url,
+            "callback_url": self.callback_url,
+            "called_back": self.called_back,
+            "phone_ip": self.phone_ip,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }

@@ -1,0 +1,197 @@
+"""What the three simulators share: the WSGI plumbing (a parsed request, a response, the app around a handler)
+and the helpers of their /_sandbox/ test controls (the request log)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+
+_log = logging.getLogger("sandbox.simulators")
+MAX_BODY_BYTES = 256 * 1024
+ADMIN_PREFIX = "/_sandbox/"  # where every simulator keeps its test controls (not the provider's API)
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Headers = ()
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+
+def json_response(
+    status: int, payload: Any, content_type: str = "application/json", headers: Headers = ()
+) -> Response:
+    return Response(status, (("Content-Type", content_type), *headers), json.dumps(payload).encode())
+
+
+def redirect(location: str) -> Response:
+    return Response(302, (("Location", location), ("Cache-Control", "no-store")))
+
+
+def with_query(url: str, params: Mapping[str, str]) -> str:
+    """`url` with `params` appended to whatever query it already has."""
+    parts = urlsplit(url)
+    extra = urlencode(list(params.items()))
+    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
+
+
+_BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def basic_credentials(credentials: str) -> tuple[str, str] | None:
+    """The client id and secret in HTTP Basic `credentials` (what follows "Basic "), decoded as RFC 6749
+    §2.3.1 says: base64, split at the first ':', then each half form-urldecoded as UTF-8. None when
+    malformed, as a compliant server (e.g. panva's oidc-provider) refuses a broken escape: a client that
+    sends the raw pair fails with any secret holding '+', '%' or non-ASCII characters."""
+    try:
+        raw_id, sep, raw_secret = base64.b64decode(credentials.strip(), validate=True).decode("ascii").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    if not sep or _BROKEN_ESCAPE.search(raw_id) or _BROKEN_ESCAPE.search(raw_secret):
+        return None
+    try:
+        return unquote_plus(raw_id, errors="strict"), unquote_plus(raw_secret, errors="strict")
+    except UnicodeDecodeError:
+        return None
+
+
+def is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    remote_addr: str
+    base_url: str  # what this server is called, e.g. http://127.0.0.1:8123
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, Any], public_url: str | None = None) -> Request:
+        headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(key):
+                headers[key.replace("_", "-").lower()] = str(environ[key])
+        try:
+            length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(min(length, MAX_BODY_BYTES)) if length else b""
+        host = headers.get("host") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT')}"
+        return cls(
+            method=str(environ.get("REQUEST_METHOD", "GET")).upper(),
+            path=str(environ.get("PATH_INFO", "") or "/"),
+            query=dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)),
+            headers=headers,
+            body=body,
+            remote_addr=str(environ.get("REMOTE_ADDR", "")),
+            base_url=(public_url or f"{environ.get('wsgi.url_scheme', 'http')}://{host}").rstrip("/"),
+        )
+
+    @property
+    def media_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not."""
+        return json.loads(self.body.decode("utf-8"))
+
+    def form(self, encoding: str = "utf-8") -> dict[str, str]:
+        """The x-www-form-urlencoded body; FormInvalid says why it is not one (a repeated parameter
+        is an error, RFC 6749 §3.2)."""
+        if self.media_type != "application/x-www-form-urlencoded":
+            raise FormInvalid("media_type")
+        try:
+            pairs = parse_qsl(self.body.decode(encoding), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            raise FormInvalid("malformed") from None
+        form = dict(pairs)
+        if len(form) != len(pairs):
+            raise FormInvalid("repeated")
+        return form
+
+
+class FormInvalid(ValueError):
+    def __init__(self, why: str) -> None:  # media_type | malformed | repeated
+        super().__init__(why)
+        self.why = why
+
+
+def simulator_app(name: str, handle: Callable[[Request], Response], public_url: str | None,
+                  failure: Callable[[], Response]) -> Callable[..., list[bytes]]:
+    """A simulator's HTTP face (stdlib WSGI): a simulator bug still answers like a server (`failure`)
+    instead of dropping the connection."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        try:
+            response = handle(Request.from_environ(environ, public_url))
+        except Exception:
+            _log.exception("simulated %s failed on %s %s", name, environ.get("REQUEST_METHOD"),
+                           environ.get("PATH_INFO"))
+            response = failure()
+        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(f"{response.status} {HTTPStatus(response.status).phrase}", headers)
+        return [response.body]
+
+    return app
+
+
+# -- test controls ------------------------------------------------------------------------------------
+
+
+class RequestLog:
+    """Every request except the /_sandbox/ ones, with credentials reduced to their scheme."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[dict[str, Any]] = []
+
+    def record(self, request: Request) -> None:
+        headers = {_title(name): value for name, value in request.headers.items()}
+        if "Authorization" in headers:
+            headers["Authorization"] = headers["Authorization"].partition(" ")[0]
+        entry = {
+            "method": request.method,
+            "path": request.path,
+            "query": dict(request.query),
+            "headers": headers,
+            "body": request.body.decode("utf-8", errors="replace"),
+            "remote_addr": request.remote_addr,
+        }
+        with self._lock:
+            self._entries.append(entry)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def done(action: Callable[[], Any]) -> Response:
+    """Do `action` and answer 204, as every DELETE and plain POST of the test controls does."""
+    action()
+    return Response(204)
+
+
+def _title(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
