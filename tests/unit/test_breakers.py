@@ -2,8 +2,8 @@
 
 import pytest
 
-from silentcheck import breakers
-from silentcheck.routing import CircuitBreaker
+from silentcheck import breakers, routing
+from silentcheck.config import CircuitBreaker
 
 NOW = 1_900_000_000
 CONFIG = CircuitBreaker(failures=3, window_seconds=60, open_seconds=30)
@@ -22,14 +22,14 @@ def test_the_breaker_opens_at_the_threshold_within_the_window():
     opened = [breakers.record_failure("truid", NOW + i, CONFIG) for i in range(3)]
 
     assert opened == [False, False, True]
-    assert breakers.is_open(breakers.states(("truid",))["truid"], NOW + 10)
+    assert routing.breaker_is_open(breakers.states(("truid",))["truid"], NOW + 10)
 
 
 def test_an_open_breaker_closes_by_itself_after_open_seconds():
     for i in range(3):
         breakers.record_failure("truid", NOW + i, CONFIG)
 
-    assert not breakers.is_open(breakers.states(("truid",))["truid"], NOW + 2 + 30)
+    assert not routing.breaker_is_open(breakers.states(("truid",))["truid"], NOW + 2 + 30)
 
 
 def test_failures_spread_wider_than_the_window_do_not_open_it():

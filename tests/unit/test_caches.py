@@ -14,23 +14,23 @@ import pytest
 
 import silentcheck
 from sandbox.local_aws import services as sandbox_aws
-from silentcheck import attestation, aws, caches, credentials, http, limits, routing, settings, snapstart
+from silentcheck import attestation, aws, caches, config, credentials, http, snapstart
 
 # boto3's service models: the installed botocore's read-only data, the same in every container (aws.py).
 KEPT = {"silentcheck.aws._loader"}
 # How to put something in each functools cache of the layer; a cache missing here fails
 # test_every_function_cache_of_the_layer_is_known_here, so a new one cannot go unchecked.
 FILL: dict[str, Callable[[str], object]] = {
-    "silentcheck.settings.settings": lambda _: settings.settings(),
-    "silentcheck.routing.table": lambda _: routing.table(),
-    "silentcheck.limits.limits": lambda _: limits.limits(),
+    "silentcheck.config.settings": lambda _: config.settings(),
+    "silentcheck.config.routing": lambda _: config.routing(),
+    "silentcheck.config.limits": lambda _: config.limits(),
     "silentcheck.attestation.signer": lambda _: attestation.signer(),
     "silentcheck.attestation.public_jwk": attestation.public_jwk,
     "silentcheck.aws.session": lambda _: aws.session(),
     "silentcheck.aws.client": lambda _: aws.client("dynamodb"),
     "silentcheck.http.session": lambda _: http.session(),
 }
-CONFIGURATION = {"silentcheck.settings.settings", "silentcheck.routing.table", "silentcheck.limits.limits",
+CONFIGURATION = {"silentcheck.config.settings", "silentcheck.config.routing", "silentcheck.config.limits",
                  "silentcheck.attestation.signer", "silentcheck.attestation.public_jwk"}
 CONNECTIONS = {"silentcheck.aws.session", "silentcheck.aws.client", "silentcheck.http.session"}
 
@@ -101,11 +101,11 @@ def test_without_connections_the_clients_and_http_session_stay(filled: dict[str,
 
 
 def test_a_snapstart_restore_keeps_only_what_is_parsed_from_the_environment(filled: dict[str, Any]) -> None:
-    parsed = settings.settings()
+    parsed = config.settings()
 
     snapstart.after_restore()
 
-    assert settings.settings() is parsed
+    assert config.settings() is parsed
     assert {name: filled[name].cache_info().currsize == 0 for name in FILL} == {
         name: name not in CONFIGURATION for name in FILL}
     assert {name: len(state) for name, state in _module_state().items()} == dict.fromkeys(_module_state(), 0)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sandbox.httpserver import serve
-from silentcheck import http, settings
+from silentcheck import config, http
 
 SLOW_SECONDS = 0.6  # how long the slow server takes; every deadline below is far shorter
 
@@ -48,10 +48,10 @@ def _settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name, value in {"TABLE_NAME": "checks", "SECRET_ID": "secret", "CALLBACK_SECRET_ID": "callback-secret",
                         "PROVIDER_TIMEOUT_SECONDS": "5"}.items():
         monkeypatch.setenv(name, value)
-    settings.settings.cache_clear()
+    config.reset()
     calls.clear()
     yield
-    settings.settings.cache_clear()
+    config.reset()
 
 
 def _timed(call: Callable[[], Any]) -> float:

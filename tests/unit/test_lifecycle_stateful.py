@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from silentcheck import binding, service
-from silentcheck import settings as silentcheck_settings
+from silentcheck import binding, config, service
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status
 from silentcheck.errors import CompletionCodeInvalid, InvalidReturn
 from silentcheck.providers.base import CallbackRequest
@@ -115,9 +114,9 @@ def _settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("TABLE_NAME", "unused-by-fakes")
     monkeypatch.setenv("SECRET_ID", "unused-by-fakes")
     monkeypatch.setenv("CALLBACK_SECRET_ID", "unused-by-fakes")
-    silentcheck_settings.settings.cache_clear()
+    config.reset()
     yield
-    silentcheck_settings.settings.cache_clear()
+    config.reset()
 
 
 CheckLifecycle.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None,

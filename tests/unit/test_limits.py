@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from silentcheck import limits
+from silentcheck import config, limits
 from silentcheck.errors import RateLimited
 from tests.functions import load_start_function
 from tests.template_tools import load_sam_template
@@ -15,12 +15,12 @@ PEPPER = "a-pepper-of-at-least-16-characters"
 UK, OTHER = "+447400900002", "+447400900004"
 
 
-def _limits(**raw) -> limits.Limits:
-    return limits.parse(json.dumps(raw))
+def _limits(**raw) -> config.Limits:
+    return config.parse_limits(json.dumps(raw))
 
 
-def _spend(config: limits.Limits, number: str = UK, ip: str | None = "198.51.100.7", now: int = NOW) -> None:
-    limits.spend(config, PEPPER, number, ip, now)
+def _spend(budgets: config.Limits, number: str = UK, ip: str | None = "198.51.100.7", now: int = NOW) -> None:
+    limits.spend(budgets, PEPPER, number, ip, now)
 
 
 @pytest.fixture
@@ -33,19 +33,19 @@ def _moto(moto_env):
 def test_the_templates_default_is_the_code_default():
     default = load_sam_template()["Parameters"]["Limits"]["Default"]
 
-    assert limits.parse(default) == limits.parse(limits.DEFAULT_LIMITS)
+    assert config.parse_limits(default) == config.parse_limits(config.DEFAULT_LIMITS)
 
 
 def test_the_default_limits_each_scope():
-    config = limits.parse(limits.DEFAULT_LIMITS)
+    budgets = config.parse_limits(config.DEFAULT_LIMITS)
 
-    assert set(config.budgets) == {"number", "ip", "global"}
+    assert set(budgets.budgets) == {"number", "ip", "global"}
 
 
 def test_a_scope_left_out_or_null_has_no_limit():
-    config = _limits(number={"count": 3, "window_seconds": 60}, ip=None)
+    budgets = _limits(number={"count": 3, "window_seconds": 60}, ip=None)
 
-    assert set(config.budgets) == {"number"}
+    assert set(budgets.budgets) == {"number"}
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -58,29 +58,29 @@ def test_a_scope_left_out_or_null_has_no_limit():
     ('{"number": {"count": 5, "window_seconds": true}}', "LIMITS number.window_seconds must be a positive integer"),
 ])
 def test_a_bad_setting_says_what_to_fix(text: str, message: str):
-    with pytest.raises(limits.LimitsInvalid, match=re.escape(message)):
-        limits.parse(text)
+    with pytest.raises(config.LimitsInvalid, match=re.escape(message)):
+        config.parse_limits(text)
 
 
 def test_bad_limits_in_the_environment_fail_when_the_start_function_loads(monkeypatch):
     monkeypatch.setenv("LIMITS", '{"number": {"count": -1, "window_seconds": 60}}')
-    limits.limits.cache_clear()
+    config.reset()
 
-    with pytest.raises(limits.LimitsInvalid, match=re.escape("LIMITS number.count must be a positive integer")):
+    with pytest.raises(config.LimitsInvalid, match=re.escape("LIMITS number.count must be a positive integer")):
         load_start_function()
-    limits.limits.cache_clear()
+    config.reset()
 
 
 # -- spending --------------------------------------------------------------------------------------------
 
 @pytest.mark.usefixtures("_moto")
 def test_a_number_may_start_count_checks_per_window_then_is_refused_until_the_window_ends():
-    config = _limits(number={"count": 2, "window_seconds": 600})
-    _spend(config)
-    _spend(config)
+    budgets = _limits(number={"count": 2, "window_seconds": 600})
+    _spend(budgets)
+    _spend(budgets)
 
     with pytest.raises(RateLimited) as refused:
-        _spend(config)
+        _spend(budgets)
 
     assert refused.value.retry_after == 400
     assert refused.value.headers() == {"Retry-After": "400"}
@@ -89,69 +89,69 @@ def test_a_number_may_start_count_checks_per_window_then_is_refused_until_the_wi
 
 @pytest.mark.usefixtures("_moto")
 def test_the_next_window_starts_a_fresh_count():
-    config = _limits(number={"count": 1, "window_seconds": 600})
-    _spend(config)
+    budgets = _limits(number={"count": 1, "window_seconds": 600})
+    _spend(budgets)
 
-    _spend(config, now=NOW + 400)
+    _spend(budgets, now=NOW + 400)
 
 
 @pytest.mark.usefixtures("_moto")
 def test_each_number_has_its_own_budget():
-    config = _limits(number={"count": 1, "window_seconds": 600})
-    _spend(config, UK)
+    budgets = _limits(number={"count": 1, "window_seconds": 600})
+    _spend(budgets, UK)
 
-    _spend(config, OTHER)
+    _spend(budgets, OTHER)
 
 
 @pytest.mark.usefixtures("_moto")
 def test_one_address_is_limited_across_numbers():
-    config = _limits(ip={"count": 1, "window_seconds": 600})
-    _spend(config, UK)
+    budgets = _limits(ip={"count": 1, "window_seconds": 600})
+    _spend(budgets, UK)
 
     with pytest.raises(RateLimited, match="from this address"):
-        _spend(config, OTHER)
+        _spend(budgets, OTHER)
 
 
 @pytest.mark.usefixtures("_moto")
 def test_an_address_whose_budget_is_spent_cannot_lock_a_number_out():
-    config = _limits(number={"count": 2, "window_seconds": 600}, ip={"count": 1, "window_seconds": 600})
-    _spend(config, UK, "198.51.100.7")
+    budgets = _limits(number={"count": 2, "window_seconds": 600}, ip={"count": 1, "window_seconds": 600})
+    _spend(budgets, UK, "198.51.100.7")
     for _ in range(5):  # the address keeps trying the victim's number
         with pytest.raises(RateLimited, match="from this address"):
-            _spend(config, UK, "198.51.100.7")
+            _spend(budgets, UK, "198.51.100.7")
 
-    _spend(config, UK, "203.0.113.9")  # the number's owner, elsewhere, still has a start left
+    _spend(budgets, UK, "203.0.113.9")  # the number's owner, elsewhere, still has a start left
 
 
 @pytest.mark.usefixtures("_moto")
 def test_a_start_refused_for_its_address_or_number_spends_nothing_of_the_global_budget():
-    config = _limits(number={"count": 1, "window_seconds": 600}, ip={"count": 1, "window_seconds": 600},
+    budgets = _limits(number={"count": 1, "window_seconds": 600}, ip={"count": 1, "window_seconds": 600},
                      **{"global": {"count": 2, "window_seconds": 600}})
-    _spend(config, UK, "198.51.100.7")
+    _spend(budgets, UK, "198.51.100.7")
     with pytest.raises(RateLimited, match="from this address"):
-        _spend(config, OTHER, "198.51.100.7")
+        _spend(budgets, OTHER, "198.51.100.7")
     with pytest.raises(RateLimited, match="for this phone number"):
-        _spend(config, UK, "203.0.113.9")
+        _spend(budgets, UK, "203.0.113.9")
 
-    _spend(config, OTHER, "192.0.2.1")
+    _spend(budgets, OTHER, "192.0.2.1")
 
 
 @pytest.mark.usefixtures("_moto")
 def test_without_a_source_address_the_address_budget_is_not_counted():
-    config = _limits(ip={"count": 1, "window_seconds": 600})
+    budgets = _limits(ip={"count": 1, "window_seconds": 600})
 
     for _ in range(3):
-        _spend(config, ip=None)
+        _spend(budgets, ip=None)
 
 
 @pytest.mark.usefixtures("_moto")
 def test_the_global_budget_counts_every_start():
-    config = _limits(**{"global": {"count": 2, "window_seconds": 600}})
-    _spend(config, UK, "198.51.100.7")
-    _spend(config, OTHER, "203.0.113.9")
+    budgets = _limits(**{"global": {"count": 2, "window_seconds": 600}})
+    _spend(budgets, UK, "198.51.100.7")
+    _spend(budgets, OTHER, "203.0.113.9")
 
     with pytest.raises(RateLimited, match="budget is spent"):
-        _spend(config, "+447400900006", "192.0.2.1")
+        _spend(budgets, "+447400900006", "192.0.2.1")
 
 
 @pytest.mark.usefixtures("_moto")

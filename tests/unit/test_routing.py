@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from silentcheck import phone, routing
+from silentcheck import config, phone, routing
 from silentcheck.checks import Outcome, Reason
 from silentcheck.errors import InvalidRequest
 from silentcheck.providers.base import DeviceNetwork
@@ -14,18 +14,18 @@ from tests.functions import load_start_function
 SPAIN, UK, BRAZIL = phone.parse("+34600000012"), phone.parse("+447400900002"), phone.parse("+5511987650012")
 
 
-def _table(**raw) -> routing.RoutingTable:
-    return routing.parse(json.dumps({"default": ["truid"], **raw}))
+def _table(**raw) -> config.RoutingTable:
+    return config.parse_routing(json.dumps({"default": ["truid"], **raw}))
 
 
 def test_the_template_default_table_parses():
-    assert routing.parse(routing.DEFAULT_TABLE).default == ("truid",)
+    assert config.parse_routing(config.DEFAULT_ROUTING).default == ("truid",)
 
 
 def test_the_sandbox_table_parses_and_routes_each_country_to_its_providers():
     from sandbox.stack import SANDBOX_ROUTING
 
-    table = routing.parse(json.dumps(SANDBOX_ROUTING))
+    table = config.parse_routing(json.dumps(SANDBOX_ROUTING))
 
     assert [table.candidates(n) for n in (SPAIN, UK, BRAZIL)] == [("camara", "truid"), ("truid", "infobip"),
                                                                   ("infobip",)]
@@ -58,17 +58,17 @@ def test_disabled_providers_are_left_out_and_an_emptied_route_falls_back_to_the_
     ('{"default": ["truid"], "networks": {"camara": "21407"}}', "lists of MCC+MNC"),
 ])
 def test_a_bad_table_is_refused_with_a_message_that_says_what_to_fix(text, message):
-    with pytest.raises(routing.RoutingInvalid, match=re.escape(message)):
-        routing.parse(text)
+    with pytest.raises(config.RoutingInvalid, match=re.escape(message)):
+        config.parse_routing(text)
 
 
 def test_a_bad_table_in_the_environment_fails_when_the_start_function_loads(monkeypatch):
     monkeypatch.setenv("ROUTING", '{"default": ["nobody"]}')
-    routing.table.cache_clear()
+    config.reset()
 
-    with pytest.raises(routing.RoutingInvalid, match="nobody"):
+    with pytest.raises(config.RoutingInvalid, match="nobody"):
         load_start_function()
-    routing.table.cache_clear()
+    config.reset()
 
 
 def test_the_app_may_ask_for_a_provider_the_deployment_allows():

@@ -2,9 +2,9 @@
 
 import pytest
 
-from silentcheck import aws, sealing, store, tokens
+from silentcheck import aws, config, sealing, store, tokens
 from silentcheck.checks import Binding, Check, Outcome, Status
-from silentcheck.settings import settings
+from silentcheck.config import settings
 from silentcheck.store import keys
 
 NOW = 1_900_000_000
@@ -84,7 +84,7 @@ def test_a_function_without_the_main_secret_reads_checks_with_their_sealed_value
     store.record_started("check-1", NOW, "ref", "v0.2", Binding.DEVICE, NOW + 300, {},
                          confidential={"auth_req_id": "secret-ish"})
     monkeypatch.delenv("SECRET_ID")  # as provider_callback runs: no SECRET_ID, no grant on the main secret
-    settings.cache_clear()
+    config.reset()
     from silentcheck import credentials
 
     credentials.forget()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from silentcheck import binding, service, settings, signing
+from silentcheck import binding, config, service, signing
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status
 from silentcheck.errors import CompletionCodeInvalid
 from silentcheck.providers.base import CallbackRequest
@@ -25,9 +25,9 @@ def _settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("CALLBACK_SECRET_ID", "unused-by-fakes")
     monkeypatch.delenv("ATTESTATION_AUDIENCE", raising=False)
     monkeypatch.delenv("ATTESTATION_TTL_SECONDS", raising=False)
-    settings.settings.cache_clear()
+    config.reset()
     yield
-    settings.settings.cache_clear()
+    config.reset()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from sandbox.local_aws.gateway import Function, read_functions
 from silentcheck import aws
-from silentcheck.settings import Settings
+from silentcheck.config import Settings
 
 API_GATEWAY_INTEGRATION_SECONDS = 29  # REST API integration timeout (AWS quota, the default maximum)
 

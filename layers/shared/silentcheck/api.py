@@ -13,9 +13,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError
 
 from silentcheck import aws, http
+from silentcheck.config import settings
 from silentcheck.errors import InvalidRequest, RouteNotFound, SilentCheckError, TemporarilyUnavailable
 from silentcheck.observability import logger, metrics
-from silentcheck.settings import settings
 
 PROBLEM_JSON = "application/problem+json"
 SECURITY_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}

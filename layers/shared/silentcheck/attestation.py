@@ -11,7 +11,7 @@ from typing import Any
 
 from silentcheck import aws
 from silentcheck.checks import Check
-from silentcheck.settings import settings
+from silentcheck.config import settings
 
 ALGORITHM = "ES256"
 KMS_ALGORITHM = "ECDSA_SHA_256"

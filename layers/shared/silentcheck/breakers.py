@@ -5,7 +5,7 @@ every check. This module decides when a breaker opens and closes; store.counters
 from __future__ import annotations
 
 from silentcheck import observability
-from silentcheck.routing import CircuitBreaker
+from silentcheck.config import CircuitBreaker
 from silentcheck.store import counters
 
 

@@ -26,11 +26,9 @@ def reset_caches(*, configuration: bool = True, connections: bool = True) -> Non
     truid.forget_tokens()
     oauth.forget()
     if configuration:
-        from silentcheck import attestation, limits, routing, settings
+        from silentcheck import attestation, config
 
-        settings.settings.cache_clear()
-        routing.table.cache_clear()
-        limits.limits.cache_clear()
+        config.reset()
         attestation.forget()
     if connections:
         from silentcheck import aws, http

@@ -8,8 +8,8 @@ import functools
 from typing import Any
 
 from silentcheck.api import LambdaHandler, problem
+from silentcheck.config import settings
 from silentcheck.errors import OriginNotAllowed
-from silentcheck.settings import settings
 
 ALLOWED_METHODS = "GET, POST"
 ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from silentcheck import aws, clock
-from silentcheck.settings import settings
+from silentcheck.config import settings
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from silentcheck.config import settings
 from silentcheck.errors import ProviderNotConfigured
-from silentcheck.settings import settings
 
 if TYPE_CHECKING:
     import requests

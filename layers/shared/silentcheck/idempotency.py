@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from silentcheck import aws, credentials, sealing, tokens
 from silentcheck.api_shapes import CheckCreated, StartRequest
+from silentcheck.config import settings
 from silentcheck.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidRequest
 from silentcheck.observability import logger
-from silentcheck.settings import settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseIdempotencySerializer

@@ -8,7 +8,7 @@ import os
 from typing import TYPE_CHECKING
 
 from silentcheck import credentials, tokens
-from silentcheck.settings import settings
+from silentcheck.config import settings
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM

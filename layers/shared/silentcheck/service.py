@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from silentcheck import binding, breakers, credentials, limits, observability, phone, routing, signing, store
+from silentcheck import binding, breakers, config, credentials, limits, observability, phone, routing, signing, store
 from silentcheck.api_shapes import CheckCreated, CheckView, DeviceReturned, StartRequest, iso
 from silentcheck.checks import Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.deps import Deps
@@ -24,12 +24,16 @@ from silentcheck.providers.base import (
     CallbackRejected,
     CallbackRequest,
     CallbackTooEarly,
+    CoverageLookup,
+    DeviceNetwork,
     PollAgain,
+    Provider,
     ProviderRefused,
+    PushesResults,
     StartContext,
     Started,
+    TakesOperatorToken,
 )
-from silentcheck.settings import settings
 
 RETURN_PATH = "/checks/return"
 _OPERATOR_TOKEN = re.compile(r"[\x21-\x7e]{16,4096}")
@@ -45,27 +49,18 @@ def _operator_token(value: object) -> str | None:
 
 
 def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps: Deps | None = None) -> CheckCreated:
+    """Plan the providers, spend the start budgets, record the check, then offer it to the planned
+    providers in turn (routing.Fallback says who is next) until one starts it."""
     deps = deps or Deps.real()
     number = phone.parse(request.phone_number)
     operator_token = _operator_token(request.operator_token)
-    table = routing.table()
-    candidates = routing.plan(table, number, request.provider, operator_token is not None)
+    table = config.routing()
+    candidates = routing.plan(table, number, request.provider, operator_token is not None, deps.providers)
 
     now = deps.clock.now()
-    limits.spend(limits.limits(), credentials.pepper(), number.e164, source_ip, now)  # before anything is billed
+    limits.spend(config.limits(), credentials.pepper(), number.e164, source_ip, now)  # before anything is billed
     minted = binding.Minted.new()
-    check = Check(
-        check_id=minted.check_id,
-        provider=candidates[0],
-        status=Status.PENDING,
-        created_at=now,
-        expires_at=now + settings().check_ttl_seconds,
-        poll_token_hash=minted.poll_token_hash,
-        number_key=phone.number_key(credentials.pepper(), number.e164),
-        state_hash=minted.state_hash,
-        capability_hash=minted.capability_hash if settings().callback_url else None,
-        subject=number.e164,  # sealed at rest, until the result's attestation is signed
-    )
+    check = _new_check(minted, candidates[0], number, now)
     deps.store.create(check)  # before any billable call: every provider request has a record
     redirect_uri = f"{api_base_url.rstrip('/')}{RETURN_PATH}"
     context = StartContext(check.check_id, number.e164, f"{redirect_uri}?{urlencode({'state': minted.state})}",
@@ -73,57 +68,73 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
     log = {"check_id": check.check_id, "number": phone.mask(number.e164)}
 
     if table.coverage_precheck and source_ip and not operator_token:
-        device = routing.device_network(source_ip)
+        device = _device_network(source_ip, deps)
         if device is not None and not device.mobile:  # reported before any check is billed
             failed = _finish(check, Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "coverage:412"), deps)
             return _created(failed, minted.poll_token, None)
         if device is not None:
             candidates = routing.serving(table, candidates, device)
-    return _start_with_first_accepting(check, candidates, table, context, minted, log, deps)
 
-
-def _start_with_first_accepting(check: Check, candidates: tuple[str, ...], table: routing.RoutingTable,
-                                context: StartContext, minted: binding.Minted, log: dict[str, str],
-                                deps: Deps) -> CheckCreated:
-    """Offer the check to each candidate in turn until one accepts; the record keeps who refused and why."""
-    callback_base = settings().callback_url
-    attempts: list[str] = []
-    breakers_now = breakers.states(candidates)
-    outcome = Outcome.failed(Reason.CARRIER_UNSUPPORTED, "no_provider_serves_this_network")
-    tried_any, last_tried = False, None
-    for position, name in enumerate(candidates):
-        if breakers.is_open(breakers_now.get(name), deps.clock.now()):
-            attempts.append(f"{name}:skipped:circuit_open")
-            if not tried_any:
-                outcome = Outcome.failed(Reason.PROVIDER_ERROR, "circuit_open")
-            continue
-        tried_any, last_tried = True, name
+    breaker_states = breakers.states(candidates)
+    fallback = routing.Fallback(candidates, frozenset(
+        name for name in candidates if routing.breaker_is_open(breaker_states.get(name), deps.clock.now())))
+    while (name := fallback.next()) is not None:
         adapter = deps.providers.get(name)
-        callback_url = (f"{str(callback_base).rstrip('/')}/{name}/{minted.capability}"
-                        if callback_base and adapter.uses_callbacks else None)
         try:
-            started = observability.provider_call(name, "start", adapter.start,
-                                                  replace(context, callback_url=callback_url))
+            started = _offer(adapter, name, context, minted)
         except ProviderRefused as refused:
             outcome = refused.outcome
         except ProviderNotConfigured as error:
             logger.error("provider is not configured", extra={**log, "provider": name, "detail": error.detail})
             outcome = Outcome.failed(Reason.PROVIDER_REJECTED, "not_configured")
         except Exception:
-            _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps, attempts)
+            _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps, fallback.attempts)
             raise
         else:
-            breakers.record_success(name, breakers_now.get(name))
-            return _started(check, name, started, attempts, minted.poll_token, log, deps)
-        attempts.append(f"{name}:{outcome.reason or outcome.status}:{outcome.raw_code}")
+            breakers.record_success(name, breaker_states.get(name))
+            return _started(check, name, started, fallback.attempts, minted.poll_token, log, deps)
         logger.info("provider refused the check", extra={**log, "provider": name, "raw_code": outcome.raw_code})
         if outcome.reason is Reason.PROVIDER_ERROR:
             breakers.record_failure(name, deps.clock.now(), table.circuit_breaker)
-        if not routing.may_fall_back(outcome) or position == len(candidates) - 1:
-            break
-        observability.count(Metric.PROVIDER_FALLBACKS, provider=name, reason=outcome.reason or outcome.status)
-    failed = _finish(check, outcome, deps, attempts, provider=last_tried)
+        if fallback.refused(name, outcome):
+            observability.count(Metric.PROVIDER_FALLBACKS, provider=name, reason=outcome.reason or outcome.status)
+    failed = _finish(check, fallback.outcome, deps, fallback.attempts, provider=fallback.last_tried)
     return _created(failed, minted.poll_token, None)
+
+
+def _new_check(minted: binding.Minted, provider: str, number: phone.PhoneNumber, now: int) -> Check:
+    return Check(
+        check_id=minted.check_id,
+        provider=provider,
+        status=Status.PENDING,
+        created_at=now,
+        expires_at=now + config.settings().check_ttl_seconds,
+        poll_token_hash=minted.poll_token_hash,
+        number_key=phone.number_key(credentials.pepper(), number.e164),
+        state_hash=minted.state_hash,
+        capability_hash=minted.capability_hash if config.settings().callback_url else None,
+        subject=number.e164,  # sealed at rest, until the result's attestation is signed
+    )
+
+
+def _device_network(ip: str, deps: Deps) -> DeviceNetwork | None:
+    """What the coverage provider says of the caller's IP; None when it could not say."""
+    try:
+        lookup = deps.providers.get(routing.COVERAGE_PROVIDER)
+        return lookup.device_network(ip) if isinstance(lookup, CoverageLookup) else None
+    except ProviderNotConfigured:
+        return None
+
+
+def _offer(adapter: Provider, name: str, context: StartContext, minted: binding.Minted) -> Started:
+    """Ask one provider to start the check: with the operator token when there is one, with a callback
+    URL carrying the check's capability when the provider pushes results and the deployment has one."""
+    callback_base = config.settings().callback_url
+    if callback_base and isinstance(adapter, PushesResults):
+        context = replace(context, callback_url=f"{str(callback_base).rstrip('/')}/{name}/{minted.capability}")
+    if context.operator_token and isinstance(adapter, TakesOperatorToken):
+        return observability.provider_call(name, "start", adapter.start_with_operator_token, context)
+    return observability.provider_call(name, "start", adapter.start, context)
 
 
 def _started(check: Check, provider: str, started: Started, attempts: list[str], poll_token: str,
@@ -193,18 +204,18 @@ def provider_callback(provider: str, capability: str, request: CallbackRequest, 
     deps = deps or Deps.real()
     check_id = binding.check_id_of(capability)
     # Only providers that push results are looked up at all (CAMARA's records never meet this function).
-    pushes = provider in deps.providers.names() and deps.providers.get(provider).uses_callbacks
-    known = bool(check_id) and len(capability) <= 2 * binding.MAX_ID_LENGTH and pushes
+    named = deps.providers.get(provider) if provider in deps.providers.names() else None
+    adapter = named if isinstance(named, PushesResults) else None
+    known = bool(check_id) and len(capability) <= 2 * binding.MAX_ID_LENGTH and adapter is not None
     check = deps.store.get(check_id) if known else None
-    if check is None or not binding.capability_matches(check, provider, capability):
+    if check is None or adapter is None or not binding.capability_matches(check, provider, capability):
         observability.count(Metric.CALLBACKS_REJECTED, reason="UNKNOWN_CALLBACK")
         raise CheckNotFound("unknown callback")
     if not check.can_transition_at(deps.clock.now()):
         logger.info("callback for a settled or expired check ignored", check_id=check_id, status=check.status)
         return
     try:
-        outcome = observability.provider_call(provider, "callback", deps.providers.get(provider).on_callback,
-                                              check, request)
+        outcome = observability.provider_call(provider, "callback", adapter.on_callback, check, request)
     except CallbackRejected as rejected:
         observability.count(Metric.CALLBACKS_REJECTED, provider=provider, reason="NOT_AUTHENTIC")
         logger.warning("callback rejected", check_id=check_id, provider=provider, why=rejected.why)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from silentcheck import attestation, observability, store
 from silentcheck.checks import Check
+from silentcheck.config import settings
 from silentcheck.deps import Deps
 from silentcheck.observability import Metric, logger
-from silentcheck.settings import settings
 
 SIGNING_LEASE_SECONDS = 10  # a signing claim older than this was abandoned (its function died)
 SIGNING_WAIT_ROUNDS, SIGNING_WAIT_SECONDS = 20, 0.1  # how long a read waits for a concurrent signer

@@ -20,12 +20,12 @@ _SERVICES = ("dynamodb", "secretsmanager", "kms")
 def before_snapshot() -> None:
     """Import and load, but open no connection and resolve no credentials: nothing in the snapshot
     belongs to one environment."""
-    from silentcheck import aws, settings
+    from silentcheck import aws, config
 
     for module in _MODULES:
         importlib.import_module(module)
     aws.preload(*_SERVICES)
-    settings.settings()
+    config.settings()
 
 
 def after_restore() -> None:

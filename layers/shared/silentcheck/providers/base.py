@@ -1,11 +1,17 @@
-"""The Protocol every provider adapter implements, and the values adapters hand back."""
+"""The Protocol every provider adapter implements (`Provider`), the optional capabilities some add, and
+the values adapters hand back.
+
+Optional capabilities are small runtime-checkable Protocols (`PushesResults`, `TakesOperatorToken`,
+`CoverageLookup`) that the service and routing test with isinstance: an adapter has the capability
+exactly when it has the method, so there are no flags to keep in step and no stubs to write.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
 from silentcheck.checks import Binding, Check, Outcome
 
@@ -101,9 +107,9 @@ class ProviderRefused(Exception):
 
 
 class Provider(Protocol):
+    """What every adapter does: start a check, take the device's return, and answer a poll."""
+
     name: ClassVar[str]
-    accepts_operator_token: ClassVar[bool]
-    uses_callbacks: ClassVar[bool]  # gets a per-check callback URL (StartContext.callback_url)
 
     def start(self, ctx: StartContext) -> Started: ...
 
@@ -116,11 +122,31 @@ class Provider(Protocol):
         """Ask the provider about a PENDING check when the app polls; None (or PollAgain) while undecided."""
         ...
 
-    def device_network(self, ip: str) -> DeviceNetwork | None:
-        """Coverage of a device IP, for providers that offer a lookup (tru.ID); None otherwise or on error."""
-        ...
+
+@runtime_checkable
+class PushesResults(Protocol):
+    """A provider that posts results to provider_callback: it gets a per-check callback URL
+    (StartContext.callback_url) and authenticates what arrives there."""
 
     def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:
         """The provider pushed something for this check (capability already checked). The verdict, None
         when the message decides nothing; CallbackRejected when it is not authentic or not this check's."""
+        ...
+
+
+@runtime_checkable
+class TakesOperatorToken(Protocol):
+    """A provider that verifies with a TS.43 operator token minted on the phone (no device hop)."""
+
+    def start_with_operator_token(self, ctx: StartContext) -> Started:
+        """Start the check with `ctx.operator_token`."""
+        ...
+
+
+@runtime_checkable
+class CoverageLookup(Protocol):
+    """A provider that says which network a device IP is on (tru.ID's Coverage API)."""
+
+    def device_network(self, ip: str) -> DeviceNetwork | None:
+        """Coverage of a device IP; None when the lookup could not say."""
         ...

@@ -17,9 +17,6 @@ from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.observability import logger
 from silentcheck.providers import oauth
 from silentcheck.providers.base import (
-    CallbackRejected,
-    CallbackRequest,
-    DeviceNetwork,
     PollAgain,
     ProviderRefused,
     StartContext,
@@ -55,14 +52,11 @@ def _api_version(api_base_url: str) -> str:
 
 class Camara:
     name: ClassVar[str] = "camara"
-    accepts_operator_token: ClassVar[bool] = True
-    uses_callbacks: ClassVar[bool] = False
 
     def start(self, ctx: StartContext) -> Started:
+        """The authorization code flow: the device opens check_url on mobile data."""
         config = Config.from_secret()
         metadata = config.metadata()
-        if ctx.operator_token:
-            return self._start_ciba(config, metadata, ctx)
         params = {
             "response_type": "code",
             "client_id": config.client.client_id,
@@ -89,7 +83,10 @@ class Camara:
             confidential={"phone_number": ctx.phone_number},
         )
 
-    def _start_ciba(self, config: Config, metadata: oauth.Metadata, ctx: StartContext) -> Started:
+    def start_with_operator_token(self, ctx: StartContext) -> Started:
+        """CIBA with the operator token as login_hint: no device hop; the app's polls redeem it."""
+        config = Config.from_secret()
+        metadata = config.metadata()
         endpoint = metadata.backchannel_authentication_endpoint
         if not endpoint:
             raise ProviderRefused(Outcome.failed(Reason.PROVIDER_REJECTED, "bc-authorize:not_offered"))
@@ -158,12 +155,6 @@ class Camara:
             if failure.error == "invalid_grant":  # the auth_req_id is unknown, used or revoked
                 return Outcome.failed(Reason.PROVIDER_ERROR, "ciba:invalid_grant")
             return failure.outcome
-
-    def device_network(self, ip: str) -> DeviceNetwork | None:
-        return None  # no coverage lookup
-
-    def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:
-        raise CallbackRejected("CAMARA pushes nothing to callbacks")
 
     # -- token, ID token, NV call ------------------------------------------------------------------
 

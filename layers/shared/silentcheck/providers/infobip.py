@@ -20,7 +20,6 @@ from silentcheck.providers.base import (
     CallbackRejected,
     CallbackRequest,
     CallbackTooEarly,
-    DeviceNetwork,
     PollAgain,
     ProviderRefused,
     StartContext,
@@ -99,8 +98,6 @@ def _refusal(response: Any) -> ProviderRefused:
 
 class Infobip:
     name: ClassVar[str] = "infobip"
-    accepts_operator_token: ClassVar[bool] = False
-    uses_callbacks: ClassVar[bool] = True
 
     def start(self, ctx: StartContext) -> Started:
         config = _Config.from_secret()
@@ -143,9 +140,6 @@ class Infobip:
 
     def refresh(self, check: Check) -> Outcome | PollAgain | None:
         return None  # Infobip has no endpoint to read a result
-
-    def device_network(self, ip: str) -> DeviceNetwork | None:
-        return None  # no coverage lookup
 
     def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:
         """`{"result", "token", "error"}` posted as JSON, or the older GET with `result` and `token` in

@@ -79,8 +79,6 @@ _tokens_lock = threading.Lock()
 
 class TruId:
     name: ClassVar[str] = "truid"
-    accepts_operator_token: ClassVar[bool] = False
-    uses_callbacks: ClassVar[bool] = True
 
     def start(self, ctx: StartContext) -> Started:
         config = _Config.from_secret()

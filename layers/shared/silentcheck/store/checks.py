@@ -8,7 +8,7 @@ from typing import Any
 
 from silentcheck import aws, observability, sealing
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status, next_poll_at
-from silentcheck.settings import settings
+from silentcheck.config import settings
 from silentcheck.store import keys
 
 _PENDING = {"S": Status.PENDING.value}

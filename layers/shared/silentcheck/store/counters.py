@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from silentcheck import aws
-from silentcheck.settings import settings
+from silentcheck.config import settings
 from silentcheck.store import keys
 
 BREAKER_FIELDS = ("failures", "window_start", "open_until")
