@@ -1,10 +1,10 @@
 """Circuit breakers per provider, counted in the checks table (store.counters) so every container sees
 the same state: a provider that keeps failing is skipped for a while instead of adding its timeout to
-every check. This module decides when a breaker opens and closes; store.counters writes it."""
+every check. The verdicts (open now? does this failure trip it?) are routing's; store.counters writes."""
 
 from __future__ import annotations
 
-from silentcheck import observability
+from silentcheck import observability, routing
 from silentcheck.config import CircuitBreaker
 from silentcheck.store import counters
 
@@ -14,13 +14,9 @@ def states(names: tuple[str, ...]) -> dict[str, dict[str, int]]:
     return counters.breaker_states(names)
 
 
-def is_open(state: dict[str, int] | None, now: int) -> bool:
-    return state is not None and state["open_until"] > now
-
-
 def record_failure(provider: str, now: int, config: CircuitBreaker) -> bool:
     """Count an outage-type failure; opens the breaker at the threshold. True when it is open now."""
-    if counters.count_failure(provider, now, config.window_seconds) < config.failures:
+    if not routing.breaker_trips(counters.count_failure(provider, now, config.window_seconds), config):
         return False
     counters.open_breaker(provider, now, now + config.open_seconds)
     observability.count(observability.Metric.BREAKER_OPENED, provider=provider)
