@@ -10,9 +10,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
+from silentcheck.binding import Minted
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.deps import Deps
-from silentcheck.providers.base import CallbackRequest, DeviceNetwork, PollAgain, Provider, StartContext, Started
+from silentcheck.providers.base import (
+    CallbackRequest,
+    DeviceNetwork,
+    PollAgain,
+    Provider,
+    ProviderRefused,
+    StartContext,
+    Started,
+)
 from silentcheck.store import TransitionLost
 
 
@@ -57,6 +66,7 @@ class FakeStore:
         self.signing_since: dict[str, int] = {}
         self.lock = threading.Lock()
         self.on_claim_signing: Callable[[str], None] | None = None  # lets a test interleave a rival
+        self.on_claim_poll: Callable[[str], object] | None = None  # likewise, once, before the next claim
 
     def create(self, check: Check) -> None:
         with self.lock:
@@ -89,6 +99,9 @@ class FakeStore:
         return self._pending(check_id, now, change)
 
     def claim_poll(self, check_id: str, now: int, due_at: int, next_at: int) -> Check:
+        rival, self.on_claim_poll = self.on_claim_poll, None
+        if rival:
+            rival(check_id)
         return self._pending(check_id, now, lambda c: replace(c, next_poll_at=next_at),
                              lambda c: c.next_poll_at == due_at)
 
@@ -150,45 +163,105 @@ class FakeStore:
 
 
 @dataclass
-class FakeProvider:
-    """A provider whose answers a test scripts: what start, the return, a poll and a callback yield."""
+class FakeCoreProvider:
+    """A provider with only what every adapter does (providers.base.Provider), answering as the test
+    scripts: a refusal or an error at start, the verdict at the return, what a poll yields."""
 
     binding: Binding = Binding.DEVICE
+    refusal: Outcome | None = None  # start raises ProviderRefused with it
+    start_error: Exception | None = None  # start raises it (a bug, a dropped connection)
+    poll_interval: int | None = None  # Started.poll_interval: the provider paces its polls (CIBA)
     on_return_outcome: Outcome | None = None
     refresh_result: Outcome | PollAgain | None = None
-    callback_outcome: Outcome | None = None
-    started: list[StartContext] = field(default_factory=list)
+    started: list[StartContext] = field(default_factory=list)  # every start asked of it, refused or not
+    refreshed: list[str] = field(default_factory=list)  # the check ids it was asked about on a poll
+    during_refresh: Callable[[], object] | None = None  # what "meanwhile" happens elsewhere
     name: ClassVar[str] = "truid"
-    accepts_operator_token: ClassVar[bool] = False
-    uses_callbacks: ClassVar[bool] = True
-
-    def device_network(self, ip: str) -> DeviceNetwork | None:
-        return None
 
     def start(self, ctx: StartContext) -> Started:
         self.started.append(ctx)
+        if self.start_error is not None:
+            raise self.start_error
+        if self.refusal is not None:
+            raise ProviderRefused(self.refusal)
         check_url = f"https://provider.example/{ctx.check_id}" if self.binding is Binding.DEVICE else None
-        return Started(provider_ref=f"ref-{len(self.started)}", check_url=check_url, binding=self.binding)
+        return Started(provider_ref=f"ref-{len(self.started)}", check_url=check_url, binding=self.binding,
+                       poll_interval=self.poll_interval)
 
     def on_return(self, check: Check, query: Mapping[str, str]) -> Outcome | None:
         return self.on_return_outcome
 
     def refresh(self, check: Check) -> Outcome | PollAgain | None:
+        self.refreshed.append(check.check_id)
+        if self.during_refresh:
+            self.during_refresh()
         return self.refresh_result
 
+
+@dataclass
+class FakeProvider(FakeCoreProvider):
+    """A provider that also pushes results to provider_callback (providers.base.PushesResults), as
+    tru.ID and Infobip do."""
+
+    callback_outcome: Outcome | None = None
+    during_callback: Callable[[], object] | None = None
+
     def on_callback(self, check: Check, request: CallbackRequest) -> Outcome | None:
+        if self.during_callback:
+            self.during_callback()
         return self.callback_outcome
 
 
 @dataclass
+class FakeOperatorTokenProvider(FakeCoreProvider):
+    """A provider that also takes a TS.43 operator token (providers.base.TakesOperatorToken), as CAMARA's
+    CIBA does."""
+
+    binding: Binding = Binding.OPERATOR_TOKEN
+
+    def start_with_operator_token(self, ctx: StartContext) -> Started:
+        return self.start(ctx)
+
+
+@dataclass
+class FakeCoverageProvider(FakeProvider):
+    """A provider that also answers coverage lookups (providers.base.CoverageLookup), as tru.ID does."""
+
+    network: DeviceNetwork | None = None  # what the lookup says of every IP
+    looked_up: list[str] = field(default_factory=list)
+
+    def device_network(self, ip: str) -> DeviceNetwork | None:
+        self.looked_up.append(ip)
+        return self.network
+
+
+@dataclass
 class FakeProviders:
-    adapters: dict[str, FakeProvider]
+    adapters: dict[str, FakeCoreProvider]
 
     def get(self, name: str) -> Provider:
         return self.adapters[name]
 
     def names(self) -> tuple[str, ...]:
         return tuple(self.adapters)
+
+
+PEPPER = "a-pepper-of-at-least-16-characters"
+
+
+def configure_for_fakes(monkeypatch: Any, **environment: str) -> None:
+    """The environment a service wired to fakes reads (config.settings, ROUTING, LIMITS) and a pepper
+    that needs no secret; `environment` adds or overrides variables. Undone by monkeypatch."""
+    from silentcheck import config, credentials
+
+    for name in ("ATTESTATION_AUDIENCE", "ATTESTATION_TTL_SECONDS", "CALLBACK_URL", "ROUTING", "LIMITS",
+                 "CHECK_TTL_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {"TABLE_NAME": "unused-by-fakes", "SECRET_ID": "unused-by-fakes",
+                        "CALLBACK_SECRET_ID": "unused-by-fakes", **environment}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(credentials, "pepper", lambda: PEPPER)
+    config.reset()
 
 
 @dataclass
@@ -199,8 +272,38 @@ class World:
     clock: FakeClock = field(default_factory=FakeClock)
     signer: FakeSigner = field(default_factory=FakeSigner)
     provider: FakeProvider = field(default_factory=FakeProvider)
+    others: dict[str, FakeCoreProvider] = field(default_factory=dict)  # more providers, by name
 
     @property
     def deps(self) -> Deps:
-        return Deps(store=self.store, providers=FakeProviders({self.provider.name: self.provider}),
+        return Deps(store=self.store, providers=FakeProviders({self.provider.name: self.provider, **self.others}),
                     clock=self.clock, signer=self.signer)
+
+    def started(self, flow: Binding = Binding.NONE, poll_interval: int | None = None,
+                ttl: int = 300) -> Minted:
+        """A check the provider accepted, as service.start records it; with `poll_interval`, a flow that
+        paces its polls."""
+        minted = Minted.new()
+        now = self.clock.now()
+        self.store.create(Check(
+            check_id=minted.check_id, provider=self.provider.name, status=Status.PENDING, created_at=now,
+            expires_at=now + ttl, poll_token_hash=minted.poll_token_hash, number_key="k",
+            state_hash=minted.state_hash, capability_hash=minted.capability_hash, subject="+447400900002",
+        ))
+        self.store.record_started(minted.check_id, now, "ref-1", None, flow, now + ttl, {},
+                                  poll_interval=poll_interval)
+        return minted
+
+    def poll(self, minted: Minted) -> Status:
+        """What the app's poll (poll token, no completion code) reads."""
+        from silentcheck import service
+
+        return service.poll(minted.check_id, minted.poll_token, None, "https://api.example.com/v1",
+                            self.deps).status
+
+    def callback(self, minted: Minted) -> None:
+        """The provider pushes to this check's callback URL."""
+        from silentcheck import service
+
+        service.provider_callback(self.provider.name, minted.capability,
+                                  CallbackRequest("POST", f"/{self.provider.name}/x", {}, {}, b"{}"), self.deps)

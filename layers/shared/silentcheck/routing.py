@@ -38,9 +38,10 @@ def plan(table: RoutingTable, number: PhoneNumber, requested: str | None, operat
     if not operator_token:
         return candidates
     pool = candidates if requested is not None else (*candidates, *table.enabled())
-    takers = tuple(dict.fromkeys(n for n in pool if isinstance(registry.get(n), TakesOperatorToken)))
+    takes = {n for n in known if isinstance(registry.get(n), TakesOperatorToken)}
+    takers = tuple(dict.fromkeys(n for n in pool if n in takes))
     if not takers:
-        taking = [n for n in table.enabled() if isinstance(registry.get(n), TakesOperatorToken)]
+        taking = [n for n in table.enabled() if n in takes]
         raise InvalidRequest(f"provider {requested} does not take an operator_token; leave provider out"
                              + (f" or use {', '.join(taking)}" if taking else "") if requested is not None
                              else "no provider of this deployment takes an operator_token")
