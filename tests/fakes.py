@@ -162,6 +162,42 @@ class FakeStore:
         self.signing_since.pop(check_id, None)
 
 
+class FakeCounters:
+    """The shared counters in memory (start budgets, circuit breakers), with the same rules as
+    store/counters.py."""
+
+    def __init__(self) -> None:
+        self.hits: dict[tuple[str, str, int], int] = {}
+        self.breakers: dict[str, dict[str, int]] = {}
+
+    def take(self, scope: str, subject: str, window: int, count: int, window_end: int) -> bool:
+        key = (scope, subject, window)
+        if self.hits.get(key, 0) >= count:
+            return False
+        self.hits[key] = self.hits.get(key, 0) + 1
+        return True
+
+    def breaker_states(self, names: tuple[str, ...]) -> dict[str, dict[str, int]]:
+        return {name: dict(self.breakers[name]) for name in names if name in self.breakers}
+
+    def _breaker(self, provider: str) -> dict[str, int]:
+        return self.breakers.setdefault(provider, {"failures": 0, "window_start": 0, "open_until": 0})
+
+    def count_failure(self, provider: str, now: int, window_seconds: int) -> int:
+        state = self._breaker(provider)
+        if state["window_start"] > now - window_seconds:
+            state["failures"] += 1
+        else:  # no failure yet, or the window is over
+            state.update(failures=1, window_start=now)
+        return state["failures"]
+
+    def open_breaker(self, provider: str, now: int, open_until: int) -> None:
+        self._breaker(provider).update(open_until=open_until, failures=0, window_start=now)
+
+    def close_breaker(self, provider: str) -> None:
+        self._breaker(provider).update(failures=0, open_until=0)
+
+
 @dataclass
 class FakeCoreProvider:
     """A provider with only what every adapter does (providers.base.Provider), answering as the test
@@ -269,6 +305,7 @@ class World:
     """A service wired to fakes, with handles on each."""
 
     store: FakeStore = field(default_factory=FakeStore)
+    counters: FakeCounters = field(default_factory=FakeCounters)
     clock: FakeClock = field(default_factory=FakeClock)
     signer: FakeSigner = field(default_factory=FakeSigner)
     provider: FakeProvider = field(default_factory=FakeProvider)
@@ -276,8 +313,9 @@ class World:
 
     @property
     def deps(self) -> Deps:
-        return Deps(store=self.store, providers=FakeProviders({self.provider.name: self.provider, **self.others}),
-                    clock=self.clock, signer=self.signer)
+        adapters = FakeProviders({self.provider.name: self.provider, **self.others})
+        return Deps(store=self.store, counters=self.counters, providers=adapters, clock=self.clock,
+                    signer=self.signer)
 
     def started(self, flow: Binding = Binding.NONE, poll_interval: int | None = None,
                 ttl: int = 300) -> Minted:

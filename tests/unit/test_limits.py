@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from silentcheck import config, limits
+from silentcheck import config, limits, store
 from silentcheck.errors import RateLimited
 from tests.functions import load_start_function
 from tests.template_tools import load_sam_template
@@ -20,7 +20,7 @@ def _limits(**raw) -> config.Limits:
 
 
 def _spend(budgets: config.Limits, number: str = UK, ip: str | None = "198.51.100.7", now: int = NOW) -> None:
-    limits.spend(budgets, PEPPER, number, ip, now)
+    limits.spend(budgets, PEPPER, number, ip, now, store.counters)
 
 
 @pytest.fixture

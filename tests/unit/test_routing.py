@@ -109,3 +109,44 @@ def test_coverage_keeps_truid_only_where_it_serves_and_others_per_their_networks
 
     assert routing.serving(table, ("truid", "camara", "infobip"), on_movistar) == ("camara", "infobip")
     assert routing.serving(table, ("truid", "camara", "infobip"), elsewhere) == ("truid", "infobip")
+
+
+def test_fallback_names_the_candidates_in_order_skipping_those_whose_breaker_is_open():
+    fallback = routing.Fallback(("truid", "camara", "infobip"), open_breakers=frozenset({"camara"}))
+
+    first = fallback.next()
+    fallback.refused("truid", Outcome.failed(Reason.PROVIDER_ERROR, "503"))
+
+    assert (first, fallback.next()) == ("truid", "infobip")
+    assert fallback.attempts == ["truid:PROVIDER_ERROR:503", "camara:skipped:circuit_open"]
+
+
+def test_fallback_ends_at_a_refusal_that_does_not_fall_back():
+    fallback = routing.Fallback(("truid", "camara"))
+    fallback.next()
+
+    goes_on = fallback.refused("truid", Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "412"))
+
+    assert (goes_on, fallback.next(), fallback.last_tried) == (False, None, "truid")
+
+
+def test_fallback_ends_after_the_last_candidate_refuses():
+    fallback = routing.Fallback(("truid",))
+    fallback.next()
+
+    assert fallback.refused("truid", Outcome.failed(Reason.PROVIDER_ERROR, "503")) is False
+    assert fallback.next() is None
+
+
+def test_fallback_with_every_candidate_skipped_ends_provider_error_circuit_open():
+    fallback = routing.Fallback(("truid", "camara"), open_breakers=frozenset({"truid", "camara"}))
+
+    assert fallback.next() is None
+    assert (fallback.outcome.reason, fallback.outcome.raw_code, fallback.last_tried) == (
+        Reason.PROVIDER_ERROR, "circuit_open", None)
+
+
+def test_a_breaker_is_open_until_its_open_until_passes():
+    state = {"failures": 0, "window_start": 100, "open_until": 130}
+
+    assert [routing.breaker_is_open(state, now) for now in (129, 130)] == [True, False]

@@ -1,20 +1,15 @@
 """Circuit breakers per provider, counted in the checks table (store.counters) so every container sees
 the same state: a provider that keeps failing is skipped for a while instead of adding its timeout to
-every check. The verdicts (open now? does this failure trip it?) are routing's; store.counters writes."""
+every check. The verdicts (open now? does this failure trip it?) are routing's."""
 
 from __future__ import annotations
 
 from silentcheck import observability, routing
 from silentcheck.config import CircuitBreaker
-from silentcheck.store import counters
+from silentcheck.deps import Counters
 
 
-def states(names: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    """`{provider: {"failures", "window_start", "open_until"}}` for those with a breaker item (one read)."""
-    return counters.breaker_states(names)
-
-
-def record_failure(provider: str, now: int, config: CircuitBreaker) -> bool:
+def record_failure(counters: Counters, provider: str, now: int, config: CircuitBreaker) -> bool:
     """Count an outage-type failure; opens the breaker at the threshold. True when it is open now."""
     if not routing.breaker_trips(counters.count_failure(provider, now, config.window_seconds), config):
         return False
@@ -23,7 +18,7 @@ def record_failure(provider: str, now: int, config: CircuitBreaker) -> bool:
     return True
 
 
-def record_success(provider: str, state: dict[str, int] | None) -> None:
+def record_success(counters: Counters, provider: str, state: dict[str, int] | None) -> None:
     """A provider that answered closes its breaker; nothing is written when there was nothing to close."""
     if state is None or (state["failures"] == 0 and state["open_until"] == 0):
         return

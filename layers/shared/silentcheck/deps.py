@@ -1,7 +1,8 @@
 """The service's collaborators, as Protocols, and the real ones a Lambda container uses.
 
-The service takes a `Deps`, so its rules (binding, fallback, pacing, races, expiry) are unit-tested
-with an in-memory store, fake providers, a fake clock and a fake signer; handlers pass `Deps.real()`.
+The service takes a `Deps`, so its rules (binding, fallback, breakers, pacing, races, expiry) are
+unit-tested with an in-memory store and counters, fake providers, a fake clock and a fake signer;
+handlers pass `Deps.real()`.
 """
 
 from __future__ import annotations
@@ -65,6 +66,21 @@ class Store(Protocol):
     def release_signing(self, check_id: str) -> None: ...
 
 
+class Counters(Protocol):
+    """What silentcheck.store.counters offers: the start budgets and circuit breakers every container
+    shares."""
+
+    def take(self, scope: str, subject: str, window: int, count: int, window_end: int) -> bool: ...
+
+    def breaker_states(self, names: tuple[str, ...]) -> dict[str, dict[str, int]]: ...
+
+    def count_failure(self, provider: str, now: int, window_seconds: int) -> int: ...
+
+    def open_breaker(self, provider: str, now: int, open_until: int) -> None: ...
+
+    def close_breaker(self, provider: str) -> None: ...
+
+
 class _Registry:
     def get(self, name: str) -> Provider:
         from silentcheck import providers
@@ -80,6 +96,7 @@ class _Registry:
 @dataclass(frozen=True)
 class Deps:
     store: Store
+    counters: Counters
     providers: Providers
     clock: Clock
     signer: Signer
@@ -89,4 +106,5 @@ class Deps:
         from silentcheck import attestation, store
         from silentcheck.clock import SystemClock
 
-        return cls(store=store, providers=_Registry(), clock=SystemClock(), signer=attestation.signer())
+        return cls(store=store, counters=store.counters, providers=_Registry(), clock=SystemClock(),
+                   signer=attestation.signer())

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from silentcheck import observability, tokens
 from silentcheck.config import LIMIT_SCOPES, Limits
+from silentcheck.deps import Counters
 from silentcheck.errors import RateLimited
-from silentcheck.store import counters
 
 _DETAIL = {
     "number": "Too many checks for this phone number",
@@ -17,7 +17,8 @@ _DETAIL = {
 }
 
 
-def spend(config: Limits, pepper: str, number_e164: str, source_ip: str | None, now: int) -> None:
+def spend(config: Limits, pepper: str, number_e164: str, source_ip: str | None, now: int,
+          counters: Counters) -> None:
     """Count one start against each budget in turn (address, number, deployment); RateLimited (with the
     seconds until that window ends) at the first that is spent. Budgets counted before it stay counted:
     the request was made."""

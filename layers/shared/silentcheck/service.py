@@ -58,7 +58,7 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
     candidates = routing.plan(table, number, request.provider, operator_token is not None, deps.providers)
 
     now = deps.clock.now()
-    limits.spend(config.limits(), credentials.pepper(), number.e164, source_ip, now)  # before anything is billed
+    limits.spend(config.limits(), credentials.pepper(), number.e164, source_ip, now, deps.counters)  # before billing
     minted = binding.Minted.new()
     check = _new_check(minted, candidates[0], number, now)
     deps.store.create(check)  # before any billable call: every provider request has a record
@@ -75,7 +75,7 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
         if device is not None:
             candidates = routing.serving(table, candidates, device)
 
-    breaker_states = breakers.states(candidates)
+    breaker_states = deps.counters.breaker_states(candidates)
     fallback = routing.Fallback(candidates, frozenset(
         name for name in candidates if routing.breaker_is_open(breaker_states.get(name), deps.clock.now())))
     while (name := fallback.next()) is not None:
@@ -91,11 +91,11 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
             _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps, fallback.attempts)
             raise
         else:
-            breakers.record_success(name, breaker_states.get(name))
+            breakers.record_success(deps.counters, name, breaker_states.get(name))
             return _started(check, name, started, fallback.attempts, minted.poll_token, log, deps)
         logger.info("provider refused the check", extra={**log, "provider": name, "raw_code": outcome.raw_code})
         if outcome.reason is Reason.PROVIDER_ERROR:
-            breakers.record_failure(name, deps.clock.now(), table.circuit_breaker)
+            breakers.record_failure(deps.counters, name, deps.clock.now(), table.circuit_breaker)
         if fallback.refused(name, outcome):
             observability.count(Metric.PROVIDER_FALLBACKS, provider=name, reason=outcome.reason or outcome.status)
     failed = _finish(check, fallback.outcome, deps, fallback.attempts, provider=fallback.last_tried)
