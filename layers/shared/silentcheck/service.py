@@ -49,8 +49,8 @@ def _operator_token(value: object) -> str | None:
 
 
 def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps: Deps | None = None) -> CheckCreated:
-    """Plan the providers, spend the start budgets, record the check, then offer it to the planned
-    providers in turn (routing.Fallback says who is next) until one starts it."""
+    """Plan the providers, spend the start budgets, record the check, look up the device's network when
+    the deployment asks, then offer the check to the providers in routing's order."""
     deps = deps or Deps.real()
     number = phone.parse(request.phone_number)
     operator_token = _operator_token(request.operator_token)
@@ -62,10 +62,6 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
     minted = binding.Minted.new()
     check = _new_check(minted, candidates[0], number, now)
     deps.store.create(check)  # before any billable call: every provider request has a record
-    redirect_uri = f"{api_base_url.rstrip('/')}{RETURN_PATH}"
-    context = StartContext(check.check_id, number.e164, f"{redirect_uri}?{urlencode({'state': minted.state})}",
-                           source_ip, state=minted.state, redirect_uri=redirect_uri, operator_token=operator_token)
-    log = {"check_id": check.check_id, "number": phone.mask(number.e164)}
 
     if table.coverage_precheck and source_ip and not operator_token:
         device = _device_network(source_ip, deps)
@@ -75,6 +71,17 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
         if device is not None:
             candidates = routing.serving(table, candidates, device)
 
+    redirect_uri = f"{api_base_url.rstrip('/')}{RETURN_PATH}"
+    context = StartContext(check.check_id, number.e164, f"{redirect_uri}?{urlencode({'state': minted.state})}",
+                           source_ip, state=minted.state, redirect_uri=redirect_uri, operator_token=operator_token)
+    return _offer_in_turn(check, candidates, table.circuit_breaker, context, minted, deps)
+
+
+def _offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: config.CircuitBreaker,
+                   context: StartContext, minted: binding.Minted, deps: Deps) -> CheckCreated:
+    """Offer the check to each candidate routing.Fallback names until one starts it; count outages
+    against the providers' breakers; record who started it, or the last refusal and every attempt."""
+    log = {"check_id": check.check_id, "number": phone.mask(context.phone_number)}
     breaker_states = deps.counters.breaker_states(candidates)
     fallback = routing.Fallback(candidates, frozenset(
         name for name in candidates if routing.breaker_is_open(breaker_states.get(name), deps.clock.now())))
@@ -95,7 +102,7 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
             return _started(check, name, started, fallback.attempts, minted.poll_token, log, deps)
         logger.info("provider refused the check", extra={**log, "provider": name, "raw_code": outcome.raw_code})
         if outcome.reason is Reason.PROVIDER_ERROR:
-            breakers.record_failure(deps.counters, name, deps.clock.now(), table.circuit_breaker)
+            breakers.record_failure(deps.counters, name, deps.clock.now(), breaker)
         if fallback.refused(name, outcome):
             observability.count(Metric.PROVIDER_FALLBACKS, provider=name, reason=outcome.reason or outcome.status)
     failed = _finish(check, fallback.outcome, deps, fallback.attempts, provider=fallback.last_tried)
