@@ -4,7 +4,9 @@ the tables built from template.yaml, and boto3 clients pointed at them."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
+import functools
 import json
 import logging
 import shutil
@@ -280,7 +282,14 @@ _CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    """Parse a CloudFormation/SAM YAML template, turning short-form tags into long-form dicts."""
+    """Parse a CloudFormation/SAM YAML template, turning short-form tags into long-form dicts. A copy of
+    the parsed file is handed out, so callers may change it; the file is parsed again once it changes."""
+    stat = path.stat()
+    return copy.deepcopy(_parsed_template(path.resolve(), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_template(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
     with path.open(encoding="utf-8") as stream:
         template = yaml.load(stream, Loader=_CloudFormationLoader)  # a SafeLoader subclass: plain data only
     if not isinstance(template, dict):
@@ -364,8 +373,10 @@ def client(service: Literal["dynamodb"], endpoint: str) -> DynamoDBClient: ...
 def client(service: Literal["secretsmanager"], endpoint: str) -> SecretsManagerClient: ...
 @overload
 def client(service: str, endpoint: str) -> Any: ...
+@functools.cache
 def client(service: str, endpoint: str) -> Any:
-    """A boto3 client for a sandbox endpoint: us-east-1, dummy credentials, short timeouts."""
+    """A boto3 client for a sandbox endpoint: us-east-1, dummy credentials, short timeouts. One per service
+    and endpoint: boto3 clients are thread-safe, and building one costs more than most calls made with it."""
     return _client(service, endpoint, Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2}))
 
 
