@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -42,11 +43,13 @@ def moto_env(moto_server: aws.MotoServer, monkeypatch: pytest.MonkeyPatch) -> It
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    import requests
-
-    requests.post(f"{moto_server.endpoint}/moto-api/reset", timeout=5)
-    aws.create_table(aws.client("dynamodb", moto_server.endpoint), TEST_TABLE, "TABLE_NAME")
-    aws.create_table(aws.client("dynamodb", moto_server.endpoint), TEST_IDEMPOTENCY_TABLE, "IDEMPOTENCY_TABLE_NAME")
+    # Fresh tables, not moto's /moto-api/reset: moto keeps one state per process, and under pytest-xdist the
+    # same worker also serves a sandbox stack whose secrets and signing keys a reset would wipe.
+    dynamodb = aws.client("dynamodb", moto_server.endpoint)
+    for table, env_var in ((TEST_TABLE, "TABLE_NAME"), (TEST_IDEMPOTENCY_TABLE, "IDEMPOTENCY_TABLE_NAME")):
+        with contextlib.suppress(dynamodb.exceptions.ResourceNotFoundException):
+            dynamodb.delete_table(TableName=table)
+        aws.create_table(dynamodb, table, env_var)
     aws.seed_secret(aws.client("secretsmanager", moto_server.endpoint), TEST_SECRET,
                     {"pepper": secrets.token_urlsafe(32)})
     aws.seed_secret(aws.client("secretsmanager", moto_server.endpoint), TEST_CALLBACK_SECRET, {})
