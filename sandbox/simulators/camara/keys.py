@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from sandbox.simulators.keypool import KeyDraw
+
 # What an `{"endpoint": "token", "id_token": X}` fault does to the next ID token.
 ID_TOKEN_DEFECTS = frozenset({
     "bad_signature",  # RS256 with the current kid, signature bytes altered
@@ -53,8 +55,8 @@ class SigningKey:
     private_key: rsa.RSAPrivateKey
 
     @classmethod
-    def generate(cls) -> SigningKey:
-        return cls(secrets.token_urlsafe(12), rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    def generate(cls, draw: KeyDraw) -> SigningKey:
+        return cls(secrets.token_urlsafe(12), draw.rsa_key())
 
     def public_jwk(self) -> dict[str, Any]:
         jwk = RSAAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True)
@@ -74,7 +76,8 @@ class KeyRing:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._keys = [SigningKey.generate()]
+        self._draw = KeyDraw("camara")
+        self._keys = [SigningKey.generate(self._draw)]
 
     @property
     def current(self) -> SigningKey:
@@ -82,7 +85,7 @@ class KeyRing:
             return self._keys[-1]
 
     def rotate(self, drop_old: bool = False) -> SigningKey:
-        key = SigningKey.generate()
+        key = SigningKey.generate(self._draw)
         with self._lock:
             self._keys = [key] if drop_old else [*self._keys, key]
         return key
@@ -127,7 +130,7 @@ class KeyRing:
             mac = hmac.new(key.public_pem(), signing_input.encode(), hashlib.sha256).digest()
             return f"{signing_input}.{_b64(mac)}"
         if defect == "unknown_kid":
-            key = SigningKey.generate()
+            key = SigningKey.generate(self._draw)
         elif defect == "rotated":
             key = self.rotate()
         return key.sign(claims)

@@ -46,12 +46,12 @@ import requests
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from sandbox.simulators.keypool import KeyDraw
 from sandbox.simulators.wsgi import Headers
 
 CALLBACK_KIND = "phone_check"  # x-tru-callback; SubscriberCheck would say subscriber_check
 SIGNATURE_ALGORITHM = "rsa-sha256"
 SIGNED_HEADERS = ("(request-target)", "host", "date", "x-tru-callback", "digest")
-KEY_SIZE = 2048
 STALE_DATE_SECONDS = 600
 
 CallbackFault = Literal["tamper_body", "bad_signature", "stale_date", "unknown_kid", "no_signature", "twice", "never"]
@@ -72,8 +72,8 @@ class SigningKey:
     private_key: rsa.RSAPrivateKey
 
     @classmethod
-    def generate(cls) -> SigningKey:
-        private_key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+    def generate(cls, draw: KeyDraw) -> SigningKey:
+        private_key = draw.rsa_key()
         numbers = private_key.public_key().public_numbers()
         canonical = json.dumps({"e": _b64url_uint(numbers.e), "kty": "RSA", "n": _b64url_uint(numbers.n)},
                                separators=(",", ":"), sort_keys=True)
@@ -94,13 +94,14 @@ class SigningKeys:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._draw = KeyDraw("truid")
         self._keys: list[SigningKey] = []  # the current one first
         self._stranger: SigningKey | None = None
         self._ready = threading.Event()
         threading.Thread(target=self._make_first, name="truid-keygen", daemon=True).start()
 
     def _make_first(self) -> None:
-        key = SigningKey.generate()
+        key = SigningKey.generate(self._draw)
         with self._lock:
             self._keys.insert(0, key)
         self._ready.set()
@@ -119,7 +120,7 @@ class SigningKeys:
     def rotate(self, drop_old: bool) -> SigningKey:
         """A new current key; the old ones stay published unless `drop_old`."""
         self._ready.wait()
-        key = SigningKey.generate()
+        key = SigningKey.generate(self._draw)
         with self._lock:
             self._keys = [key] if drop_old else [key, *self._keys]
         return key
@@ -128,7 +129,7 @@ class SigningKeys:
         """A key that is never published (the `unknown_kid` fault)."""
         with self._lock:
             if self._stranger is None:
-                self._stranger = SigningKey.generate()
+                self._stranger = SigningKey.generate(self._draw)
             return self._stranger
 
 
