@@ -99,14 +99,14 @@ def _cfn_lint_executable() -> str:
     return found
 
 
-def cfn_lint(template_path: Path) -> list[LintFinding]:
-    """Every cfn-lint finding on the template, informational ones included."""
+def cfn_lint_all(template_paths: list[Path]) -> dict[Path, list[LintFinding]]:
+    """Every cfn-lint finding on each template, informational ones included, from one cfn-lint run."""
     completed = subprocess.run(
-        [_cfn_lint_executable(), str(template_path), "--format", "json", "--include-checks", "I"],
+        [_cfn_lint_executable(), *map(str, template_paths), "--format", "json", "--include-checks", "I"],
         cwd=REPO_ROOT,  # so a .cfnlintrc in the repository applies, as it does on the command line
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
     try:
@@ -115,16 +115,17 @@ def cfn_lint(template_path: Path) -> list[LintFinding]:
         raise RuntimeError(
             f"cfn-lint exited {completed.returncode} without JSON output:\n{completed.stdout}\n{completed.stderr}"
         ) from error
-    findings = [
-        LintFinding(
+    by_file: dict[Path, list[LintFinding]] = {path: [] for path in template_paths}
+    resolved = {path.resolve(): path for path in template_paths}
+    for item in raw:
+        path = resolved[(REPO_ROOT / item["Filename"]).resolve()]
+        by_file[path].append(LintFinding(
             rule=item["Rule"]["Id"],
             level=item["Level"],
             message=item["Message"],
             path=tuple(item["Location"].get("Path") or ()),
-        )
-        for item in raw
-    ]
-    if completed.returncode != 0 and not findings:  # exit codes 2/4/8 come with findings; anything else crashed
+        ))
+    if completed.returncode != 0 and not raw:  # exit codes 2/4/8 come with findings; anything else crashed
         raise RuntimeError(f"cfn-lint exited {completed.returncode}:\n{completed.stderr}")
-    return findings
+    return by_file
 

@@ -14,12 +14,13 @@ from urllib.request import urlopen
 import pytest
 
 from sandbox.local_aws import services as aws
+from sandbox.stack import Stack
 
 
 @pytest.fixture(scope="module")
-def dynamodb_local() -> Iterator[aws.DynamoDBLocal]:
-    with aws.start_dynamodb_local() as server:
-        yield server
+def dynamodb_local(stack: Stack) -> aws.DynamoDBLocal:
+    """The session stack's DynamoDB Local, started by aws.start_dynamodb_local (one JVM per test process)."""
+    return stack.dynamodb
 
 
 @pytest.fixture(scope="module")

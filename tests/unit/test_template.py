@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from silentcheck.observability import DIMENSIONS, SERVICE, Metric
-from tests.template_tools import LintFinding, cfn_lint, load_sam_template, transform_offline, write_json
+from tests.template_tools import LintFinding, cfn_lint_all, load_sam_template, transform_offline, write_json
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -157,13 +157,30 @@ def function_url_targets(resources: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def template_findings() -> list[LintFinding]:
-    return cfn_lint(TEMPLATE_PATH)
+def lint(source: dict[str, Any], transformed: dict[str, Any], source_functions: dict[str, dict[str, Any]],
+         table_id: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[LintFinding]]:
+    """cfn-lint's findings on every template this module judges, from one cfn-lint run (starting cfn-lint
+    costs more than linting a template)."""
+    folder = tmp_path_factory.mktemp("lint")
+    broken, _, _ = _with_a_dangling_ref(source, source_functions, table_id)
+    paths = {
+        "template": TEMPLATE_PATH,
+        "transformed": write_json(transformed, folder / "transformed.json"),
+        "dangling_ref": write_json(transform_offline(broken), folder / "broken.json"),
+        "options_on": write_json(transform_offline(source, {**WAF_ON, **KMS_ON}), folder / "options.json"),
+    }
+    found = cfn_lint_all(list(paths.values()))
+    return {name: found[path] for name, path in paths.items()}
 
 
 @pytest.fixture(scope="module")
-def transformed_findings(transformed: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> list[LintFinding]:
-    return cfn_lint(write_json(transformed, tmp_path_factory.mktemp("transformed") / "template.json"))
+def template_findings(lint: dict[str, list[LintFinding]]) -> list[LintFinding]:
+    return lint["template"]
+
+
+@pytest.fixture(scope="module")
+def transformed_findings(lint: dict[str, list[LintFinding]]) -> list[LintFinding]:
+    return lint["transformed"]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -364,17 +381,25 @@ def test_accepted_transformed_findings_are_all_sam_generated(
     assert on_written == []
 
 
-def test_transformed_lint_catches_a_dangling_ref_in_a_function_environment(
-    source: dict[str, Any], source_functions: dict[str, dict[str, Any]], table_id: str, tmp_path: Path
-) -> None:
+def _with_a_dangling_ref(source: dict[str, Any], source_functions: dict[str, dict[str, Any]],
+                         table_id: str) -> tuple[dict[str, Any], str, str]:
+    """The template with one function's environment naming a table that does not exist (a typo)."""
     broken = copy.deepcopy(source)
     function_id = sorted(source_functions)[0]
     dangling = _typo(table_id)
     assert dangling not in broken["Resources"] and dangling not in (broken.get("Parameters") or {})
     properties = broken["Resources"][function_id]["Properties"]
     properties.setdefault("Environment", {}).setdefault("Variables", {})["TYPO_TABLE_NAME"] = {"Ref": dangling}
+    return broken, function_id, dangling
 
-    findings = cfn_lint(write_json(transform_offline(broken), tmp_path / "broken.json"))
+
+def test_transformed_lint_catches_a_dangling_ref_in_a_function_environment(
+    source: dict[str, Any], source_functions: dict[str, dict[str, Any]], table_id: str,
+    lint: dict[str, list[LintFinding]],
+) -> None:
+    _, function_id, dangling = _with_a_dangling_ref(source, source_functions, table_id)
+
+    findings = lint["dangling_ref"]
 
     caught = [
         f for f in findings if f.level == "Error" and f.path[:2] == ("Resources", function_id) and dangling in f.message
@@ -1208,7 +1233,7 @@ def test_customer_managed_key_is_usable_only_through_dynamodb_in_this_account(op
         assert not any(action in ("kms:*", "*") for action in _as_list(statement["Action"]))
 
 
-def test_both_options_on_pass_cfn_lint_after_the_transform(source: dict[str, Any], tmp_path: Path) -> None:
-    findings = cfn_lint(write_json(transform_offline(source, {**WAF_ON, **KMS_ON}), tmp_path / "options.json"))
+def test_both_options_on_pass_cfn_lint_after_the_transform(lint: dict[str, list[LintFinding]]) -> None:
+    findings = lint["options_on"]
 
     assert [str(f) for f in findings if f.rule not in ACCEPTED_TRANSFORMED_FINDINGS] == []
