@@ -65,8 +65,6 @@ def serving(table: RoutingTable, candidates: tuple[str, ...], device: DeviceNetw
     return tuple(kept)
 
 
-
-
 def breaker_is_open(state: Mapping[str, int] | None, now: int) -> bool:
     """Whether a provider's breaker (its `open_until`, epoch seconds) skips it now."""
     return state is not None and state["open_until"] > now

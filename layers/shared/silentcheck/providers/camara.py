@@ -37,7 +37,6 @@ CIBA_DEFAULT_INTERVAL = 5  # CIBA Core §7.3 when the response has none
 SLOW_DOWN_SECONDS = 5
 
 
-
 class _Failed(Exception):
     def __init__(self, outcome: Outcome, transient: bool = False, error: str | None = None) -> None:
         super().__init__(outcome.raw_code)
