@@ -160,10 +160,16 @@ class Stack:
         self.seed_secrets()
 
     def seed_secrets(self) -> None:
-        """Store secret_value and callback_secret_value as they are now (effective on the next request)."""
+        """Store secret_value and callback_secret_value as they are now (effective on the next request). A secret
+        already holding that value is left alone: each write would add a version moto keeps for good."""
         secretsmanager = aws.client("secretsmanager", self.moto.endpoint)
-        aws.seed_secret(secretsmanager, SECRET_NAME, self.secret_value)
-        aws.seed_secret(secretsmanager, CALLBACK_SECRET_NAME, self.callback_secret_value)
+        for name, value in ((SECRET_NAME, self.secret_value), (CALLBACK_SECRET_NAME, self.callback_secret_value)):
+            try:
+                stored = json.loads(secretsmanager.get_secret_value(SecretId=name)["SecretString"])
+            except secretsmanager.exceptions.ResourceNotFoundException:
+                stored = None
+            if stored != value:
+                aws.seed_secret(secretsmanager, name, value)
         forget_function_caches()
 
     def configure_routing(self, table: dict[str, Any] | None = None) -> None:
@@ -180,23 +186,35 @@ class Stack:
         """Forget every start counted so far (the counters live in the table, across containers)."""
         from silentcheck.store import keys
 
-        dynamodb = aws.client("dynamodb", self.dynamodb.endpoint)
-        pages = dynamodb.get_paginator("scan").paginate(
-            TableName=TABLE_NAME, ProjectionExpression=keys.PARTITION_KEY,
-            FilterExpression=f"begins_with({keys.PARTITION_KEY}, :limit)",
-            ExpressionAttributeValues={":limit": {"S": keys.LIMIT}})
-        for page in pages:
-            for item in page["Items"]:
-                dynamodb.delete_item(TableName=TABLE_NAME, Key=keys.item_key(item[keys.PARTITION_KEY]["S"]))
+        self._delete_items(keys.LIMIT)
 
     def reset_breakers(self) -> None:
         """Close every provider's circuit breaker (their state lives in the table, across containers)."""
-        from silentcheck import providers
+        from silentcheck.store import keys
+
+        self._delete_items(keys.BREAKER)
+
+    def reset_counters(self) -> None:
+        """reset_limits and reset_breakers in one scan of the table."""
+        from silentcheck.store import keys
+
+        self._delete_items(keys.LIMIT, keys.BREAKER)
+
+    def _delete_items(self, *prefixes: str) -> None:
+        """Delete every item of the checks table whose key starts with one of `prefixes`."""
         from silentcheck.store import keys
 
         dynamodb = aws.client("dynamodb", self.dynamodb.endpoint)
-        for name in providers.names():
-            dynamodb.delete_item(TableName=TABLE_NAME, Key=keys.item_key(keys.breaker(name)))
+        values = {f":p{n}": {"S": prefix} for n, prefix in enumerate(prefixes)}
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=TABLE_NAME, ProjectionExpression=keys.PARTITION_KEY, ExpressionAttributeValues=values,
+            FilterExpression=" OR ".join(f"begins_with({keys.PARTITION_KEY}, {name})" for name in values))
+        found = [keys.item_key(item[keys.PARTITION_KEY]["S"]) for page in pages for item in page["Items"]]
+        for start in range(0, len(found), 25):  # BatchWriteItem's limit
+            batch = [{"DeleteRequest": {"Key": key}} for key in found[start:start + 25]]
+            unprocessed: Any = {TABLE_NAME: batch}
+            while unprocessed:
+                unprocessed = dynamodb.batch_write_item(RequestItems=unprocessed).get("UnprocessedItems")
 
     def rotate_signing_key(self, keep_previous: bool = True) -> str:
         """What a deploy with the other ActiveSigningKey slot does: a new key signs from the next request on,
