@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from sandbox import web
+from sandbox.clock import SandboxClock
 from sandbox.httpserver import RunningServer, serve
 from sandbox.local_aws import services as aws
 from sandbox.local_aws.gateway import ROOT, Gateway, start_gateway
@@ -91,6 +92,7 @@ class Stack:
     api_key: str  # the sandbox backend's API key (x-api-key), needed while ClientAuth is api_key
     signing_key_id: str  # moto's KMS key that signs attestations
     phone_proxy: PhoneProxy  # a browser's mobile connection (sandbox/web/phone.py), for the demo page
+    clock: SandboxClock  # the aggregator's clock; tests move it forward (sandbox/clock.py)
 
     @property
     def demo_url(self) -> str:
@@ -296,7 +298,9 @@ def start_stack(time_scale: float = 1.0, truid_slow_seconds: float = 10.0, log_l
         network_url=network.base_url, projects=projects, slow_seconds=truid_slow_seconds,
         callback_retry_delays=CALLBACK_RETRY_DELAYS))
     truid = serve(truid_sim.make_app(simulator))
-    aggregator = camara_sim.CamaraSimulator(camara_sim.CamaraConfig(network_url=network.base_url, ciba_interval=1))
+    clock = SandboxClock()
+    aggregator = camara_sim.CamaraSimulator(camara_sim.CamaraConfig(network_url=network.base_url, ciba_interval=1,
+                                                                    clock=clock))
     camara = serve(camara_sim.make_app(aggregator))
     camara_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     smv = infobip_sim.InfobipSimulator(infobip_sim.InfobipConfig(
@@ -331,7 +335,7 @@ def start_stack(time_scale: float = 1.0, truid_slow_seconds: float = 10.0, log_l
     key_pem = camara_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()).decode()
     stack = Stack(dynamodb, moto, network, truid, simulator, camara, aggregator, key_pem, infobip, smv, gateway,
-                  secret_value, callback_secret_value, api_key, signing_key_id, phone_proxy)
+                  secret_value, callback_secret_value, api_key, signing_key_id, phone_proxy, clock)
     stack.configure_truid()
     stack.configure_camara()
     stack.configure_infobip()

@@ -84,6 +84,7 @@ def refresh(stack: stacks.Stack) -> None:
     stack.configure_limits()
     stack.configure_api()  # the template's defaults: ClientAuth api_key, no CORS origins
     stack.reset_counters()  # closed breakers, no starts counted
+    stack.clock.reset()
     for simulator in (stack.truid, stack.camara):
         requests.delete(f"{simulator.base_url}/_sandbox/faults", timeout=5)
         requests.delete(f"{simulator.base_url}/_sandbox/requests", timeout=5)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +147,26 @@ class App:
 @pytest.fixture
 def app(stack: stacks.Stack) -> App:
     return App(stack)
+
+
+@contextmanager
+def sandbox_time(stack: stacks.Stack) -> Iterator[Callable[[float], None]]:
+    """Within it, the functions' clock follows the sandbox's, and the function it gives moves both forward,
+    so a CIBA interval passes for the functions and the simulated aggregator without waiting for it."""
+    from silentcheck import clock
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clock, "now", lambda: int(stack.clock()))
+        try:
+            yield stack.clock.advance
+        finally:
+            stack.clock.reset()
+
+
+@pytest.fixture
+def advance(stack: stacks.Stack) -> Iterator[Callable[[float], None]]:
+    with sandbox_time(stack) as move:
+        yield move
 
 
 def completion_code(opened: OpenResult) -> str:

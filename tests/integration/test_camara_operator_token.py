@@ -4,7 +4,7 @@ polls, paced by the aggregator's interval). No device hop, so it works over Wi-F
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,18 +25,20 @@ def start(app: App, token: str, number: str = NUMBER, **body: Any) -> dict[str, 
     return created
 
 
-def poll_until_final(app: App, check: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+def poll_until_final(app: App, check: dict[str, Any], advance: Callable[[float], None],
+                     polls: int = 20) -> dict[str, Any]:
+    """Poll as an app would, moving the clock to each poll's due time instead of waiting for it."""
+    for _ in range(polls):
         view: dict[str, Any] = app.poll(check).json()
-        if view["status"] != "PENDING" or time.monotonic() > deadline:
+        if view["status"] != "PENDING":
             return view
-        time.sleep(0.25)
+        wait_until_poll_is_due(app, check, advance)
+    return view
 
 
-def wait_until_poll_is_due(app: App, check: dict[str, Any]) -> None:
+def wait_until_poll_is_due(app: App, check: dict[str, Any], advance: Callable[[float], None]) -> None:
     due = int(app.item(check["check_id"])["next_poll_at"]["N"])
-    time.sleep(max(0.0, due - time.time()) + 0.1)
+    advance(max(0.0, due - int(app.stack.clock())))
 
 
 def test_an_operator_token_check_has_no_check_url_and_says_so(app: App):
@@ -46,18 +48,18 @@ def test_an_operator_token_check_has_no_check_url_and_says_so(app: App):
     assert check["status"] == "PENDING"
 
 
-def test_an_operator_token_for_the_number_verifies_with_no_device_hop(app: App):
+def test_an_operator_token_for_the_number_verifies_with_no_device_hop(app: App, advance):
     check = start(app, app.operator_token(NUMBER))
 
-    view = poll_until_final(app, check)
+    view = poll_until_final(app, check, advance)
 
     assert (view["status"], view["binding"]) == ("VERIFIED", "operator_token")
 
 
-def test_an_operator_token_minted_for_another_sim_is_not_verified(app: App):
+def test_an_operator_token_minted_for_another_sim_is_not_verified(app: App, advance):
     check = start(app, app.operator_token(OTHER_SIM))
 
-    assert poll_until_final(app, check)["status"] == "NOT_VERIFIED"
+    assert poll_until_final(app, check, advance)["status"] == "NOT_VERIFIED"
 
 
 def test_bc_authorize_gets_the_operator_token_as_login_hint_and_the_scope(app: App):
@@ -77,29 +79,29 @@ def test_the_token_endpoint_is_not_asked_before_the_interval(app: App):
     assert app.camara_requests("/token") == []
 
 
-def test_the_token_endpoint_is_polled_with_the_ciba_grant_and_auth_req_id(app: App):
+def test_the_token_endpoint_is_polled_with_the_ciba_grant_and_auth_req_id(app: App, advance):
     check = start(app, app.operator_token(NUMBER))
-    poll_until_final(app, check)
+    poll_until_final(app, check, advance)
 
     (call,) = app.camara_requests("/token")
     form = {k: v[0] for k, v in parse_qs(call["body"]).items()}
     assert form["grant_type"] == "urn:openid:params:grant-type:ciba" and form["auth_req_id"]
 
 
-def test_authorization_pending_keeps_the_check_pending_until_the_token_comes(app: App):
+def test_authorization_pending_keeps_the_check_pending_until_the_token_comes(app: App, advance):
     app.camara_fault("ciba", pending_polls=2)
     check = start(app, app.operator_token(NUMBER))
 
-    view = poll_until_final(app, check)
+    view = poll_until_final(app, check, advance)
 
     assert view["status"] == "VERIFIED" and len(app.camara_requests("/token")) == 3
 
 
-def test_slow_down_adds_five_seconds_to_the_interval(app: App):
+def test_slow_down_adds_five_seconds_to_the_interval(app: App, advance):
     app.camara_fault("ciba", error="slow_down")
     check = start(app, app.operator_token(NUMBER))
     interval = int(app.item(check["check_id"])["poll_interval"]["N"])
-    wait_until_poll_is_due(app, check)
+    wait_until_poll_is_due(app, check, advance)
 
     app.poll(check)
 
@@ -113,11 +115,11 @@ def test_slow_down_adds_five_seconds_to_the_interval(app: App):
     ("access_denied", "FAILED", "USER_NOT_AUTHENTICATED"),
     ("invalid_grant", "FAILED", "PROVIDER_ERROR"),
 ])
-def test_terminal_ciba_errors_end_the_check(app: App, error, status, reason):
+def test_terminal_ciba_errors_end_the_check(app: App, error, status, reason, advance):
     app.camara_fault("ciba", error=error)
     check = start(app, app.operator_token(NUMBER))
 
-    view = poll_until_final(app, check)
+    view = poll_until_final(app, check, advance)
 
     assert (view["status"], view["reason"]) == (status, reason)
     assert app.camara_requests("/verify") == []
@@ -146,9 +148,9 @@ def test_bc_authorize_unavailable_fails_at_start_as_provider_error(app: App):
     assert (check["status"], check["reason"]) == ("FAILED", "PROVIDER_ERROR")
 
 
-def test_concurrent_polls_ask_the_token_endpoint_once(app: App):
+def test_concurrent_polls_ask_the_token_endpoint_once(app: App, advance):
     check = start(app, app.operator_token(NUMBER))
-    wait_until_poll_is_due(app, check)
+    wait_until_poll_is_due(app, check, advance)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda _: app.poll(check), range(4)))
@@ -156,11 +158,11 @@ def test_concurrent_polls_ask_the_token_endpoint_once(app: App):
     assert len(app.camara_requests("/token")) == 1
 
 
-def test_the_operator_token_and_number_are_stored_and_logged_nowhere(app: App, captured_logs):
+def test_the_operator_token_and_number_are_stored_and_logged_nowhere(app: App, captured_logs, advance):
     token = app.operator_token(NUMBER)
     check = start(app, token)
     pending = json.dumps(app.item(check["check_id"]), default=str)
-    poll_until_final(app, check)
+    poll_until_final(app, check, advance)
     final = json.dumps(app.item(check["check_id"]), default=str)
 
     for text in (pending, final, captured_logs.getvalue()):

@@ -213,12 +213,12 @@ def test_req15_a_defective_id_token_fails_the_check_and_verify_is_never_called(a
     assert app.camara_requests("/verify") == []
 
 
-def test_req15_a_ciba_token_response_without_the_id_token_openid_asked_for_fails(app: App):
+def test_req15_a_ciba_token_response_without_the_id_token_openid_asked_for_fails(app: App, advance):
     app.camara_fault("token", id_token="missing")
     response = app.start(CIBA_NUMBER, operator_token=app.operator_token(CIBA_NUMBER))
     assert response.status_code == 201, response.text
 
-    view = poll_until_final(app, response.json())
+    view = poll_until_final(app, response.json(), advance)
 
     assert (view["status"], view["reason"]) == ("FAILED", "PROVIDER_ERROR")
     assert app.camara_requests("/verify") == []

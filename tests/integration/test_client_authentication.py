@@ -37,12 +37,12 @@ def test_camara_code_exchange_works_with_a_secret_holding_any_characters(app: Ap
     assert token_call["headers"]["Authorization"] == "Basic"  # the simulators log only the scheme
 
 
-def test_camara_ciba_works_with_a_secret_holding_any_characters(app: App):
+def test_camara_ciba_works_with_a_secret_holding_any_characters(app: App, advance):
     app.stack.configure_camara(client_id=SYMBOLS_CAMARA_CLIENT)
     response = app.start(CIBA_NUMBER, operator_token=app.operator_token(CIBA_NUMBER))
     assert response.status_code == 201, response.text
 
-    assert poll_until_final(app, response.json())["status"] == "VERIFIED"
+    assert poll_until_final(app, response.json(), advance)["status"] == "VERIFIED"
     (bc_authorize,) = app.camara_requests("/bc-authorize")
     assert bc_authorize["headers"]["Authorization"] == "Basic"
 
@@ -82,12 +82,12 @@ def test_private_key_jwt_aims_its_assertion_at_the_issuer_when_the_aggregator_wa
     assert _assertion_audience(token_call) == app.stack.camara.base_url
 
 
-def test_ciba_assertions_aim_at_the_issuer_when_the_aggregator_wants_that(app: App):
+def test_ciba_assertions_aim_at_the_issuer_when_the_aggregator_wants_that(app: App, advance):
     app.stack.configure_camara(client_auth="private_key_jwt", client_id=FAPI_CLIENT, assertion_audience="issuer")
     response = app.start(CIBA_NUMBER, operator_token=app.operator_token(CIBA_NUMBER))
     assert response.status_code == 201, response.text
 
-    assert poll_until_final(app, response.json())["status"] == "VERIFIED"
+    assert poll_until_final(app, response.json(), advance)["status"] == "VERIFIED"
     calls = app.camara_requests("/bc-authorize") + app.camara_requests("/token")
     assert {_assertion_audience(call) for call in calls} == {app.stack.camara.base_url}
 

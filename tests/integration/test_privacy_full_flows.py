@@ -19,7 +19,7 @@ import requests
 
 from sandbox import stack as stacks
 from silentcheck import phone, tokens
-from tests.integration.conftest import App, completion_code
+from tests.integration.conftest import App, completion_code, sandbox_time
 from tests.integration.test_camara_operator_token import poll_until_final
 
 TRUID, TRUID_V01, CAMARA, CIBA, INFOBIP = ("+447400900002", "+447400900202", "+34600000012", "+34600000056",
@@ -72,7 +72,8 @@ def _run_every_flow(app: App) -> Flows:
     operator_token = app.operator_token(CIBA)
     flows.secrets.add(operator_token)
     ciba = _started(app, flows, CIBA, operator_token=operator_token)
-    flows.responses.append(poll_until_final(app, ciba))
+    with sandbox_time(app.stack) as advance:
+        flows.responses.append(poll_until_final(app, ciba, advance))
     app.stack.configure_truid(api_version="v0.1")
     v01 = _started(app, flows, TRUID_V01, provider="truid")
     app.phone(TRUID_V01).open(v01["check_url"])
