@@ -3,26 +3,12 @@ change nothing. The service against in-memory fakes and a fake clock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from silentcheck import config, service
+from silentcheck import service
 from silentcheck.checks import Binding, Outcome, Reason, Status
 from silentcheck.errors import InvalidReturn
-from tests.fakes import World, configure_for_fakes
-
-
-@pytest.fixture(autouse=True)
-def _environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    configure_for_fakes(monkeypatch)
-    yield
-    config.reset()
-
-
-@pytest.fixture
-def world() -> World:
-    return World()
+from tests.fakes import World
 
 
 def test_a_pending_check_polled_at_its_expires_at_is_recorded_expired_device_timeout(world: World):

@@ -3,26 +3,9 @@ and slow_down) spaces its questions. The service against in-memory fakes and a f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from silentcheck import config
 from silentcheck.checks import Binding, Outcome, Status
 from silentcheck.providers.base import PollAgain
-from tests.fakes import World, configure_for_fakes
-
-
-@pytest.fixture(autouse=True)
-def _environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    configure_for_fakes(monkeypatch)
-    yield
-    config.reset()
-
-
-@pytest.fixture
-def world() -> World:
-    return World()
+from tests.fakes import World
 
 
 def test_a_paced_check_does_not_ask_its_provider_before_the_interval_has_passed(world: World):

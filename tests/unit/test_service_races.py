@@ -4,25 +4,8 @@ conditional rules as the DynamoDB one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from silentcheck import config
 from silentcheck.checks import Binding, Outcome, Reason, Status
-from tests.fakes import World, configure_for_fakes
-
-
-@pytest.fixture(autouse=True)
-def _environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    configure_for_fakes(monkeypatch)
-    yield
-    config.reset()
-
-
-@pytest.fixture
-def world() -> World:
-    return World()
+from tests.fakes import World
 
 
 def test_of_two_polls_due_at_once_only_the_one_that_claims_the_slot_asks_the_provider(world: World):
