@@ -421,7 +421,7 @@ def end_to_end(stack: Any, instrumented: Instrumented,
 def memory_sizes() -> dict[str, int]:
     """Each function's MemorySize from template.yaml (its own, else the Globals')."""
     from sandbox.local_aws.gateway import TEMPLATE
-    from sandbox.local_aws.services import load_template
+    from sandbox.local_aws.template import load_template
 
     template = load_template(TEMPLATE)
     default = int(template.get("Globals", {}).get("Function", {}).get("MemorySize", 128))

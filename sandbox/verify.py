@@ -88,7 +88,7 @@ def _show_attestation(api_url: str, attestation: str, say: Callable[[str], None]
     import jwt
 
     from sandbox.local_aws.conditions import parameter_values
-    from sandbox.local_aws.services import TEMPLATE_PATH, load_template
+    from sandbox.local_aws.template import TEMPLATE_PATH, load_template
 
     audience = parameter_values(load_template(TEMPLATE_PATH))["AttestationAudience"]
     signing_key = jwt.PyJWKClient(f"{api_url}/.well-known/jwks.json", timeout=10).get_signing_key_from_jwt(attestation)

@@ -21,7 +21,7 @@ from typing import Any
 from samtranslator.translator.transform import transform
 
 from sandbox.local_aws import conditions
-from sandbox.local_aws.services import REPO_ROOT, TEMPLATE_PATH, load_template
+from sandbox.local_aws.template import REPO_ROOT, TEMPLATE_PATH, load_template
 
 PLACEHOLDER_CODE_URI = "s3://placeholder/code.zip"
 TRANSFORM_REGION = "us-east-1"

@@ -1,3 +1,3 @@
 """AWS on one machine: the gateway that serves template.yaml's functions as API Gateway and function URLs would
 (gateway.py), DynamoDB Local and moto for Secrets Manager and KMS (services.py), and the template reader
-(conditions.py)."""
+(template.py loads it, conditions.py resolves it for given parameter values)."""

@@ -28,10 +28,10 @@ from urllib.parse import parse_qs
 
 from sandbox.httpserver import RunningServer, WSGIApp, serve
 from sandbox.local_aws import conditions
-from sandbox.local_aws.services import load_template
+from sandbox.local_aws.template import REPO_ROOT, TEMPLATE_PATH, load_template
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-TEMPLATE = ROOT / "template.yaml"
+ROOT = REPO_ROOT
+TEMPLATE = TEMPLATE_PATH
 LAYER = ROOT / "layers" / "shared"
 # The functions' environment variables that are durations: `time_scale` shortens them with the Timeouts.
 TIME_BUDGET_VARIABLES = frozenset({"PROVIDER_TIMEOUT_SECONDS", "RECORD_MARGIN_SECONDS"})

@@ -1,10 +1,9 @@
-"""The sandbox's AWS side on loopback: DynamoDB Local (from npm), a moto server for Secrets Manager,
-the tables built from template.yaml, and boto3 clients pointed at them."""
+"""The sandbox's AWS side on loopback: DynamoDB Local (from npm), a moto server for Secrets Manager and KMS,
+the tables and signing key built as template.yaml shapes them, and boto3 clients pointed at them."""
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import fcntl
 import functools
 import json
@@ -20,21 +19,19 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
 
 import boto3
-import yaml
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.server import ThreadedMotoServer
 
+from sandbox.local_aws.template import REPO_ROOT, signing_key_properties, table_properties_from_template
 from silentcheck.http import is_loopback_host
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-SANDBOX_DIR = Path(__file__).resolve().parent.parent
-REPO_ROOT = SANDBOX_DIR.parent
+SANDBOX_DIR = REPO_ROOT / "sandbox"
 CACHE_DIR = REPO_ROOT / ".cache" / "sandbox"
-TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 _NPM_MANIFESTS = ("package.json", "package-lock.json")
 _INSTALLED_MARKER = CACHE_DIR / "installed-package-lock.json"  # written only after `npm ci` succeeded
 _REGION = "us-east-1"
@@ -259,69 +256,6 @@ def start_moto_server(port: int = 0) -> MotoServer:
     return MotoServer(port)
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """SafeLoader that reads CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...) as long form."""
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if tag_suffix in ("Ref", "Condition"):
-        return {tag_suffix: value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)  # `!GetAtt Res.Attr` is `Fn::GetAtt: [Res, Attr]`
-    return {f"Fn::{tag_suffix}": value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    """Parse a CloudFormation/SAM YAML template, turning short-form tags into long-form dicts. A copy of
-    the parsed file is handed out, so callers may change it; the file is parsed again once it changes."""
-    stat = path.stat()
-    return copy.deepcopy(_parsed_template(path.resolve(), stat.st_mtime_ns, stat.st_size))
-
-
-@functools.lru_cache(maxsize=32)
-def _parsed_template(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as stream:
-        template = yaml.load(stream, Loader=_CloudFormationLoader)  # a SafeLoader subclass: plain data only
-    if not isinstance(template, dict):
-        raise ValueError(f"{path} is not a template (top level is not a mapping)")
-    return template
-
-
-def _table_logical_id(template: dict[str, Any], env_var: str, path: Path) -> str:
-    """The AWS::DynamoDB::Table that the functions' environment variable `env_var` names (`!Ref Table`)."""
-    resources = template.get("Resources") or {}
-    tables = {name for name, res in resources.items() if res.get("Type") == "AWS::DynamoDB::Table"}
-    environments = [(template.get("Globals") or {}).get("Function") or {}] + [
-        res.get("Properties") or {} for res in resources.values() if res.get("Type") == "AWS::Serverless::Function"]
-    named: set[str] = {str(value["Ref"]) for env in environments
-             if isinstance(value := ((env.get("Environment") or {}).get("Variables") or {}).get(env_var), dict)
-             and value.get("Ref") in tables}
-    if len(named) != 1:
-        raise ValueError(f"{path}: {env_var} must name exactly one AWS::DynamoDB::Table, found {sorted(named)} "
-                         f"(tables: {sorted(tables)})")
-    return named.pop()
-
-
-def table_properties_from_template(template_path: Path | None = None, env_var: str = "TABLE_NAME") -> dict[str, Any]:
-    """The Properties of the AWS::DynamoDB::Table the functions find through `env_var` (the checks table
-    through TABLE_NAME, the idempotency records' through IDEMPOTENCY_TABLE_NAME)."""
-    path = template_path or TEMPLATE_PATH
-    template = load_template(path)
-    resource = template["Resources"][_table_logical_id(template, env_var, path)]
-    properties: dict[str, Any] = resource.get("Properties") or {}
-    return properties
-
-
 def create_table(dynamodb_client: DynamoDBClient, table_name: str, env_var: str = "TABLE_NAME",
                  template_path: Path | None = None) -> None:
     """Create the table `env_var` names exactly as template.yaml shapes it, then switch on its TTL."""
@@ -344,18 +278,6 @@ def seed_secret(secretsmanager_client: SecretsManagerClient, name: str, value: d
         return secretsmanager_client.create_secret(Name=name, SecretString=secret_string)["ARN"]
     except secretsmanager_client.exceptions.ResourceExistsException:
         return secretsmanager_client.put_secret_value(SecretId=name, SecretString=secret_string)["ARN"]
-
-
-def signing_key_properties(template_path: Path | None = None) -> dict[str, Any]:
-    """The Properties of the template's attestation signing keys (its SIGN_VERIFY AWS::KMS::Key resources,
-    which differ only in their slot; the tables' optional key encrypts)."""
-    path = template_path or TEMPLATE_PATH
-    resources = load_template(path).get("Resources") or {}
-    keys = [res.get("Properties") or {} for res in resources.values()
-            if res.get("Type") == "AWS::KMS::Key" and (res.get("Properties") or {}).get("KeyUsage") == "SIGN_VERIFY"]
-    if not keys:
-        raise ValueError(f"{path} declares no AWS::KMS::Key to sign attestations with")
-    return keys[0]
 
 
 def create_signing_key(kms_client: Any, template_path: Path | None = None) -> str:

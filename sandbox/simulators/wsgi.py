@@ -187,6 +187,22 @@ class RequestLog:
             self._entries.clear()
 
 
+Routes = Mapping[str, Mapping[str, Callable[[Request], Response]]]  # path -> method -> handler
+
+
+def route(routes: Routes, request: Request, not_found: Callable[[], Response],
+          not_allowed: Callable[[str], Response]) -> Response:
+    """The answer of the handler `routes` has for the request's path (a trailing slash ignored) and method;
+    `not_found()` for an unknown path, `not_allowed(allow)` for a method it does not take."""
+    methods = routes.get(request.path.rstrip("/"))
+    if methods is None:
+        return not_found()
+    handler = methods.get(request.method)
+    if handler is None:
+        return not_allowed(", ".join(methods))
+    return handler(request)
+
+
 def done(action: Callable[[], Any]) -> Response:
     """Do `action` and answer 204, as every DELETE and plain POST of the test controls does."""
     action()

@@ -18,7 +18,8 @@ from typing import Any
 
 from sandbox.httpserver import WSGIApp
 from sandbox.local_aws.gateway import Pages
-from sandbox.local_aws.services import REPO_ROOT, ensure_node_packages
+from sandbox.local_aws.services import ensure_node_packages
+from sandbox.local_aws.template import REPO_ROOT
 
 WEB_DIR = Path(__file__).resolve().parent
 DEMO_DIR = WEB_DIR / "demo"

@@ -13,7 +13,8 @@ from typing import Any
 import jwt
 import pytest
 
-from sandbox.local_aws.services import REPO_ROOT, ensure_node_packages
+from sandbox.local_aws.services import ensure_node_packages
+from sandbox.local_aws.template import REPO_ROOT
 from tests.integration.conftest import App, completion_code
 
 GUIDE = REPO_ROOT / "docs" / "integration.md"

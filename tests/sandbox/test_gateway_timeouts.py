@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from sandbox.local_aws.gateway import TEMPLATE, Function, Invoker, Overruns, read_functions
-from sandbox.local_aws.services import load_template
+from sandbox.local_aws.template import load_template
 
 FUNCTION = Function("SlowFunction", "functions/x", "app.lambda_handler", {}, (), False, timeout=1.0)
 SCALE = 0.1  # a 0.1 s Timeout

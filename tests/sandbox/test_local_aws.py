@@ -14,6 +14,7 @@ from urllib.request import urlopen
 import pytest
 
 from sandbox.local_aws import services as aws
+from sandbox.local_aws.template import load_template, table_properties_from_template
 from sandbox.stack import Stack
 
 
@@ -41,7 +42,7 @@ def table_name() -> str:
 
 def _key_item(value: str) -> dict[str, dict[str, str]]:
     """An item holding only the template table's primary key, whatever its name and type."""
-    properties = aws.table_properties_from_template()
+    properties = table_properties_from_template()
     types = {d["AttributeName"]: d["AttributeType"] for d in properties["AttributeDefinitions"]}
     return {k["AttributeName"]: {types[k["AttributeName"]]: value} for k in properties["KeySchema"]}
 
@@ -76,7 +77,7 @@ def test_dynamodb_local_listens_on_loopback_only(dynamodb_local: aws.DynamoDBLoc
 def test_table_created_from_template_has_the_templates_key_schema_and_ttl_attribute(
     dynamodb: Any, table_name: str, env_var: str
 ) -> None:
-    template_table = aws.table_properties_from_template(env_var=env_var)
+    template_table = table_properties_from_template(env_var=env_var)
 
     aws.create_table(dynamodb, table_name, env_var)
 
@@ -146,7 +147,7 @@ def test_load_template_resolves_short_form_tags(tmp_path: Path) -> None:
         "  Joined: {Value: !Join ['-', [a, !GetAtt [Fn, Arn]]]}\n"
     )
 
-    outputs = aws.load_template(template)["Outputs"]
+    outputs = load_template(template)["Outputs"]
 
     assert outputs["Name"]["Value"] == {"Ref": "ChecksTable"}
     assert outputs["Arn"]["Value"] == {"Fn::GetAtt": ["ChecksTable", "Arn"]}
@@ -160,7 +161,7 @@ def test_template_whose_table_name_names_no_dynamodb_table_is_rejected(tmp_path:
     template.write_text("Resources:\n  Bucket: {Type: AWS::S3::Bucket}\n")
 
     with pytest.raises(ValueError, match="TABLE_NAME must name exactly one AWS::DynamoDB::Table"):
-        aws.table_properties_from_template(template)
+        table_properties_from_template(template)
 
 
 def test_client_refuses_an_endpoint_off_loopback() -> None:

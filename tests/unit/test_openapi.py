@@ -16,7 +16,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from sandbox.local_aws.gateway import TEMPLATE, stage_name
-from sandbox.local_aws.services import load_template
+from sandbox.local_aws.template import load_template
 from silentcheck import errors, phone, providers
 from silentcheck.api_shapes import CheckCreated, CheckView, DeviceReturned, StartRequest
 from silentcheck.checks import Binding, Reason, Status

@@ -18,7 +18,7 @@ from http import HTTPStatus
 from typing import Any
 
 from sandbox.simulators.camara.faults import FaultQueue
-from sandbox.simulators.wsgi import Request, RequestLog, Response, done, json_response
+from sandbox.simulators.wsgi import Request, RequestLog, Response, Routes, done, json_response, route
 
 
 def _admin_error(status: int, description: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
@@ -38,7 +38,7 @@ class SandboxControls:
         self._mint_access_token = mint_access_token
 
     def handle(self, request: Request) -> Response:
-        routes: dict[str, dict[str, Callable[[Request], Response]]] = {
+        routes: Routes = {
             "/_sandbox/requests": {"GET": lambda _: json_response(200, self.log.snapshot()),
                                    "DELETE": lambda _: done(self.log.clear)},
             "/_sandbox/faults": {"GET": lambda _: json_response(200, self.faults.armed()),
@@ -47,13 +47,8 @@ class SandboxControls:
             "/_sandbox/operator-tokens": {"POST": self._operator_token},
             "/_sandbox/access-tokens": {"POST": self._access_token},
         }
-        methods = routes.get(request.path.rstrip("/"))
-        if methods is None:
-            return _admin_error(404, f"no sandbox control at {request.path}")
-        handler = methods.get(request.method)
-        if handler is None:
-            return _admin_error(405, f"{request.method} is not allowed here", (("Allow", ", ".join(methods)),))
-        return handler(request)
+        return route(routes, request, lambda: _admin_error(404, f"no sandbox control at {request.path}"),
+                     lambda allow: _admin_error(405, f"{request.method} is not allowed here", (("Allow", allow),)))
 
     def _add_fault(self, request: Request) -> Response:
         try:

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from sandbox.simulators.camara.config import Mode
 from sandbox.simulators.camara.faults import Fault, FaultQueue, injected_response
-from sandbox.simulators.camara.oauth import E164, AccessTokens, Grant, Mode, msisdn_hash
+from sandbox.simulators.camara.oauth import E164, AccessTokens, Grant, msisdn_hash
 from sandbox.simulators.wsgi import Headers, Request, Response, json_response
 
 NOT_BY_NETWORK = "NUMBER_VERIFICATION.USER_NOT_AUTHENTICATED_BY_MOBILE_NETWORK"

@@ -49,6 +49,7 @@ from urllib.parse import quote
 from sandbox.httpserver import WSGIApp
 from sandbox.simulators.camara.admin import SandboxControls
 from sandbox.simulators.camara.api import NumberVerificationApi
+from sandbox.simulators.camara.config import CamaraClient, CamaraConfig, Mode
 from sandbox.simulators.camara.faults import Fault
 from sandbox.simulators.camara.grants import GrantService, PendingAuthorization
 from sandbox.simulators.camara.keys import KeyRing
@@ -61,16 +62,13 @@ from sandbox.simulators.camara.oauth import (
     SHARE_SCOPE,
     VERIFY_SCOPE,
     AccessTokens,
-    CamaraClient,
-    CamaraConfig,
-    Mode,
     login_hint_number,
     parse_scope,
 )
 from sandbox.simulators.network import NetworkDown, ask_network
 from sandbox.simulators.wsgi import ADMIN_PREFIX, Request, Response, json_response, redirect, simulator_app, with_query
 
-__all__ = ["CamaraClient", "CamaraConfig", "CamaraSimulator", "Mode", "make_app"]
+__all__ = ["CamaraSimulator", "make_app"]
 
 PENDING_TTL_SECONDS = 600
 AUTHORIZE_TRIGGERS = {"91": "access_denied", "92": "consent_required", "93": "server_error"}

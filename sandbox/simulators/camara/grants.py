@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.simulators.camara.config import CamaraClient, CamaraConfig
 from sandbox.simulators.camara.faults import Fault, FaultQueue, injected_response
 from sandbox.simulators.camara.keys import KeyRing
 from sandbox.simulators.camara.oauth import (
@@ -20,8 +21,6 @@ from sandbox.simulators.camara.oauth import (
     E164,
     NO_STORE,
     AccessTokens,
-    CamaraClient,
-    CamaraConfig,
     ClientAuthenticator,
     Grant,
     Scopes,

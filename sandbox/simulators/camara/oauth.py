@@ -9,16 +9,14 @@ import hmac
 import re
 import secrets
 import threading
-import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard
+from typing import Any, TypeGuard
 
 import jwt
 
+from sandbox.simulators.camara.config import CamaraClient
 from sandbox.simulators.wsgi import FormInvalid, Headers, Request, Response, basic_credentials, json_response
-
-Mode = Literal["live", "mock"]
 
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
 JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -35,34 +33,6 @@ _PURPOSE = re.compile(r"dpv:[A-Za-z][A-Za-z0-9]*")
 _OLD_FORM = re.compile(r"(dpv:[A-Za-z][A-Za-z0-9]*)#([a-z-]+)")
 _VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 CODE_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
-
-
-@dataclass(frozen=True)
-class CamaraClient:
-    """An API consumer registered at onboarding."""
-
-    redirect_uris: tuple[str, ...]  # exact string match
-    client_secret: str | None = None  # set => client_secret_basic allowed
-    public_jwk: dict[str, Any] | None = None  # set => private_key_jwt allowed (JWK with kid; RS256 or ES256)
-    mode: Mode = "live"
-    require_pkce: bool = True
-    # The one `aud` a private_key_jwt assertion may carry: the URL of the endpoint it is posted to (RFC 7523
-    # §3; at /bc-authorize the token endpoint too, CIBA Core §7.1), or only the issuer identifier, as a
-    # string (FAPI 2.0 Security Profile §5.3.2.1, draft-ietf-oauth-rfc7523bis).
-    assertion_audience: Literal["token_endpoint", "issuer"] = "token_endpoint"
-
-
-@dataclass(frozen=True)
-class CamaraConfig:
-    network_url: str
-    api_version: str = "v2"  # NV path: /number-verification/{api_version}
-    code_ttl_seconds: int = 60
-    token_expires_in: int = 300
-    ciba_interval: int = 2
-    ciba_expires_in: int = 120
-    send_iss: bool = True  # RFC 9207 iss in the authorization response; also advertised in metadata
-    clock: Callable[[], float] = time.time
-    public_url: str | None = None  # issuer/base URL; default: scheme + Host of each request
 
 
 # -- OAuth error answers and forms -----------------------------------------------------------------

@@ -27,11 +27,10 @@ one. `attempts` and `retry_seconds` override the simulator's retry policy for th
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from sandbox.simulators.infobip.callbacks import Courier, DeliveryPlan, parse_plan
-from sandbox.simulators.wsgi import Request, RequestLog, Response, done, json_response
+from sandbox.simulators.wsgi import Request, RequestLog, Response, Routes, done, json_response, route
 
 _REDELIVER = re.compile(r"/_sandbox/callbacks/([^/]+)/redeliver")
 
@@ -66,7 +65,7 @@ class SandboxControls:
             if attempts is None:
                 return _error(404, "not_found", "no callback was ever sent for this token")
             return json_response(200, attempts)
-        routes: dict[str, dict[str, Callable[[Request], Response]]] = {
+        routes: Routes = {
             "/_sandbox/requests": {"GET": lambda _: json_response(200, sim.log.snapshot()),
                                    "DELETE": lambda _: done(sim.log.clear)},
             "/_sandbox/callbacks": {"GET": lambda _: json_response(200, sim.courier.records()),
@@ -77,13 +76,8 @@ class SandboxControls:
             "/_sandbox/sms-failover": {"GET": lambda _: json_response(200, sim.sms_failover_requests()),
                                        "DELETE": lambda _: done(sim.clear_sms_failover_requests)},
         }
-        methods = routes.get(path)
-        if methods is None:
-            return _error(404, "not_found", "no such sandbox control")
-        handler = methods.get(request.method)
-        if handler is None:
-            return _error(405, "method_not_allowed", f"use {', '.join(methods)}", (("Allow", ", ".join(methods)),))
-        return handler(request)
+        return route(routes, request, lambda: _error(404, "not_found", "no such sandbox control"),
+                     lambda allow: _error(405, "method_not_allowed", f"use {allow}", (("Allow", allow),)))
 
     def _set_plan(self, request: Request) -> Response:
         try:

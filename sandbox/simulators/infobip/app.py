@@ -59,6 +59,7 @@ from sandbox.simulators.infobip.api import (
     sms_failover_of,
 )
 from sandbox.simulators.infobip.callbacks import Courier, DeliveryPlan, Result, callback_payload
+from sandbox.simulators.infobip.config import InfobipConfig
 from sandbox.simulators.network import NetworkDown, ask_network
 from sandbox.simulators.wsgi import (
     ADMIN_PREFIX,
@@ -71,7 +72,7 @@ from sandbox.simulators.wsgi import (
     with_query,
 )
 
-__all__ = ["InfobipConfig", "InfobipSimulator", "make_app"]
+__all__ = ["InfobipSimulator", "make_app"]
 
 BRAZIL_PREFIX = "55"
 # Keyed by the last two digits of phoneNumber; see the table above.
@@ -80,19 +81,6 @@ THROTTLED, SLOW_VERIFY, GATEWAY_FAILURE, DEVICE_TIMEOUT = "97", "95", "94", "93"
 _log = logging.getLogger(__name__)
 
 Outcome = tuple[Result, dict[str, Any] | None]
-
-
-@dataclass(frozen=True)
-class InfobipConfig:
-    network_url: str
-    api_keys: frozenset[str]  # accepted `Authorization: App <key>` values
-    device_timeout_seconds: int = 120  # an unopened REDIRECT check then times out (305) when swept
-    callback_timeout_seconds: float = 5.0
-    clock: Callable[[], float] = time.time
-    public_url: str | None = None  # default: scheme and Host of each request
-    slow_seconds: float = 10.0  # trigger 95
-    callback_attempts: int = 3  # per delivery, until the receiver answers 200
-    callback_retry_seconds: float = 1.0  # between attempts
 
 
 @dataclass

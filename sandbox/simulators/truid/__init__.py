@@ -1,5 +1,6 @@
 """The simulated tru.ID (PhoneCheck, Coverage, signed callbacks): what it does is in app.py's docstring."""
 
-from sandbox.simulators.truid.app import Mode, Project, TruIdConfig, TruIdSimulator, make_app
+from sandbox.simulators.truid.app import TruIdSimulator, make_app
+from sandbox.simulators.truid.config import Mode, Project, TruIdConfig
 
 __all__ = ["Mode", "Project", "TruIdConfig", "TruIdSimulator", "make_app"]

@@ -33,7 +33,7 @@ from typing import Any
 from sandbox.simulators.truid.callbacks import Callbacks
 from sandbox.simulators.truid.coverage import Coverage, parse_networks
 from sandbox.simulators.truid.problems import DEFAULT_RETRY_AFTER_SECONDS, problem
-from sandbox.simulators.wsgi import Request, RequestLog, Response, done, json_response
+from sandbox.simulators.wsgi import Request, RequestLog, Response, Routes, done, json_response, route
 
 _FAULT_FIELDS = frozenset({"method", "path_regex", "status", "count", "retry_after", "delay_seconds", "body",
                            "content_type", "location"})
@@ -155,7 +155,7 @@ class SandboxControls:
             if request.method != "POST":
                 return problem(405, headers=(("Allow", "POST"),))
             return self._redeliver(redeliver[1])
-        routes: dict[str, dict[str, Callable[[Request], Response]]] = {
+        routes: Routes = {
             "/_sandbox/requests": {"GET": lambda _: json_response(200, self.log.snapshot()),
                                    "DELETE": lambda _: done(self.log.clear)},
             "/_sandbox/revoke-tokens": {"POST": lambda _: done(self._revoke_tokens)},
@@ -171,13 +171,8 @@ class SandboxControls:
                                    "POST": self._set_coverage,
                                    "DELETE": lambda _: done(self._coverage.reset)},
         }
-        methods = routes.get(request.path.rstrip("/"))
-        if methods is None:
-            return problem(404, "not_found")
-        handler = methods.get(request.method)
-        if handler is None:
-            return problem(405, headers=(("Allow", ", ".join(methods)),))
-        return handler(request)
+        return route(routes, request, lambda: problem(404, "not_found"),
+                     lambda allow: problem(405, headers=(("Allow", allow),)))
 
     def _add_fault(self, request: Request) -> Response:
         try:

@@ -65,15 +65,13 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote
 
 from sandbox.httpserver import WSGIApp
 from sandbox.simulators.network import NetworkDown, ask_network, is_loopback_url
 from sandbox.simulators.truid.admin import SandboxControls
-from sandbox.simulators.truid.auth import Mode, Project, TokenStore
+from sandbox.simulators.truid.auth import TokenStore
 from sandbox.simulators.truid.callbacks import Callbacks
 from sandbox.simulators.truid.checks import (
     CHARGE_AMOUNT,
@@ -88,6 +86,7 @@ from sandbox.simulators.truid.checks import (
     e164_digits,
     sandbox_match,
 )
+from sandbox.simulators.truid.config import TruIdConfig
 from sandbox.simulators.truid.coverage import DEVICE_IPS_PATH, Coverage
 from sandbox.simulators.truid.problems import problem
 from sandbox.simulators.wsgi import (
@@ -101,10 +100,9 @@ from sandbox.simulators.wsgi import (
     with_query,
 )
 
-__all__ = ["Mode", "Project", "TruIdConfig", "TruIdSimulator", "make_app"]
+__all__ = ["TruIdSimulator", "make_app"]
 
 HAL_JSON = "application/hal+json"
-CALLBACK_TIMEOUT_SECONDS = 5.0
 JWKS_PATH = "/.well-known/jwks.json"
 _CHECKS_PATH = re.compile(r"/phone_check/(v0\.[12])/checks(?:/([^/]+)(/redirect)?)?/?")
 _CREATE_FIELDS: dict[Version, frozenset[str]] = {
@@ -112,23 +110,6 @@ _CREATE_FIELDS: dict[Version, frozenset[str]] = {
     "v0.2": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url", "redirect_url"}),
 }
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TruIdConfig:
-    network_url: str
-    projects: Mapping[str, Project]  # by client_id
-    ttl_seconds: int = 120
-    token_expires_in: int = 3600
-    slow_seconds: float = 10.0
-    completion_lag_reads: int = 1  # v0.1: GETs right after completion that still say PENDING
-    clock: Callable[[], float] = time.time
-    public_url: str | None = None  # default: scheme and Host of each request
-    callback_retry_delays: tuple[float, ...] = (10, 20, 30, 40, 50, 60)  # seconds before each retry
-    callback_timeout_seconds: float = CALLBACK_TIMEOUT_SECONDS
-    expiry_sweep_seconds: float = 1.0  # how often checks awaiting a callback are looked at for expiry
-    unsupported_networks: frozenset[str] = frozenset()  # MCC+MNC ids whose device-IP lookups are 400
-
 
 
 class TruIdSimulator:

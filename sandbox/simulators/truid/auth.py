@@ -7,24 +7,14 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
+from sandbox.simulators.truid.config import Project
 from sandbox.simulators.truid.problems import problem
 from sandbox.simulators.wsgi import FormInvalid, Request, Response, basic_credentials, json_response
-
-Mode = Literal["live", "sandbox"]
 
 # The scopes basics.yaml documents for /oauth2/v1/token (OAuth2Scope). A token carries every scope it was issued
 # with (`scope` is space-separated); each API asks for its own: phone_check for /phone_check/, coverage for /coverage/.
 SCOPES = frozenset({"console", "phone_check", "subscriber_check", "sim_check", "coverage"})
-
-
-@dataclass(frozen=True)
-class Project:
-    """A tru.ID Project's credentials and mode (`sandbox`: no operator, the last digit decides)."""
-
-    client_secret: str
-    mode: Mode = "live"
 
 
 @dataclass(frozen=True)
