@@ -100,7 +100,7 @@ def _say(*parts: object) -> None:
 
 def start(provider_timeout: float) -> tuple[Any, Instrumented]:
     from sandbox import stack as stacks
-    from sandbox.local_aws.gateway import read_functions
+    from sandbox.local_aws.functions import read_functions
 
     template_timeout = float(read_functions()[0].environment["PROVIDER_TIMEOUT_SECONDS"])
     stack = stacks.start_stack(time_scale=provider_timeout / template_timeout, log_level="WARNING")
@@ -160,7 +160,7 @@ def layer_dependencies() -> Path:
 def build(variant: Variant) -> Path:
     """What the deployment ships: the layer (dependencies and the silentcheck package) and each function's
     code, with the layer's .pyc compiled at build time or without any."""
-    from sandbox.local_aws.gateway import read_functions
+    from sandbox.local_aws.functions import read_functions
 
     target = BUILD / variant.key
     shutil.rmtree(target, ignore_errors=True)
@@ -420,10 +420,9 @@ def end_to_end(stack: Any, instrumented: Instrumented,
 
 def memory_sizes() -> dict[str, int]:
     """Each function's MemorySize from template.yaml (its own, else the Globals')."""
-    from sandbox.local_aws.gateway import TEMPLATE
-    from sandbox.local_aws.template import load_template
+    from sandbox.local_aws.template import TEMPLATE_PATH, load_template
 
-    template = load_template(TEMPLATE)
+    template = load_template(TEMPLATE_PATH)
     default = int(template.get("Globals", {}).get("Function", {}).get("MemorySize", 128))
     return {name: int(resource["Properties"].get("MemorySize", default))
             for name, resource in template["Resources"].items() if resource["Type"] == "AWS::Serverless::Function"}

@@ -20,14 +20,14 @@ from sandbox import web
 from sandbox.clock import SandboxClock
 from sandbox.httpserver import RunningServer, serve
 from sandbox.local_aws import services as aws
-from sandbox.local_aws.gateway import ROOT, Gateway, start_gateway
+from sandbox.local_aws.gateway import Gateway, start_gateway
 from sandbox.simulators import camara as camara_sim
 from sandbox.simulators import infobip as infobip_sim
 from sandbox.simulators import network as network_sim
 from sandbox.simulators import truid as truid_sim
 from sandbox.web.phone import PhoneProxy, start_phone_proxy
 
-STATE_FILE = ROOT / ".cache" / "sandbox" / "stack.json"
+STATE_FILE = aws.CACHE_DIR / "stack.json"
 TABLE_NAME = "silentcheck-sandbox-checks"
 IDEMPOTENCY_TABLE_NAME = "silentcheck-sandbox-idempotency"
 SECRET_NAME = "silentcheck/sandbox"  # the main secret: pepper, CAMARA, Infobip

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.local_aws.gateway import load_handler, read_functions
+from sandbox.local_aws.functions import read_functions
+from sandbox.local_aws.lambda_runtime import load_handler
 
 
 def load_start_function() -> Callable[[dict[str, Any], Any], dict[str, Any]]:

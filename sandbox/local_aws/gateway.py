@@ -1,52 +1,41 @@
 """Serves template.yaml's functions over HTTP the way API Gateway and function URLs do, without Docker.
 
-Routes, handlers, environment and timeouts are read from the template; each request becomes the
-event API Gateway (REST, payload 1.0) or a Lambda function URL (payload 2.0) would send, and goes
+Routes, handlers, environment and timeouts are read from the template (functions.py); each request becomes
+the event API Gateway (REST, payload 1.0) or a Lambda function URL (payload 2.0) would send, and goes
 through the real `lambda_handler` with a context whose remaining time counts down from the function's
-`Timeout` (times `time_scale`). An invocation that runs past it is answered 502, as Lambda's kill is,
-and recorded in `Gateway.overruns` (the integration tests fail on any).
+`Timeout` (times `time_scale`; lambda_runtime.py). An invocation that runs past it is answered 502, as
+Lambda's kill is, and recorded in `Gateway.overruns` (the integration tests fail on any).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
 import os
 import re
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs
 
 from sandbox.httpserver import RunningServer, WSGIApp, serve
-from sandbox.local_aws import conditions
-from sandbox.local_aws.template import REPO_ROOT, TEMPLATE_PATH, load_template
+from sandbox.local_aws.functions import (
+    Function,
+    GatewayResponse,
+    read_functions,
+    read_gateway_responses,
+    resolve_environment,
+    stage_name,
+)
+from sandbox.local_aws.lambda_runtime import Containers, Invoker, LambdaHandler, Overruns
+from sandbox.local_aws.template import TEMPLATE_PATH
 
-ROOT = REPO_ROOT
-TEMPLATE = TEMPLATE_PATH
-LAYER = ROOT / "layers" / "shared"
 # The functions' environment variables that are durations: `time_scale` shortens them with the Timeouts.
 TIME_BUDGET_VARIABLES = frozenset({"PROVIDER_TIMEOUT_SECONDS", "RECORD_MARGIN_SECONDS"})
-
-
-@dataclass(frozen=True)
-class Function:
-    logical_id: str
-    code_uri: str
-    handler: str
-    environment: dict[str, Any]
-    routes: tuple[tuple[str, str], ...]  # (METHOD, /path/{param})
-    has_function_url: bool
-    timeout: float = 3.0  # seconds: the function's Timeout, else the Globals' (Lambda's default is 3)
-    api_key_routes: frozenset[tuple[str, str]] = frozenset()  # routes whose event sets Auth.ApiKeyRequired
 
 
 @dataclass(frozen=True)
@@ -59,214 +48,6 @@ class Route:
     @property
     def literal_segments(self) -> int:
         return sum(1 for part in self.template.split("/") if part and not part.startswith("{"))
-
-
-def read_functions(template_path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None) -> list[Function]:
-    """The template's functions as CloudFormation deploys them with `parameters` (defaults otherwise)."""
-    source = load_template(template_path)
-    template = conditions.resolve(source, conditions.parameter_values(source, parameters))
-    global_function = template.get("Globals", {}).get("Function", {})
-    global_env = global_function.get("Environment", {}).get("Variables", {})
-    functions = []
-    for logical_id, resource in template["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        props = resource["Properties"]
-        routes = tuple(
-            (str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"]))
-            for event in props.get("Events", {}).values()
-            if event.get("Type") == "Api"
-        )
-        env = {**global_env, **props.get("Environment", {}).get("Variables", {})}
-        keyed = frozenset(
-            (str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"]))
-            for event in props.get("Events", {}).values()
-            if event.get("Type") == "Api" and (event["Properties"].get("Auth") or {}).get("ApiKeyRequired") is True
-        )
-        timeout = float(props.get("Timeout", global_function.get("Timeout", 3)))
-        functions.append(Function(logical_id, props["CodeUri"], props["Handler"], env, routes,
-                                  "FunctionUrlConfig" in props, timeout=timeout, api_key_routes=keyed))
-    return functions
-
-
-def stage_name(template_path: Path = TEMPLATE) -> str:
-    """The API stage: the template's StageName parameter default (the URL's first segment)."""
-    template = load_template(template_path)
-    return str(template["Parameters"]["StageName"]["Default"])
-
-
-def resolve_environment(functions: Iterable[Function], values: Mapping[str, str],
-                        template_path: Path = TEMPLATE, parameter_overrides: Mapping[str, str] | None = None,
-                        ) -> dict[str, str]:
-    """Environment for the functions: literals as written, Refs from `values` or the parameters' values
-    (`parameter_overrides`, else defaults), GetAtts from `values`."""
-    parameters = conditions.parameter_values(load_template(template_path), parameter_overrides)
-    env: dict[str, str] = {}
-    for function in functions:
-        for name, raw in function.environment.items():
-            if isinstance(raw, dict) and "Ref" in raw:
-                ref = raw["Ref"]
-                if name in values:
-                    value = values[name]
-                elif ref in parameters:
-                    value = parameters[ref]
-                else:
-                    raise KeyError(f"no sandbox value for {name} (!Ref {ref}); pass it in `values`")
-            elif isinstance(raw, dict) and "Fn::GetAtt" in raw:
-                if name not in values:
-                    raise KeyError(f"no sandbox value for {name} (!GetAtt {'.'.join(raw['Fn::GetAtt'])}); "
-                                   "pass it in `values`")
-                value = values[name]
-            elif isinstance(raw, str | int | float):
-                value = values.get(name, str(raw))
-            else:
-                raise ValueError(f"cannot resolve {name}: {raw!r}")
-            if env.get(name, value) != value:
-                raise ValueError(f"functions disagree on {name}; the in-process gateway needs one value")
-            env[name] = value
-    return env
-
-
-@dataclass(frozen=True)
-class Overrun:
-    """An invocation Lambda would have killed: it ran `elapsed` seconds against a `timeout`."""
-
-    function: str
-    request: str
-    timeout: float
-    elapsed: float
-
-
-@dataclass
-class Overruns:
-    """Every overrun since the last `clear()` (shared by the API and the function URL)."""
-
-    _seen: list[Overrun] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, overrun: Overrun) -> None:
-        with self._lock:
-            self._seen.append(overrun)
-
-    def take(self) -> list[Overrun]:
-        """The overruns so far, forgotten as they are handed out."""
-        with self._lock:
-            seen, self._seen = self._seen, []
-        return seen
-
-
-class _FakeContext:
-    """The parts of LambdaContext that Powertools and silentcheck read; the clock starts at creation."""
-
-    def __init__(self, function_name: str, timeout: float) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 512
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "sandbox"
-        self.timeout = timeout
-        self.started = time.monotonic()
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.started + self.timeout - time.monotonic()) * 1000))
-
-
-LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
-_KILLED = {"statusCode": 502, "headers": {"Content-Type": "application/json"},
-           "body": json.dumps({"message": "Internal server error"})}
-
-
-class _PerInvocation:
-    """A class attribute of Powertools' resolvers that holds one value per thread (see below)."""
-
-    def __init__(self, local: threading.local, name: str) -> None:
-        self.local, self.name = local, name
-
-    def __get__(self, instance: object, owner: type | None = None) -> Any:
-        return getattr(self.local, self.name, None)
-
-    def __set__(self, instance: object, value: Any) -> None:
-        setattr(self.local, self.name, value)
-
-
-def _isolate_concurrent_invocations() -> None:
-    """Lambda runs one invocation per execution environment; the sandbox runs many at once in one
-    process. Powertools keeps the current event on the BaseRouter class (shared by every resolver):
-    here each thread sees its own, so concurrent requests never read one another's event."""
-    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-
-    if isinstance(ApiGatewayResolver.__dict__.get("current_event"), _PerInvocation):
-        return
-    local = threading.local()
-    for name in ("current_event", "lambda_context"):
-        setattr(ApiGatewayResolver, name, _PerInvocation(local, name))
-    original = ApiGatewayResolver.resolve
-
-    def resolve(self: Any, event: Any, context: Any) -> dict[str, Any]:
-        local.current_event, local.lambda_context = self._to_proxy_event(dict(event)), context
-        try:
-            return original(self, event, context)
-        finally:
-            local.current_event = local.lambda_context = None
-
-    ApiGatewayResolver.resolve = resolve  # type: ignore[method-assign]
-
-
-class Containers:
-    """A function's warm execution environments: each invocation takes an idle one or starts another
-    (a cold start loads the handler's module afresh), so concurrent invocations never share a resolver."""
-
-    def __init__(self, function: Function) -> None:
-        _isolate_concurrent_invocations()
-        self.function = function
-        self._idle = [load_handler(function)]
-        self._lock = threading.Lock()
-
-    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with self._lock:
-            handler = self._idle.pop() if self._idle else None
-        if handler is None:
-            handler = load_handler(self.function)
-        try:
-            return handler(event, context)
-        finally:
-            with self._lock:
-                self._idle.append(handler)
-
-
-@dataclass(frozen=True)
-class Invoker:
-    """Runs handlers the way Lambda does as far as time goes: a countdown context, a kill at the timeout."""
-
-    overruns: Overruns
-    time_scale: float = 1.0
-
-    def __call__(self, function: Function, handler: LambdaHandler, event: dict[str, Any],
-                 request: str) -> dict[str, Any]:
-        context = _FakeContext(function.logical_id, function.timeout * self.time_scale)
-        result = handler(event, context)
-        elapsed = time.monotonic() - context.started
-        if elapsed > context.timeout:  # Lambda would have stopped it here: its caller gets 502
-            self.overruns.add(Overrun(function.logical_id, request, context.timeout, elapsed))
-            return _KILLED
-        return result
-
-
-def load_handler(function: Function) -> LambdaHandler:
-    """Import the function's module the way Lambda does: its own file, the layer on sys.path."""
-    if str(LAYER) not in sys.path:
-        sys.path.insert(0, str(LAYER))
-    module_name, _, attribute = function.handler.rpartition(".")
-    path = ROOT / function.code_uri / f"{module_name}.py"
-    spec = importlib.util.spec_from_file_location(f"sandbox_fn_{function.logical_id}", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    handler: LambdaHandler = getattr(module, attribute)
-    return handler
 
 
 def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
@@ -317,28 +98,6 @@ _REASONS = {200: "OK", 201: "Created", 302: "Found", 400: "Bad Request", 403: "F
 def _json_error(start_response: Callable[..., Any], status: int, message: str) -> list[bytes]:
     start_response(f"{status} {_REASONS.get(status, 'Error')}", [("Content-Type", "application/json")])
     return [json.dumps({"message": message}).encode()]
-
-
-@dataclass(frozen=True)
-class GatewayResponse:
-    """An answer API Gateway gives itself, without invoking a function (the template's GatewayResponses)."""
-
-    status: int
-    headers: dict[str, str]
-    body: str
-
-
-def read_gateway_responses(template_path: Path = TEMPLATE) -> dict[str, GatewayResponse]:
-    """The REST API's customised gateway responses, by type (INVALID_API_KEY, ...)."""
-    resources = load_template(template_path)["Resources"]
-    api = next(res for res in resources.values() if res.get("Type") == "AWS::Serverless::Api")
-    responses = {}
-    for kind, spec in (api["Properties"].get("GatewayResponses") or {}).items():
-        headers = {name: str(value).strip("'") for name, value in
-                   ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items()}
-        body = str((spec.get("ResponseTemplates") or {}).get("application/json", ""))
-        responses[kind] = GatewayResponse(int(spec["StatusCode"]), headers, body)
-    return responses
 
 
 _API_GATEWAY_DEFAULTS = {
@@ -525,7 +284,7 @@ class Gateway:
         self.callback.stop()
 
 
-def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE,
+def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE_PATH,
                   api_port: int = 0, callback_port: int = 0, api_keys: Iterable[str] = (),
                   pages: Pages | None = None, time_scale: float = 1.0) -> Gateway:
     """Serve the template's functions on loopback; sets the functions' environment in this process.

@@ -9,8 +9,9 @@ from typing import Any
 
 import yaml
 
-from sandbox.local_aws.gateway import TEMPLATE, Function, Invoker, Overruns, read_functions
-from sandbox.local_aws.template import load_template
+from sandbox.local_aws.functions import Function, read_functions
+from sandbox.local_aws.lambda_runtime import Invoker, Overruns
+from sandbox.local_aws.template import TEMPLATE_PATH, load_template
 
 FUNCTION = Function("SlowFunction", "functions/x", "app.lambda_handler", {}, (), False, timeout=1.0)
 SCALE = 0.1  # a 0.1 s Timeout
@@ -55,7 +56,7 @@ def test_the_context_counts_down_from_the_scaled_timeout() -> None:
 
 
 def test_a_function_without_its_own_timeout_gets_the_globals(tmp_path: Path) -> None:
-    template = load_template(TEMPLATE)
+    template = load_template(TEMPLATE_PATH)
     name = next(iter(f.logical_id for f in read_functions()))
     template["Resources"][name]["Properties"]["Timeout"] = 7
     written = tmp_path / "template.yaml"

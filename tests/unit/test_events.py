@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from sandbox.local_aws import services as aws
-from sandbox.local_aws.gateway import Function, load_handler, read_functions, stage_name
+from sandbox.local_aws.functions import Function, read_functions, stage_name
+from sandbox.local_aws.lambda_runtime import load_handler
 from silentcheck.store import keys
 from tests.conftest import TEST_TABLE
 

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from sandbox.local_aws.gateway import TEMPLATE, stage_name
-from sandbox.local_aws.template import load_template
+from sandbox.local_aws.functions import stage_name
+from sandbox.local_aws.template import TEMPLATE_PATH, load_template
 from silentcheck import errors, phone, providers
 from silentcheck.api_shapes import CheckCreated, CheckView, DeviceReturned, StartRequest
 from silentcheck.checks import Binding, Reason, Status
@@ -34,7 +34,7 @@ def _validator(doc: dict[str, Any], pointer: str) -> Draft202012Validator:
 
 
 def _template_routes() -> set[tuple[str, str]]:
-    resources = load_template(TEMPLATE)["Resources"]
+    resources = load_template(TEMPLATE_PATH)["Resources"]
     return {
         (str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"]))
         for resource in resources.values()

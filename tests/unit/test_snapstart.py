@@ -12,7 +12,7 @@ import pytest
 import snapshot_restore_py
 
 from sandbox.local_aws import services as sandbox_aws
-from sandbox.local_aws.gateway import LAYER
+from sandbox.local_aws.lambda_runtime import LAYER
 from silentcheck import aws, credentials, http, snapstart
 from tests.conftest import TEST_SECRET
 

@@ -125,7 +125,7 @@ def test_no_api_key_value_is_in_the_template(resources: dict[str, Any]):
 
 
 def test_api_gateways_answer_to_a_bad_api_key_is_the_documented_problem():
-    from sandbox.local_aws.gateway import read_gateway_responses
+    from sandbox.local_aws.functions import read_gateway_responses
     from silentcheck.errors import ApiKeyInvalid
 
     response = read_gateway_responses()["INVALID_API_KEY"]

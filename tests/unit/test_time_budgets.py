@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.local_aws.gateway import Function, read_functions
+from sandbox.local_aws.functions import Function, read_functions
 from silentcheck import aws
 from silentcheck.config import Settings
 
