@@ -240,22 +240,6 @@ def test_token_endpoint_errors_fail_the_check_without_calling_verify(app: App, e
     assert app.camara_requests("/verify") == []
 
 
-def test_a_token_endpoint_slower_than_the_timeout_fails_as_provider_error(app: App):
-    app.camara_fault("token", delay_seconds=3)
-
-    _, polled = verified_on_own_phone(app)
-
-    assert (polled.json()["status"], polled.json()["reason"]) == ("FAILED", "PROVIDER_ERROR")
-
-
-def test_a_verify_call_slower_than_the_timeout_fails_as_provider_error(app: App):
-    app.camara_fault("verify", delay_seconds=3)
-
-    _, polled = verified_on_own_phone(app)
-
-    assert (polled.json()["status"], polled.json()["reason"]) == ("FAILED", "PROVIDER_ERROR")
-
-
 @pytest.mark.parametrize("error", ["access_denied", "consent_required", "login_required", "interaction_required"])
 def test_authorization_errors_end_the_check_failed_with_no_token_call(app: App, error):
     app.camara_fault("authorize", error=error, error_description="<script>alert(1)</script>")

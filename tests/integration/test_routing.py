@@ -66,15 +66,6 @@ def test_a_503_from_the_first_provider_falls_back_to_the_second_within_the_reque
     assert attempts(app, check["check_id"]) == ["truid:PROVIDER_ERROR:503:service_unavailable"]
 
 
-def test_a_timeout_of_the_first_provider_falls_back(app: App):
-    app.stack.configure_routing({"default": ["truid", "camara"]})
-
-    check = app.started("+447400900095")  # tru.ID answers after our timeout
-
-    assert (check["provider"], check["status"]) == ("camara", "PENDING")
-    assert attempts(app, check["check_id"]) == ["truid:PROVIDER_ERROR:timeout"]
-
-
 def test_carrier_unsupported_falls_back(app: App):
     app.stack.configure_routing({"default": ["truid", "camara"]})
 
