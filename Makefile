@@ -17,11 +17,12 @@ serve: deps ## start the sandbox and keep serving
 # `sam validate --lint` works offline: it needs a region, never credentials.
 SAM_OFFLINE := AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
-# One pytest worker per core, each with its own sandbox; a test file stays on one worker (its module fixtures).
+# One pytest worker per core (at most 4: each runs its own sandbox, DynamoDB Local's JVM included); a test file
+# stays on one worker (its module fixtures). PYTEST_WORKERS=0 runs the suite in one process.
 PYTEST_WORKERS ?= auto
 
 test: deps lint ## every check: ruff, mypy, sam validate --lint, template, unit, integration, sandbox and browser tests
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 lint: deps
 	$(BIN)/ruff check .
