@@ -21,8 +21,6 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from sandbox.device import OpenResult, Phone
 from sandbox.simulators.camara import CamaraClient, CamaraConfig, CamaraSimulator, make_app
-from sandbox.simulators.network import MobileNetwork
-from sandbox.simulators.network import make_app as make_network_app
 from tests.servers import SwappableServer, basic_auth
 
 SIM = "+447400900002"
@@ -200,22 +198,10 @@ def claims_of(id_token: str) -> dict[str, Any]:
 # -- fixtures -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def network_server() -> Iterator[SwappableServer]:
-    server = SwappableServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def camara_server() -> Iterator[SwappableServer]:
     server = SwappableServer()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def network_url(network_server: SwappableServer) -> str:
-    return network_server.serve(make_network_app(MobileNetwork()))
 
 
 @pytest.fixture

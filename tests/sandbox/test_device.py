@@ -16,17 +16,9 @@ import requests
 
 from sandbox.device import Phone
 from sandbox.httpserver import WSGIApp
-from sandbox.simulators.network import MobileNetwork, make_app
 from tests.servers import SwappableServer
 
 StartResponse = Callable[..., Any]
-
-
-@pytest.fixture(scope="module")
-def network_server() -> Iterator[SwappableServer]:
-    server = SwappableServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +26,6 @@ def site_server() -> Iterator[SwappableServer]:
     server = SwappableServer()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def network_url(network_server: SwappableServer) -> str:
-    return network_server.serve(make_app(MobileNetwork()))
 
 
 @pytest.fixture
