@@ -471,6 +471,30 @@ def test_late_callback_arrives_after_the_phone_was_redirected(infobip: Infobip) 
     assert infobip.receiver.bodies()[0]["result"] == "VALID"
 
 
+def test_a_held_callback_leaves_only_when_released(infobip: Infobip) -> None:
+    infobip.plan(mode="held")
+    started = infobip.started(returnUrl=infobip.receiver.return_url)
+    infobip.phone().open(started["deviceRedirectUrl"])
+    assert not infobip.simulator.courier.wait_idle(0.1)
+    assert infobip.receiver.paths() == ["/return"]
+
+    assert infobip.admin("POST", "delivery/release").json() == {"released": 1}
+
+    infobip.receiver.wait_for_callbacks(1)
+    assert infobip.receiver.paths() == ["/return", "/cb/capability-7f3a"]
+    assert infobip.receiver.bodies()[0]["result"] == "VALID"
+
+
+def test_resetting_the_plans_lets_a_held_callback_go(infobip: Infobip) -> None:
+    infobip.plan(mode="held")
+    started = infobip.started()
+    infobip.phone().open(started["deviceRedirectUrl"])
+
+    assert infobip.admin("DELETE", "delivery").status_code == 204
+
+    assert infobip.simulator.courier.wait_idle(5) and len(infobip.receiver.callbacks()) == 1
+
+
 def test_twice_delivers_the_identical_body_two_times(infobip: Infobip) -> None:
     infobip.plan(mode="twice")
     started = infobip.started()

@@ -161,6 +161,7 @@ class InfobipSimulator:
             for check in self._checks.values():
                 if check.result is None:
                     check.plan = DeliveryPlan()
+        self.courier.release()  # a held callback goes out now, as a normal one would have
 
     def sweep(self) -> list[str]:
         """Time out (305) every REDIRECT check the phone never opened within `device_timeout_seconds`."""

@@ -15,7 +15,7 @@ import requests
 
 from sandbox.simulators.infobip.api import error_object
 
-Mode = Literal["normal", "late", "twice", "never", "out_of_order"]
+Mode = Literal["normal", "late", "held", "twice", "never", "out_of_order"]
 Result = Literal["VALID", "INVALID", "ERROR"]
 LEGACY_PLACEHOLDERS = ("{result}", "{token}")
 DEFAULT_DELAY_SECONDS = 2.0
@@ -100,20 +100,32 @@ class Courier:
         self._records: list[dict[str, Any]] = []
         self._last: dict[str, tuple[str, dict[str, Any]]] = {}  # token -> (callbackUrl, last body sent)
         self._threads: list[threading.Thread] = []
+        self._held: list[threading.Event] = []  # held deliveries, each waiting for release()
 
     def dispatch(self, plan: DeliveryPlan, callback_url: str, payload: dict[str, Any], background: bool) -> None:
-        """Deliver per `plan`: in this thread, unless `background` or the plan is late."""
+        """Deliver per `plan`: in this thread, unless `background` or the plan is late or held."""
         if plan.mode == "never":
             return
-        if not background and plan.mode != "late":
+        if not background and plan.mode not in ("late", "held"):
             self._carry_out(plan, callback_url, payload)
             return
-        thread = threading.Thread(target=self._carry_out, args=(plan, callback_url, payload), daemon=True,
+        release = threading.Event()
+        thread = threading.Thread(target=self._carry_out, args=(plan, callback_url, payload, release), daemon=True,
                                   name=f"infobip-callback:{payload['token'][:8]}")
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()]
             self._threads.append(thread)
+            if plan.mode == "held":
+                self._held.append(release)
         thread.start()
+
+    def release(self) -> int:
+        """Let every held delivery go out now; how many there were."""
+        with self._lock:
+            held, self._held = self._held, []
+        for release in held:
+            release.set()
+        return len(held)
 
     def deliver(
         self, callback_url: str, payload: dict[str, Any], plan: DeliveryPlan | None = None
@@ -171,9 +183,12 @@ class Courier:
             thread.join(max(0.0, deadline - time.monotonic()))
         return not any(thread.is_alive() for thread in threads)
 
-    def _carry_out(self, plan: DeliveryPlan, callback_url: str, payload: dict[str, Any]) -> None:
+    def _carry_out(self, plan: DeliveryPlan, callback_url: str, payload: dict[str, Any],
+                   release: threading.Event | None = None) -> None:
         if plan.mode == "late":
             time.sleep(plan.delay_seconds)
+        if plan.mode == "held" and release is not None:
+            release.wait(MAX_DELAY_SECONDS)  # a test that forgets to release still gets its callback
         if plan.mode == "out_of_order":
             self.deliver(callback_url, decoy_payload(payload, plan.decoy_result), plan)
         self.deliver(callback_url, payload, plan)
