@@ -51,7 +51,7 @@ class CallCounter:
 
     # -- installation -------------------------------------------------------------------------
     def install(self) -> CallCounter:
-        from silentcheck import aws, http
+        from silentcheck import aws, provider_http
 
         events = aws.session().events
         events.register("before-send", self._before_send, unique_id="bench-before-send")
@@ -60,7 +60,7 @@ class CallCounter:
         self._installed.append(
             lambda: events.unregister("response-received", unique_id="bench-response-received"))
         aws.client.cache_clear()  # clients copy the session's handlers when created: make them anew
-        session = http.session()
+        session = provider_http.session()
         original_send = session.send
 
         def send(request: Any, **kwargs: Any) -> Any:
@@ -76,7 +76,7 @@ class CallCounter:
                 tally.waited += time.perf_counter() - started
 
         session.send = send  # type: ignore[method-assign]
-        self._installed.append(lambda: http.reset())
+        self._installed.append(lambda: provider_http.reset())
         return self
 
     def uninstall(self) -> None:

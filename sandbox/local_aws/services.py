@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from moto.server import ThreadedMotoServer
 
 from sandbox.local_aws.template import REPO_ROOT, signing_key_properties, table_properties_from_template
-from silentcheck.http import is_loopback_host
+from silentcheck.provider_http import is_loopback_host
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -15,7 +15,7 @@ from benchmarks.importtime import parse_importtime, unused_by_request
 from benchmarks.stats import percentile
 from sandbox.httpserver import RunningServer, serve
 from sandbox.local_aws import services as sandbox_aws
-from silentcheck import aws, credentials, http
+from silentcheck import aws, credentials, provider_http
 from silentcheck.store import keys
 from tests.conftest import TEST_TABLE
 
@@ -56,8 +56,8 @@ def test_counter_sees_a_warm_secret_cost_no_secrets_manager_read(counter: CallCo
 def test_counter_counts_provider_requests_and_their_waiting_time(counter: CallCounter,
                                                                   provider: RunningServer) -> None:
     counter.provider_latency = 0.05
-    http.send("GET", f"{provider.base_url}/phone_check/v0.2/checks/x")
-    http.send("POST", f"{provider.base_url}/oauth2/v1/token")
+    provider_http.send("GET", f"{provider.base_url}/phone_check/v0.2/checks/x")
+    provider_http.send("POST", f"{provider.base_url}/oauth2/v1/token")
 
     calls = counter.thread_calls()
     assert calls.http == Counter({(f"127.0.0.1:{provider.port}", "GET", "/phone_check/v0.2/checks/x"): 1,

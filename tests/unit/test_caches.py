@@ -14,7 +14,7 @@ import pytest
 
 import silentcheck
 from sandbox.local_aws import services as sandbox_aws
-from silentcheck import attestation, aws, caches, config, credentials, http, snapstart
+from silentcheck import attestation, aws, caches, config, credentials, provider_http, snapstart
 
 # boto3's service models: the installed botocore's read-only data, the same in every container (aws.py).
 KEPT = {"silentcheck.aws._loader"}
@@ -28,11 +28,11 @@ FILL: dict[str, Callable[[str], object]] = {
     "silentcheck.attestation.public_jwk": attestation.public_jwk,
     "silentcheck.aws.session": lambda _: aws.session(),
     "silentcheck.aws.client": lambda _: aws.client("dynamodb"),
-    "silentcheck.http.session": lambda _: http.session(),
+    "silentcheck.provider_http.session": lambda _: provider_http.session(),
 }
 CONFIGURATION = {"silentcheck.config.settings", "silentcheck.config.routing", "silentcheck.config.limits",
                  "silentcheck.attestation.signer", "silentcheck.attestation.public_jwk"}
-CONNECTIONS = {"silentcheck.aws.session", "silentcheck.aws.client", "silentcheck.http.session"}
+CONNECTIONS = {"silentcheck.aws.session", "silentcheck.aws.client", "silentcheck.provider_http.session"}
 
 
 def _layer_modules() -> Iterator[ModuleType]:
@@ -90,11 +90,11 @@ def test_reset_caches_empties_every_cache_in_the_layer(filled: dict[str, Any]) -
 
 def test_without_connections_the_clients_and_http_session_stay(filled: dict[str, Any]) -> None:
     """What the sandbox does: the fault hooks and call counters installed on the clients survive."""
-    client, session = aws.client("dynamodb"), http.session()
+    client, session = aws.client("dynamodb"), provider_http.session()
 
     caches.reset_caches(connections=False)
 
-    assert (aws.client("dynamodb"), http.session()) == (client, session)
+    assert (aws.client("dynamodb"), provider_http.session()) == (client, session)
     assert {name: filled[name].cache_info().currsize == 0 for name in FILL} == {
         name: name not in CONNECTIONS for name in FILL}
     assert {name: len(state) for name, state in _module_state().items()} == dict.fromkeys(_module_state(), 0)

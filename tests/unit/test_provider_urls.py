@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sandbox.local_aws import services as aws
-from silentcheck import credentials, http
+from silentcheck import credentials, provider_http
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers import camara_config, infobip, oauth, truid
 from tests.conftest import TEST_CALLBACK_SECRET, TEST_SECRET
@@ -21,7 +21,7 @@ PEPPER = "a-pepper-of-at-least-16-characters"
     "http://[::1]:9000/", "http://localhost:5000", "http://LOCALHOST",
 ])
 def test_https_anywhere_and_plain_http_to_loopback_are_secure(url):
-    assert http.is_secure_url(url)
+    assert provider_http.is_secure_url(url)
 
 
 @pytest.mark.parametrize("url", [
@@ -30,7 +30,7 @@ def test_https_anywhere_and_plain_http_to_loopback_are_secure(url):
     "http://[::1", "",
 ])
 def test_plain_http_elsewhere_and_anything_else_are_not(url):
-    assert not http.is_secure_url(url)
+    assert not provider_http.is_secure_url(url)
 
 
 def _seed(moto_env: aws.MotoServer, **sections: Any) -> None:

@@ -13,7 +13,7 @@ import snapshot_restore_py
 
 from sandbox.local_aws import services as sandbox_aws
 from sandbox.local_aws.lambda_runtime import LAYER
-from silentcheck import aws, credentials, http, snapstart
+from silentcheck import aws, credentials, provider_http, snapstart
 from tests.conftest import TEST_SECRET
 
 
@@ -99,10 +99,10 @@ def test_after_restore_provider_connections_and_tokens_start_empty() -> None:
     from silentcheck.providers import truid
 
     snapstart.register()
-    connections = http.session()
+    connections = provider_http.session()
     truid._tokens[("https://eu.api.tru.id", "client", "phone_check")] = truid._Token("token-from-the-snapshot", 1e12)
 
     _run_restore_hooks()
 
-    assert http.session() is not connections
+    assert provider_http.session() is not connections
     assert truid._tokens == {}

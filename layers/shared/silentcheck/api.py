@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError
 
-from silentcheck import aws, http
+from silentcheck import aws, provider_http
 from silentcheck.config import settings
 from silentcheck.errors import InvalidRequest, RouteNotFound, SilentCheckError, TemporarilyUnavailable
 from silentcheck.observability import logger, metrics
@@ -148,7 +148,7 @@ def observed(handler: LambdaHandler) -> LambdaHandler:
     @metrics.log_metrics(capture_cold_start_metric=True)
     @functools.wraps(handler)
     def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with http.deadline(_provider_budget(context)):
+        with provider_http.deadline(_provider_budget(context)):
             return handler(event, context)
 
     observed_handler: LambdaHandler = wrapper

@@ -31,7 +31,7 @@ def reset_caches(*, configuration: bool = True, connections: bool = True) -> Non
         config.reset()
         attestation.forget()
     if connections:
-        from silentcheck import aws, http
+        from silentcheck import aws, provider_http
 
         aws.reset()
-        http.reset()
+        provider_http.reset()

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from silentcheck import http
+from silentcheck import provider_http
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.observability import logger
 from silentcheck.providers import oauth
@@ -193,9 +193,9 @@ class Camara:
     def _oauth_post(self, config: Config, endpoint: str, form: dict[str, str], stage: str) -> dict[str, Any]:
         try:
             request = config.client.apply(form, endpoint, config.issuer)
-            response = http.send("POST", endpoint, headers={"Accept": "application/json", **request.headers},
-                                 data=request.data)
-        except http.ProviderUnavailable as unavailable:
+            response = provider_http.send("POST", endpoint, headers={"Accept": "application/json", **request.headers},
+                                          data=request.data)
+        except provider_http.ProviderUnavailable as unavailable:
             outcome = Outcome.failed(Reason.PROVIDER_ERROR, f"{stage}:{unavailable.kind}")
             raise _Failed(outcome, transient=True) from None
         try:
@@ -223,12 +223,12 @@ class Camara:
                     operation=config.operation)
         try:
             if config.operation == "device_phone_number":
-                response = http.send("GET", f"{config.api_base_url}/device-phone-number", headers=headers)
+                response = provider_http.send("GET", f"{config.api_base_url}/device-phone-number", headers=headers)
             else:
                 body = ({"hashedPhoneNumber": hashed_phone_number(e164)} if config.number_format == "hashed"
                         else {"phoneNumber": e164})
-                response = http.send("POST", f"{config.api_base_url}/verify", headers=headers, json=body)
-        except http.ProviderUnavailable as unavailable:
+                response = provider_http.send("POST", f"{config.api_base_url}/verify", headers=headers, json=body)
+        except provider_http.ProviderUnavailable as unavailable:
             return Outcome.failed(Reason.PROVIDER_ERROR, f"verify:{unavailable.kind}")
         if response.headers.get("x-correlator") not in (None, correlator):
             logger.warning("x-correlator not echoed as sent", check_id=check_id, x_correlator=correlator)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from silentcheck import credentials, http, tokens
+from silentcheck import credentials, provider_http, tokens
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers import oauth
 
@@ -59,8 +59,8 @@ class Config:
         static_keys = ("authorization_endpoint", "token_endpoint", "jwks_uri", "backchannel_authentication_endpoint",
                        "authorization_response_iss_parameter_supported")
         return cls(
-            issuer=http.secure_url(str(raw["issuer"]), "camara.issuer"), client=client,
-            api_base_url=http.secure_url(str(raw["api_base_url"]).rstrip("/"), "camara.api_base_url"),
+            issuer=provider_http.secure_url(str(raw["issuer"]), "camara.issuer"), client=client,
+            api_base_url=provider_http.secure_url(str(raw["api_base_url"]).rstrip("/"), "camara.api_base_url"),
             scope=str(raw["scope"]), ciba_scope=str(raw.get("ciba_scope") or raw["scope"]),
             login_hint=chosen["login_hint"], number_format=chosen["number_format"], operation=chosen["operation"],
             discovery=raw.get("discovery", True) is not False,

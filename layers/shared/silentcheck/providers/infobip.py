@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from silentcheck import credentials, http
+from silentcheck import credentials, provider_http
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers.base import (
@@ -63,7 +63,7 @@ class _Config:
         missing = [k for k in ("base_url", "api_key") if not raw.get(k)]
         if missing:
             raise ProviderNotConfigured(f"Infobip is not configured: secret key infobip lacks {', '.join(missing)}")
-        return cls(http.secure_url(str(raw["base_url"]).rstrip("/"), "infobip.base_url"), str(raw["api_key"]))
+        return cls(provider_http.secure_url(str(raw["base_url"]).rstrip("/"), "infobip.base_url"), str(raw["api_key"]))
 
 
 def _error_outcome(error: Any, prefix: str, status: int | None = None) -> Outcome:
@@ -113,9 +113,10 @@ class Infobip:
         if ctx.source_ip:
             payload["deviceIp"] = ctx.source_ip  # API Gateway's requestContext, never a header or the body
         try:
-            response = http.send("POST", config.base_url + VERIFY_PATH, json=payload,
-                                 headers={"Authorization": f"App {config.api_key}", "Accept": "application/json"})
-        except http.ProviderUnavailable as unavailable:
+            response = provider_http.send(
+                "POST", config.base_url + VERIFY_PATH, json=payload,
+                headers={"Authorization": f"App {config.api_key}", "Accept": "application/json"})
+        except provider_http.ProviderUnavailable as unavailable:
             raise ProviderRefused(Outcome.failed(Reason.PROVIDER_ERROR, f"verify:{unavailable.kind}")) from None
         if response.status_code != 200:
             raise _refusal(response)

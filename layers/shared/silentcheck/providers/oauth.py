@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote_plus
 
-from silentcheck import clock, http, tokens
+from silentcheck import clock, provider_http, tokens
 
 # Asymmetric algorithms only: `none` and HS* (whose key would be a value we share) are never accepted.
 ID_TOKEN_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
@@ -55,7 +55,7 @@ class Metadata:
         missing = [k for k in ("authorization_endpoint", "token_endpoint") if not raw.get(k)]
         if missing:
             raise OidcError(f"metadata_missing:{','.join(missing)}")
-        insecure = [k for k in _ENDPOINT_KEYS if raw.get(k) and not http.is_secure_url(str(raw[k]))]
+        insecure = [k for k in _ENDPOINT_KEYS if raw.get(k) and not provider_http.is_secure_url(str(raw[k]))]
         if insecure:  # plain http would carry the client's credentials and tokens in clear
             raise OidcError(f"metadata_not_https:{','.join(insecure)}")
         return cls(
@@ -135,8 +135,8 @@ def discover(issuer: str) -> Metadata | None:
         if cached and time.monotonic() - cached[1] < METADATA_CACHE_SECONDS:
             return cached[0]
     try:
-        response = http.send("GET", f"{issuer.rstrip('/')}/.well-known/openid-configuration")
-    except http.ProviderUnavailable:
+        response = provider_http.send("GET", f"{issuer.rstrip('/')}/.well-known/openid-configuration")
+    except provider_http.ProviderUnavailable:
         return None
     if response.status_code != 200:
         return None
@@ -164,8 +164,8 @@ def _fetch_jwks(jwks_uri: str) -> dict[str, Any]:
     import jwt
 
     try:
-        response = http.send("GET", jwks_uri)
-    except http.ProviderUnavailable as unavailable:
+        response = provider_http.send("GET", jwks_uri)
+    except provider_http.ProviderUnavailable as unavailable:
         raise OidcError(f"jwks_{unavailable.kind}") from None
     if response.status_code != 200:
         raise OidcError(f"jwks_http_{response.status_code}")

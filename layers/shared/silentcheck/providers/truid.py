@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from silentcheck import clock, credentials, http
+from silentcheck import clock, credentials, provider_http
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers import message_signatures, oauth
@@ -62,7 +62,7 @@ class _Config:
         version = raw.get("api_version", "v0.2")
         if version not in ("v0.1", "v0.2"):
             raise ProviderNotConfigured(f"truid.api_version must be v0.1 or v0.2, not {version!r}")
-        base_url = http.secure_url(str(raw["base_url"]).rstrip("/"), "truid.base_url")
+        base_url = provider_http.secure_url(str(raw["base_url"]).rstrip("/"), "truid.base_url")
         return cls(base_url, str(raw["client_id"]), str(raw["client_secret"]), version,
                    str(raw.get("scope", "phone_check")))
 
@@ -217,8 +217,8 @@ class TruId:
                 raise
             headers = {**extra_headers, "Authorization": f"Bearer {token}"}
             try:
-                response = http.send(method, config.base_url + path, headers=headers, **kwargs)
-            except http.ProviderUnavailable as unavailable:
+                response = provider_http.send(method, config.base_url + path, headers=headers, **kwargs)
+            except provider_http.ProviderUnavailable as unavailable:
                 raise Failed(Outcome.failed(Reason.PROVIDER_ERROR, unavailable.kind), transient=True) from None
             if response.status_code == 401 and not fresh:
                 continue
@@ -237,12 +237,12 @@ class TruId:
             if cached and not force and time.monotonic() < cached.refresh_after:
                 return cached.value
             try:
-                response = http.send(
+                response = provider_http.send(
                     "POST", f"{config.base_url}/oauth2/v1/token",
                     headers={"Authorization": oauth.basic_authorization(config.client_id, config.client_secret)},
                     data={"grant_type": "client_credentials", "scope": config.scope},
                 )
-            except http.ProviderUnavailable as unavailable:
+            except provider_http.ProviderUnavailable as unavailable:
                 raise Failed(Outcome.failed(Reason.PROVIDER_ERROR, f"token:{unavailable.kind}"),
                               transient=True) from None
             if response.status_code != 200:

@@ -1,4 +1,4 @@
-"""silentcheck.http: every provider call ends within its per-call timeout and within the invocation's
+"""silentcheck.provider_http: every provider call ends within its per-call timeout and within the invocation's
 deadline, counting connect, headers and body together."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sandbox.httpserver import serve
-from silentcheck import config, http
+from silentcheck import config, provider_http
 
 SLOW_SECONDS = 0.6  # how long the slow server takes; every deadline below is far shorter
 
@@ -56,40 +56,40 @@ def _settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def _timed(call: Callable[[], Any]) -> float:
     started = time.monotonic()
-    with pytest.raises(http.ProviderUnavailable) as raised:
+    with pytest.raises(provider_http.ProviderUnavailable) as raised:
         call()
     assert raised.value.kind == "timeout"
     return time.monotonic() - started
 
 
 def test_a_call_inside_a_deadline_is_cut_to_what_is_left_of_it(base_url: str) -> None:
-    with http.deadline(0.15):
-        elapsed = _timed(lambda: http.send("GET", f"{base_url}/slow"))
+    with provider_http.deadline(0.15):
+        elapsed = _timed(lambda: provider_http.send("GET", f"{base_url}/slow"))
     assert elapsed < SLOW_SECONDS / 2
 
 
 def test_a_call_with_too_little_left_is_a_timeout_without_a_request(base_url: str) -> None:
-    with http.deadline(http.MIN_CALL_SECONDS / 2):
-        _timed(lambda: http.send("GET", f"{base_url}/fast"))
+    with provider_http.deadline(provider_http.MIN_CALL_SECONDS / 2):
+        _timed(lambda: provider_http.send("GET", f"{base_url}/fast"))
     assert calls == []
 
 
 def test_an_answer_trickling_past_the_deadline_is_a_timeout(base_url: str) -> None:
-    with http.deadline(0.15):
-        elapsed = _timed(lambda: http.send("GET", f"{base_url}/trickle"))
+    with provider_http.deadline(0.15):
+        elapsed = _timed(lambda: provider_http.send("GET", f"{base_url}/trickle"))
     assert elapsed < SLOW_SECONDS / 2
 
 
 def test_the_deadline_is_only_this_invocations(base_url: str) -> None:
     seen: list[float | None] = []
-    with http.deadline(0.15):
-        other = threading.Thread(target=lambda: seen.append(http.remaining()))
+    with provider_http.deadline(0.15):
+        other = threading.Thread(target=lambda: seen.append(provider_http.remaining()))
         other.start()
         other.join()
-    assert seen == [None] and http.remaining() is None
+    assert seen == [None] and provider_http.remaining() is None
 
 
 def test_an_answer_in_time_is_read_whole(base_url: str) -> None:
-    with http.deadline(2):
-        response = http.send("GET", f"{base_url}/fast")
+    with provider_http.deadline(2):
+        response = provider_http.send("GET", f"{base_url}/fast")
     assert response.json() == {"ok": True}
