@@ -184,20 +184,9 @@ class Stack:
         os.environ["LIMITS"] = json.dumps(SANDBOX_LIMITS if limits is None else limits)
         forget_function_caches()
 
-    def reset_limits(self) -> None:
-        """Forget every start counted so far (the counters live in the table, across containers)."""
-        from silentcheck.store import keys
-
-        self._delete_items(keys.LIMIT)
-
-    def reset_breakers(self) -> None:
-        """Close every provider's circuit breaker (their state lives in the table, across containers)."""
-        from silentcheck.store import keys
-
-        self._delete_items(keys.BREAKER)
-
     def reset_counters(self) -> None:
-        """reset_limits and reset_breakers in one scan of the table."""
+        """Forget every start counted and close every provider's circuit breaker: both live in the table,
+        across containers (one scan)."""
         from silentcheck.store import keys
 
         self._delete_items(keys.LIMIT, keys.BREAKER)

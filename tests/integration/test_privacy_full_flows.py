@@ -108,7 +108,7 @@ def flows(stack: stacks.Stack) -> Iterator[Flows]:
     from silentcheck.observability import logger
 
     for configure in (stack.configure_truid, stack.configure_camara, stack.configure_infobip,
-                      stack.configure_routing, stack.configure_limits, stack.reset_limits, stack.reset_breakers):
+                      stack.configure_routing, stack.configure_limits, stack.reset_counters):
         configure()
     for simulator in (stack.truid, stack.camara, stack.infobip):
         requests.delete(f"{simulator.base_url}/_sandbox/requests", timeout=5)

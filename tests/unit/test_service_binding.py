@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from silentcheck import binding, config, service, signing
+from silentcheck import binding, service, signing
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status
 from silentcheck.errors import CompletionCodeInvalid
 from silentcheck.providers.base import CallbackRequest
@@ -16,23 +15,6 @@ from tests.fakes import World
 
 ISSUER = "https://api.example.com/v1"
 NUMBER = "+447400900002"
-
-
-@pytest.fixture(autouse=True)
-def _settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TABLE_NAME", "unused-by-fakes")
-    monkeypatch.setenv("SECRET_ID", "unused-by-fakes")
-    monkeypatch.setenv("CALLBACK_SECRET_ID", "unused-by-fakes")
-    monkeypatch.delenv("ATTESTATION_AUDIENCE", raising=False)
-    monkeypatch.delenv("ATTESTATION_TTL_SECONDS", raising=False)
-    config.reset()
-    yield
-    config.reset()
-
-
-@pytest.fixture
-def world() -> World:
-    return World()
 
 
 def _started(world: World, flow: Binding | None = Binding.DEVICE) -> binding.Minted:

@@ -109,13 +109,13 @@ class Courier:
         if not background and plan.mode not in ("late", "held"):
             self._carry_out(plan, callback_url, payload)
             return
-        release = threading.Event()
+        release = threading.Event() if plan.mode == "held" else None
         thread = threading.Thread(target=self._carry_out, args=(plan, callback_url, payload, release), daemon=True,
                                   name=f"infobip-callback:{payload['token'][:8]}")
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()]
             self._threads.append(thread)
-            if plan.mode == "held":
+            if release is not None:
                 self._held.append(release)
         thread.start()
 
@@ -187,7 +187,7 @@ class Courier:
                    release: threading.Event | None = None) -> None:
         if plan.mode == "late":
             time.sleep(plan.delay_seconds)
-        if plan.mode == "held" and release is not None:
+        if release is not None:
             release.wait(MAX_DELAY_SECONDS)  # a test that forgets to release still gets its callback
         if plan.mode == "out_of_order":
             self.deliver(callback_url, decoy_payload(payload, plan.decoy_result), plan)
