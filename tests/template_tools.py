@@ -10,6 +10,7 @@ import contextlib
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,13 +53,8 @@ def load_sam_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return load_template(path)
 
 
-def transform_offline(sam_template: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
-    """The CloudFormation template SAM would deploy, made without AWS: specialised for `parameters`
-    (defaults otherwise) as AWS::LanguageExtensions and CloudFormation's conditions would, local code
-    paths made a placeholder S3 object (the transform only accepts S3 locations), and managed-policy
-    names not looked up."""
-    template = conditions.resolve(sam_template, conditions.parameter_values(sam_template, parameters), specialise=True)
-    template = copy.deepcopy(template)  # the transform rewrites its input in place
+def _placeholder_code(template: dict[str, Any]) -> dict[str, Any]:
+    """Local code paths made a placeholder S3 object: the transform only accepts S3 locations."""
     function_globals = (template.get("Globals") or {}).get("Function") or {}
     if "CodeUri" in function_globals:
         function_globals["CodeUri"] = PLACEHOLDER_CODE_URI
@@ -67,9 +63,108 @@ def transform_offline(sam_template: dict[str, Any], parameters: dict[str, str] |
         properties = resource.get("Properties") or {}
         if key and key in properties:
             properties[key] = PLACEHOLDER_CODE_URI
+    return template
+
+
+def _sam_transform(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
     with _default_region(TRANSFORM_REGION):  # the transform needs a region to pick the ARN partition
-        transformed: dict[str, Any] = transform(template, {}, _NoManagedPolicies())
+        transformed: dict[str, Any] = transform(template, parameters, _NoManagedPolicies())
     return transformed
+
+
+def transform_offline(sam_template: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The CloudFormation stack SAM would deploy, made without AWS: specialised for `parameters` (defaults
+    otherwise) by SAM CLI's AWS::LanguageExtensions processor and CloudFormation's conditions (false resources
+    gone), local code paths made a placeholder S3 object, and managed-policy names not looked up."""
+    template = conditions.resolve(sam_template, conditions.parameter_values(sam_template, parameters), specialise=True)
+    return _sam_transform(_placeholder_code(copy.deepcopy(template)), {})  # the transform rewrites its input
+
+
+def rehearse_deploy(sam_template: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The template CloudFormation receives after its transforms, in the order AWS runs them: SAM CLI's
+    AWS::LanguageExtensions processor, then samtranslator, with every parameter's value (`parameters`, else
+    defaults) handed to both as the service does; conditions and conditional resources still in."""
+    values = conditions.parameter_values(sam_template, parameters)
+    expanded = conditions.resolve(sam_template, values)
+    return _sam_transform(_placeholder_code(copy.deepcopy(expanded)), values)
+
+
+_PSEUDO_PARAMETERS = frozenset({"AWS::AccountId", "AWS::NotificationARNs", "AWS::NoValue", "AWS::Partition",
+                                "AWS::Region", "AWS::StackId", "AWS::StackName", "AWS::URLSuffix"})
+
+
+def _condition_names(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"} and isinstance(node["Fn::If"], list) and node["Fn::If"]:
+            yield str(node["Fn::If"][0])
+        if set(node) == {"Condition"} and isinstance(node["Condition"], str):
+            yield node["Condition"]
+        for value in node.values():
+            yield from _condition_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _condition_names(item)
+
+
+def _named_targets(node: Any) -> Iterator[tuple[str, str]]:
+    """(intrinsic, the resource or parameter it names) for each Ref, Fn::GetAtt and Fn::Sub placeholder."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and isinstance(node["Ref"], str):
+            yield "Ref", node["Ref"]
+        elif set(node) == {"Fn::GetAtt"}:
+            target = node["Fn::GetAtt"]
+            name = target.split(".", 1)[0] if isinstance(target, str) else target[0]
+            yield "Fn::GetAtt", str(name)
+        elif set(node) == {"Fn::Sub"}:
+            text, variables = (node["Fn::Sub"], {}) if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"]
+            for placeholder in re.findall(r"\$\{([^}!][^}]*)\}", text):
+                if placeholder not in variables:
+                    yield "Fn::Sub", placeholder.split(".", 1)[0]
+            yield from _named_targets(variables)
+            return
+        for value in node.values():
+            yield from _named_targets(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _named_targets(item)
+
+
+def deployed_stack(cfn_template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """The resources CloudFormation creates from a transformed template with these parameter values: conditions
+    evaluated, false-condition resources and outputs gone, parameters' values put in. (The LanguageExtensions
+    processor leaves false-condition resources in with their references replaced by AWS::NoValue, as it says
+    the service does; CloudFormation never validates or creates them, so they are judged here without them.)"""
+    declared = cfn_template.get("Parameters") or {}
+    values = conditions.parameter_values(cfn_template, {k: v for k, v in parameters.items() if k in declared})
+    return conditions.resolve(cfn_template, values, specialise=True)
+
+
+def unresolved_references(cfn_template: dict[str, Any], parameters: dict[str, str]) -> list[str]:
+    """What CloudFormation would refuse as naming nothing: a Condition, Fn::If or `Condition` that names no
+    condition, and, in the stack these parameter values deploy (false-condition resources gone), a DependsOn,
+    Ref, Fn::GetAtt or Fn::Sub placeholder that names no resource, parameter or pseudo-parameter."""
+    declared = set(cfn_template.get("Conditions") or {})
+    found = [f"{section}/{name}: condition {condition} names nothing"
+             for section in ("Resources", "Outputs") for name, entry in (cfn_template.get(section) or {}).items()
+             for condition in {*_condition_names(entry), *([entry["Condition"]] if "Condition" in entry else [])}
+             if condition not in declared]
+    if found:
+        return found
+    declared_parameters = cfn_template.get("Parameters") or {}
+    # CloudFormation checks the template as declared (every resource, whatever its condition), then the stack
+    # these values create: a reference to a resource whose condition is false names nothing either.
+    for stack in (cfn_template, deployed_stack(cfn_template, parameters)):
+        resources = set(stack.get("Resources") or {})
+        known = resources | set(declared_parameters) | _PSEUDO_PARAMETERS
+        for section in ("Resources", "Outputs"):
+            for name, entry in (stack.get(section) or {}).items():
+                depends = entry.get("DependsOn", [])
+                found += [f"{section}/{name}: DependsOn {target} names nothing"
+                          for target in ([depends] if isinstance(depends, str) else depends) if target not in resources]
+                found += [f"{section}/{name}: {intrinsic} {target} names nothing"
+                          for intrinsic, target in _named_targets({k: v for k, v in entry.items() if k != "DependsOn"})
+                          if target not in known]
+    return sorted(set(found))
 
 
 def write_json(template: dict[str, Any], path: Path) -> Path:

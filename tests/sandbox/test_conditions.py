@@ -47,3 +47,55 @@ def test_specialising_keeps_only_the_resources_whose_condition_holds(overrides, 
 def test_an_unknown_parameter_is_refused():
     with pytest.raises(KeyError, match="NoSuchParameter"):
         conditions.parameter_values(TEMPLATE, {"NoSuchParameter": "x"})
+
+
+SUBS = {
+    "Parameters": {"Stage": {"Type": "String", "Default": "v1"}},
+    "Resources": {
+        "Api": {"Type": "X"},
+        "Y": {"Type": "Y", "Properties": {
+            "Bare": {"Fn::Sub": "/${Stage}/x"},
+            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:::/restapis/${Api}/stages/${Stage}"},
+            "Attribute": {"Fn::Sub": ["${Api.Arn}-${Name}", {"Name": {"Ref": "Stage"}}]},
+            "Mapped": {"Fn::Sub": ["${Id}/${Stage}", {"Id": {"Ref": "Api"}}]},
+            "Escaped": {"Fn::Sub": "${!Literal}-${Stage}"},
+            "EscapedKept": {"Fn::Sub": "${!Literal}-${Api}"},
+        }},
+    },
+}
+
+
+def test_a_sub_of_parameters_alone_becomes_its_string():
+    properties = conditions.resolve(SUBS, conditions.parameter_values(SUBS))["Resources"]["Y"]["Properties"]
+
+    assert (properties["Bare"], properties["Escaped"]) == ("/v1/x", "${Literal}-v1")
+
+
+def test_a_sub_naming_a_resource_or_pseudo_parameter_stays_a_sub_for_cloudformation():
+    properties = conditions.resolve(SUBS, conditions.parameter_values(SUBS, {"Stage": "v2"}))["Resources"]["Y"][
+        "Properties"]
+
+    assert properties["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:apigateway:::/restapis/${Api}/stages/v2"}
+    assert properties["Attribute"] == {"Fn::Sub": "${Api.Arn}-v2"}
+    assert properties["Mapped"] == {"Fn::Sub": ["${Id}/v2", {"Id": {"Ref": "Api"}}]}
+    assert properties["EscapedKept"] == {"Fn::Sub": "${!Literal}-${Api}"}
+
+
+def test_the_resolvers_are_sam_clis_in_its_order_but_for_fn_sub():
+    from samcli.lib.cfn_language_extensions.api import create_default_intrinsic_resolver
+    from samcli.lib.cfn_language_extensions.models import TemplateProcessingContext
+
+    sam_clis = [type(r) for r in create_default_intrinsic_resolver(TemplateProcessingContext(fragment={})).resolvers]
+
+    assert [cls.__mro__[1] if cls is conditions._FnSubKeptForCloudFormation else cls
+            for cls in conditions._RESOLVERS] == sam_clis
+
+
+def test_the_processors_are_sam_clis_in_its_order():
+    from samcli.lib.cfn_language_extensions.api import create_default_pipeline
+    from samcli.lib.cfn_language_extensions.models import TemplateProcessingContext
+
+    context = TemplateProcessingContext(fragment={})
+
+    assert ([type(p) for p in conditions._pipeline(context).processors]
+            == [type(p) for p in create_default_pipeline(context).processors])
