@@ -4,6 +4,7 @@ read from the template, never restated here."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fnmatch
 import json
@@ -312,6 +313,10 @@ def _credential_smell(name: str, value: Any) -> str | None:
         leaves = value.values() if isinstance(value, dict) else value
         return next((smell for leaf in leaves if (smell := _credential_smell(name, leaf))), None)
     literal_text = str(value)
+    with contextlib.suppress(ValueError):  # a JSON setting (ROUTING, LIMITS, from a parameter): judge its leaves
+        setting = json.loads(literal_text)
+        if isinstance(setting, dict | list):
+            return _credential_smell(name, list(setting.values()) if isinstance(setting, dict) else setting)
     if len(literal_text) > LITERAL_LIMIT:
         return f"a {len(literal_text)}-character literal"
     if literal_text and CREDENTIAL_NAME.search(name):
@@ -908,7 +913,9 @@ def _namespace(value: Any, source: dict[str, Any]) -> str:
     env = source["Globals"]["Function"]["Environment"]["Variables"]
     own = _ref_target(env["POWERTOOLS_METRICS_NAMESPACE"])
     assert own in source["Parameters"], "POWERTOOLS_METRICS_NAMESPACE must be a template parameter"
-    return OWN if value in ({"Ref": own}, f"${{{own}}}", "${Namespace}") else str(value)
+    # AWS::LanguageExtensions has put the parameter's value in (the default: `resources` is the default stack)
+    return OWN if value in ({"Ref": own}, f"${{{own}}}", "${Namespace}", source["Parameters"][own]["Default"]) \
+        else str(value)
 
 
 def _watched(alarm: dict[str, Any], source: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -983,9 +990,9 @@ def _alarm_actions(source: dict[str, Any], parameters: dict[str, str] | None = N
 
 
 def test_every_alarm_notifies_the_topic_parameter_when_it_fires_and_clears(source: dict[str, Any]) -> None:
-    actions = _alarm_actions(source, {"AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:silentcheck-oncall"})
+    topic = ["arn:aws:sns:us-east-1:123456789012:silentcheck-oncall"]
+    actions = _alarm_actions(source, {"AlarmTopicArn": topic[0]})
 
-    topic = [{"Ref": "AlarmTopicArn"}]
     assert actions and {name: a for name, a in actions.items() if a != (topic, topic)} == {}
 
 
@@ -1022,23 +1029,34 @@ def test_the_dashboard_graphs_only_metrics_the_code_emits(resources: dict[str, A
     assert own and own <= {metric.value for metric in Metric}
 
 
+RETENTION = {"LogRetentionDays": "545"}  # not the default, so a hard-coded retention cannot pass
+
+
+@pytest.fixture(scope="module")
+def retention_stack(source: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = transform_offline(source, RETENTION)["Resources"]
+    return found
+
+
 def test_every_function_logs_to_its_own_group_kept_for_the_retention_parameter(
-    resources: dict[str, Any], functions: dict[str, dict[str, Any]]
+    retention_stack: dict[str, Any], functions: dict[str, dict[str, Any]]
 ) -> None:
+    resources = retention_stack
     groups = {name: _ref_target((f.get("LoggingConfig") or {}).get("LogGroup")) for name, f in functions.items()}
     retention = {name: resources.get(group or "", {}).get("Properties", {}).get("RetentionInDays")
                  for name, group in groups.items()}
 
     assert len(set(groups.values())) == len(functions)
-    assert {name: r for name, r in retention.items() if r != {"Ref": "LogRetentionDays"}} == {}
+    assert {name: r for name, r in retention.items() if r != RETENTION["LogRetentionDays"]} == {}
 
 
-def test_the_api_stage_writes_an_access_log_kept_for_the_retention_parameter(resources: dict[str, Any]) -> None:
+def test_the_api_stage_writes_an_access_log_kept_for_the_retention_parameter(retention_stack: dict[str, Any]) -> None:
+    resources = retention_stack
     stage = resources[_only_resource_of_type(resources, "AWS::ApiGateway::Stage")]["Properties"]
     destination = _getatt(stage["AccessLogSetting"]["DestinationArn"])
 
     assert destination is not None and destination[1] == "Arn"
-    assert resources[destination[0]]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert resources[destination[0]]["Properties"]["RetentionInDays"] == RETENTION["LogRetentionDays"]
 
 
 def test_the_access_log_is_json_without_paths_queries_addresses_or_callers(resources: dict[str, Any]) -> None:
@@ -1050,10 +1068,10 @@ def test_the_access_log_is_json_without_paths_queries_addresses_or_callers(resou
     assert [f for f in _FORBIDDEN_ACCESS_LOG_FIELDS if f.lower() in log_format.lower().replace("apikeyid", "")] == []
 
 
-def test_every_log_group_of_the_template_has_the_retention_parameter(resources: dict[str, Any]) -> None:
-    groups = {name: res["Properties"].get("RetentionInDays") for name, res in resources.items()
+def test_every_log_group_of_the_template_has_the_retention_parameter(retention_stack: dict[str, Any]) -> None:
+    groups = {name: res["Properties"].get("RetentionInDays") for name, res in retention_stack.items()
               if res["Type"] == "AWS::Logs::LogGroup"}
-    assert groups and {name: r for name, r in groups.items() if r != {"Ref": "LogRetentionDays"}} == {}
+    assert groups and {name: r for name, r in groups.items() if r != RETENTION["LogRetentionDays"]} == {}
 
 
 def _anchor(heading: str) -> str:
@@ -1140,7 +1158,7 @@ def test_api_gateway_invokes_a_published_version_through_an_alias(
 # 9. Options, each off by default: AWS WAF on POST /checks, a customer-managed KMS key for the tables
 
 
-WAF_ON = {"StartWaf": "on"}
+WAF_ON = {"StartWaf": "on", "StartWafRateLimit": "450"}  # not the default rate
 KMS_ON = {"TableEncryption": "customer-managed"}
 
 
@@ -1164,7 +1182,7 @@ def test_waf_blocks_an_address_over_the_rate_on_post_checks_with_429(options_on:
 
     (rule,) = acl["Properties"]["Rules"]
     rate = rule["Statement"]["RateBasedStatement"]
-    assert (rate["Limit"], rate["AggregateKeyType"]) == ({"Ref": "StartWafRateLimit"}, "IP")
+    assert (rate["Limit"], rate["AggregateKeyType"]) == (WAF_ON["StartWafRateLimit"], "IP")
     matches = {(m["ByteMatchStatement"]["PositionalConstraint"], m["ByteMatchStatement"]["SearchString"])
                for m in rate["ScopeDownStatement"]["AndStatement"]["Statements"]}
     assert matches == {("EXACTLY", "POST"), ("ENDS_WITH", "/checks")}
