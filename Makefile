@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run serve test lint unit integration sandbox-tests browser bench soak build deploy deps system-deps clean
+.PHONY: run serve test lint unit integration sandbox-tests browser bench soak build deploy venv deps system-deps clean
 
 run: deps ## start the sandbox, verify one number end to end, keep serving
 	$(BIN)/python -m sandbox run
@@ -60,13 +60,30 @@ $(BENCH_STAMP): pyproject.toml
 soak: deps ## 1,000 checks, 16 phones, faults injected, then a table audit (docs/reliability.md)
 	$(BIN)/python -m sandbox.soak
 
-build: deps ## sam build (needs python3.13 on PATH; aws-sam-cli comes with the dev dependencies)
-	$(BIN)/sam build --parallel
+# build and deploy need Python and the SAM CLI only (in the venv): no Java, npm, Chromium or DynamoDB Local.
+# sam build runs the layer's Makefile with python3.13: from PATH, else pyenv's 3.13.0 is put first on PATH.
+PY313_DIR := $(if $(shell command -v python3.13 2>/dev/null),,$(dir $(BENCH_PYTHON)))
 
-deploy: build ## sam deploy --guided (needs AWS credentials)
-	$(BIN)/sam deploy --guided --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
+build: venv ## sam build (the layer for CPython 3.13 on arm64; docs/deploy.md)
+	@test -n "$(shell command -v python3.13 2>/dev/null)$(PY313_DIR)" || { echo "make build needs python3.13 on PATH (or pyenv install 3.13.0)"; exit 1; }
+	PATH="$(PY313_DIR)$(if $(PY313_DIR),:)$$PATH" $(BIN)/sam build --parallel
 
-deps: $(STAMP) system-deps
+# `make deploy`: sam deploy --guided (asks the stack name, region and every parameter; saves the answers in
+# samconfig.toml). `make deploy CONFIG_ENV=ci`: no questions, with samconfig.toml's [ci] settings (CI);
+# DEPLOY_ARGS adds sam deploy options, e.g. DEPLOY_ARGS='--parameter-overrides ClientAuth=none'. docs/deploy.md.
+CONFIG_ENV ?=
+DEPLOY_ARGS ?=
+
+deploy: build ## sam deploy: guided, or non-interactive with CONFIG_ENV=<samconfig env> (needs AWS credentials)
+ifeq ($(CONFIG_ENV),)
+	$(BIN)/sam deploy --guided --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND $(DEPLOY_ARGS)
+else
+	$(BIN)/sam deploy --config-env $(CONFIG_ENV) $(DEPLOY_ARGS)
+endif
+
+venv: $(STAMP) ## the Python packages only (what build and deploy need)
+
+deps: venv system-deps ## everything run and test need: the venv, Java, npm, Chromium, DynamoDB Local
 	@$(BIN)/python -c "from sandbox.local_aws.services import ensure_dynamodb_local; ensure_dynamodb_local()"
 
 $(STAMP): pyproject.toml

@@ -6,6 +6,7 @@ On 5868827 this failed: ClientUsagePlan's `DependsOn: ApiStage` named a stage SA
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ PARAMETER_SETS: dict[str, dict[str, str]] = {
     "rotation_keeping_the_previous_key": {"ActiveSigningKey": "green", "KeepPreviousSigningKey": "true"},
     "every_option_on": {"SnapStart": "true", "StartWaf": "on", "TableEncryption": "customer-managed",
                         "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:silentcheck-alarms"},
+    "reserving_with_the_accounts_logging_role": {"ReserveConcurrency": "on", "ApiGatewayCloudWatchRole": "existing",
+                                                 "TableDeletionProtection": "on"},
 }
 
 
@@ -143,3 +146,41 @@ def test_the_sandbox_runs_the_functions_routes_and_settings_the_rehearsed_stack_
         environment = {name: values[value["Ref"]] if isinstance(value, dict) and value.get("Ref") in values
                        else value for name, value in function.environment.items()}
         assert environment == properties["Environment"]["Variables"], function.logical_id
+
+
+# What must outlive the stack: the checks (TABLE_NAME's table), the secrets, the key the table may be encrypted
+# with, and the account's API Gateway logging role with its setting (other APIs of the account log with it).
+KEPT_TYPES = {"AWS::DynamoDB::Table", "AWS::SecretsManager::Secret", "AWS::KMS::Key", "AWS::IAM::Role",
+              "AWS::ApiGateway::Account"}
+
+
+@pytest.mark.parametrize("parameter_set", sorted(PARAMETER_SETS))
+def test_nothing_survives_a_failed_create(parameter_set: str, rehearsed: dict[str, dict[str, Any]]) -> None:
+    """No resource is Retain (or Snapshot): layer versions and published function versions included."""
+    kept = {name: res["DeletionPolicy"] for name, res in rehearsed[parameter_set]["Resources"].items()
+            if res.get("DeletionPolicy", "Delete") not in ("Delete", "RetainExceptOnCreate")}
+
+    assert kept == {}
+
+
+def test_the_checks_table_secrets_table_key_and_logging_role_survive_the_stacks_deletion(
+        rehearsed: dict[str, dict[str, Any]]) -> None:
+    stack = deployed_stack(rehearsed["every_option_on"], PARAMETER_SETS["every_option_on"])
+    (checks_table,) = {value["Ref"] for name, res in stack["Resources"].items()
+                       if res["Type"] == "AWS::Lambda::Function"
+                       for variable, value in res["Properties"]["Environment"]["Variables"].items()
+                       if variable == "TABLE_NAME"}
+    surviving = {name for name, res in stack["Resources"].items() if res.get("DeletionPolicy") == "RetainExceptOnCreate"}
+    expected = {name for name, res in stack["Resources"].items() if res["Type"] in KEPT_TYPES
+                and (res["Type"] != "AWS::DynamoDB::Table" or name == checks_table)
+                and (res["Type"] != "AWS::KMS::Key" or res["Properties"].get("KeyUsage") != "SIGN_VERIFY")
+                and (res["Type"] != "AWS::IAM::Role" or "apigateway.amazonaws.com" in json.dumps(res))}
+
+    assert surviving == expected and checks_table in surviving
+
+
+def test_old_layer_and_function_versions_are_deleted_not_retained(rehearsed: dict[str, dict[str, Any]]) -> None:
+    versions = {name: res.get("DeletionPolicy") for name, res in rehearsed["every_option_on"]["Resources"].items()
+                if res["Type"] in ("AWS::Lambda::LayerVersion", "AWS::Lambda::Version")}
+
+    assert versions and set(versions.values()) == {"Delete"}

@@ -630,14 +630,39 @@ def test_every_function_runs_on_arm64(functions: dict[str, dict[str, Any]]) -> N
     assert other == {}
 
 
-def test_every_function_has_reserved_concurrency(functions: dict[str, dict[str, Any]]) -> None:
+RESERVING = {"ReserveConcurrency": "on"}
+
+
+@pytest.fixture(scope="module")
+def reserving_functions(source: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The functions of the stack deployed with ReserveConcurrency=on."""
+    resources = transform_offline(source, RESERVING)["Resources"]
+    return {name: res["Properties"] for name, res in resources.items() if res["Type"] == "AWS::Lambda::Function"}
+
+
+def test_no_function_reserves_concurrency_by_default(functions: dict[str, dict[str, Any]]) -> None:
+    """A new account's concurrency quota (often 10 or 50) leaves nothing to reserve: Lambda keeps 100 unreserved."""
+    assert {name: f["ReservedConcurrentExecutions"] for name, f in functions.items()
+            if "ReservedConcurrentExecutions" in f} == {}
+
+
+def test_every_function_reserves_concurrency_when_asked(reserving_functions: dict[str, dict[str, Any]]) -> None:
     """A ceiling per function (and 0 would switch it off, which a committed template must not do)."""
     unbounded = {
         name: f.get("ReservedConcurrentExecutions")
-        for name, f in functions.items()
+        for name, f in reserving_functions.items()
         if not (isinstance(f.get("ReservedConcurrentExecutions"), int) and f["ReservedConcurrentExecutions"] >= 1)
     }
     assert unbounded == {}
+
+
+def test_the_deploy_guide_names_the_quota_the_reservations_need(
+        reserving_functions: dict[str, dict[str, Any]]) -> None:
+    """Lambda keeps 100 of the account's concurrency unreserved; the reservations come on top."""
+    needed = sum(f["ReservedConcurrentExecutions"] for f in reserving_functions.values()) + 100
+    guide = (TEMPLATE_PATH.parent / "docs" / "deploy.md").read_text(encoding="utf-8")
+
+    assert f"ReserveConcurrency=on` needs an account concurrency quota of at least **{needed}**" in guide
 
 
 def test_every_function_attaches_the_shared_layer(
@@ -717,12 +742,19 @@ def test_table_has_point_in_time_recovery(table: dict[str, Any]) -> None:
     assert _is_true(pitr.get("PointInTimeRecoveryEnabled"))
 
 
-def test_table_has_deletion_protection(table: dict[str, Any]) -> None:
-    assert _is_true(table["Properties"].get("DeletionProtectionEnabled"))
+def test_table_has_deletion_protection_when_asked(source: dict[str, Any], table_id: str) -> None:
+    protected = transform_offline(source, {"TableDeletionProtection": "on"})["Resources"][table_id]
+
+    assert _is_true(protected["Properties"].get("DeletionProtectionEnabled"))
 
 
-def test_table_survives_stack_deletion_and_replacement(table: dict[str, Any]) -> None:
-    assert (table.get("DeletionPolicy"), table.get("UpdateReplacePolicy")) == ("Retain", "Retain")
+def test_table_deletion_protection_is_off_for_the_first_create(table: dict[str, Any]) -> None:
+    """While it is on, a failed create cannot delete the table it made (docs/deploy.md, First deploy)."""
+    assert table["Properties"].get("DeletionProtectionEnabled") is False
+
+
+def test_table_survives_stack_deletion_and_replacement_but_not_a_failed_create(table: dict[str, Any]) -> None:
+    assert (table.get("DeletionPolicy"), table.get("UpdateReplacePolicy")) == ("RetainExceptOnCreate", "Retain")
 
 
 def test_every_function_finds_the_callback_secret_by_its_arn(
@@ -848,11 +880,12 @@ def test_only_one_function_has_a_url(function_url_targets: list[str]) -> None:
     assert len(function_url_targets) == 1, function_url_targets
 
 
-def test_function_url_has_reserved_concurrency(
-    function_url_targets: list[str], functions: dict[str, dict[str, Any]]
+def test_function_url_has_reserved_concurrency_when_asked(
+    function_url_targets: list[str], reserving_functions: dict[str, dict[str, Any]]
 ) -> None:
     """Throttling and WAF on the REST API do not cover a function URL; reserved concurrency is its only cap."""
-    capped = {name: functions.get(name, {}).get("ReservedConcurrentExecutions") for name in function_url_targets}
+    capped = {name: reserving_functions.get(name, {}).get("ReservedConcurrentExecutions")
+              for name in function_url_targets}
     assert capped and all(isinstance(limit, int) and limit >= 1 for limit in capped.values()), capped
 
 
