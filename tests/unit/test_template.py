@@ -1266,7 +1266,7 @@ def test_customer_managed_key_rotates_and_outlives_the_stack(options_on: dict[st
     (key,) = _table_key(options_on).values()
 
     assert _is_true(key["Properties"]["EnableKeyRotation"])
-    assert (key.get("DeletionPolicy"), key.get("UpdateReplacePolicy")) == ("Retain", "Retain")
+    assert (key.get("DeletionPolicy"), key.get("UpdateReplacePolicy")) == ("RetainExceptOnCreate", "Retain")
 
 
 def test_customer_managed_key_is_usable_only_through_dynamodb_in_this_account(options_on: dict[str, Any]) -> None:
