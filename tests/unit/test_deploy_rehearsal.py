@@ -170,7 +170,8 @@ def test_the_checks_table_secrets_table_key_and_logging_role_survive_the_stacks_
                        if res["Type"] == "AWS::Lambda::Function"
                        for variable, value in res["Properties"]["Environment"]["Variables"].items()
                        if variable == "TABLE_NAME"}
-    surviving = {name for name, res in stack["Resources"].items() if res.get("DeletionPolicy") == "RetainExceptOnCreate"}
+    surviving = {name for name, res in stack["Resources"].items()
+                 if res.get("DeletionPolicy") == "RetainExceptOnCreate"}
     expected = {name for name, res in stack["Resources"].items() if res["Type"] in KEPT_TYPES
                 and (res["Type"] != "AWS::DynamoDB::Table" or name == checks_table)
                 and (res["Type"] != "AWS::KMS::Key" or res["Properties"].get("KeyUsage") != "SIGN_VERIFY")
