@@ -51,25 +51,22 @@ class _FnSubKeptForCloudFormation(FnSubResolver):  # type: ignore[misc]  # samcl
     def resolve(self, value: dict[str, Any]) -> Any:
         text, variables = self._parse_args(self.get_function_args(value))
         variables = self._resolve_variable_map(variables)
-        kept: dict[str, Any] = {}
+        left: list[str] = []  # placeholders for CloudFormation: a resource, `Res.Attr`, a pseudo-parameter
 
         def fill(match: re.Match[str]) -> str:
             name = match.group(1)
             if name.startswith("!"):
                 return match.group(0)  # an escaped ${!Literal}: unescaped below if the string ends up bare
             found = self._resolve_variable(name, variables)
-            if found is None or isinstance(found, dict):  # for CloudFormation: a resource, attribute or intrinsic
-                if name in variables:
-                    kept[name] = variables[name]
-                kept.setdefault("", True)
+            if found is None or isinstance(found, dict):  # unknown here, or an intrinsic from the variable map
+                left.append(name)
                 return match.group(0)
             return str(self._value_to_string(found))
 
         filled = _PLACEHOLDER.sub(fill, text)
-        if not kept:
-            return _PLACEHOLDER.sub(lambda m: "${" + m.group(1)[1:] + "}" if m.group(1).startswith("!")
-                                    else m.group(0), filled)
-        kept.pop("")
+        if not left:
+            return _PLACEHOLDER.sub(lambda m: "${" + m.group(1).removeprefix("!") + "}", filled)
+        kept = {name: variables[name] for name in left if name in variables}
         return {"Fn::Sub": [filled, kept] if kept else filled}
 
 
