@@ -66,7 +66,7 @@ PY313_DIR := $(if $(shell command -v python3.13 2>/dev/null),,$(dir $(BENCH_PYTH
 
 build: venv ## sam build (the layer for CPython 3.13 on arm64; docs/deploy.md)
 	@test -n "$(shell command -v python3.13 2>/dev/null)$(PY313_DIR)" || { echo "make build needs python3.13 on PATH (or pyenv install 3.13.0)"; exit 1; }
-	PATH="$(PY313_DIR)$(if $(PY313_DIR),:)$$PATH" $(BIN)/sam build --parallel
+	$(if $(PY313_DIR),PATH="$(PY313_DIR):$$PATH" )$(BIN)/sam build --parallel
 
 # `make deploy`: sam deploy --guided (asks the stack name, region and every parameter; saves the answers in
 # samconfig.toml). `make deploy CONFIG_ENV=ci`: no questions, with samconfig.toml's [ci] settings (CI);
