@@ -22,11 +22,17 @@ SECURITY_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer
 
 
 def problem(error: SilentCheckError) -> Response[str]:
+    """The RFC 9457 answer for `error`. A 5xx says only its class's public detail; the specific one is logged."""
+    detail = error.detail
+    if error.status >= 500:
+        detail = error.public_detail
+        if error.detail != detail:
+            logger.error("request failed", code=error.code, detail=error.detail)
     body = {
         "type": f"urn:silentcheck:problem:{error.code}",
         "title": error.title,
         "status": error.status,
-        "detail": error.detail,
+        "detail": detail,
         "code": error.code,
         **error.extensions,
     }
@@ -46,8 +52,6 @@ def rest_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(SilentCheckError)
     def _domain_error(error: SilentCheckError) -> Response[str]:
-        if error.status >= 500:
-            logger.error("request failed", code=error.code, detail=error.detail)
         return problem(error)
 
     @app.exception_handler(ValidationError)
@@ -72,9 +76,9 @@ def unexpected(error: Exception) -> Response[str]:
     else a 500; problem+json either way, never a stack trace."""
     if aws.exhausted(error):
         logger.warning("AWS busy after retries", error=type(error).__name__)
-        return problem(TemporarilyUnavailable("the service is busy; retry after the seconds in Retry-After"))
+        return problem(TemporarilyUnavailable(TemporarilyUnavailable.public_detail))
     logger.exception("unhandled error")
-    return problem(SilentCheckError("something went wrong on our side; the check was not verified"))
+    return problem(SilentCheckError(SilentCheckError.public_detail))
 
 
 JWKS_CACHE_SECONDS = 3600  # verifiers refetch on an unknown `kid`; a rotation keeps the old key longer than this

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 
 class SilentCheckError(Exception):
-    """Base class: a stable `code`, an HTTP `status` and a message a developer can act on."""
+    """Base class: a stable `code`, an HTTP `status` and a message a developer can act on.
+
+    A 5xx answers with its class's `public_detail`, never `detail`: what went wrong on our side (a
+    setting's name, a URL, a provider's answer) is for the logs, not for whoever called."""
 
     status: int = 500
     code: str = "INTERNAL_ERROR"
     title: str = "Internal error"
+    public_detail: str = "something went wrong on our side; the check was not verified"
 
     def __init__(self, detail: str, **extensions: object) -> None:
         super().__init__(detail)
@@ -116,6 +120,7 @@ class CallbackRetryLater(SilentCheckError):
     status = 503
     code = "CALLBACK_TOO_EARLY"
     title = "Retry the callback later"
+    public_detail = "the check is not ready for this callback yet; retry after the seconds in Retry-After"
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "5"}
@@ -128,6 +133,7 @@ class TemporarilyUnavailable(SilentCheckError):
     status = 503
     code = "TEMPORARILY_UNAVAILABLE"
     title = "Temporarily unavailable"
+    public_detail = "the service is busy; retry after the seconds in Retry-After"
     retry_after = 1
 
     def headers(self) -> dict[str, str]:

@@ -228,7 +228,7 @@ def provider_callback(provider: str, capability: str, request: CallbackRequest, 
         logger.warning("callback rejected", check_id=check_id, provider=provider, why=rejected.why)
         raise CallbackNotAccepted("this callback does not belong to this check") from None
     except CallbackTooEarly:
-        raise CallbackRetryLater("the check is not ready for this callback yet; retry") from None
+        raise CallbackRetryLater(CallbackRetryLater.public_detail) from None
     if outcome is None:
         return
     try:
