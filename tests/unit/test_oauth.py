@@ -126,6 +126,16 @@ def test_several_audiences_are_accepted_when_azp_is_our_client(keys):
     assert _validate(keys, _signed(keys, _claims(aud=[CLIENT, "other"], azp=CLIENT)))
 
 
+@pytest.mark.parametrize("aud", [CLIENT, [CLIENT]], ids=["string", "one_element_list"])
+def test_an_azp_naming_another_client_is_rejected_even_with_one_audience(keys, aud):
+    # OIDC Core §2: azp is the party the token was issued to; one that is not us means it was not ours.
+    assert _rejected(keys, _signed(keys, _claims(aud=aud, azp="another-client"))) == "id_token_wrong_azp"
+
+
+def test_one_audience_with_azp_naming_our_client_is_accepted(keys):
+    assert _validate(keys, _signed(keys, _claims(aud=CLIENT, azp=CLIENT)))
+
+
 def test_without_an_expected_nonce_the_nonce_claim_is_not_required(keys):
     assert _validate(keys, _signed(keys, _claims(nonce=None)), nonce=None)
 

@@ -229,7 +229,8 @@ def validate_id_token(id_token: str, *, issuer: str, client_id: str, jwks_uri: s
     except jwt.PyJWTError:
         raise OidcError("id_token_invalid") from None
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-    if len(audiences) > 1 and claims.get("azp") != client_id:
+    # OIDC Core §3.1.3.7: azp is required with several audiences, and whenever present must be us.
+    if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != client_id:
         raise OidcError("id_token_wrong_azp")
     if nonce is not None and not hmac.compare_digest(str(claims.get("nonce", "")).encode(), nonce.encode()):
         raise OidcError("id_token_nonce_mismatch")
