@@ -3,6 +3,7 @@ deadline, counting connect, headers and body together."""
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +24,16 @@ def _app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterabl
     if environ["PATH_INFO"] == "/trickle":
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "12")])
         return _trickle()
+    if environ["PATH_INFO"] == "/huge":  # declares its size
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(HUGE)))])
+        return [HUGE]
+    if environ["PATH_INFO"] == "/endless":  # no Content-Length: chunk after chunk, never ending on its own
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return _endless()
+    if environ["PATH_INFO"] == "/inflating":  # small on the wire, huge once decoded
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Encoding", "gzip"),
+                                  ("Content-Length", str(len(INFLATING)))])
+        return [INFLATING]
     start_response("200 OK", [("Content-Type", "application/json")])
     return [b'{"ok": true}']
 
@@ -34,6 +45,13 @@ def _trickle() -> Iterator[bytes]:
 
 
 calls: list[str] = []
+HUGE = b"[" + b"0," * provider_http.MAX_RESPONSE_BYTES + b"0]"
+INFLATING = gzip.compress(HUGE)
+
+
+def _endless() -> Iterator[bytes]:
+    while True:
+        yield b" " * 65536
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +111,10 @@ def test_an_answer_in_time_is_read_whole(base_url: str) -> None:
     with provider_http.deadline(2):
         response = provider_http.send("GET", f"{base_url}/fast")
     assert response.json() == {"ok": True}
+
+
+@pytest.mark.parametrize("path", ["/huge", "/endless", "/inflating"])
+def test_a_body_past_the_size_cap_is_not_read_and_counts_as_no_answer(base_url: str, path: str) -> None:
+    with pytest.raises(provider_http.ProviderUnavailable) as raised:
+        provider_http.send("GET", f"{base_url}{path}")
+    assert raised.value.kind == "too_large"

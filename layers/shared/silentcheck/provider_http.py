@@ -20,16 +20,20 @@ if TYPE_CHECKING:
 
 # A call with less time than this left is not made: it could not get an answer and would only bill.
 MIN_CALL_SECONDS = 0.1
+# Far above any answer a provider documents (a check, a token, discovery, a JWKS: a few KB); a body past
+# it is not read further, so a hostile or broken endpoint cannot fill the function's memory.
+MAX_RESPONSE_BYTES = 256 * 1024
 
 _deadline: ContextVar[float | None] = ContextVar("provider_deadline", default=None)
 
 
 class ProviderUnavailable(Exception):
-    """The provider did not answer: timeout or connection failure (never an HTTP status)."""
+    """The provider did not answer usably: timeout, connection failure, or a body past MAX_RESPONSE_BYTES
+    (never an HTTP status)."""
 
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
-        self.kind = kind  # "timeout" | "connection"
+        self.kind = kind  # "timeout" | "connection" | "too_large"
 
 
 @contextmanager
@@ -76,7 +80,8 @@ def _timeout() -> float:
 
 def send(method: str, url: str, **kwargs: Any) -> requests.Response:
     """One provider request within the per-call timeout and the invocation's deadline (connect and read
-    together); network failures and a spent deadline become ProviderUnavailable."""
+    together), its body streamed and capped at MAX_RESPONSE_BYTES; network failures, a spent deadline and
+    an oversized body become ProviderUnavailable."""
     import requests
     from urllib3.util import Timeout
 
@@ -88,9 +93,15 @@ def send(method: str, url: str, **kwargs: Any) -> requests.Response:
         total: Any = Timeout(total=timeout)  # requests passes a urllib3 Timeout through (types say float)
         response = session().request(method, url, timeout=total, stream=True, **kwargs)
         with response:
-            chunks = []
-            for chunk in response.iter_content(16384):
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+                raise ProviderUnavailable("too_large")
+            chunks, size = [], 0
+            for chunk in response.iter_content(16384):  # decoded: a compressed body is capped as it inflates
                 chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise ProviderUnavailable("too_large")
                 if time.monotonic() > until:  # a provider trickling its answer gets no more time
                     raise requests.Timeout()
             response._content = b"".join(chunks)
