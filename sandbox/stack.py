@@ -307,6 +307,9 @@ def start_stack(time_scale: float = 1.0, truid_slow_seconds: float = 10.0, log_l
     phone_proxy = start_phone_proxy(network.base_url)
     services = {network.base_url: "mobile network", truid.base_url: "tru.ID", camara.base_url: "CAMARA aggregator",
                 infobip.base_url: "Infobip"}
+    # Not a template variable: the sandbox says it is one, so its plain-http simulators on loopback are
+    # accepted as provider URLs (a deployment refuses them; config.Settings.sandbox_loopback_providers).
+    os.environ["SANDBOX_LOOPBACK_PROVIDERS"] = "true"
     gateway = start_gateway({"TABLE_NAME": TABLE_NAME, "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE_NAME,
                              "SECRET_ID": secret_arn,
                              "CALLBACK_SECRET_ID": callback_secret_arn, "POWERTOOLS_LOG_LEVEL": log_level,

@@ -101,3 +101,6 @@ def doc() -> dict[str, object]:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("POWERTOOLS_DEV", "false")
+    # The tests' providers are the sandbox's simulators on 127.0.0.1 over plain http, as in `make run`;
+    # tests/unit/test_provider_urls.py unsets it to pin what a deployment (which never sets it) does.
+    os.environ.setdefault("SANDBOX_LOOPBACK_PROVIDERS", "true")

@@ -1,5 +1,7 @@
 """Every provider URL, from the secret or from discovery, is https; plain http only to a loopback host
-(the sandbox's simulators). A typo must not send client secrets, tokens and numbers in clear."""
+(the sandbox's simulators), and only when the deployment says it is the sandbox. A typo must not send
+client secrets, tokens and numbers in clear, and a hostile discovery document must not aim a call at
+what listens on the function's loopback (the Lambda Runtime API on 127.0.0.1:9001)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 import pytest
 
 from sandbox.local_aws import services as aws
-from silentcheck import credentials, provider_http
+from silentcheck import config, credentials, provider_http
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers import camara_config, infobip, oauth, truid
 from tests.conftest import TEST_CALLBACK_SECRET, TEST_SECRET
@@ -16,12 +18,41 @@ from tests.conftest import TEST_CALLBACK_SECRET, TEST_SECRET
 PEPPER = "a-pepper-of-at-least-16-characters"
 
 
-@pytest.mark.parametrize("url", [
-    "https://eu.api.tru.id", "https://127.0.0.1:8443/x", "http://127.0.0.1:8080", "http://127.8.9.10/path",
-    "http://[::1]:9000/", "http://localhost:5000", "http://LOCALHOST",
-])
-def test_https_anywhere_and_plain_http_to_loopback_are_secure(url):
-    assert provider_http.is_secure_url(url)
+LOOPBACK_HTTP = ["http://127.0.0.1:8080", "http://127.8.9.10/path", "http://[::1]:9000/", "http://localhost:5000",
+                 "http://LOCALHOST", "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next"]
+
+
+@pytest.fixture
+def deployed(monkeypatch: pytest.MonkeyPatch):
+    """The environment of a deployment: the template never sets SANDBOX_LOOPBACK_PROVIDERS."""
+    for name, value in {"TABLE_NAME": "checks", "CALLBACK_SECRET_ID": "callback-secret"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SANDBOX_LOOPBACK_PROVIDERS", raising=False)
+    config.reset()
+    yield
+    config.reset()
+
+
+@pytest.mark.parametrize("url", ["https://eu.api.tru.id", "https://127.0.0.1:8443/x", *LOOPBACK_HTTP])
+def test_https_anywhere_and_plain_http_to_loopback_are_secure_in_the_sandbox(url):
+    assert provider_http.is_secure_url(url, loopback_http=True)
+
+
+@pytest.mark.parametrize("url", LOOPBACK_HTTP)
+def test_plain_http_to_loopback_is_refused_by_a_deployment(deployed, url):
+    assert not provider_http.is_secure_url(url)
+
+
+def test_a_deployment_still_accepts_https(deployed):
+    assert provider_http.is_secure_url("https://eu.api.tru.id")
+
+
+def test_a_discovery_document_aiming_the_token_call_at_the_runtime_api_is_refused_by_a_deployment(deployed):
+    metadata = {"authorization_endpoint": "https://op.example/authorize",
+                "token_endpoint": "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next"}
+
+    with pytest.raises(oauth.OidcError, match="metadata_not_https:token_endpoint"):
+        oauth.Metadata.from_mapping(metadata, "https://op.example")
 
 
 @pytest.mark.parametrize("url", [
@@ -30,7 +61,7 @@ def test_https_anywhere_and_plain_http_to_loopback_are_secure(url):
     "http://[::1", "",
 ])
 def test_plain_http_elsewhere_and_anything_else_are_not(url):
-    assert not provider_http.is_secure_url(url)
+    assert not provider_http.is_secure_url(url, loopback_http=True)
 
 
 def _seed(moto_env: aws.MotoServer, **sections: Any) -> None:
@@ -65,10 +96,16 @@ def test_a_plain_http_url_in_the_secret_is_a_configuration_error_naming_the_sett
 
 @pytest.mark.parametrize("key", ["authorization_endpoint", "token_endpoint", "jwks_uri",
                                  "backchannel_authentication_endpoint"])
-def test_a_plain_http_endpoint_in_metadata_is_refused(key):
+def test_a_plain_http_endpoint_in_metadata_is_refused(deployed, key):
     metadata = {"authorization_endpoint": "https://op.example/authorize", "token_endpoint": "https://op.example/token",
                 "jwks_uri": "https://op.example/jwks", "backchannel_authentication_endpoint": "https://op.example/bc",
                 key: "http://op.example/somewhere"}
 
     with pytest.raises(oauth.OidcError, match=f"metadata_not_https:{key}"):
         oauth.Metadata.from_mapping(metadata, "https://op.example")
+
+
+def test_the_template_never_says_a_deployment_is_the_sandbox():
+    from tests.template_tools import TEMPLATE_PATH
+
+    assert "SANDBOX_LOOPBACK_PROVIDERS" not in TEMPLATE_PATH.read_text()

@@ -37,6 +37,10 @@ class Settings(BaseModel, frozen=True):
     attestation_audience: str = Field(default="silentcheck", min_length=1)
     attestation_ttl_seconds: int = Field(default=300, ge=30, le=300)
     cors_allowed_origins: str = ""  # comma-separated web origins allowed to call the API (app mode)
+    # Only the sandbox sets it (its simulators answer on 127.0.0.1 over plain http); a deployment never
+    # does, so no provider URL, from the secret or a discovery document, can aim a call at loopback http
+    # (the Lambda Runtime API listens there).
+    sandbox_loopback_providers: bool = False
 
 
 _ENV = {
@@ -56,6 +60,7 @@ _ENV = {
     "attestation_audience": "ATTESTATION_AUDIENCE",
     "attestation_ttl_seconds": "ATTESTATION_TTL_SECONDS",
     "cors_allowed_origins": "CORS_ALLOWED_ORIGINS",
+    "sandbox_loopback_providers": "SANDBOX_LOOPBACK_PROVIDERS",
 }
 
 

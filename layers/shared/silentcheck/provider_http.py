@@ -122,9 +122,12 @@ def _timed_out(error: Exception) -> bool:
     return isinstance(cause, Urllib3Timeout) or isinstance(getattr(cause, "reason", None), Urllib3Timeout)
 
 
-def is_secure_url(url: str) -> bool:
-    """https, or plain http to a loopback host (127.0.0.0/8, ::1, localhost: the sandbox's simulators).
-    Anything else would carry client secrets, tokens and numbers in clear."""
+def is_secure_url(url: str, loopback_http: bool | None = None) -> bool:
+    """https; plain http only to a loopback host (127.0.0.0/8, ::1, localhost: the sandbox's simulators) and
+    only where `loopback_http` (by default the SANDBOX_LOOPBACK_PROVIDERS setting) allows it. Anything
+    else would carry client secrets, tokens and numbers in clear, or reach what listens on loopback."""
+    if loopback_http is None:
+        loopback_http = settings().sandbox_loopback_providers
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -134,7 +137,7 @@ def is_secure_url(url: str) -> bool:
         return False
     if parts.scheme == "https":
         return True
-    return parts.scheme == "http" and is_loopback_host(host)
+    return loopback_http and parts.scheme == "http" and is_loopback_host(host)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -151,8 +154,8 @@ def secure_url(url: str, setting: str) -> str:
     """`url` when is_secure_url; otherwise ProviderNotConfigured naming the setting, not the URL (which
     may carry credentials)."""
     if not is_secure_url(url):
-        raise ProviderNotConfigured(f"{setting} must be an https URL (plain http only to a loopback host such "
-                                    "as the sandbox's simulators); fix it in the provider secret")
+        raise ProviderNotConfigured(f"{setting} must be an https URL (plain http only to a loopback host, and "
+                                    "only in the sandbox: SANDBOX_LOOPBACK_PROVIDERS); fix it in the provider secret")
     return url
 
 
