@@ -67,6 +67,7 @@ class FakeStore:
         self.lock = threading.Lock()
         self.on_claim_signing: Callable[[str], None] | None = None  # lets a test interleave a rival
         self.on_claim_poll: Callable[[str], object] | None = None  # likewise, once, before the next claim
+        self.on_mark_expired: Callable[[str], object] | None = None  # likewise, once, before the next expiry
 
     def create(self, check: Check) -> None:
         with self.lock:
@@ -118,17 +119,19 @@ class FakeStore:
                                                       completion_code_hash=completion_code_hash)
             return changed
 
-    def finish(self, check_id: str, outcome: Outcome, now: int, keep_state: bool = False,
-               attempts: list[str] | None = None, provider: str | None = None) -> Check:
+    def finish(self, check_id: str, outcome: Outcome, now: int, attempts: list[str] | None = None,
+               provider: str | None = None) -> Check:
         def change(check: Check) -> Check:
             return replace(check, status=outcome.status, reason=outcome.reason, raw_code=outcome.raw_code,
                            completed_at=now, confidential={},
-                           state_hash=check.state_hash if keep_state else None,
                            attempts=tuple(attempts) if attempts else check.attempts,
                            provider=provider or check.provider)
         return self._pending(check_id, now, change)
 
     def mark_expired(self, check_id: str, now: int) -> Check | None:
+        rival, self.on_mark_expired = self.on_mark_expired, None
+        if rival:
+            rival(check_id)
         with self.lock:
             check = self.checks.get(check_id)
             if check is None or check.status is not Status.PENDING or check.expires_at > now:

@@ -230,3 +230,62 @@ def test_a_pending_check_has_no_attestation(world: World):
 
     assert view["status"] == "PENDING" and "attestation" not in view
     assert world.signer.signed == []
+
+
+def test_after_expires_at_a_hidden_verdict_reads_exactly_like_a_real_expiry(world: World):
+    never_opened = _started(world)
+    never_settled = _started(world)
+    _return(world, never_settled, None)
+    settled = []
+    for outcome in VERDICTS:
+        settled.append(_started(world))
+        _return(world, settled[-1], outcome)
+    world.clock.advance(300)
+
+    views = [{k: v for k, v in _poll(world, minted).items() if k != "check_id"}
+             for minted in (never_opened, never_settled, *settled)]
+
+    assert world.store.checks[never_opened.check_id].status is Status.EXPIRED  # recorded by its poll
+    assert views[1:] == [views[0]] * 4
+    assert "completed_at" not in views[0]
+
+
+def test_a_check_really_expired_by_an_earlier_poll_still_shows_no_completed_at_without_the_code(world: World):
+    minted = _started(world)
+    world.clock.advance(300)
+    _poll(world, minted)  # records the expiry
+    world.clock.advance(60)
+
+    view = _poll(world, minted)
+
+    assert world.store.checks[minted.check_id].status is Status.EXPIRED
+    assert set(view) == {"check_id", "status", "reason", "provider"}
+
+
+def test_a_poll_without_the_code_does_not_ask_the_provider_about_a_device_bound_check(world: World):
+    minted = _started(world)
+    world.provider.refresh_result = Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "not_mobile_ip")
+
+    for _ in range(3):
+        _poll(world, minted)
+
+    assert world.provider.refreshed == []
+    assert world.store.checks[minted.check_id].status is Status.PENDING
+
+
+@pytest.mark.parametrize("settle", ["callback", "poll_without_code"])
+def test_a_check_settled_before_the_phone_returns_still_gives_the_phone_its_code_and_the_app_its_reason(
+        world: World, settle: str):
+    minted = _started(world)
+    failure = Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "not_mobile_ip")  # tru.ID v0.2 ERROR, before the return
+    world.provider.refresh_result = failure
+    if settle == "callback":
+        _callback(world, minted, failure)
+    else:
+        _poll(world, minted)
+
+    code = _return(world, minted, None)
+    view = _poll(world, minted, code)
+
+    assert (view["status"], view["reason"]) == ("FAILED", "NOT_ON_MOBILE_DATA")
+    assert _claims(view["attestation"])["reason"] == "NOT_ON_MOBILE_DATA"

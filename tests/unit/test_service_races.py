@@ -65,3 +65,22 @@ def test_a_poll_verdict_that_loses_to_a_callback_leaves_the_pushed_verdict(world
 
     assert world.store.checks[minted.check_id].raw_code == "pushed"
     assert status is Status.VERIFIED
+
+
+def test_a_return_that_finishes_at_the_expiry_second_is_what_both_the_view_and_the_attestation_say(world: World):
+    import json
+
+    from silentcheck import service
+
+    minted = world.started(flow=Binding.DEVICE, ttl=300)
+    code = service.device_return({"state": minted.state}, world.deps).completion_code  # verdict still to come
+    world.clock.advance(300)
+    # The poll read the item PENDING at expires_at; a return that began a second earlier finishes it first.
+    world.store.on_mark_expired = lambda check_id: world.store.finish(check_id, Outcome.verified(),
+                                                                      world.clock.now() - 1)
+
+    view = service.poll(minted.check_id, minted.poll_token, code, "https://api.example.com/v1", world.deps)
+
+    assert view.status is Status.VERIFIED
+    assert view.attestation is not None
+    assert json.loads(view.attestation.split(".", 1)[1].rsplit(".", 1)[0])["status"] == "VERIFIED"

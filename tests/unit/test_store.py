@@ -112,21 +112,22 @@ def test_slowing_down_moves_the_next_poll_and_keeps_the_interval():
     assert (paced.poll_interval, paced.next_poll_at) == (7, NOW + 10)
 
 
-def test_a_check_settled_by_a_callback_keeps_its_state_for_the_device():
+def test_a_check_settled_before_its_device_returns_keeps_its_state_for_the_device():
     _new_check()
-    store.finish("check-1", Outcome.verified("callback:VALID"), NOW + 1, keep_state=True)
+    store.finish("check-1", Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "not_mobile_ip"), NOW + 1)
 
     returned = store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 2, "code-hash")
 
-    assert (returned.status, returned.completion_code_hash) == (Status.VERIFIED, "code-hash")
+    assert (returned.status, returned.completion_code_hash) == (Status.FAILED, "code-hash")
 
 
-def test_a_check_settled_by_the_device_return_keeps_no_state():
+def test_the_state_is_used_once_even_after_the_check_is_settled():
     _new_check()
+    store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 1, "code-hash")
     store.finish("check-1", Outcome.verified("COMPLETED"), NOW + 1)
 
     with pytest.raises(store.TransitionLost):
-        store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 2, "code-hash")
+        store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 2, "other-code-hash")
 
 
 def test_a_state_past_expiry_is_refused():

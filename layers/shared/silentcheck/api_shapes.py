@@ -68,6 +68,13 @@ class CheckView(ApiModel):
             attestation=attestation,
         )
 
+    @classmethod
+    def hidden(cls, check: Check, status: Status) -> CheckView:
+        """The view of a caller who may not see the verdict (binding.hidden_status): the same fields, the
+        same values, whatever the record holds; no `completed_at`, which a real expiry would have."""
+        return cls(check_id=check.check_id, status=status, provider=check.provider,
+                   reason=Reason.DEVICE_TIMEOUT if status is Status.EXPIRED else None)
+
 
 class DeviceReturned(ApiModel):
     check_id: str

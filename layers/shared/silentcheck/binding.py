@@ -86,26 +86,26 @@ def has_device_hop(check: Check) -> bool:
     return check.binding is Binding.DEVICE
 
 
-@dataclass(frozen=True)
-class Revealed:
-    """What one caller may see of a check at one moment."""
+def sees_verdict(check: Check, completion_code: str | None) -> bool:
+    """Whether a holder of the poll token, presenting `completion_code` (if any), may see the check as it
+    stands. Flows without a device hop: always. With one: only with the code the device received. A wrong
+    code is refused whatever the verdict, so the refusal says nothing about it either.
 
-    status: Status
-    complete: bool  # the caller holds everything the verdict requires: it may receive the attestation
-
-
-def reveal(check: Check, now: int, completion_code: str | None) -> Revealed:
-    """What a holder of the poll token sees, given the completion code they present (if any).
-
-    A wrong code is refused whatever the verdict, so the refusal says nothing about it either."""
-    status = check.status_at(now)
+    A caller who may not see it is answered by `hidden_status` alone, and nothing about the check is
+    looked up or asked on their behalf: the answer, and the time it takes, are the same whatever happened."""
     if not has_device_hop(check):
-        return Revealed(status, complete=status.is_final)
-    if completion_code is not None:
-        if not tokens.matches(completion_code, check.completion_code_hash):
-            raise CompletionCodeInvalid(
-                "the completion code does not belong to this check; pass the code the device received "
-                "at the end of the check URL's redirect chain"
-            )
-        return Revealed(status, complete=status.is_final)
-    return Revealed(Status.EXPIRED if check.is_expired_at(now) else Status.PENDING, complete=False)
+        return True
+    if completion_code is None:
+        return False
+    if not tokens.matches(completion_code, check.completion_code_hash):
+        raise CompletionCodeInvalid(
+            "the completion code does not belong to this check; pass the code the device received "
+            "at the end of the check URL's redirect chain"
+        )
+    return True
+
+
+def hidden_status(check: Check, now: int) -> Status:
+    """What a caller without the completion code sees of a device-bound check: PENDING until `expires_at`,
+    then EXPIRED, read from `expires_at` alone (never from the status, the verdict or when it came)."""
+    return Status.EXPIRED if check.is_expired_at(now) else Status.PENDING

@@ -166,11 +166,16 @@ def poll(check_id: str, poll_token: str | None, completion_code: str | None, iss
     deps = deps or Deps.real()
     check = binding.authorize_poll(deps.store.get(check_id) if binding.is_check_id(check_id) else None, poll_token)
     now = deps.clock.now()
+    if not binding.sees_verdict(check, completion_code):
+        status = binding.hidden_status(check, now)
+        if status is Status.EXPIRED:  # a conditional write whatever the record holds: one request either way
+            deps.store.mark_expired(check.check_id, now)
+        return CheckView.hidden(check, status)  # no provider is asked: its answer would be hidden anyway
     if check.status is Status.PENDING:
         check = _advance(check, now, deps)
-    revealed = binding.reveal(check, now, completion_code)
-    signed = signing.attestation_of(check, issuer, deps) if revealed.complete else None
-    return CheckView.of(check, revealed.status, signed)
+    # The view and the attestation are built from this one read of the item (the final one once it is).
+    signed = signing.attestation_of(check, issuer, deps) if check.status.is_final else None
+    return CheckView.of(check, check.status_at(now), signed)
 
 
 def device_return(query: Mapping[str, str], deps: Deps | None = None) -> DeviceReturned:
@@ -232,7 +237,7 @@ def provider_callback(provider: str, capability: str, request: CallbackRequest, 
     if outcome is None:
         return
     try:
-        finished = deps.store.finish(check_id, outcome, deps.clock.now(), keep_state=True)
+        finished = deps.store.finish(check_id, outcome, deps.clock.now())
     except store.TransitionLost:
         return  # a duplicate, or the device return, settled it first: theirs stands
     logger.info("callback settled the check", check_id=check_id, status=finished.status, raw_code=outcome.raw_code)
@@ -242,7 +247,8 @@ def _advance(check: Check, now: int, deps: Deps) -> Check:
     """Bring a PENDING check up to date: expire it, or ask the provider for a verdict. Flows that pace
     their polls (CIBA) ask only when due, and only the one poll that claims the slot asks."""
     if check.is_expired_at(now):
-        return deps.store.mark_expired(check.check_id, now) or check
+        # Lost: a return or callback finished it just before expires_at; that final item is the answer.
+        return deps.store.mark_expired(check.check_id, now) or deps.store.get(check.check_id) or check
     if check.next_poll_at is not None:
         if not check.poll_due_at(now):
             return check

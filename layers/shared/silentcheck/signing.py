@@ -20,12 +20,12 @@ def attestation_of(check: Check, issuer: str, deps: Deps) -> str | None:
         return check.attestation
     now = deps.clock.now()
     try:
-        claimed = deps.store.claim_signing(check.check_id, now, stale_before=now - SIGNING_LEASE_SECONDS)
+        deps.store.claim_signing(check.check_id, now, stale_before=now - SIGNING_LEASE_SECONDS)
     except store.TransitionLost as lost:
         return _signed_by_another(check.check_id, lost.current, deps)
     config = settings()
-    try:
-        jws = deps.signer.sign(attestation.claims(claimed, issuer, config.attestation_audience, now,
+    try:  # from `check`, the read the caller's view is built from; the claim only says who signs
+        jws = deps.signer.sign(attestation.claims(check, issuer, config.attestation_audience, now,
                                                   config.attestation_ttl_seconds))
     except Exception as error:
         logger.error("attestation not signed; the next read tries again", check_id=check.check_id,

@@ -214,17 +214,17 @@ def consume_state(check_id: str, state_hash: str, now: int, completion_code_hash
                    {":state": {"S": state_hash}, ":now": {"N": str(now)}, ":code": {"S": completion_code_hash}})
 
 
-def finish(check_id: str, outcome: Outcome, now: int, keep_state: bool = False,
-           attempts: list[str] | None = None, provider: str | None = None) -> Check:
+def finish(check_id: str, outcome: Outcome, now: int, attempts: list[str] | None = None,
+           provider: str | None = None) -> Check:
     """PENDING -> a final status. Raises TransitionLost if the check is final or expired already.
-    `keep_state`: a callback settled the check and its device may still come back for its code."""
+    The return state is kept, whoever finishes: the device may still come back for its completion code
+    (consume_state uses it once, and only before expires_at)."""
     values: dict[str, Any] = {
         ":status": {"S": outcome.status.value},
         ":completed": {"N": str(now)},
         ":purge": {"N": str(now + settings().retention_seconds)},
     }
     sets = ["#status = :status", "completed_at = :completed", "purge_at = :purge"]
-    removes = ["sealed"] if keep_state else ["state_hash", "sealed"]
     for name, value in (("reason", outcome.reason), ("raw_code", outcome.raw_code)):
         if value is not None:
             values[f":{name}"] = {"S": str(value)}
@@ -235,7 +235,7 @@ def finish(check_id: str, outcome: Outcome, now: int, keep_state: bool = False,
     if provider:
         values[":provider"] = {"S": provider}
         sets.append("provider = :provider")
-    update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
+    update = f"SET {', '.join(sets)} REMOVE sealed"
     finished = _update_pending(check_id, now, update, **values)
     observability.finished(finished)  # only the transition that won gets here: each check counts once
     return finished
