@@ -68,15 +68,31 @@ def test_phone_on_wifi_is_told_by_the_check_url_at_once(app: App):
     assert opened.status == 412  # the app learns it on the phone: switch to mobile data, or another method
 
 
-def test_a_wifi_failure_after_the_device_hop_is_recorded_but_hidden_from_a_poll_without_a_code(app: App):
+def test_a_wifi_failure_after_the_device_hop_is_hidden_from_a_poll_without_a_code_which_asks_truid_nothing(
+        app: App):
+    app.truid_callback_fault("never", count=5)  # a callback makes its own read of the check
     check = app.started("+447400900002")
     app.phone("+447400900002", bearer="wifi").open(check["check_url"])
+    asked_before = len(app.truid_requests())
 
     view = app.poll(check).json()
 
     assert view["status"] == "PENDING"  # no device came back with a completion code to show it to
-    item = app.item(check["check_id"])
-    assert (item["status"]["S"], item["reason"]["S"]) == ("FAILED", "NOT_ON_MOBILE_DATA")
+    assert len(app.truid_requests()) == asked_before  # its answer would be hidden: no timing to read either
+
+
+def test_an_error_polled_before_the_phone_returns_still_gives_the_phone_its_code_and_the_app_its_reason(
+        app: App):
+    app.truid_callback_fault("never", count=5)  # the poll path alone: a callback would keep the state anyway
+    check = app.started("+447400900099")
+    back_to_us = app.return_url(check, "+447400900099")  # the chain ran; tru.ID holds the check in ERROR
+
+    polled = app.poll(check).json()
+    returned = app.phone("+447400900099").open(back_to_us)
+    view = app.poll(check, code=completion_code(returned)).json()
+
+    assert polled["status"] == "PENDING"
+    assert (view["status"], view["reason"]) == ("FAILED", "PROVIDER_ERROR")
 
 
 def test_check_reads_expired_after_expires_at_while_the_item_still_exists(app: App, monkeypatch):
