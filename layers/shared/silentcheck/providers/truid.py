@@ -41,6 +41,13 @@ from silentcheck.providers.truid_results import (
 )
 
 _TOKEN_MARGIN_SECONDS = 60
+# What reading a check may answer while credentials rotate (a token of the old client, revoked or from
+# another project, may get 403 or 404 as well as 401): read the secret again and retry once before the
+# answer can end the check.
+_ROTATION_STATUSES = frozenset({401, 403, 404})
+# tru.ID publishes no poll interval (its CLI polls every 5 s): an app's polls reach tru.ID at most once
+# per this many seconds and a second (checks.next_poll_at); polls in between are answered from the record.
+POLL_INTERVAL_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,8 @@ class TruId:
         # v0.2 ends at our /checks/return (device binding); v0.1 has no return hop.
         binding = Binding.DEVICE if config.version == "v0.2" else Binding.NONE
         return Started(provider_ref=str(check_id), check_url=str(check_url), binding=binding,
-                       provider_version=config.version, ttl_seconds=int(ttl) if isinstance(ttl, int) else None)
+                       provider_version=config.version, ttl_seconds=int(ttl) if isinstance(ttl, int) else None,
+                       poll_interval=POLL_INTERVAL_SECONDS)
 
     def on_return(self, check: Check, query: Mapping[str, str]) -> Outcome:
         if check.provider_version == "v0.1":
@@ -135,7 +143,8 @@ class TruId:
         config = _Config.from_secret()
         version: Version = "v0.1" if check.provider_version == "v0.1" else "v0.2"
         try:
-            body = self._call(config, "GET", f"/phone_check/{version}/checks/{check.provider_ref}").json()
+            body = self._call(config, "GET", f"/phone_check/{version}/checks/{check.provider_ref}",
+                              fresh_on=_ROTATION_STATUSES).json()
         except Failed as failure:
             return None if failure.transient else failure.outcome
         except ValueError:
@@ -201,9 +210,10 @@ class TruId:
 
     # -- HTTP -------------------------------------------------------------------------------------
 
-    def _call(self, config: _Config, method: str, path: str, **kwargs: Any) -> Any:
-        """A product API call with a cached token; a 401 (from the API or the token endpoint) makes one more
-        try with the secret read afresh and a new token, then the failure stands."""
+    def _call(self, config: _Config, method: str, path: str, fresh_on: frozenset[int] = frozenset({401}),
+              **kwargs: Any) -> Any:
+        """A product API call with a cached token; a 401 from the token endpoint, or a status in `fresh_on`
+        from the API, makes one more try with the secret read afresh and a new token, then the failure stands."""
         extra_headers = kwargs.pop("headers", {})
         for fresh in (False, True):
             if fresh:  # a 401: the credentials may have been rotated; read the secret again, once
@@ -220,7 +230,7 @@ class TruId:
                 response = provider_http.send(method, config.base_url + path, headers=headers, **kwargs)
             except provider_http.ProviderUnavailable as unavailable:
                 raise Failed(Outcome.failed(Reason.PROVIDER_ERROR, unavailable.kind), transient=True) from None
-            if response.status_code == 401 and not fresh:
+            if response.status_code in fresh_on and not fresh:
                 continue
             if response.status_code >= 400:
                 raise http_failure(response)
