@@ -99,6 +99,11 @@ class FakeStore:
                            provider=provider or check.provider, attempts=tuple(attempts or ()))
         return self._pending(check_id, now, change)
 
+    def record_offer(self, check_id: str, now: int, provider: str, state_hash: str,
+                     capability_hash: str | None) -> Check:
+        return self._pending(check_id, now, lambda c: replace(c, provider=provider, state_hash=state_hash,
+                                                              capability_hash=capability_hash))
+
     def claim_poll(self, check_id: str, now: int, due_at: int, next_at: int) -> Check:
         rival, self.on_claim_poll = self.on_claim_poll, None
         if rival:

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from silentcheck import config, service
+from silentcheck import config, service, tokens
 from silentcheck.api_shapes import CheckCreated, StartRequest
 from silentcheck.checks import Binding, Outcome, Reason, Status
-from silentcheck.errors import ProviderNotConfigured, RateLimited
-from silentcheck.providers.base import DeviceNetwork
+from silentcheck.errors import CheckNotFound, InvalidReturn, ProviderNotConfigured, RateLimited
+from silentcheck.providers.base import CallbackRequest, DeviceNetwork, StartContext
 from tests.fakes import (
     FakeCoreProvider,
     FakeCoverageProvider,
@@ -198,3 +198,52 @@ def test_the_coverage_lookup_leaves_out_the_providers_that_do_not_serve_the_netw
 
     assert created.provider == "infobip"
     assert asked(covered) == ["infobip"]
+
+
+def _capability(ctx: StartContext) -> str:
+    assert ctx.callback_url is not None
+    return ctx.callback_url.rpartition("/")[2]
+
+
+def _truid_refuses_and_infobip_accepts(world: World) -> tuple[StartContext, StartContext, CheckCreated]:
+    world.provider.refusal = REFUSED
+    adapter(world, "camara").refusal = REFUSED
+    created = start(world)
+    assert created.provider == "infobip"
+    return world.provider.started[0], adapter(world, "infobip").started[0], created
+
+
+def test_each_provider_offered_gets_its_own_state_and_capability(world: World):
+    refused, accepted, _ = _truid_refuses_and_infobip_accepts(world)
+    camara = adapter(world, "camara").started[0]
+
+    assert len({refused.state, camara.state, accepted.state}) == 3
+    assert _capability(refused) != _capability(accepted)
+    assert accepted.return_url.endswith(f"state={accepted.state}")
+
+
+def test_only_the_accepting_providers_state_and_capability_are_stored(world: World):
+    _, accepted, created = _truid_refuses_and_infobip_accepts(world)
+
+    stored = world.store.checks[created.check_id]
+    assert (stored.state_hash, stored.capability_hash) == (tokens.digest(accepted.state),
+                                                           tokens.digest(_capability(accepted)))
+
+
+@pytest.mark.parametrize("path_provider", ["truid", "infobip"])
+def test_a_refusing_providers_capability_cannot_act_on_the_check(world: World, path_provider: str):
+    refused, _, created = _truid_refuses_and_infobip_accepts(world)
+    adapter(world, "infobip").callback_outcome = Outcome.verified()  # what a forged callback would say
+
+    with pytest.raises(CheckNotFound):
+        service.provider_callback(path_provider, _capability(refused),
+                                  CallbackRequest("POST", f"/{path_provider}/x", {}, {}, b"{}"), world.deps)
+    assert world.store.checks[created.check_id].status is Status.PENDING
+
+
+def test_a_refusing_providers_state_cannot_end_the_device_chain(world: World):
+    refused, accepted, created = _truid_refuses_and_infobip_accepts(world)
+
+    with pytest.raises(InvalidReturn):
+        service.device_return({"state": refused.state}, world.deps)
+    assert service.device_return({"state": accepted.state}, world.deps).check_id == created.check_id

@@ -199,3 +199,15 @@ def test_releasing_the_claim_of_an_unknown_check_creates_nothing():
     store.release_signing("never-created")
 
     assert store.get("never-created") is None
+
+
+def test_an_offer_to_the_next_provider_replaces_the_refused_providers_state_and_capability():
+    _new_check()
+
+    offered = store.record_offer("check-1", NOW + 1, "infobip", tokens.digest("check-1.next"),
+                                 tokens.digest("check-1.capability"))
+
+    assert (offered.provider, offered.capability_hash) == ("infobip", tokens.digest("check-1.capability"))
+    with pytest.raises(store.TransitionLost):
+        store.consume_state("check-1", tokens.digest("check-1.state"), NOW + 2, "code-hash")
+    assert store.consume_state("check-1", tokens.digest("check-1.next"), NOW + 2, "code-hash").check_id == "check-1"

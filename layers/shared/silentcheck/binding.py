@@ -10,7 +10,7 @@ Pure apart from the random values it mints: no I/O, no clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from silentcheck import tokens
 from silentcheck.checks import Binding, Check, Status
@@ -23,18 +23,26 @@ MAX_ID_LENGTH = 64
 
 @dataclass(frozen=True)
 class Minted:
-    """The secrets of a new check. Only their digests are stored; the values go to their one holder."""
+    """The secrets of a new check and of the provider offer under way. Only their digests are stored; the
+    values go to their one holder."""
 
     check_id: str
     poll_token: str  # to whoever started the check
-    state: str  # inside check_url's return hop: to the device
-    capability: str  # inside the provider's callback URL: to the provider
+    state: str  # inside check_url's return hop: to the device (through the provider offered)
+    capability: str  # inside the provider's callback URL: to the provider offered
 
     @classmethod
     def new(cls) -> Minted:
         check_id = tokens.new_token()
         return cls(check_id, tokens.new_token(), f"{check_id}.{tokens.new_token()}",
                    f"{check_id}.{tokens.new_token()}")
+
+    def for_another_offer(self) -> Minted:
+        """The same check and poll token with a fresh state and capability, for the next provider a fallback
+        offers the check to: a provider that refused or timed out keeps only its own, which the record no
+        longer holds, so nothing it was given can act on the check."""
+        return replace(self, state=f"{self.check_id}.{tokens.new_token()}",
+                       capability=f"{self.check_id}.{tokens.new_token()}")
 
     @property
     def poll_token_hash(self) -> str:

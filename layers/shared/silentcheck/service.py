@@ -1,14 +1,13 @@
-"""Use cases: start, poll, device_return, provider_callback. Knows no provider's wire format."""
+"""Use cases: start, poll, device_return, provider_callback. Knows no provider's wire format. A start's
+offers to providers in turn live in offers.py."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
-from urllib.parse import urlencode
 
-from silentcheck import binding, breakers, config, credentials, limits, observability, phone, routing, signing, store
-from silentcheck.api_shapes import CheckCreated, CheckView, DeviceReturned, StartRequest, iso
+from silentcheck import binding, config, credentials, limits, observability, offers, phone, routing, signing, store
+from silentcheck.api_shapes import CheckCreated, CheckView, DeviceReturned, StartRequest
 from silentcheck.checks import Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.deps import Deps
 from silentcheck.errors import (
@@ -27,12 +26,8 @@ from silentcheck.providers.base import (
     CoverageLookup,
     DeviceNetwork,
     PollAgain,
-    Provider,
-    ProviderRefused,
     PushesResults,
     StartContext,
-    Started,
-    TakesOperatorToken,
 )
 
 RETURN_PATH = "/checks/return"
@@ -66,47 +61,15 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
     if table.coverage_precheck and source_ip and not operator_token:
         device = _device_network(source_ip, deps)
         if device is not None and not device.mobile:  # reported before any check is billed
-            failed = _finish(check, Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "coverage:412"), deps)
-            return _created(failed, minted.poll_token, None)
+            failed = offers.settle(check, Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "coverage:412"), deps)
+            return offers.created(failed, minted.poll_token, None)
         if device is not None:
             candidates = routing.serving(table, candidates, device)
 
     redirect_uri = f"{api_base_url.rstrip('/')}{RETURN_PATH}"
-    context = StartContext(check.check_id, number.e164, f"{redirect_uri}?{urlencode({'state': minted.state})}",
-                           source_ip, state=minted.state, redirect_uri=redirect_uri, operator_token=operator_token)
-    return _offer_in_turn(check, candidates, table.circuit_breaker, context, minted, deps)
-
-
-def _offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: config.CircuitBreaker,
-                   context: StartContext, minted: binding.Minted, deps: Deps) -> CheckCreated:
-    """Offer the check to each candidate routing.Fallback names until one starts it; count outages
-    against the providers' breakers; record who started it, or the last refusal and every attempt."""
-    log = {"check_id": check.check_id, "number": phone.mask(context.phone_number)}
-    breaker_states = deps.counters.breaker_states(candidates)
-    fallback = routing.Fallback(candidates, frozenset(
-        name for name in candidates if routing.breaker_is_open(breaker_states.get(name), deps.clock.now())))
-    while (name := fallback.next()) is not None:
-        adapter = deps.providers.get(name)
-        try:
-            started = _offer(adapter, name, context, minted)
-        except ProviderRefused as refused:
-            outcome = refused.outcome
-        except ProviderNotConfigured as error:
-            logger.error("provider is not configured", extra={**log, "provider": name, "detail": error.detail})
-            outcome = Outcome.failed(Reason.PROVIDER_REJECTED, "not_configured")
-        except Exception:
-            _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps, fallback.attempts)
-            raise
-        else:
-            breakers.record_success(deps.counters, name, breaker_states.get(name))
-            return _started(check, name, started, fallback.attempts, minted.poll_token, log, deps)
-        logger.info("provider refused the check", extra={**log, "provider": name, "raw_code": outcome.raw_code})
-        if outcome.reason is Reason.PROVIDER_ERROR:
-            breakers.record_failure(deps.counters, name, deps.clock.now(), breaker)
-        if fallback.refused(name, outcome):
-            observability.count(Metric.PROVIDER_FALLBACKS, provider=name, reason=outcome.reason or outcome.status)
-    failed = _finish(check, fallback.outcome, deps, fallback.attempts, provider=fallback.last_tried)
-    return _created(failed, minted.poll_token, None)
+    context = StartContext(check.check_id, number.e164, redirect_uri, source_ip, redirect_uri=redirect_uri,
+                           operator_token=operator_token)  # each offer adds its own state (_offer)
+    return offers.offer_in_turn(check, candidates, table.circuit_breaker, context, minted, deps)
 
 
 def _new_check(minted: binding.Minted, provider: str, number: phone.PhoneNumber, now: int) -> Check:
@@ -119,7 +82,7 @@ def _new_check(minted: binding.Minted, provider: str, number: phone.PhoneNumber,
         poll_token_hash=minted.poll_token_hash,
         number_key=phone.number_key(credentials.pepper(), number.e164),
         state_hash=minted.state_hash,
-        capability_hash=minted.capability_hash if config.settings().callback_url else None,
+        capability_hash=offers.capability_hash(minted),
         subject=number.e164,  # sealed at rest, until the result's attestation is signed
     )
 
@@ -131,32 +94,6 @@ def _device_network(ip: str, deps: Deps) -> DeviceNetwork | None:
         return lookup.device_network(ip) if isinstance(lookup, CoverageLookup) else None
     except ProviderNotConfigured:
         return None
-
-
-def _offer(adapter: Provider, name: str, context: StartContext, minted: binding.Minted) -> Started:
-    """Ask one provider to start the check: with the operator token when there is one, with a callback
-    URL carrying the check's capability when the provider pushes results and the deployment has one."""
-    callback_base = config.settings().callback_url
-    if callback_base and isinstance(adapter, PushesResults):
-        context = replace(context, callback_url=f"{str(callback_base).rstrip('/')}/{name}/{minted.capability}")
-    if context.operator_token and isinstance(adapter, TakesOperatorToken):
-        return observability.provider_call(name, "start", adapter.start_with_operator_token, context)
-    return observability.provider_call(name, "start", adapter.start, context)
-
-
-def _started(check: Check, provider: str, started: Started, attempts: list[str], poll_token: str,
-             log: dict[str, str], deps: Deps) -> CheckCreated:
-    expires_at = check.expires_at
-    if started.ttl_seconds:
-        expires_at = min(expires_at, check.created_at + started.ttl_seconds)
-    recorded = deps.store.record_started(check.check_id, deps.clock.now(), started.provider_ref,
-                                         started.provider_version, started.binding, expires_at, started.attributes,
-                                         confidential=started.confidential, poll_interval=started.poll_interval,
-                                         provider=provider, attempts=attempts)
-    observability.count(Metric.CHECKS_STARTED, provider=provider, flow=started.binding)
-    logger.info("check started", extra={**log, "provider": provider, "version": started.provider_version,
-                                        "attempts": attempts})
-    return _created(recorded, poll_token, started.check_url)
 
 
 def poll(check_id: str, poll_token: str | None, completion_code: str | None, issuer: str,
@@ -197,7 +134,7 @@ def device_return(query: Mapping[str, str], deps: Deps | None = None) -> DeviceR
             outcome = observability.provider_call(check.provider, "return",
                                                   deps.providers.get(check.provider).on_return, check, query)
         except Exception:
-            _finish(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps)  # the state is spent
+            offers.settle(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps)  # the state is spent
             raise
         if outcome is not None:
             try:
@@ -268,25 +205,4 @@ def _advance(check: Check, now: int, deps: Deps) -> Check:
             except store.TransitionLost as lost:
                 return lost.current or check
         return check
-    return _finish(check, result, deps)
-
-
-def _finish(check: Check, outcome: Outcome, deps: Deps, attempts: list[str] | None = None,
-            provider: str | None = None) -> Check:
-    try:
-        return deps.store.finish(check.check_id, outcome, deps.clock.now(), attempts=attempts, provider=provider)
-    except store.TransitionLost as lost:
-        return lost.current or check  # someone else settled it first; theirs stands
-
-
-def _created(check: Check, poll_token: str, check_url: str | None) -> CheckCreated:
-    return CheckCreated(
-        check_id=check.check_id,
-        check_url=check_url,
-        poll_token=poll_token,
-        provider=check.provider,
-        status=check.status,
-        reason=check.reason,
-        binding=check.binding,
-        expires_at=iso(check.expires_at),
-    )
+    return offers.settle(check, result, deps)

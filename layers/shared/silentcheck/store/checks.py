@@ -193,6 +193,16 @@ def record_started(check_id: str, now: int, provider_ref: str | None, provider_v
     return _update_pending(check_id, now, f"SET {', '.join(sets)}", **values)
 
 
+def record_offer(check_id: str, now: int, provider: str, state_hash: str, capability_hash: str | None) -> Check:
+    """A fallback offers the check to `provider`: its state and capability replace the refused provider's."""
+    values: dict[str, Any] = {":provider": {"S": provider}, ":state": {"S": state_hash}}
+    sets = "provider = :provider, state_hash = :state"
+    if capability_hash:  # none is stored where no callback URL is deployed
+        values[":capability"] = {"S": capability_hash}
+        sets += ", capability_hash = :capability"
+    return _update_pending(check_id, now, f"SET {sets}", **values)
+
+
 def claim_poll(check_id: str, now: int, due_at: int, next_at: int) -> Check:
     """Take the provider poll that fell due at `due_at`: of concurrent polls, exactly one asks."""
     values: dict[str, Any] = {":next": {"N": str(next_at)}, ":due": {"N": str(due_at)}}
