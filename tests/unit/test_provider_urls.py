@@ -106,6 +106,6 @@ def test_a_plain_http_endpoint_in_metadata_is_refused(deployed, key):
 
 
 def test_the_template_never_says_a_deployment_is_the_sandbox():
-    from tests.template_tools import TEMPLATE_PATH
+    from sandbox.local_aws.template import TEMPLATE_PATH
 
     assert "SANDBOX_LOOPBACK_PROVIDERS" not in TEMPLATE_PATH.read_text()

@@ -233,7 +233,9 @@ def test_only_the_accepting_providers_state_and_capability_are_stored(world: Wor
 @pytest.mark.parametrize("path_provider", ["truid", "infobip"])
 def test_a_refusing_providers_capability_cannot_act_on_the_check(world: World, path_provider: str):
     refused, _, created = _truid_refuses_and_infobip_accepts(world)
-    adapter(world, "infobip").callback_outcome = Outcome.verified()  # what a forged callback would say
+    infobip = adapter(world, "infobip")
+    assert isinstance(infobip, FakeProvider)
+    infobip.callback_outcome = Outcome.verified()  # what a forged callback would say
 
     with pytest.raises(CheckNotFound):
         service.provider_callback(path_provider, _capability(refused),
