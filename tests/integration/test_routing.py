@@ -66,6 +66,22 @@ def test_a_503_from_the_first_provider_falls_back_to_the_second_within_the_reque
     assert attempts(app, check["check_id"]) == ["truid:PROVIDER_ERROR:503:service_unavailable"]
 
 
+def test_a_provider_that_refused_cannot_forge_the_callback_of_the_one_that_accepted(app: App):
+    app.truid_fault(method="POST", path_regex="/checks$", status=503)
+    check = app.started(UK)
+    (refused_create,) = [r for r in app.truid_requests() if r["method"] == "POST" and r["path"].endswith("/checks")]
+    truid_capability = json.loads(refused_create["body"])["callback_url"].rpartition("/")[2]
+    (infobip_check,) = requests.get(f"{app.stack.infobip.base_url}/_sandbox/checks", timeout=5).json()[-1:]
+
+    # tru.ID holds its own capability; Infobip's token is in check_url, which the app and the phone see.
+    forged = requests.post(f"{app.stack.gateway.callback_url.rstrip('/')}/infobip/{truid_capability}",
+                           json={"token": infobip_check["token"], "result": "VALID"}, timeout=10)
+
+    assert check["provider"] == "infobip"
+    assert forged.status_code == 404
+    assert app.item(check["check_id"])["status"]["S"] == "PENDING"
+
+
 def test_carrier_unsupported_falls_back(app: App):
     app.stack.configure_routing({"default": ["truid", "camara"]})
 

@@ -24,17 +24,19 @@ from silentcheck.providers.base import (
 
 
 def offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: config.CircuitBreaker,
-                   context: StartContext, minted: binding.Minted, deps: Deps) -> CheckCreated:
+                  context: StartContext, minted: binding.Minted, deps: Deps) -> CheckCreated:
     """Offer the check to each candidate routing.Fallback names until one starts it; count outages
     against the providers' breakers; record who started it, or the last refusal and every attempt."""
     log = {"check_id": check.check_id, "number": phone.mask(context.phone_number)}
     breaker_states = deps.counters.breaker_states(candidates)
     fallback = routing.Fallback(candidates, frozenset(
         name for name in candidates if routing.breaker_is_open(breaker_states.get(name), deps.clock.now())))
-    offered = minted
+    offered: binding.Minted | None = None
     while (name := fallback.next()) is not None:
         adapter = deps.providers.get(name)
-        if fallback.attempts:  # the record holds the refused provider's secrets: replace them before offering
+        if offered is None:
+            offered = minted  # the record was created with the first offer's secrets
+        else:  # it holds the refused provider's secrets: replace them before the next provider sees its own
             offered = offered.for_another_offer()
             deps.store.record_offer(check.check_id, deps.clock.now(), name, offered.state_hash,
                                     capability_hash(offered))
@@ -95,7 +97,8 @@ def capability_hash(minted: binding.Minted) -> str | None:
 
 
 def settle(check: Check, outcome: Outcome, deps: Deps, attempts: list[str] | None = None,
-            provider: str | None = None) -> Check:
+           provider: str | None = None) -> Check:
+    """Record a final outcome, unless another request settled the check first: then theirs stands."""
     try:
         return deps.store.finish(check.check_id, outcome, deps.clock.now(), attempts=attempts, provider=provider)
     except store.TransitionLost as lost:
