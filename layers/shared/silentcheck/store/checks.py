@@ -217,8 +217,8 @@ def pace_polls(check_id: str, now: int, interval: int) -> Check:
 
 def consume_state(check_id: str, state_hash: str, now: int, completion_code_hash: str) -> Check:
     """Use a device-return state exactly once (concurrent returns: one wins, the rest lose) and attach
-    the completion code handed to that device. The check may be final already when a provider's
-    callback settled it first (its state is kept for the device's return)."""
+    the completion code handed to that device. The check may be final already when something settled it
+    first (finish keeps the state for the device's return)."""
     return _update(check_id, "SET completion_code_hash = :code REMOVE state_hash",
                    "state_hash = :state AND expires_at > :now",
                    {":state": {"S": state_hash}, ":now": {"N": str(now)}, ":code": {"S": completion_code_hash}})
