@@ -43,9 +43,9 @@ def _body(error: SilentCheckError) -> dict[str, object]:
 def test_a_provider_configuration_error_reaches_the_caller_as_a_generic_500(logged: io.StringIO):
     body = _body(ProviderNotConfigured(SPECIFIC))
 
+    assert "op.example" not in json.dumps(body) and "client_secret" not in json.dumps(body)
     assert (body["status"], body["code"]) == (500, "PROVIDER_NOT_CONFIGURED")
     assert body["detail"] == SilentCheckError.public_detail
-    assert "op.example" not in json.dumps(body) and "client_secret" not in json.dumps(body)
 
 
 def test_the_specific_detail_of_a_5xx_is_logged(logged: io.StringIO):
