@@ -296,6 +296,10 @@ def start_stack(time_scale: float = 1.0, truid_slow_seconds: float = 10.0, log_l
         network_url=network.base_url, api_keys=frozenset({INFOBIP_API_KEY}), slow_seconds=truid_slow_seconds,
         callback_retry_seconds=CALLBACK_RETRY_DELAYS[0]))
     infobip = serve(infobip_sim.make_app(smv))
+    # Onboarding: each provider registers with the operator the one URL its hop may send devices back to.
+    for provider, resume_path in ((truid, truid_sim.RESUME_PATH), (camara, camara_sim.RESUME_PATH),
+                                  (infobip, infobip_sim.RESUME_PATH)):
+        network_sim.register_partner(network.base_url, f"{provider.base_url}{resume_path}")
 
     secret_value: dict[str, Any] = {"pepper": random.token_urlsafe(32)}
     callback_secret_value: dict[str, Any] = {}

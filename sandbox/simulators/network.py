@@ -1,9 +1,18 @@
 """The simulated mobile network: it tells phones apart by their loopback source address,
-as an operator's header enrichment does."""
+as an operator's header enrichment does.
+
+The header-enrichment hop (`GET /he/authorize?session=S&return_to=R`) answers the device that made it with a
+redirect to R carrying S and a fresh one-time `continuation`: the operator's answer travels in the redirect the
+device itself receives, as in a real chain, so whoever learnt S before the hop (anyone who read check_url's
+Location) cannot finish the chain. R must be a URL a partner registered (`POST /_admin/partners`), never any
+loopback URL. The partner (a provider) redeems the continuation once, server to server
+(`POST /he/sessions/{S}/redeem {"continuation"}`), and learns the line and the address of the device that
+made the hop."""
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import ipaddress
 import json
 import re
@@ -14,7 +23,7 @@ from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal, get_args
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from sandbox.httpserver import WSGIApp
 
@@ -34,7 +43,7 @@ _SESSION = re.compile(r"[A-Za-z0-9._~-]{1,256}")
 _COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _MAX_BODY_BYTES = 64 * 1024
 _LINE_PATH = re.compile(r"/lines/([^/]+)")
-_SESSION_PATH = re.compile(r"/he/sessions/([^/]+)")
+_REDEEM_PATH = re.compile(r"/he/sessions/([^/]+)/redeem")
 
 
 @dataclass(frozen=True)
@@ -59,11 +68,21 @@ class Line:
 
 @dataclass(frozen=True)
 class HeSession:
-    """What header enrichment saw when a device passed through `/he/authorize`."""
+    """What header enrichment saw when a device passed through `/he/authorize`: the line (None off mobile
+    data), the address the device came from, and the one-time continuation handed to that device."""
 
     session: str
     msisdn: str | None
     network_id: str | None
+    device_ip: str
+    continuation: str
+
+    def answer(self) -> dict[str, Any]:
+        """What the partner learns when it redeems the continuation."""
+        seen: dict[str, Any] = {"session": self.session, "mobile": self.msisdn is not None, "device_ip": self.device_ip}
+        if self.msisdn is not None:
+            seen |= {"msisdn": self.msisdn, "network_id": self.network_id}
+        return seen
 
 
 class NetworkDown(Exception):
@@ -91,6 +110,40 @@ def ask_network(network_url: str, path: str) -> dict[str, Any] | None:
     if not isinstance(body, dict):
         raise NetworkDown("the network answered something other than a JSON object")
     return body
+
+
+def redeem_continuation(network_url: str, session: str, continuation: str) -> dict[str, Any] | None:
+    """Redeem the operator's one-time answer for `session` as a simulated provider does, server to server:
+    what the hop saw (`mobile`, `msisdn`, `network_id`, `device_ip`), or None when the session is unknown, the
+    continuation is not the one the device was handed, or it was redeemed already."""
+    import requests
+
+    try:
+        with requests.Session() as http:
+            http.trust_env = False  # loopback only: never through a proxy from the environment
+            response = http.post(f"{network_url.rstrip('/')}/he/sessions/{quote(session, safe='')}/redeem",
+                                 json={"continuation": continuation}, timeout=NETWORK_TIMEOUT_SECONDS,
+                                 allow_redirects=False)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        body = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise NetworkDown(str(exc)) from None
+    if not isinstance(body, dict):
+        raise NetworkDown("the network answered something other than a JSON object")
+    return body
+
+
+def register_partner(network_url: str, return_to: str) -> None:
+    """Register a provider's return URL with the operator, as onboarding does: the hop redirects only there."""
+    import requests
+
+    with requests.Session() as http:
+        http.trust_env = False
+        response = http.post(f"{network_url.rstrip('/')}/_admin/partners", json={"return_to": return_to},
+                             timeout=NETWORK_TIMEOUT_SECONDS)
+    response.raise_for_status()
 
 
 class SessionAlreadyUsed(Exception):
@@ -132,6 +185,19 @@ class MobileNetwork:
         }
         self._phones: dict[str, PhoneRecord] = {}
         self._sessions: dict[str, HeSession] = {}
+        self._redeemed: set[str] = set()
+        self._partners: set[str] = set()
+
+    def register_partner(self, return_to: str) -> None:
+        """Allow the hop to send devices back to `return_to` (exactly; a provider's resume URL)."""
+        if not is_loopback_url(return_to) or urlsplit(return_to).query or urlsplit(return_to).fragment:
+            raise ValueError("return_to must be an http(s) URL on 127.x.x.x or localhost, without query or fragment")
+        with self._lock:
+            self._partners.add(return_to)
+
+    def is_partner(self, return_to: str) -> bool:
+        with self._lock:
+            return return_to in self._partners
 
     def add_phone(self, sim: str, bearer: Bearer = "cellular", network_id: str = DEFAULT_NETWORK_ID) -> PhoneRecord:
         """Give a phone holding `sim` the next free address of its bearer's range."""
@@ -158,18 +224,27 @@ class MobileNetwork:
         return Line(phone.ip, phone.sim, phone.network_id, operator_name(phone.network_id))
 
     def record_session(self, session: str, ip: str) -> HeSession:
-        """Remember which line (if any) the request for `session` came from; raises SessionAlreadyUsed."""
+        """Remember which line (if any) the request for `session` came from, and mint the continuation only
+        that request's answer carries; raises SessionAlreadyUsed."""
         line = self.line_for_ip(ip)
-        seen = HeSession(session, line.msisdn, line.network_id) if line else HeSession(session, None, None)
+        continuation = secrets.token_urlsafe(24)
+        seen = HeSession(session, line.msisdn if line else None, line.network_id if line else None, ip, continuation)
         with self._lock:
             if session in self._sessions:
                 raise SessionAlreadyUsed(session)
             self._sessions[session] = seen
         return seen
 
-    def session(self, session: str) -> HeSession | None:
+    def redeem(self, session: str, continuation: str) -> HeSession | None:
+        """What the hop of `session` saw, once, for the continuation it handed out; else None."""
         with self._lock:
-            return self._sessions.get(session)
+            seen = self._sessions.get(session)
+            if seen is None or session in self._redeemed:
+                return None
+            if not hmac.compare_digest(seen.continuation.encode(), continuation.encode()):
+                return None
+            self._redeemed.add(session)
+            return seen
 
 
 Response = tuple[int, list[tuple[str, str]], bytes]
@@ -187,7 +262,7 @@ def _not_allowed(method: str) -> Response:
     return _error(405, "method_not_allowed", f"{method} is not allowed here")
 
 
-def _add_phone(network: MobileNetwork, environ: dict[str, Any]) -> Response:
+def _json_object(environ: dict[str, Any], example: str) -> dict[str, Any] | Response:
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -199,7 +274,14 @@ def _add_phone(network: MobileNetwork, environ: dict[str, Any]) -> Response:
     except ValueError:
         return _error(400, "invalid_request", "body must be JSON")
     if not isinstance(body, dict):
-        return _error(400, "invalid_request", 'body must be a JSON object like {"sim": "+447400900002"}')
+        return _error(400, "invalid_request", f"body must be a JSON object like {example}")
+    return body
+
+
+def _add_phone(network: MobileNetwork, environ: dict[str, Any]) -> Response:
+    body = _json_object(environ, '{"sim": "+447400900002"}')
+    if not isinstance(body, dict):
+        return body
     try:
         phone = network.add_phone(
             body.get("sim", ""), body.get("bearer", "cellular"), body.get("network_id", DEFAULT_NETWORK_ID)
@@ -207,6 +289,18 @@ def _add_phone(network: MobileNetwork, environ: dict[str, Any]) -> Response:
     except ValueError as exc:
         return _error(400, "invalid_request", str(exc))
     return _json(201, asdict(phone))
+
+
+def _add_partner(network: MobileNetwork, environ: dict[str, Any]) -> Response:
+    body = _json_object(environ, '{"return_to": "http://127.0.0.1:8123/_mno/return"}')
+    if not isinstance(body, dict):
+        return body
+    return_to = body.get("return_to")
+    try:
+        network.register_partner(return_to if isinstance(return_to, str) else "")
+    except ValueError as exc:
+        return _error(400, "invalid_request", str(exc))
+    return _json(201, {"return_to": return_to})
 
 
 def _line(network: MobileNetwork, ip: str) -> Response:
@@ -231,10 +325,11 @@ def _mno_cookie(environ: dict[str, Any]) -> str:
     return secrets.token_urlsafe(16)
 
 
-def _with_session(return_to: str, session: str) -> str:
+def _with_answer(return_to: str, seen: HeSession) -> str:
     parts = urlsplit(return_to)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "session"]
-    return urlunsplit(parts._replace(query=urlencode([*query, ("session", session)])))
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("session", "continuation")]
+    answer = [("session", seen.session), ("continuation", seen.continuation)]
+    return urlunsplit(parts._replace(query=urlencode([*query, *answer])))
 
 
 def _authorize(network: MobileNetwork, environ: dict[str, Any]) -> Response:
@@ -243,28 +338,30 @@ def _authorize(network: MobileNetwork, environ: dict[str, Any]) -> Response:
     return_to = params.get("return_to", [""])[-1]
     if not _SESSION.fullmatch(session):
         return _error(400, "invalid_request", "session must be 1-256 URL-safe characters")
-    if not is_loopback_url(return_to):
-        return _error(400, "invalid_request", "return_to must be an http(s) URL on 127.x.x.x or localhost")
+    if not network.is_partner(return_to):
+        return _error(400, "invalid_request", "return_to must be the return URL a partner registered with the operator")
     try:
-        network.record_session(session, environ.get("REMOTE_ADDR", ""))
+        seen = network.record_session(session, environ.get("REMOTE_ADDR", ""))
     except SessionAlreadyUsed:
         return _error(409, "session_already_used", "this session has already been through header enrichment")
     cookie = f"{COOKIE_NAME}={_mno_cookie(environ)}; Path=/; HttpOnly; SameSite=Lax"
     headers = [
-        ("Location", _with_session(return_to, session)),
+        ("Location", _with_answer(return_to, seen)),
         ("Set-Cookie", cookie),
         ("Cache-Control", "no-store"),
     ]
     return 302, headers, b""
 
 
-def _session(network: MobileNetwork, session: str) -> Response:
-    seen = network.session(session)
+def _redeem(network: MobileNetwork, session: str, environ: dict[str, Any]) -> Response:
+    body = _json_object(environ, '{"continuation": "…"}')
+    if not isinstance(body, dict):
+        return body
+    continuation = body.get("continuation")
+    seen = network.redeem(session, continuation) if isinstance(continuation, str) and continuation else None
     if seen is None:
-        return _error(404, "not_found", "unknown session")
-    if seen.msisdn is None:
-        return _json(200, {"session": seen.session, "mobile": False})
-    return _json(200, {**asdict(seen), "mobile": True})
+        return _error(404, "not_found", "unknown session, wrong continuation, or redeemed already")
+    return _json(200, seen.answer())
 
 
 def _route(network: MobileNetwork, environ: dict[str, Any]) -> Response:
@@ -272,17 +369,19 @@ def _route(network: MobileNetwork, environ: dict[str, Any]) -> Response:
     path: str = environ.get("PATH_INFO", "")
     if path == "/_admin/phones":
         return _add_phone(network, environ) if method == "POST" else _not_allowed(method)
+    if path == "/_admin/partners":
+        return _add_partner(network, environ) if method == "POST" else _not_allowed(method)
     if path == "/he/authorize":
         return _authorize(network, environ) if method == "GET" else _not_allowed(method)
     if match := _LINE_PATH.fullmatch(path):
         return _line(network, match[1]) if method == "GET" else _not_allowed(method)
-    if match := _SESSION_PATH.fullmatch(path):
-        return _session(network, match[1]) if method == "GET" else _not_allowed(method)
+    if match := _REDEEM_PATH.fullmatch(path):
+        return _redeem(network, match[1], environ) if method == "POST" else _not_allowed(method)
     return _error(404, "not_found", f"no such path: {path}")
 
 
 def make_app(network: MobileNetwork) -> WSGIApp:
-    """The network's HTTP face: admin, line lookup and the header-enrichment hop."""
+    """The network's HTTP face: admin, line lookup, the header-enrichment hop and its redemption."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         status, headers, body = _route(network, environ)

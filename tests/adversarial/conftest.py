@@ -6,7 +6,6 @@ tests/integration/conftest.py."""
 
 from __future__ import annotations
 
-
 from tests.integration.conftest import (  # noqa: F401 - fixtures, registered by importing them here
     App,
     _fresh_providers,

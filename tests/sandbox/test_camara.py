@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from sandbox.device import OpenResult, Phone
-from sandbox.simulators.camara import CamaraClient, CamaraConfig, CamaraSimulator, make_app
+from sandbox.simulators.camara import RESUME_PATH, CamaraClient, CamaraConfig, CamaraSimulator, make_app
+from sandbox.simulators.network import register_partner
 from tests.servers import SwappableServer, basic_auth
 
 SIM = "+447400900002"
@@ -213,6 +214,8 @@ def make_aggregator(camara_server: SwappableServer, network_url: str) -> Iterato
         config = CamaraConfig(**{"network_url": network_url, "clock": clock, **overrides})
         simulator = CamaraSimulator(config, CLIENTS)
         aggregator = Aggregator(camara_server.serve(make_app(simulator)), simulator, clock, config.network_url)
+        if config.network_url == network_url:
+            register_partner(network_url, f"{aggregator.base_url}{RESUME_PATH}")
         aggregator.http.trust_env = False
         made.append(aggregator)
         return aggregator
@@ -1207,22 +1210,29 @@ def test_wrong_method_is_405(agg: Aggregator) -> None:
     assert (response.status_code, response.headers["Allow"]) == (405, "POST")
 
 
-def _continue_without_the_phone(agg: Aggregator) -> dict[str, str]:
+def _continue_without_the_phone(agg: Aggregator, continuation: str | None = None) -> requests.Response:
     """Starts a flow, then comes back to /authorize/continue directly, skipping the network hop."""
     started = agg.http.get(agg.authorize_url(), allow_redirects=False, timeout=5)
     session = dict(parse_qsl(urlsplit(started.headers["Location"]).query))["session"]
-    response = agg.http.get(f"{agg.base_url}/authorize/continue", params={"session": session},
-                            allow_redirects=False, timeout=10)
+    params = {"session": session, **({"continuation": continuation} if continuation else {})}
+    return agg.http.get(f"{agg.base_url}/authorize/continue", params=params, allow_redirects=False, timeout=10)
+
+
+def _error_redirect(response: requests.Response) -> dict[str, str]:
     assert response.status_code == 302, response.text
     assert response.headers["Location"].startswith(REDIRECT_URI + "&")
     return dict(parse_qsl(urlsplit(response.headers["Location"]).query))
 
 
-def test_a_device_that_skipped_the_network_hop_gets_login_required(agg: Aggregator) -> None:
-    assert _continue_without_the_phone(agg)["error"] == "login_required"
+@pytest.mark.parametrize("continuation", [None, "a-continuation-the-network-never-handed-out"])
+def test_a_device_that_skipped_the_network_hop_gets_no_authorization_response(
+        agg: Aggregator, continuation: str | None) -> None:
+    response = _continue_without_the_phone(agg, continuation)
+
+    assert response.status_code == 400 and "Location" not in response.headers
 
 
 def test_an_unreachable_network_ends_the_flow_in_temporarily_unavailable(
         make_aggregator: Callable[..., Aggregator]) -> None:
     agg = make_aggregator(network_url="http://127.0.0.1:9")
-    assert _continue_without_the_phone(agg)["error"] == "temporarily_unavailable"
+    assert _error_redirect(_continue_without_the_phone(agg, "any"))["error"] == "temporarily_unavailable"

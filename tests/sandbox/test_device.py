@@ -16,6 +16,7 @@ import requests
 
 from sandbox.device import Phone
 from sandbox.httpserver import WSGIApp
+from sandbox.simulators.network import redeem_continuation, register_partner
 from tests.servers import SwappableServer
 
 StartResponse = Callable[..., Any]
@@ -268,13 +269,13 @@ def test_cellular_phone_passing_header_enrichment_is_known_by_its_sim(
     network_url: str, phone: Phone, site: Callable[[WSGIApp], str]
 ) -> None:
     def provider(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        session = parse_qs(environ["QUERY_STRING"])["session"][0]
-        with requests.Session() as server_to_server:
-            server_to_server.trust_env = False
-            seen = server_to_server.get(f"{network_url}/he/sessions/{session}", timeout=5).json()
+        query = parse_qs(environ["QUERY_STRING"])
+        seen = redeem_continuation(network_url, query["session"][0], query["continuation"][0])
         return respond(start_response, "200 OK", seen)
 
     return_to = site(provider) + "/return"
+    register_partner(network_url, return_to)
     result = phone.open(f"{network_url}/he/authorize?session=s-1&return_to={quote(return_to, safe='')}")
 
-    assert result.json == {"session": "s-1", "mobile": True, "msisdn": "+447400900002", "network_id": "23410"}
+    assert result.json == {"session": "s-1", "mobile": True, "msisdn": "+447400900002", "network_id": "23410",
+                           "device_ip": phone.ip}

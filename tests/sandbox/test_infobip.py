@@ -17,7 +17,7 @@ import requests
 
 from sandbox.device import Phone
 from sandbox.simulators import network as network_sim
-from sandbox.simulators.infobip import InfobipConfig, InfobipSimulator, make_app
+from sandbox.simulators.infobip import RESUME_PATH, InfobipConfig, InfobipSimulator, make_app
 from tests.servers import SwappableServer
 
 API_KEY = "sandbox-infobip-key"
@@ -174,6 +174,7 @@ def make_infobip(servers: dict[str, SwappableServer]) -> Iterator[Callable[..., 
                                **settings)
         simulator = InfobipSimulator(config)
         infobip = Infobip(servers["infobip"].serve(make_app(simulator)), simulator, clock, receiver, network_url)
+        network_sim.register_partner(network_url, f"{infobip.base_url}{RESUME_PATH}")
         infobip.http.trust_env = False
         made.append(infobip)
         return infobip
@@ -377,12 +378,12 @@ def test_operator_return_with_a_forged_session_is_not_found_and_sends_nothing(in
     assert response.status_code == 404 and infobip.receiver.callbacks() == []
 
 
-def test_phone_skipping_the_operator_hop_gets_error_306(infobip: Infobip) -> None:
+def test_phone_skipping_the_operator_hop_is_not_found_and_decides_nothing(infobip: Infobip) -> None:
     started = infobip.started()
     hop = infobip.http.get(started["deviceRedirectUrl"], allow_redirects=False)
     session = parse_qs(urlsplit(hop.headers["Location"]).query)["session"][0]
-    infobip.http.get(f"{infobip.base_url}/mi/verification/1/complete/continue?session={session}")
-    assert infobip.receiver.bodies()[0]["error"]["id"] == 306
+    response = infobip.http.get(f"{infobip.base_url}/mi/verification/1/complete/continue?session={session}")
+    assert response.status_code == 404 and infobip.receiver.callbacks() == []
 
 
 # -- the Brazil OK flow ---------------------------------------------------------------------------

@@ -54,8 +54,12 @@ def network() -> MobileNetwork:
     return MobileNetwork()
 
 
+PARTNER_RETURN = "http://127.0.0.1:9/return"  # the provider's registered resume URL
+
+
 @pytest.fixture
 def base_url(network: MobileNetwork, module_server: SwappableServer) -> str:
+    network.register_partner(PARTNER_RETURN)
     return module_server.serve(make_app(network))
 
 
@@ -63,8 +67,18 @@ def join(base_url: str, sim: str, bearer: str = "cellular", **extra: str) -> Ans
     return request("POST", f"{base_url}/_admin/phones", body={"sim": sim, "bearer": bearer, **extra})
 
 
-def authorize_url(base_url: str, session: str, return_to: str = "http://127.0.0.1:9/return") -> str:
+def authorize_url(base_url: str, session: str, return_to: str = PARTNER_RETURN) -> str:
     return f"{base_url}/he/authorize?session={quote(session)}&return_to={quote(return_to, safe='')}"
+
+
+def continuation_of(answer: Answer) -> str:
+    """The one-time continuation the hop handed the device, from the redirect it received."""
+    (continuation,) = parse_qs(urlsplit(answer.headers["Location"]).query)["continuation"]
+    return continuation
+
+
+def redeem(base_url: str, session: str, continuation: str) -> Answer:
+    return request("POST", f"{base_url}/he/sessions/{session}/redeem", body={"continuation": continuation})
 
 
 def test_any_127_address_is_local_so_a_phone_can_bind_to_it(module_server: SwappableServer) -> None:
@@ -174,28 +188,55 @@ def test_network_identifies_a_cellular_phone_by_its_source_address(base_url: str
     ip = join(base_url, "+447400900002").json["ip"]
     join(base_url, "+447400900004")
 
-    request("GET", authorize_url(base_url, "s-1"), source_ip=ip)
-    seen = request("GET", f"{base_url}/he/sessions/s-1")
+    hop = request("GET", authorize_url(base_url, "s-1"), source_ip=ip)
+    seen = redeem(base_url, "s-1", continuation_of(hop))
 
     assert seen.status == 200
-    assert seen.json == {"session": "s-1", "mobile": True, "msisdn": "+447400900002", "network_id": "23410"}
+    assert seen.json == {"session": "s-1", "mobile": True, "msisdn": "+447400900002", "network_id": "23410",
+                         "device_ip": ip}
 
 
 def test_wifi_phone_is_not_on_mobile_data(base_url: str) -> None:
     ip = join(base_url, "+447400900002", bearer="wifi").json["ip"]
 
-    request("GET", authorize_url(base_url, "s-1"), source_ip=ip)
+    hop = request("GET", authorize_url(base_url, "s-1"), source_ip=ip)
 
-    assert request("GET", f"{base_url}/he/sessions/s-1").json == {"session": "s-1", "mobile": False}
+    assert redeem(base_url, "s-1", continuation_of(hop)).json == {"session": "s-1", "mobile": False, "device_ip": ip}
 
 
-def test_he_authorize_redirects_back_with_the_session_and_the_existing_query(base_url: str) -> None:
-    answer = request("GET", authorize_url(base_url, "s-1", "http://localhost:8080/cb?check=c-9&x=a%20b"))
+def test_he_authorize_redirects_to_the_registered_url_with_the_session_and_a_continuation(base_url: str) -> None:
+    answer = request("GET", authorize_url(base_url, "s-1"))
 
     assert answer.status == 302
     location = urlsplit(answer.headers["Location"])
-    assert (location.scheme, location.netloc, location.path) == ("http", "localhost:8080", "/cb")
-    assert parse_qs(location.query) == {"check": ["c-9"], "x": ["a b"], "session": ["s-1"]}
+    assert f"{location.scheme}://{location.netloc}{location.path}" == PARTNER_RETURN
+    query = parse_qs(location.query)
+    assert (set(query), query["session"]) == ({"session", "continuation"}, ["s-1"])
+    assert len(query["continuation"][0]) >= 32
+
+
+def test_each_hop_hands_its_device_a_fresh_continuation(base_url: str) -> None:
+    first = continuation_of(request("GET", authorize_url(base_url, "s-1")))
+    second = continuation_of(request("GET", authorize_url(base_url, "s-2")))
+
+    assert first != second
+
+
+@pytest.mark.parametrize("return_to", [
+    "http://127.0.0.1:9/other",  # loopback, but not the URL the partner registered
+    "http://127.0.0.1:9/return?session=s-0",
+    "http://127.0.0.1:10/return",
+])
+def test_he_authorize_refuses_a_return_to_no_partner_registered(base_url: str, return_to: str) -> None:
+    answer = request("GET", authorize_url(base_url, "s-1", return_to))
+
+    assert answer.status == 400
+    assert "Location" not in answer.headers
+
+
+@pytest.mark.parametrize("return_to", ["https://evil.example/cb", "http://127.0.0.1:9/cb?x=1", "", 7])
+def test_a_partner_url_must_be_loopback_without_a_query(base_url: str, return_to: Any) -> None:
+    assert request("POST", f"{base_url}/_admin/partners", body={"return_to": return_to}).status == 400
 
 
 @pytest.mark.parametrize(
@@ -215,7 +256,7 @@ def test_he_authorize_refuses_to_redirect_off_loopback(base_url: str, return_to:
 
     assert answer.status == 400
     assert "Location" not in answer.headers
-    assert request("GET", f"{base_url}/he/sessions/s-1").status == 404
+    assert request("GET", authorize_url(base_url, "s-1")).status == 302  # the session was not recorded
 
 
 def test_he_authorize_sets_an_mno_session_cookie(base_url: str) -> None:
@@ -235,24 +276,39 @@ def test_he_authorize_keeps_the_mno_cookie_the_device_sends_back(base_url: str) 
     assert again.headers["Set-Cookie"].split(";")[0] == first
 
 
-def test_he_session_can_be_read_more_than_once(base_url: str) -> None:
+def test_a_continuation_is_redeemed_once(base_url: str) -> None:
+    continuation = continuation_of(request("GET", authorize_url(base_url, "s-1")))
+
+    redemptions = [redeem(base_url, "s-1", continuation) for _ in range(3)]
+
+    assert [answer.status for answer in redemptions] == [200, 404, 404]
+
+
+def test_the_session_alone_redeems_nothing(base_url: str) -> None:
     request("GET", authorize_url(base_url, "s-1"))
 
-    reads = [request("GET", f"{base_url}/he/sessions/s-1") for _ in range(3)]
+    assert redeem(base_url, "s-1", "").status == 404
+    assert redeem(base_url, "s-1", "not-the-continuation-the-device-got").status == 404
+    assert request("GET", f"{base_url}/he/sessions/s-1").status == 404  # no reading a session by its name
 
-    assert [read.status for read in reads] == [200, 200, 200]
+
+def test_another_sessions_continuation_redeems_nothing(base_url: str) -> None:
+    request("GET", authorize_url(base_url, "s-1"))
+    other = continuation_of(request("GET", authorize_url(base_url, "s-2")))
+
+    assert redeem(base_url, "s-1", other).status == 404
 
 
 def test_unknown_he_session_is_not_found(base_url: str) -> None:
-    assert request("GET", f"{base_url}/he/sessions/never-seen").status == 404
+    assert redeem(base_url, "never-seen", "anything").status == 404
 
 
 def test_a_second_device_cannot_overwrite_a_recorded_session(base_url: str) -> None:
     first_ip = join(base_url, "+447400900002").json["ip"]
     second_ip = join(base_url, "+447400900004").json["ip"]
-    request("GET", authorize_url(base_url, "s-1"), source_ip=first_ip)
+    hop = request("GET", authorize_url(base_url, "s-1"), source_ip=first_ip)
 
     replay = request("GET", authorize_url(base_url, "s-1"), source_ip=second_ip)
 
     assert replay.status == 409
-    assert request("GET", f"{base_url}/he/sessions/s-1").json["msisdn"] == "+447400900002"
+    assert redeem(base_url, "s-1", continuation_of(hop)).json["msisdn"] == "+447400900002"

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -53,7 +54,7 @@ class FakeNetwork:
     operators = {"23410": "O2 UK", "23415": "Vodafone UK"}
 
     def __init__(self) -> None:
-        self.sessions: dict[str, str | None] = {}
+        self.sessions: dict[str, tuple[str, str]] = {}  # session -> (device address, continuation)
         self.calls: list[str] = []
         self.base_url = ""
         self.down = False  # every answer a 500
@@ -65,6 +66,7 @@ class FakeNetwork:
             self.calls.append(path)
         body: dict[str, Any] = {"error": "not_found"}
         status, headers = "404 Not Found", []
+        redeem = re.fullmatch(r"/he/sessions/([^/]+)/redeem", path)
         if self.down:
             status, body = "500 Internal Server Error", {"error": "down"}
         elif path.startswith("/lines/"):
@@ -73,17 +75,23 @@ class FakeNetwork:
             if line:
                 body |= {"mobile": True, "msisdn": line[0], "network_id": line[1], "operator": self.operators[line[1]]}
         elif path == "/he/authorize":
+            continuation = secrets.token_urlsafe(16)
             with self._lock:
-                self.sessions[query["session"]] = environ["REMOTE_ADDR"]
+                self.sessions[query["session"]] = (environ["REMOTE_ADDR"], continuation)
             parts = urlsplit(query["return_to"])
-            back = urlencode([*parse_qsl(parts.query), ("session", query["session"])])
+            back = urlencode([*parse_qsl(parts.query), ("session", query["session"]), ("continuation", continuation)])
             location = urlunsplit(parts._replace(query=back))
             status, headers, body = "302 Found", [("Location", location)], {}
-        elif path.startswith("/he/sessions/") and path[13:] in self.sessions:
-            line = self.lines.get(self.sessions[path[13:]] or "")
-            status, body = "200 OK", {"session": path[13:], "mobile": False}
-            if line:
-                body |= {"mobile": True, "msisdn": line[0], "network_id": line[1]}
+        elif redeem is not None:
+            sent = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+            with self._lock:
+                device_ip, continuation = self.sessions.get(redeem[1], ("", ""))
+                if continuation and sent.get("continuation") == continuation:
+                    del self.sessions[redeem[1]]  # redeemed once
+                    line = self.lines.get(device_ip)
+                    status, body = "200 OK", {"session": redeem[1], "mobile": False, "device_ip": device_ip}
+                    if line:
+                        body |= {"mobile": True, "msisdn": line[0], "network_id": line[1]}
         start_response(status, [("Content-Type", "application/json"), *headers])
         return [json.dumps(body).encode()]
 

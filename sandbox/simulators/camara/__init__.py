@@ -1,6 +1,6 @@
 """The simulated CAMARA Number Verification aggregator and operator: what it does is in app.py's docstring."""
 
-from sandbox.simulators.camara.app import CamaraSimulator, make_app
+from sandbox.simulators.camara.app import RESUME_PATH, CamaraSimulator, make_app
 from sandbox.simulators.camara.config import CamaraClient, CamaraConfig, Mode
 
-__all__ = ["CamaraClient", "CamaraConfig", "CamaraSimulator", "Mode", "make_app"]
+__all__ = ["RESUME_PATH", "CamaraClient", "CamaraConfig", "CamaraSimulator", "Mode", "make_app"]

@@ -24,6 +24,11 @@ Trigger numbers (the last two digits):
 | /verify phoneNumber (all clients) | 94 | 403 `NUMBER_VERIFICATION.USER_NOT_AUTHENTICATED_BY_MOBILE_NETWORK` |
 | /verify phoneNumber (all clients) | 95 | 503 `UNAVAILABLE` |
 
+The operator's hop: /authorize remembers the device's address and sets the `camara_device` cookie; the
+flow resumes at /authorize/continue only with the one-time `continuation` the network handed the device,
+redeemed once (else the 400 page: nothing is decided), from that address, after a hop from it, with the
+cookie; another device ends the flow in an `access_denied` error redirect (RFC 6749 §4.1.2.1).
+
 The authorize triggers act when the device comes back from the network hop, before the line is checked.
 
 Where the CAMARA texts leave a choice, this simulator chooses: Basic credentials are form-urlencoded
@@ -44,7 +49,6 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote
 
 from sandbox.httpserver import WSGIApp
 from sandbox.simulators.camara.admin import SandboxControls
@@ -65,12 +69,15 @@ from sandbox.simulators.camara.oauth import (
     login_hint_number,
     parse_scope,
 )
-from sandbox.simulators.network import NetworkDown, ask_network
+from sandbox.simulators.device_marks import device_mismatch, mark_device, with_cookie
+from sandbox.simulators.network import NetworkDown, redeem_continuation
 from sandbox.simulators.wsgi import ADMIN_PREFIX, Request, Response, json_response, redirect, simulator_app, with_query
 
 __all__ = ["CamaraSimulator", "make_app"]
 
 PENDING_TTL_SECONDS = 600
+RESUME_PATH = "/authorize/continue"  # where the operator's hop sends the device back (registered with the network)
+DEVICE_COOKIE = "camara_device"
 AUTHORIZE_TRIGGERS = {"91": "access_denied", "92": "consent_required", "93": "server_error"}
 TRIGGER_DESCRIPTIONS = {
     "access_denied": "the subscriber has opted out of sharing this data",
@@ -124,7 +131,7 @@ class CamaraSimulator:
             "/.well-known/openid-configuration": ("GET", self._discovery),
             "/jwks": ("GET", lambda _: json_response(200, self.keys.jwks())),
             "/authorize": ("GET", self._authorize),
-            "/authorize/continue": ("GET", self._continue),
+            RESUME_PATH: ("GET", self._continue),
             "/token": ("POST", self.grants.token),
             "/bc-authorize": ("POST", self.grants.bc_authorize),
         }
@@ -195,31 +202,48 @@ class CamaraSimulator:
             return fail(*refusal)
         hint = query.get("login_hint")
         session = secrets.token_urlsafe(24)
+        mark, cookie = mark_device(request, DEVICE_COOKIE)
         now = self.config.clock()
         pending = PendingAuthorization(
             client_id=query["client_id"], redirect_uri=redirect_uri, state=state, scopes=scopes,
             code_challenge=query.get("code_challenge"), nonce=query.get("nonce"),
             login_hint=login_hint_number(hint) if hint is not None else None, created_at=now,
-            fault=self.faults.take("authorize", {"error", "iss"}),
+            fault=self.faults.take("authorize", {"error", "iss"}), device=mark,
         )
         with self._lock:
             for stale in [s for s, p in self._pending.items() if p.created_at + PENDING_TTL_SECONDS < now]:
                 del self._pending[stale]
             self._pending[session] = pending
         network = self.config.network_url.rstrip("/")
-        return redirect(with_query(f"{network}/he/authorize",
-                                   {"session": session, "return_to": f"{issuer}/authorize/continue"}))
+        hop = redirect(with_query(f"{network}/he/authorize",
+                                  {"session": session, "return_to": f"{issuer}{RESUME_PATH}"}))
+        return with_cookie(hop, cookie)
 
     def _continue(self, request: Request) -> Response:
+        """The device is back from the operator's hop with the one-time continuation it was handed there."""
         session, issuer = request.query.get("session", ""), request.base_url
+        continuation = request.query.get("continuation", "")
         with self._lock:
-            pending = self._pending.pop(session, None)
-        if pending is None or pending.created_at + PENDING_TTL_SECONDS < self.config.clock():
+            pending = self._pending.get(session)
+        if pending is None or pending.created_at + PENDING_TTL_SECONDS < self.config.clock() or not continuation:
             return _error_page("unknown or expired authorization session")
+        seen: dict[str, Any] | None
+        try:
+            seen = redeem_continuation(self.config.network_url, session, continuation)
+        except NetworkDown:
+            seen = None  # answered temporarily_unavailable below, after this flow's injected faults and triggers
+        else:
+            if seen is None:  # not the continuation the operator handed the device, or spent already
+                return _error_page("unknown or expired authorization session")
+        with self._lock:
+            self._pending.pop(session, None)
 
         def fail(error: str, description: str) -> Response:
             return self._error_redirect(pending.redirect_uri, error, description, pending.state, issuer, pending.fault)
 
+        if seen is not None and device_mismatch(pending.device, request, DEVICE_COOKIE, seen) is not None:
+            # RFC 6749 §4.1.2.1: the authorization server denies the request; CAMARA publishes no finer error.
+            return fail("access_denied", "the authorization was resumed by another device than the one that began it")
         fault = pending.fault
         if fault is not None and fault.kind == "error":
             return fail(fault.spec["error"], fault.spec.get("error_description", "Injected by the sandbox"))
@@ -227,11 +251,9 @@ class CamaraSimulator:
         trigger = AUTHORIZE_TRIGGERS.get((pending.login_hint or "")[-2:])
         if mode == "live" and trigger is not None:
             return fail(trigger, TRIGGER_DESCRIPTIONS[trigger])
-        try:
-            seen = ask_network(self.config.network_url, f"/he/sessions/{quote(session, safe='')}")
-        except NetworkDown:
+        if seen is None:
             return fail("temporarily_unavailable", "the mobile network did not answer")
-        msisdn = seen.get("msisdn") if seen is not None and seen.get("mobile") is True else None
+        msisdn = seen.get("msisdn") if seen.get("mobile") is True else None
         if not isinstance(msisdn, str):
             if mode == "live":
                 return fail("login_required", NOT_ON_MOBILE_DATA)

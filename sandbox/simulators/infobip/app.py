@@ -7,6 +7,11 @@ it came from decides the result, which is POSTed to `callbackUrl` before the pho
 Numbers starting with 55 (Brazil) answer OK instead: the result is decided from `deviceIp` alone and the
 callback follows in the background.
 
+The operator's hop: the device link remembers the device's address and sets the `infobip_device` cookie; the
+return from the network resumes only with the one-time `continuation` the network handed the device, redeemed
+once (else the 404 page: nothing is decided), from that address, after a hop from it, with the cookie; another
+device gets ERROR 306 `EC_REJECTED_INVALID_IP_ADDRESS`.
+
 Results: the line's MSISDN is +phoneNumber → VALID; another line → INVALID; Wi-Fi or no line at all → ERROR
 306 `EC_REJECTED_INVALID_IP_ADDRESS`; the network not answering → ERROR 101 `EC_GATEWAY_OPERATION_FAILED`.
 
@@ -43,6 +48,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from sandbox.httpserver import WSGIApp
+from sandbox.simulators.device_marks import DeviceMark, device_mismatch, mark_device, with_cookie
 from sandbox.simulators.infobip.admin import SandboxControls
 from sandbox.simulators.infobip.api import (
     COMPLETE_PATH,
@@ -60,7 +66,7 @@ from sandbox.simulators.infobip.api import (
 )
 from sandbox.simulators.infobip.callbacks import Courier, DeliveryPlan, Result, callback_payload
 from sandbox.simulators.infobip.config import InfobipConfig
-from sandbox.simulators.network import NetworkDown, ask_network
+from sandbox.simulators.network import NetworkDown, ask_network, redeem_continuation
 from sandbox.simulators.wsgi import (
     ADMIN_PREFIX,
     Request,
@@ -78,6 +84,8 @@ BRAZIL_PREFIX = "55"
 # Keyed by the last two digits of phoneNumber; see the table above.
 VERIFY_ERRORS = {"98": 100, "96": 1000}
 THROTTLED, SLOW_VERIFY, GATEWAY_FAILURE, DEVICE_TIMEOUT = "97", "95", "94", "93"
+RESUME_PATH = CONTINUE_PATH  # where the operator's hop sends the device back (registered with the network)
+DEVICE_COOKIE = "infobip_device"
 _log = logging.getLogger(__name__)
 
 Outcome = tuple[Result, dict[str, Any] | None]
@@ -118,7 +126,7 @@ class InfobipSimulator:
                                config.callback_retry_seconds, config.clock)
         self._lock = threading.Lock()
         self._checks: dict[str, SmvCheck] = {}
-        self._sessions: dict[str, str] = {}  # header-enrichment session -> token
+        self._sessions: dict[str, tuple[str, DeviceMark]] = {}  # header-enrichment session -> token, device
         self._next_plan = DeliveryPlan()
         self._sms_failover: list[dict[str, Any]] = []
         self.controls = SandboxControls(self)
@@ -225,38 +233,53 @@ class InfobipSimulator:
             if not expired:
                 check.opened_at = now
                 session = secrets.token_urlsafe(24)
-                self._sessions[session] = token
+                mark, cookie = mark_device(request, DEVICE_COOKIE)
+                self._sessions[session] = (token, mark)
         if expired:
             self._finish(check, _error(305), background=False)
             return not_found_page()
-        return_to = f"{request.base_url}{CONTINUE_PATH}"
+        return_to = f"{request.base_url}{RESUME_PATH}"
         network = self.config.network_url.rstrip("/")
-        return redirect(with_query(f"{network}/he/authorize", {"session": session, "return_to": return_to}))
+        hop = redirect(with_query(f"{network}/he/authorize", {"session": session, "return_to": return_to}))
+        return with_cookie(hop, cookie)
 
     def _operator_return(self, request: Request) -> Response:
-        session = request.query.get("session", "")
+        """The device is back from the operator's hop with the one-time continuation it was handed there."""
+        session, continuation = request.query.get("session", ""), request.query.get("continuation", "")
         with self._lock:
-            token = self._sessions.pop(session, None) if session else None
-            check = self._checks.get(token or "")
-        if check is None:
+            pending = self._sessions.get(session) if session else None
+        if pending is None or not continuation:
             return not_found_page()
-        self._finish(check, self._judge_session(check, session), background=False)
+        token, mark = pending
+        check = self._checks[token]
+        if check.asked.trigger == GATEWAY_FAILURE:
+            outcome = _error(101)
+        else:
+            try:
+                seen = redeem_continuation(self.config.network_url, session, continuation)
+            except NetworkDown:
+                outcome = _error(101)
+            else:
+                if seen is None:  # not the continuation the operator handed the device, or spent already
+                    return not_found_page()
+                outcome = self._judge_hop(check, mark, request, seen)
+        with self._lock:
+            self._sessions.pop(session, None)
+        self._finish(check, outcome, background=False)
         if check.asked.return_url is not None:
             return redirect(check.asked.return_url)
         return page(200, "Verification complete. You can return to the app.")
 
     # -- deciding and finishing -------------------------------------------------------------------
 
-    def _judge_session(self, check: SmvCheck, session: str) -> Outcome:
-        """The result from the line header enrichment saw when the phone passed through the network."""
-        if check.asked.trigger == GATEWAY_FAILURE:
-            return _error(101)
-        try:
-            seen = ask_network(self.config.network_url, f"/he/sessions/{quote(session, safe='')}")
-        except NetworkDown:
-            return _error(101)
-        # An unknown session means the phone skipped the operator hop: no line vouches for it.
-        if seen is None or seen.get("mobile") is not True:
+    @staticmethod
+    def _judge_hop(check: SmvCheck, mark: DeviceMark, request: Request, seen: dict[str, Any]) -> Outcome:
+        """The result from the line header enrichment saw when the phone passed through the network, if the
+        phone now resuming is the one that opened the link (Infobip's nearest documented error otherwise: 306,
+        the IP is not the one expected)."""
+        if device_mismatch(mark, request, DEVICE_COOKIE, seen) is not None:
+            return _error(306)
+        if seen.get("mobile") is not True:
             return _error(306)
         return ("VALID", None) if seen.get("msisdn") == check.asked.msisdn else ("INVALID", None)
 

@@ -1,6 +1,6 @@
 """The simulated tru.ID (PhoneCheck, Coverage, signed callbacks): what it does is in app.py's docstring."""
 
-from sandbox.simulators.truid.app import TruIdSimulator, make_app
+from sandbox.simulators.truid.app import RESUME_PATH, TruIdSimulator, make_app
 from sandbox.simulators.truid.config import Mode, Project, TruIdConfig
 
-__all__ = ["Mode", "Project", "TruIdConfig", "TruIdSimulator", "make_app"]
+__all__ = ["RESUME_PATH", "Mode", "Project", "TruIdConfig", "TruIdSimulator", "make_app"]

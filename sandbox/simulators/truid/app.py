@@ -24,6 +24,13 @@ Trigger numbers (the last two digits of the checked number, in both modes):
 [2] For v0.2 with a `redirect_url`: a 302 to it with `check_id`, `error=mno_redirect_unsupported`,
     `error_description` instead.
 
+The operator's hop (live projects): check_url remembers the device's address, sets the `truid_device` cookie
+and sends the device to the network's `/he/authorize`, registered return `/_mno/return`. The check resumes only
+with the one-time `continuation` the network handed the device, redeemed once, from the address that opened
+check_url (and made the hop) with its cookie; otherwise the check ends ERROR `ip_mismatch`, tru.ID's documented
+code for a redirect from another address than the create's `phone_ip`, which also ends it when check_url is
+opened from another address. A missing or unknown continuation answers 404 `#check_not_found` and decides nothing.
+
 Coverage: `GET /coverage/v0.1/device_ips/{ip}` (a token with the `coverage` scope; tokens carry every scope
 asked for, so `scope=phone_check coverage` serves both APIs, and a token without the scope an API needs gets 403
 `#forbidden`) asks the network for `/lines/{ip}` in both modes. A cellular line answers 200 DeviceReachability
@@ -69,7 +76,8 @@ from typing import Any, cast
 from urllib.parse import quote
 
 from sandbox.httpserver import WSGIApp
-from sandbox.simulators.network import NetworkDown, ask_network, is_loopback_url
+from sandbox.simulators.device_marks import DeviceMark, device_mismatch, mark_device, with_cookie
+from sandbox.simulators.network import NetworkDown, ask_network, is_loopback_url, redeem_continuation
 from sandbox.simulators.truid.admin import SandboxControls
 from sandbox.simulators.truid.auth import TokenStore
 from sandbox.simulators.truid.callbacks import Callbacks
@@ -104,6 +112,8 @@ __all__ = ["TruIdSimulator", "make_app"]
 
 HAL_JSON = "application/hal+json"
 JWKS_PATH = "/.well-known/jwks.json"
+RESUME_PATH = "/_mno/return"  # where the operator's hop sends the device back (registered with the network)
+DEVICE_COOKIE = "truid_device"
 _CHECKS_PATH = re.compile(r"/phone_check/(v0\.[12])/checks(?:/([^/]+)(/redirect)?)?/?")
 _CREATE_FIELDS: dict[Version, frozenset[str]] = {
     "v0.1": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url"}),
@@ -123,7 +133,7 @@ class TruIdSimulator:
         self.controls = SandboxControls(self.tokens.revoke_all, self.check_summaries, self.callbacks, self.coverage)
         self._lock = threading.Lock()
         self._checks: dict[str, PhoneCheck] = {}
-        self._sessions: dict[str, str] = {}  # header-enrichment session -> check_id
+        self._sessions: dict[str, tuple[str, DeviceMark]] = {}  # header-enrichment session -> check, device
         self._balances: dict[str, float] = {}
         self._sweeper: threading.Thread | None = None
         self._closed = threading.Event()
@@ -151,7 +161,7 @@ class TruIdSimulator:
         path, method = request.path, request.method
         if path == "/oauth2/v1/token":
             return self.tokens.issue(request) if method == "POST" else _not_allowed("POST")
-        if path == "/_mno/return":
+        if path == RESUME_PATH:
             return self._operator_return(request) if method == "GET" else _not_allowed("GET")
         if path == JWKS_PATH:
             return json_response(200, self.callbacks.keys.jwks()) if method == "GET" else _not_allowed("GET")
@@ -276,30 +286,47 @@ class TruIdSimulator:
         if check.trigger in CHECK_URL_ERRORS:
             check.fail(CHECK_URL_ERRORS[check.trigger], now)
             return self._tell_failure(check)
-        if self.config.projects[check.client_id].mode == "sandbox":
+        live = self.config.projects[check.client_id].mode == "live"
+        if live and check.phone_ip is not None and not _same_ip(check.phone_ip, request.remote_addr):
+            check.fail("ip_mismatch", now)  # "the IP address of create check request and redirect do not match"
+            return self._tell_failure(check)
+        if not live:
             return self._conclude(check, sandbox_match(check.phone_number), SANDBOX_NETWORK_ID, now)
         session = secrets.token_urlsafe(24)
-        self._sessions[session] = check.check_id
-        return_to = f"{request.base_url}/_mno/return"
+        mark, cookie = mark_device(request, DEVICE_COOKIE)
+        self._sessions[session] = (check.check_id, mark)
+        return_to = f"{request.base_url}{RESUME_PATH}"
         network = self.config.network_url.rstrip("/")
-        return redirect(with_query(f"{network}/he/authorize", {"session": session, "return_to": return_to}))
+        hop = redirect(with_query(f"{network}/he/authorize", {"session": session, "return_to": return_to}))
+        return with_cookie(hop, cookie)
 
     def _operator_return(self, request: Request) -> Response:
-        session = request.query.get("session", "")
+        """The device is back from the operator's hop with the one-time continuation it was handed there."""
+        session, continuation = request.query.get("session", ""), request.query.get("continuation", "")
         if not session:
             return problem(400, "bad_request", "session is required")
         with self._lock:
-            check_id = self._sessions.pop(session, None)
-        if check_id is None:
+            pending = self._sessions.get(session)
+        if pending is None or not continuation:
             return problem(404, "check_not_found")
         try:
-            seen = ask_network(self.config.network_url, f"/he/sessions/{quote(session, safe='')}")
+            seen = redeem_continuation(self.config.network_url, session, continuation)
         except NetworkDown:
             return problem(502, "bad_gateway", "The mobile network did not answer")
+        if seen is None:  # not the continuation the operator handed the device, or spent
+            return problem(404, "check_not_found")
+        check_id, mark = pending
         now = self.config.clock()
         with self._lock:
+            self._sessions.pop(session, None)
             check = self._checks[check_id]
             try:
+                if device_mismatch(mark, request, DEVICE_COOKIE, seen) is not None:
+                    check.expire_if_due(now)
+                    if check.status != "PENDING":
+                        return problem(404, "check_not_found")
+                    check.fail("ip_mismatch", now)
+                    return self._tell_failure(check)
                 return self._operator_vouched(check, seen, now)
             finally:
                 self._settled(check)
@@ -384,6 +411,13 @@ class TruIdSimulator:
         if line is None or line.get("mobile") is not True:
             return problem(412, "not_mobile_ip")
         return None
+
+def _same_ip(first: str, second: str) -> bool:
+    try:
+        return ipaddress.ip_address(first) == ipaddress.ip_address(second)
+    except ValueError:
+        return False
+
 
 def _create_fields(request: Request, version: Version) -> dict[str, str] | Response:
     """The create payload, validated; `phone_number` reduced to its E.164 digits."""

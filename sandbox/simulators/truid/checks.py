@@ -31,6 +31,7 @@ ERROR_DESCRIPTIONS = {
     "mno_redirect_unsupported": "MNO redirect unsupported",
     "mno_user_not_found": "The phone number is not recognised by the MNO",
     "not_mobile_ip": "Not a mobile IP",
+    "ip_mismatch": "The IP address of create check request and redirect do not match",
 }
 
 # E.164: up to 15 digits, no leading zero; tru.ID's examples omit the "+", its docs also show it.
