@@ -6,6 +6,11 @@ tests/integration/conftest.py."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox import stack as stacks
 from tests.integration.conftest import (  # noqa: F401 - fixtures, registered by importing them here
     App,
     _fresh_providers,
@@ -14,3 +19,11 @@ from tests.integration.conftest import (  # noqa: F401 - fixtures, registered by
     app,
     captured_logs,
 )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_infobip(stack: stacks.Stack) -> Iterator[None]:
+    """The integration tests' refresh leaves Infobip alone; attacks start from its default client too."""
+    stack.configure_infobip()
+    yield
+    stack.infobip_simulator.courier.wait_idle(10)
