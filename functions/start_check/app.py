@@ -30,7 +30,8 @@ def start_check() -> Response[str]:
     event = app.current_event.raw_event
     created = idempotency.start_once(
         key, request, client=api_key_id(event), lambda_context=app.lambda_context,
-        start=lambda: service.start(request, source_ip=source_ip(event), api_base_url=public_base_url(event)))
+        start=lambda: service.start(request, source_ip=source_ip(event), api_base_url=public_base_url(event),
+                                    from_backend=api_key_id(event) is not None))
     return json_response(201, created)
 
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from sandbox.device import bound_session
-from tests.adversarial.conftest import App
+from tests.integration.conftest import App
 
 ATTACKER_SIM = "+447400900004"
 MAX_HOPS = 10

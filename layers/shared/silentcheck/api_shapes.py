@@ -20,6 +20,8 @@ class StartRequest(BaseModel):
     phone_number: object = Field(description="E.164, e.g. +447400900123")
     provider: str | None = Field(default=None, description="Ask for one provider, where allowed")
     operator_token: object = Field(default=None, description="A TS.43 operator token minted on the phone (CAMARA)")
+    device_ip: object = Field(default=None, description="The phone's address as the customer's backend saw it "
+                                                        "(backend mode only)")
 
 
 class ApiModel(BaseModel):

@@ -3,10 +3,21 @@ offers to providers in turn live in offers.py."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
-from silentcheck import binding, config, credentials, limits, observability, offers, phone, routing, signing, store
+from silentcheck import (
+    binding,
+    config,
+    credentials,
+    limits,
+    observability,
+    offers,
+    phone,
+    routing,
+    signing,
+    start_fields,
+    store,
+)
 from silentcheck.api_shapes import CheckCreated, CheckView, DeviceReturned, StartRequest
 from silentcheck.checks import Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.deps import Deps
@@ -14,7 +25,6 @@ from silentcheck.errors import (
     CallbackNotAccepted,
     CallbackRetryLater,
     CheckNotFound,
-    InvalidRequest,
     InvalidReturn,
     ProviderNotConfigured,
 )
@@ -31,24 +41,17 @@ from silentcheck.providers.base import (
 )
 
 RETURN_PATH = "/checks/return"
-_OPERATOR_TOKEN = re.compile(r"[\x21-\x7e]{16,4096}")
 
 
-def _operator_token(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _OPERATOR_TOKEN.fullmatch(value):
-        raise InvalidRequest("operator_token must be the TS.43 temporary token string the phone obtained from its "
-                             "operator: 16 to 4096 visible ASCII characters, no spaces")
-    return value
-
-
-def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps: Deps | None = None) -> CheckCreated:
+def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps: Deps | None = None,
+          from_backend: bool = False) -> CheckCreated:
     """Plan the providers, spend the start budgets, record the check, look up the device's network when
-    the deployment asks, then offer the check to the providers in routing's order."""
+    the deployment asks, then offer the check to the providers in routing's order. `from_backend`: the
+    caller presented a client credential (backend mode), so it may say where the device is (`device_ip`)."""
     deps = deps or Deps.real()
     number = phone.parse(request.phone_number)
-    operator_token = _operator_token(request.operator_token)
+    operator_token = start_fields.operator_token(request.operator_token)
+    device_ip = start_fields.device_ip(request.device_ip, from_backend)
     table = config.routing()
     candidates = routing.plan(table, number, request.provider, operator_token is not None, deps.providers)
 
@@ -58,8 +61,9 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
     check = _new_check(minted, candidates[0], number, now)
     deps.store.create(check)  # before any billable call: every provider request has a record
 
-    if table.coverage_precheck and source_ip and not operator_token:
-        device = _device_network(source_ip, deps)
+    device_address = device_ip or source_ip
+    if table.coverage_precheck and device_address and not operator_token:
+        device = _device_network(device_address, deps)
         if device is not None and not device.mobile:  # reported before any check is billed
             failed = offers.settle(check, Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "coverage:412"), deps)
             return offers.created(failed, minted.poll_token, None)
@@ -68,7 +72,7 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
 
     redirect_uri = f"{api_base_url.rstrip('/')}{RETURN_PATH}"
     context = StartContext(check.check_id, number.e164, redirect_uri, source_ip, redirect_uri=redirect_uri,
-                           operator_token=operator_token)  # each offer adds its own state (_offer)
+                           operator_token=operator_token, device_ip=device_ip)  # each offer adds its own state
     return offers.offer_in_turn(check, candidates, table.circuit_breaker, context, minted, deps)
 
 

@@ -40,6 +40,7 @@ class StartContext:
     redirect_uri: str = ""  # our GET /checks/return exactly, without a query (OIDC `redirect_uri`)
     operator_token: str | None = None  # a TS.43 token minted on the phone (CAMARA CIBA)
     callback_url: str | None = None  # our provider_callback URL with this check's capability, when deployed
+    device_ip: str | None = None  # the phone's address as the customer's backend saw it (backend mode, validated)
 
 
 @dataclass(frozen=True)

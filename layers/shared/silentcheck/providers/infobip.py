@@ -110,8 +110,9 @@ class Infobip:
             "callbackUrl": ctx.callback_url,
             "returnUrl": ctx.return_url,
         }
-        if ctx.source_ip:
-            payload["deviceIp"] = ctx.source_ip  # API Gateway's requestContext, never a header or the body
+        device_ip = ctx.device_ip or ctx.source_ip  # the backend's word, else API Gateway's requestContext
+        if device_ip:
+            payload["deviceIp"] = device_ip
         try:
             response = provider_http.send(
                 "POST", config.base_url + VERIFY_PATH, json=payload,

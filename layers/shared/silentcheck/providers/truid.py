@@ -94,6 +94,8 @@ class TruId:
             payload["redirect_url"] = ctx.return_url
         if ctx.callback_url:
             payload["callback_url"] = ctx.callback_url
+        if ctx.device_ip:  # tru.ID then ends a chain opened from another address in ERROR ip_mismatch
+            payload["phone_ip"] = ctx.device_ip
         try:
             body = self._call(config, "POST", f"/phone_check/{config.version}/checks", json=payload).json()
             check_url = body["_links"]["check_url"]["href"]
