@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from sandbox import stack as stacks
 from tests.integration.conftest import (  # noqa: F401 - fixtures, registered by importing them here
@@ -25,5 +26,6 @@ from tests.integration.conftest import (  # noqa: F401 - fixtures, registered by
 def _fresh_infobip(stack: stacks.Stack) -> Iterator[None]:
     """The integration tests' refresh leaves Infobip alone; attacks start from its default client too."""
     stack.configure_infobip()
+    requests.delete(f"{stack.infobip.base_url}/_sandbox/delivery", timeout=5)  # normal delivery, nothing held
     yield
     stack.infobip_simulator.courier.wait_idle(10)
