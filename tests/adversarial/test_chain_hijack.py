@@ -58,11 +58,20 @@ def _completion_code_at_the_end(app: App, http: requests.Session, url: str) -> s
     return None
 
 
-def hijack(app: App, check: dict[str, Any], victim_sim: str, *, leaked_continuation: bool) -> str | None:
-    """Attack 1 as the issue describes it; the completion code the attacker ends up with, if any."""
+def forwarded_headers(ip: str) -> dict[str, str]:
+    """Every header a proxy might use to say which address a request came from."""
+    return {"X-Forwarded-For": ip, "X-Real-IP": ip, "Forwarded": f"for={ip}"}
+
+
+def hijack(app: App, check: dict[str, Any], victim_sim: str, *, leaked_continuation: bool,
+           claim_the_victims_address: bool = False) -> str | None:
+    """Attack 1 as the issue describes it; the completion code the attacker ends up with, if any. With
+    `claim_the_victims_address`, every request of the attacker names the victim's address in forwarding headers."""
     attacker, victim = app.phone(ATTACKER_SIM, bearer="wifi"), app.phone(victim_sim)
     hop_prefix = f"{app.stack.network.base_url}/he/authorize"
     with bound_session(attacker.ip) as attacker_http:
+        if claim_the_victims_address:
+            attacker_http.headers.update(forwarded_headers(victim.ip))
         url: str = check["check_url"]
         for _ in range(MAX_HOPS):  # check_url, read without following the operator hop
             if url.startswith(hop_prefix):
