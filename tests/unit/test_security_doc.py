@@ -1,4 +1,5 @@
-"""docs/security.md keeps one row per security requirement 1-40, and every test a row names exists."""
+"""docs/security.md keeps one row per security requirement 1-40 and one per attack of tests/adversarial/, and every
+test a row names exists."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ TEST_REFERENCE = re.compile(r"`(tests/[\w/]+\.py)::(test_\w+)`")
 def _rows() -> list[str]:
     table = DOC.read_text().partition("## Requirements 1\u201340")[2]
     return [line for line in table.splitlines() if re.match(r"\| \d+ \|", line)]
+
+
+def _attack_rows() -> list[str]:
+    table = DOC.read_text().partition("## Attacks, as tests")[2].partition("\n#")[0]
+    return [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| attack |")]
 
 
 TOP_LEVEL_TEST = re.compile(r"^def (test_\w+)\(", re.MULTILINE)
@@ -41,3 +47,21 @@ def test_every_test_the_table_names_exists():
                      if not (ROOT / path).is_file() or name not in _tests_in(ROOT / path))
 
     assert named and missing == []
+
+
+def test_every_attack_row_names_an_adversarial_test_that_exists_or_the_change_it_waits_for():
+    rows = _attack_rows()
+    named = [match for row in rows for match in TEST_REFERENCE.findall(row)]
+    bare = [row[:60] for row in rows if not TEST_REFERENCE.search(row) and "| pending: issue " not in row]
+    missing = sorted(f"{path}::{name}" for path, name in named
+                     if not path.startswith("tests/adversarial/") or not (ROOT / path).is_file()
+                     or name not in _tests_in(ROOT / path))
+
+    assert rows and bare == [] and missing == []
+
+
+def test_every_module_of_tests_adversarial_has_a_row_in_the_attack_table():
+    named = {path for row in _attack_rows() for path, _ in TEST_REFERENCE.findall(row)}
+    modules = {f"tests/adversarial/{path.name}" for path in (ROOT / "tests" / "adversarial").glob("test_*.py")}
+
+    assert modules - named == set(), "a module of tests/adversarial/ is in no row of docs/security.md's attack table"
