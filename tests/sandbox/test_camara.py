@@ -19,7 +19,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from sandbox.device import OpenResult, Phone
+from sandbox.device import OpenResult, Phone, bound_session
 from sandbox.simulators.camara import RESUME_PATH, CamaraClient, CamaraConfig, CamaraSimulator, make_app
 from sandbox.simulators.network import register_partner
 from tests.servers import SwappableServer, basic_auth
@@ -325,6 +325,44 @@ def test_wifi_phone_gets_login_required(agg: Aggregator, wifi_phone: Phone) -> N
     params = agg.authorize(wifi_phone, state="s1")
     assert (params["error"], params["state"], params["iss"]) == ("login_required", "s1", agg.base_url)
     assert "mobile data" in params["error_description"]
+
+
+def _resume_url(agg: Aggregator, phone: Phone, http: requests.Session) -> str:
+    """`phone` opens /authorize and makes the operator's hop; the URL the hop sent it back to."""
+    with bound_session(phone.ip) as device:
+        hop = device.get(agg.authorize_url(state="s1"), allow_redirects=False, timeout=5).headers["Location"]
+        resume: str = device.get(hop, allow_redirects=False, timeout=5).headers["Location"]
+        http.cookies.update(device.cookies)
+    assert resume.startswith(f"{agg.base_url}/authorize/continue?")
+    return resume
+
+
+def test_authorize_sets_a_device_cookie(agg: Aggregator) -> None:
+    response = agg.http.get(agg.authorize_url(), allow_redirects=False, timeout=5)
+    assert response.headers["Set-Cookie"].startswith("camara_device=")
+
+
+def test_a_flow_resumed_from_another_device_ends_in_access_denied(agg: Aggregator, phone: Phone,
+                                                                    network_url: str) -> None:
+    other = Phone.join(network_url, SIM)
+    with requests.Session() as cookies:
+        resume = _resume_url(agg, phone, cookies)
+        with bound_session(other.ip) as elsewhere:
+            elsewhere.cookies.update(cookies.cookies)  # even with the phone's cookie
+            response = elsewhere.get(resume, allow_redirects=False, timeout=5)
+
+    params = _error_redirect(response)
+    assert (params["error"], params["state"]) == ("access_denied", "s1") and "code" not in params
+
+
+def test_a_flow_resumed_without_the_cookie_set_at_authorize_ends_in_access_denied(agg: Aggregator,
+                                                                                  phone: Phone) -> None:
+    with requests.Session() as cookies:
+        resume = _resume_url(agg, phone, cookies)
+    with bound_session(phone.ip) as device:  # the same address, a fresh cookie jar
+        response = device.get(resume, allow_redirects=False, timeout=5)
+
+    assert _error_redirect(response)["error"] == "access_denied"
 
 
 def test_unregistered_redirect_uri_is_refused_without_redirect(agg: Aggregator, phone: Phone) -> None:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from sandbox.device import Phone
+from sandbox.device import Phone, bound_session
 from sandbox.simulators import network as network_sim
 from sandbox.simulators.infobip import RESUME_PATH, InfobipConfig, InfobipSimulator, make_app
 from tests.servers import SwappableServer
@@ -384,6 +384,48 @@ def test_phone_skipping_the_operator_hop_is_not_found_and_decides_nothing(infobi
     session = parse_qs(urlsplit(hop.headers["Location"]).query)["session"][0]
     response = infobip.http.get(f"{infobip.base_url}/mi/verification/1/complete/continue?session={session}")
     assert response.status_code == 404 and infobip.receiver.callbacks() == []
+
+
+def _resume_url(infobip: Infobip, phone_ip: str) -> tuple[str, requests.Session]:
+    """A phone opens the device link and makes the operator's hop; the URL it was sent back to, and its cookies."""
+    device = bound_session(phone_ip)
+    hop = device.get(infobip.started()["deviceRedirectUrl"], allow_redirects=False, timeout=5).headers["Location"]
+    resume: str = device.get(hop, allow_redirects=False, timeout=5).headers["Location"]
+    assert resume.startswith(f"{infobip.base_url}/mi/verification/1/complete/continue?")
+    return resume, device
+
+
+def test_the_device_link_sets_a_device_cookie(infobip: Infobip) -> None:
+    response = infobip.http.get(infobip.started()["deviceRedirectUrl"], allow_redirects=False)
+    assert response.headers["Set-Cookie"].startswith("infobip_device=")
+
+
+def test_a_return_from_another_device_ends_in_error_306(infobip: Infobip) -> None:
+    resume, device = _resume_url(infobip, infobip.phone().ip)
+    with device, bound_session(infobip.phone().ip) as elsewhere:
+        elsewhere.cookies.update(device.cookies)  # even with the phone's cookie
+        elsewhere.get(resume, allow_redirects=False, timeout=5)
+
+    assert infobip.receiver.bodies()[0]["error"]["id"] == 306
+
+
+def test_a_return_without_the_cookie_set_at_the_device_link_ends_in_error_306(infobip: Infobip) -> None:
+    resume, device = _resume_url(infobip, infobip.phone().ip)
+    with device:
+        device.cookies.clear()
+        device.get(resume, allow_redirects=False, timeout=5)
+
+    assert infobip.receiver.bodies()[0]["error"]["id"] == 306
+
+
+def test_a_continuation_resumes_the_chain_once(infobip: Infobip) -> None:
+    resume, device = _resume_url(infobip, infobip.phone().ip)
+    with device:
+        first = device.get(resume, allow_redirects=False, timeout=5)
+        again = device.get(resume, allow_redirects=False, timeout=5)
+
+    assert (first.status_code, again.status_code) == (200, 404)
+    assert [body["result"] for body in infobip.receiver.bodies()] == ["VALID"]
 
 
 # -- the Brazil OK flow ---------------------------------------------------------------------------

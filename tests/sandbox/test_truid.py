@@ -466,6 +466,83 @@ def test_operator_return_with_an_unknown_session_is_check_not_found(truid: TruId
     assert_problem(truid.http.get(f"{truid.base_url}/_mno/return?session=forged"), 404, "check_not_found")
 
 
+def _phone(ip: str) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("http://", _SourceAddress(ip))
+    return session
+
+
+def _through_the_operator(truid: TruId, check: dict[str, Any], phone: requests.Session) -> str:
+    """The phone opens check_url and makes the operator's hop; the resume URL the hop sent it to."""
+    hop = phone.get(check["_links"]["check_url"]["href"], allow_redirects=False, timeout=5).headers["Location"]
+    resume: str = phone.get(hop, allow_redirects=False, timeout=5).headers["Location"]
+    assert resume.startswith(f"{truid.base_url}/_mno/return?")
+    return resume
+
+
+def test_the_operator_return_without_the_continuation_decides_nothing(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    with _phone(PHONE_IP) as phone:
+        resume = _through_the_operator(truid, check, phone)
+        session = parse_qs(urlsplit(resume).query)["session"][0]
+
+        assert_problem(phone.get(f"{truid.base_url}/_mno/return?session={session}", timeout=5), 404,
+                       "check_not_found")
+        assert phone.get(resume, timeout=5).json()["code"]  # the device holding the continuation still finishes
+
+
+def test_a_continuation_resumes_the_chain_once(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    with _phone(PHONE_IP) as phone:
+        resume = _through_the_operator(truid, check, phone)
+        assert phone.get(resume, timeout=5).status_code == 200
+
+        assert_problem(phone.get(resume, timeout=5), 404, "check_not_found")
+
+
+def test_a_chain_resumed_from_another_address_ends_ip_mismatch(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM, redirect_url=APP_RETURN)
+    with _phone(PHONE_IP) as phone, _phone(OTHER_NETWORK_IP) as other:
+        resume = _through_the_operator(truid, check, phone)
+        other.cookies.update(phone.cookies)  # even with the phone's cookie
+
+        query = redirect_query(other.get(resume, allow_redirects=False, timeout=5))
+
+    assert query["error"] == ["ip_mismatch"]
+    assert truid.get(check["check_id"]).json()["error_code"] == "ip_mismatch"
+
+
+def test_a_chain_resumed_without_the_cookie_set_at_check_url_ends_ip_mismatch(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM, redirect_url=APP_RETURN)
+    with _phone(PHONE_IP) as phone:
+        resume = _through_the_operator(truid, check, phone)
+        phone.cookies.clear()
+
+        assert redirect_query(phone.get(resume, allow_redirects=False, timeout=5))["error"] == ["ip_mismatch"]
+
+
+def test_check_url_sets_a_device_cookie_on_the_phone(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM)
+    response = truid.http.get(check["_links"]["check_url"]["href"], allow_redirects=False)
+    assert response.headers["Set-Cookie"].startswith("truid_device=")
+    assert "HttpOnly" in response.headers["Set-Cookie"]
+
+
+def test_check_url_opened_from_another_address_than_phone_ip_ends_ip_mismatch(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM, phone_ip=PHONE_IP, redirect_url=APP_RETURN)
+
+    query = redirect_query(truid.phone_opens(check, ip=OTHER_NETWORK_IP))
+
+    assert (query["error"], query["check_id"]) == (["ip_mismatch"], [check["check_id"]])
+
+
+def test_check_url_opened_from_phone_ip_verifies(truid: TruId) -> None:
+    check = truid.created(PHONE_SIM, phone_ip=PHONE_IP, redirect_url=APP_RETURN)
+
+    assert redirect_query(truid.phone_opens(check))["code"][0]
+
+
 def test_v02_flow_redirects_to_redirect_url_with_code(truid: TruId) -> None:
     check = truid.created(PHONE_SIM, redirect_url=APP_RETURN)
     query = redirect_query(truid.phone_opens(check))
