@@ -248,10 +248,10 @@ class InfobipSimulator:
         session, continuation = request.query.get("session", ""), request.query.get("continuation", "")
         with self._lock:
             pending = self._sessions.get(session) if session else None
-        if pending is None or not continuation:
+            check = self._checks[pending[0]] if pending is not None else None
+        if pending is None or check is None or not continuation:
             return not_found_page()
-        token, mark = pending
-        check = self._checks[token]
+        mark = pending[1]
         if check.asked.trigger == GATEWAY_FAILURE:
             outcome = _error(101)
         else:
