@@ -86,7 +86,7 @@ def test_this_environment_has_exactly_the_dev_locks_versions():
     """What `make deps` installed: the dev lock's entry for this platform and Python, for every distribution."""
     here = [pin for pin in read_lock(DEV_LOCK) if pin.marker is None or pin.marker.evaluate()]
 
-    installed = {}
+    installed: dict[str, str | None] = {}
     for pin in here:
         try:
             installed[pin.name] = importlib.metadata.version(pin.name)
