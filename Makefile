@@ -84,7 +84,11 @@ else
 	$(BIN)/sam deploy --config-env $(CONFIG_ENV) $(DEPLOY_ARGS)
 endif
 
-venv: $(STAMP) ## the Python packages only (what build and deploy need)
+venv: $(STAMP) ## the Python packages only (what build, deploy and smoke need)
+
+# API_KEY reaches it through the environment, never a command line.
+smoke: venv ## after a deploy: make smoke API_URL=… API_KEY=… CALLBACK_URL=… (or STACK_NAME=…), docs/deploy.md
+	@$(BIN)/python -m sandbox.smoke
 
 deps: venv system-deps ## everything run and test need: the venv, Java, npm, Chromium, DynamoDB Local
 	@$(BIN)/python -c "from sandbox.local_aws.services import ensure_dynamodb_local; ensure_dynamodb_local()"
