@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import json
 import os
 import re
@@ -25,6 +26,21 @@ from sandbox.local_aws import conditions
 from sandbox.local_aws.template import REPO_ROOT, TEMPLATE_PATH, load_template
 
 PLACEHOLDER_CODE_URI = "s3://placeholder/code.zip"
+KEY_ADMINISTRATOR = "arn:aws:iam::123456789012:role/silentcheck-deploy"
+ALARM_TOPIC = "arn:aws:sns:us-east-1:123456789012:silentcheck-oncall"
+# Every combination of the parameters that shape the keys, their policies and who may use them: which slot
+# signs, whether both slots exist, who administers the keys, the tables' key, and where alarms go.
+_MATRIX_AXES: dict[str, dict[str, str]] = {  # parameter -> {label in the set's name: value}
+    "ActiveSigningKey": {"blue": "blue", "green": "green"},
+    "KeepPreviousSigningKey": {"one-key": "false", "both-keys": "true"},
+    "KeyAdministratorArn": {"root-admin": "", "named-admin": KEY_ADMINISTRATOR},
+    "TableEncryption": {"aws-table-key": "aws-managed", "own-table-key": "customer-managed"},
+    "AlarmTopicArn": {"no-topic": "", "topic": ALARM_TOPIC},
+}
+PARAMETER_MATRIX: dict[str, dict[str, str]] = {
+    ",".join(labels): {name: _MATRIX_AXES[name][label] for name, label in zip(_MATRIX_AXES, labels, strict=True)}
+    for labels in itertools.product(*_MATRIX_AXES.values())
+}
 TRANSFORM_REGION = "us-east-1"
 _LOCAL_CODE_PROPERTIES = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
 
