@@ -20,6 +20,7 @@ from sandbox import web
 from sandbox.clock import SandboxClock
 from sandbox.httpserver import RunningServer, serve
 from sandbox.local_aws import services as aws
+from sandbox.local_aws.functions import read_functions
 from sandbox.local_aws.gateway import Gateway, start_gateway
 from sandbox.simulators import camara as camara_sim
 from sandbox.simulators import infobip as infobip_sim
@@ -72,6 +73,8 @@ CAMARA_KEY_ID = "sandbox-camara-client-key"
 # Simulated providers retry undelivered callbacks quickly (the real ones wait 10 s and more).
 CALLBACK_RETRY_DELAYS = (0.5, 1.0, 2.0)
 CamaraClientAuth = Literal["client_secret_basic", "private_key_jwt"]
+SigningSlot = Literal["blue", "green"]
+SIGNING_KEY_VARIABLES = ("SIGNING_KEY_ID", "PREVIOUS_SIGNING_KEY_ID")
 
 
 @dataclass
@@ -91,6 +94,7 @@ class Stack:
     callback_secret_value: dict[str, Any]  # the callback secret as seeded
     api_key: str  # the sandbox backend's API key (x-api-key), needed while ClientAuth is api_key
     signing_key_id: str  # moto's KMS key that signs attestations
+    signing_keys: dict[str, str]  # the template's signing key slot (logical id) -> the moto key in it
     phone_proxy: PhoneProxy  # a browser's mobile connection (sandbox/web/phone.py), for the demo page
     clock: SandboxClock  # the aggregator's clock; tests move it forward (sandbox/clock.py)
 
@@ -207,15 +211,19 @@ class Stack:
             while unprocessed:
                 unprocessed = dynamodb.batch_write_item(RequestItems=unprocessed).get("UnprocessedItems")
 
-    def rotate_signing_key(self, keep_previous: bool = True) -> str:
-        """What a deploy with the other ActiveSigningKey slot does: a new key signs from the next request on,
-        and (keep_previous) the old one stays in the JWKS. Returns the new key's id."""
-        previous = self.signing_key_id
-        self.signing_key_id = aws.create_signing_key(aws.client("kms", self.moto.endpoint))
-        os.environ["SIGNING_KEY_ID"] = self.signing_key_id
-        os.environ["PREVIOUS_SIGNING_KEY_ID"] = previous if keep_previous else ""
+    def deploy_signing_keys(self, active: SigningSlot = "blue", keep_previous: bool = False) -> None:
+        """What a deploy with these ActiveSigningKey and KeepPreviousSigningKey values does to the signing keys,
+        from the next request on: a slot's key is created when the slot first holds one and forgotten once it
+        no longer does; poll_result signs with the key and publishes the keys its environment names in the
+        template for these values (docs/integration.md, Rotating the signing key)."""
+        slots = signing_slots({"ActiveSigningKey": active, "KeepPreviousSigningKey": str(keep_previous).lower()})
+        kms = aws.client("kms", self.moto.endpoint)
+        self.signing_keys = {slot: self.signing_keys.get(slot) or aws.create_signing_key(kms)
+                             for slot in slots.values() if slot}
+        for variable, slot in slots.items():
+            os.environ[variable] = self.signing_keys[slot] if slot else ""
+        self.signing_key_id = self.signing_keys[str(slots["SIGNING_KEY_ID"])]
         forget_function_caches()
-        return self.signing_key_id
 
     def configure_api(self, client_auth: Literal["api_key", "none"] | None = None,
                       cors_origins: str | None = None) -> None:
@@ -232,6 +240,14 @@ class Stack:
             part.stop()
         if read_state() == self.state():  # another sandbox may be serving: leave its state alone
             STATE_FILE.unlink(missing_ok=True)
+
+
+def signing_slots(parameters: dict[str, str]) -> dict[str, str | None]:
+    """Which key slot (the template's AWS::KMS::Key logical id) the signing function's SIGNING_KEY_ID and
+    PREVIOUS_SIGNING_KEY_ID name when deployed with `parameters`; None where the variable is empty."""
+    (signer,) = [f for f in read_functions(parameters=parameters) if SIGNING_KEY_VARIABLES[0] in f.environment]
+    named = {variable: signer.environment.get(variable) for variable in SIGNING_KEY_VARIABLES}
+    return {variable: value["Ref"] if isinstance(value, dict) else None for variable, value in named.items()}
 
 
 def _warm_up() -> None:
@@ -307,6 +323,7 @@ def start_stack(time_scale: float = 1.0, truid_slow_seconds: float = 10.0, log_l
     secret_arn = aws.seed_secret(secretsmanager, SECRET_NAME, secret_value)
     callback_secret_arn = aws.seed_secret(secretsmanager, CALLBACK_SECRET_NAME, callback_secret_value)
     signing_key_id = aws.create_signing_key(aws.client("kms", moto.endpoint))
+    signing_keys = {str(signing_slots({})["SIGNING_KEY_ID"]): signing_key_id}  # the template's defaults: one key
     api_key = random.token_urlsafe(30)
     phone_proxy = start_phone_proxy(network.base_url)
     services = {network.base_url: "mobile network", truid.base_url: "tru.ID", camara.base_url: "CAMARA aggregator",
@@ -331,7 +348,7 @@ def start_stack(time_scale: float = 1.0, truid_slow_seconds: float = 10.0, log_l
     key_pem = camara_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()).decode()
     stack = Stack(dynamodb, moto, network, truid, simulator, camara, aggregator, key_pem, infobip, smv, gateway,
-                  secret_value, callback_secret_value, api_key, signing_key_id, phone_proxy, clock)
+                  secret_value, callback_secret_value, api_key, signing_key_id, signing_keys, phone_proxy, clock)
     stack.configure_truid()
     stack.configure_camara()
     stack.configure_infobip()

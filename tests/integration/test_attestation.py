@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ import jwt
 import pytest
 import requests
 
+from sandbox.stack import SigningSlot
 from silentcheck import clock
 from tests.integration.conftest import App, completion_code
 
@@ -214,13 +215,76 @@ def test_the_jwks_serves_the_signing_key_publicly_and_cacheably(app: App):
     assert "d" not in key
 
 
-def test_during_a_rotation_both_keys_are_served_and_both_verify(app: App):
+# -- rotating the signing key (docs/integration.md): publish, wait past the JWKS cache, sign, retire ------
+
+Deploy = Callable[[SigningSlot, bool], None]
+
+
+@pytest.fixture
+def rotation(app: App) -> Iterator[Deploy]:
+    """Deploy the signing keys with (ActiveSigningKey, KeepPreviousSigningKey); the template's defaults again
+    afterwards, for the tests that follow."""
+    yield app.stack.deploy_signing_keys
+    app.stack.deploy_signing_keys()
+
+
+def _jwks(app: App) -> dict[str, Any]:
+    response = requests.get(f"{app.api}/.well-known/jwks.json", timeout=10)
+    assert response.status_code == 200
+    served: dict[str, Any] = response.json()
+    return served
+
+
+def _kid(attestation: str) -> str:
+    kid: str = jwt.get_unverified_header(attestation)["kid"]
+    return kid
+
+
+def _verified_with(jwks: dict[str, Any], app: App, attestation: str) -> dict[str, Any]:
+    """What a backend does with the JWK Set it cached earlier: the key by `kid`, then the usual checks."""
+    key = jwt.PyJWKSet.from_dict(jwks)[_kid(attestation)]
+    claims: dict[str, Any] = jwt.decode(attestation, key.key, algorithms=["ES256"], audience=AUDIENCE,
+                                        issuer=app.api)
+    return claims
+
+
+def test_publishing_the_next_key_serves_it_before_anything_is_signed_with_it(
+        app: App, rotation: Deploy):
+    current = app.stack.signing_key_id
+    rotation("blue", True)
+    published = [key["kid"] for key in _jwks(app)["keys"]]
+    _, attestation = _verified_attestation(app, FLOWS[0])
+
+    assert published[0] == current and len(published) == 2
+    assert _kid(attestation) == current
+
+
+def test_after_the_switch_a_backends_jwks_cached_at_publication_verifies_the_new_signature(
+        app: App, rotation: Deploy):
+    rotation("blue", True)
+    cached = _jwks(app)  # a verifier's copy, kept for up to max-age
+    rotation("green", True)
+    _, attestation = _verified_attestation(app, FLOWS[0])
+
+    assert _kid(attestation) == app.stack.signing_key_id
+    assert _kid(attestation) in [key["kid"] for key in cached["keys"]]
+    assert _verified_with(cached, app, attestation)["status"] == "VERIFIED"
+
+
+def test_attestations_signed_before_the_switch_still_verify_after_it(app: App, rotation: Deploy):
     _, before = _verified_attestation(app, FLOWS[0])
-    new_key = app.stack.rotate_signing_key(keep_previous=True)
+    rotation("blue", True)
+    rotation("green", True)
     _, after = _verified_attestation(app, FLOWS[0])
 
-    kids = [key["kid"] for key in requests.get(f"{app.api}/.well-known/jwks.json", timeout=10).json()["keys"]]
-
-    assert kids[0] == new_key and len(kids) == 2
-    assert jwt.get_unverified_header(after)["kid"] == new_key
+    assert _kid(before) != _kid(after)
     assert verified_claims(app, before)["status"] == verified_claims(app, after)["status"] == "VERIFIED"
+
+
+def test_retiring_the_previous_key_leaves_only_the_signing_key_published(app: App,
+                                                                          rotation: Deploy):
+    rotation("blue", True)
+    rotation("green", True)
+    rotation("green", False)
+
+    assert [key["kid"] for key in _jwks(app)["keys"]] == [app.stack.signing_key_id]
