@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from sandbox.httpserver import RunningServer, WSGIApp, serve
+from sandbox.local_aws import iam
 from sandbox.local_aws.functions import (
     Function,
     GatewayResponse,
@@ -31,8 +32,8 @@ from sandbox.local_aws.functions import (
     resolve_environment,
     stage_name,
 )
-from sandbox.local_aws.lambda_runtime import Containers, Invoker, LambdaHandler, Overruns
-from sandbox.local_aws.template import TEMPLATE_PATH
+from sandbox.local_aws.lambda_runtime import Containers, Invoker, LambdaHandler, Overruns, add_layer_to_path
+from sandbox.local_aws.template import TEMPLATE_PATH, load_template
 
 # The functions' environment variables that are durations: `time_scale` shortens them with the Timeouts.
 TIME_BUDGET_VARIABLES = frozenset({"PROVIDER_TIMEOUT_SECONDS", "RECORD_MARGIN_SECONDS"})
@@ -304,6 +305,8 @@ def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE_
               for name, raw in function.environment.items() if name in TIME_BUDGET_VARIABLES}
     values = {**values, **scaled, **env_values}
     os.environ.update(resolve_environment(functions, values, template_path))
+    add_layer_to_path()
+    iam.install(iam.TableAccess(_table_names(functions, values, template_path), template_path))
     invoke = Invoker(Overruns(), time_scale)
     rest_api = RestApi([f for f in functions if f.routes], stage, invoke, api_keys,
                        read_gateway_responses(template_path))
@@ -313,6 +316,13 @@ def start_gateway(env_values: Mapping[str, str], template_path: Path = TEMPLATE_
         raise ValueError("the sandbox expects exactly one function with a function URL")
     callback = serve(FunctionUrl(url_functions[0], invoke), port=callback_server)
     return Gateway(api, callback, stage, rest_api, template_path, values, invoke.overruns)
+
+
+def _table_names(functions: Iterable[Function], values: Mapping[str, str], template_path: Path) -> dict[str, str]:
+    """The sandbox's table for each AWS::DynamoDB::Table the functions find through their environment."""
+    resources = load_template(template_path).get("Resources") or {}
+    return {raw["Ref"]: values[name] for function in functions for name, raw in function.environment.items()
+            if isinstance(raw, dict) and resources.get(raw.get("Ref", ""), {}).get("Type") == "AWS::DynamoDB::Table"}
 
 
 def _reserve(port: int) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from sandbox.local_aws import iam
 from sandbox.local_aws.functions import Function
 from sandbox.local_aws.template import REPO_ROOT
 
@@ -139,7 +140,8 @@ class Invoker:
     def __call__(self, function: Function, handler: LambdaHandler, event: dict[str, Any],
                  request: str) -> dict[str, Any]:
         context = _FakeContext(function.logical_id, function.timeout * self.time_scale)
-        result = handler(event, context)
+        with iam.acting_as(function.logical_id):  # its AWS calls are checked against its role
+            result = handler(event, context)
         elapsed = time.monotonic() - context.started
         if elapsed > context.timeout:  # Lambda would have stopped it here: its caller gets 502
             self.overruns.add(Overrun(function.logical_id, request, context.timeout, elapsed))
@@ -147,10 +149,15 @@ class Invoker:
         return result
 
 
-def load_handler(function: Function) -> LambdaHandler:
-    """Import the function's module the way Lambda does: its own file, the layer on sys.path."""
+def add_layer_to_path() -> None:
+    """Make the shared layer importable, as Lambda does for a function that attaches it."""
     if str(LAYER) not in sys.path:
         sys.path.insert(0, str(LAYER))
+
+
+def load_handler(function: Function) -> LambdaHandler:
+    """Import the function's module the way Lambda does: its own file, the layer on sys.path."""
+    add_layer_to_path()
     module_name, _, attribute = function.handler.rpartition(".")
     path = REPO_ROOT / function.code_uri / f"{module_name}.py"
     spec = importlib.util.spec_from_file_location(f"sandbox_fn_{function.logical_id}", path)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from sandbox.local_aws.functions import Function, read_functions
+from sandbox.local_aws.policy import Decision, Request, concrete, decide
 from silentcheck.store import keys
-from tests.policy_eval import Decision, Request, concrete, decide
 from tests.store_calls import STORE_MODULES, dynamodb_requests, handler_entries, needed_requests, store_operations
 from tests.template_tools import load_sam_template, transform_offline
 

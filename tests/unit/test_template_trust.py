@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.policy_eval import ACCOUNT, ACCOUNT_ROOT, Decision, Request, concrete, decide
+from sandbox.local_aws.policy import ACCOUNT, ACCOUNT_ROOT, Decision, Request, concrete, decide
 from tests.template_tools import ALARM_TOPIC, KEY_ADMINISTRATOR, PARAMETER_MATRIX, load_sam_template, transform_offline
 
 SIGNING_FUNCTION = "PollResultFunction"

@@ -1,5 +1,6 @@
-"""IAM and KMS policy evaluation for the template tests: which statements apply to a request, and whether
-the policy allows it, denies it explicitly, or says nothing.
+"""IAM and KMS policy evaluation: which statements apply to a request, and whether the policy allows it,
+denies it explicitly, or says nothing. The sandbox checks the functions' DynamoDB calls with it (iam.py),
+and the template tests evaluate the roles and key policies with it.
 
 Statements are made concrete first (`concrete`): parameters, pseudo parameters, `Fn::Sub` and the ARNs
 of the template's own roles and tables become strings, so principals and conditions compare as text.
