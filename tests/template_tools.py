@@ -155,6 +155,12 @@ def deployed_stack(cfn_template: dict[str, Any], parameters: dict[str, str]) -> 
     return conditions.resolve(cfn_template, values, specialise=True)
 
 
+def rehearsed_stack(sam_template: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The stack the deploy rehearsal (`rehearse_deploy`, then `deployed_stack`) says CloudFormation creates."""
+    values = parameters or {}
+    return deployed_stack(rehearse_deploy(sam_template, values), values)
+
+
 def unresolved_references(cfn_template: dict[str, Any], parameters: dict[str, str]) -> list[str]:
     """What CloudFormation would refuse as naming nothing: a Condition, Fn::If or `Condition` that names no
     condition, and, in the stack these parameter values deploy (false-condition resources gone), a DependsOn,

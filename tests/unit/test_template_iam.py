@@ -1,4 +1,5 @@
-"""Each function's role, as SAM transforms template.yaml, allows on the checks table exactly the requests its
+"""Each function's role, as the deploy rehearsal makes it (SAM CLI's LanguageExtensions processor, then
+samtranslator: tests/template_tools.py), allows on the checks table exactly the requests its
 code can make: the DynamoDB actions and the items (by partition-key prefix, `dynamodb:LeadingKeys`) that
 the store operations its handler reaches use (tests/store_calls.py reads them from the source)."""
 
@@ -13,7 +14,7 @@ from sandbox.local_aws.functions import Function, read_functions
 from sandbox.local_aws.policy import Decision, Request, concrete, decide
 from silentcheck.store import keys
 from tests.store_calls import STORE_MODULES, dynamodb_requests, handler_entries, needed_requests, store_operations
-from tests.template_tools import load_sam_template, transform_offline
+from tests.template_tools import load_sam_template, rehearsed_stack
 
 ACTIONS = ("GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchWriteItem")
 # Every kind of item the table holds, and one it does not.
@@ -28,7 +29,7 @@ def functions() -> dict[str, Function]:
 
 @pytest.fixture(scope="module")
 def resources() -> dict[str, Any]:
-    found: dict[str, Any] = transform_offline(load_sam_template())["Resources"]
+    found: dict[str, Any] = rehearsed_stack(load_sam_template())["Resources"]
     return found
 
 
@@ -102,7 +103,7 @@ def test_the_comparison_catches_a_grant_without_leading_keys(functions: dict[str
     source = copy.deepcopy(load_sam_template())
     source["Resources"][returning]["Properties"]["Policies"][0]["Statement"].append(
         {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": {"Fn::GetAtt": [_table(functions), "Arn"]}})
-    widened = transform_offline(source)["Resources"]
+    widened = rehearsed_stack(source)["Resources"]
 
     extra = _allowed(widened, functions, returning) - needed_requests(functions[returning].code_uri)
 

@@ -1,4 +1,5 @@
-"""The transformed template's trust boundaries for results, under every parameter set of the matrix: only
+"""The deployed template's trust boundaries for results (the deploy rehearsal's stack: SAM CLI's
+LanguageExtensions processor, samtranslator, conditions), under every parameter set of the matrix: only
 poll_result may sign attestations and nobody can quietly become a signer (every key-policy statement
 evaluated, wildcards, NotAction and explicit Deny included), a change to a signing key raises an alarm,
 POST /checks needs an API key exactly when ClientAuth says so, and no key value is in the template."""
@@ -12,7 +13,14 @@ from typing import Any
 import pytest
 
 from sandbox.local_aws.policy import ACCOUNT, ACCOUNT_ROOT, Decision, Request, concrete, decide
-from tests.template_tools import ALARM_TOPIC, KEY_ADMINISTRATOR, PARAMETER_MATRIX, load_sam_template, transform_offline
+from tests.template_tools import (
+    ALARM_TOPIC,
+    KEY_ADMINISTRATOR,
+    PARAMETER_MATRIX,
+    load_sam_template,
+    rehearsed_stack,
+    transform_offline,
+)
 
 SIGNING_FUNCTION = "PollResultFunction"
 # Principals that must not sign: anyone in the account (an administrator's role, through the root
@@ -34,7 +42,7 @@ def parameter_set(request: pytest.FixtureRequest) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def resources(parameter_set: dict[str, str]) -> dict[str, Any]:
-    found: dict[str, Any] = transform_offline(load_sam_template(), parameter_set)["Resources"]
+    found: dict[str, Any] = rehearsed_stack(load_sam_template(), parameter_set)["Resources"]
     return found
 
 
@@ -175,7 +183,7 @@ def test_the_key_administrator_keeps_the_key_policy(parameter_set: dict[str, str
                                             if values["KeyAdministratorArn"]))
 def test_with_a_named_administrator_nobody_else_may_rewrite_a_key_policy(set_name: str):
     parameter_set = PARAMETER_MATRIX[set_name]
-    resources = transform_offline(load_sam_template(), parameter_set)["Resources"]
+    resources = rehearsed_stack(load_sam_template(), parameter_set)["Resources"]
     others = [p for p in _other_principals(resources, parameter_set) if p != parameter_set["KeyAdministratorArn"]]
     for key in _of_type(resources, "AWS::KMS::Key"):
         decisions = _decisions(_key_policy(resources, key, parameter_set), others, "kms:PutKeyPolicy")
@@ -240,7 +248,7 @@ def test_the_evaluation_catches_a_statement_that_lets_someone_else_become_a_sign
     statements[:] = [s for s in statements if s["Effect"] != "Deny"]
     added = json.loads(json.dumps(WIDENINGS[widening]).replace('"ROOT"', json.dumps(ACCOUNT_ROOT)))
     statements.append(added)
-    resources = transform_offline(source, parameters)["Resources"]
+    resources = rehearsed_stack(source, parameters)["Resources"]
 
     assert _may_sign(_key_policy(resources, "SigningKeyBlue", parameters), _other_principals(resources, parameters))
 
