@@ -176,6 +176,7 @@ class FakeCounters:
 
     def __init__(self) -> None:
         self.hits: dict[tuple[str, str, int], int] = {}
+        self.members: dict[tuple[str, str, int], set[str]] = {}
         self.breakers: dict[str, dict[str, int]] = {}
 
     def take(self, scope: str, subject: str, window: int, count: int, window_end: int) -> bool:
@@ -183,6 +184,13 @@ class FakeCounters:
         if self.hits.get(key, 0) >= count:
             return False
         self.hits[key] = self.hits.get(key, 0) + 1
+        return True
+
+    def admit(self, scope: str, subject: str, member: str, window: int, count: int, window_end: int) -> bool:
+        members = self.members.setdefault((scope, subject, window), set())
+        if member not in members and len(members) >= count:
+            return False
+        members.add(member)
         return True
 
     def breaker_states(self, names: tuple[str, ...]) -> dict[str, dict[str, int]]:

@@ -51,7 +51,8 @@ def test_a_retry_starts_nothing_new(app: App):
 def test_a_retry_spends_no_budget(app: App, monkeypatch: pytest.MonkeyPatch):
     now = clock.now()
     monkeypatch.setattr(clock, "now", lambda: now)  # all three in one budget window
-    app.stack.configure_limits({"number": {"count": 1, "window_seconds": 600}, "ip": None, "global": None})
+    app.stack.configure_limits({"number": {"count": 2, "window_seconds": 600}, "ip": None, "global": None})
+    app.started(NUMBER)
     key = _key()
     first = app.start(NUMBER, idempotency_key=key)
 

@@ -35,8 +35,8 @@ def test_req29_a_number_beyond_its_budget_gets_429_and_no_provider_call(app: App
 
 
 def test_req29_another_number_still_starts_when_one_is_spent(app: App):
-    limited(app, number=1)
-    app.started(UK)
+    limited(app, number=2)
+    app.started(UK), app.started(UK)
 
     assert app.start(OTHER).status_code == 201
 
@@ -60,8 +60,9 @@ def test_req29_the_global_budget_stops_every_start(app: App):
 
 
 def test_a_request_refused_as_invalid_spends_no_budget(app: App):
-    limited(app, number=1)
+    limited(app, number=2)
     assert app.start(UK, provider="nobody").status_code == 400
+    app.started(UK)
 
     assert app.start(UK).status_code == 201
 

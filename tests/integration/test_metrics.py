@@ -117,13 +117,13 @@ def test_a_provider_refusing_our_credentials_counts_a_rejection(app: App, capsys
 
 
 def test_a_spent_budget_counts_a_refused_start_with_its_scope(app: App, capsys):
-    app.stack.configure_limits({"number": {"count": 1, "window_seconds": 3600}})
+    app.stack.configure_limits({"ip": {"count": 1, "window_seconds": 3600}})
     app.started(UK)
 
     app.start(UK)
 
     assert [dimensions(line) for line in of(emitted(capsys), Metric.STARTS_REFUSED)] == [
-        {"service": "silentcheck", "reason": "RATE_LIMITED", "scope": "number"}]
+        {"service": "silentcheck", "reason": "RATE_LIMITED", "scope": "ip"}]
 
 
 def test_a_breaker_that_opens_is_counted_once(app: App, capsys):

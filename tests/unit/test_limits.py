@@ -1,12 +1,16 @@
 """Start budgets: the LIMITS setting, and the fixed-window counters kept in the table (moto)."""
 
+import contextlib
 import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from silentcheck import config, limits, store
 from silentcheck.errors import RateLimited
+from tests.fakes import FakeCounters
 from tests.functions import load_start_function
 from tests.template_tools import load_sam_template
 
@@ -55,6 +59,8 @@ def test_a_scope_left_out_or_null_has_no_limit():
     ('{"number": 5}', 'LIMITS number must be {"count": N, "window_seconds": S} or null'),
     ('{"ip": {"count": 5}}', 'LIMITS ip must be {"count": N, "window_seconds": S} or null'),
     ('{"global": {"count": 0, "window_seconds": 60}}', "LIMITS global.count must be a positive integer"),
+    ('{"number": {"count": 1, "window_seconds": 60}}', "LIMITS number.count must be 2 to 1000"),
+    ('{"number": {"count": 1001, "window_seconds": 60}}', "LIMITS number.count must be 2 to 1000"),
     ('{"number": {"count": 5, "window_seconds": true}}', "LIMITS number.window_seconds must be a positive integer"),
 ])
 def test_a_bad_setting_says_what_to_fix(text: str, message: str):
@@ -89,7 +95,8 @@ def test_a_number_may_start_count_checks_per_window_then_is_refused_until_the_wi
 
 @pytest.mark.usefixtures("_moto")
 def test_the_next_window_starts_a_fresh_count():
-    budgets = _limits(number={"count": 1, "window_seconds": 600})
+    budgets = _limits(number={"count": 2, "window_seconds": 600})
+    _spend(budgets)
     _spend(budgets)
 
     _spend(budgets, now=NOW + 400)
@@ -97,7 +104,8 @@ def test_the_next_window_starts_a_fresh_count():
 
 @pytest.mark.usefixtures("_moto")
 def test_each_number_has_its_own_budget():
-    budgets = _limits(number={"count": 1, "window_seconds": 600})
+    budgets = _limits(number={"count": 2, "window_seconds": 600})
+    _spend(budgets, UK)
     _spend(budgets, UK)
 
     _spend(budgets, OTHER)
@@ -113,6 +121,64 @@ def test_one_address_is_limited_across_numbers():
 
 
 @pytest.mark.usefixtures("_moto")
+def test_one_address_may_start_count_checks_for_a_number_per_window():
+    budgets = _limits(number={"count": 3, "window_seconds": 600})
+    for _ in range(3):
+        _spend(budgets, UK, "198.51.100.7")
+
+    with pytest.raises(RateLimited, match="for this phone number from this address") as refused:
+        _spend(budgets, UK, "198.51.100.7")
+    assert refused.value.retry_after == 400
+
+
+@pytest.mark.usefixtures("_moto")
+def test_an_address_that_spent_its_starts_for_a_number_leaves_the_number_to_its_owner():
+    budgets = _limits(number={"count": 2, "window_seconds": 600})
+    for _ in range(2):
+        _spend(budgets, UK, "198.51.100.7")
+    for _ in range(10):  # the address keeps trying the victim's number
+        with pytest.raises(RateLimited):
+            _spend(budgets, UK, "198.51.100.7")
+
+    _spend(budgets, UK, "203.0.113.9")  # the number's owner, elsewhere
+    _spend(budgets, UK, "203.0.113.9")
+
+
+@pytest.mark.usefixtures("_moto")
+def test_a_number_admits_count_addresses_per_window_then_refuses_new_ones():
+    budgets = _limits(number={"count": 2, "window_seconds": 600})
+    _spend(budgets, UK, "198.51.100.7")
+    _spend(budgets, UK, "203.0.113.9")
+
+    with pytest.raises(RateLimited, match="Too many addresses started checks for this phone number") as refused:
+        _spend(budgets, UK, "192.0.2.1")
+    assert refused.value.retry_after == 400
+
+
+@pytest.mark.usefixtures("_moto")
+def test_an_address_already_admitted_for_a_number_keeps_its_place_when_the_number_is_full():
+    budgets = _limits(number={"count": 2, "window_seconds": 600})
+    _spend(budgets, UK, "198.51.100.7")
+    _spend(budgets, UK, "203.0.113.9")
+    with pytest.raises(RateLimited):
+        _spend(budgets, UK, "192.0.2.1")
+
+    _spend(budgets, UK, "203.0.113.9")
+
+
+@pytest.mark.usefixtures("_moto")
+def test_an_address_refused_a_place_is_refused_again_on_retry():
+    budgets = _limits(number={"count": 2, "window_seconds": 600})
+    _spend(budgets, UK, "198.51.100.7")
+    _spend(budgets, UK, "203.0.113.9")
+    with pytest.raises(RateLimited):
+        _spend(budgets, UK, "192.0.2.1")
+
+    with pytest.raises(RateLimited, match="Too many addresses"):
+        _spend(budgets, UK, "192.0.2.1")
+
+
+@pytest.mark.usefixtures("_moto")
 def test_an_address_whose_budget_is_spent_cannot_lock_a_number_out():
     budgets = _limits(number={"count": 2, "window_seconds": 600}, ip={"count": 1, "window_seconds": 600})
     _spend(budgets, UK, "198.51.100.7")
@@ -125,13 +191,15 @@ def test_an_address_whose_budget_is_spent_cannot_lock_a_number_out():
 
 @pytest.mark.usefixtures("_moto")
 def test_a_start_refused_for_its_address_or_number_spends_nothing_of_the_global_budget():
-    budgets = _limits(number={"count": 1, "window_seconds": 600}, ip={"count": 1, "window_seconds": 600},
-                     **{"global": {"count": 2, "window_seconds": 600}})
+    budgets = _limits(number={"count": 2, "window_seconds": 600}, ip={"count": 2, "window_seconds": 600},
+                     **{"global": {"count": 4, "window_seconds": 600}})
+    _spend(budgets, UK, "198.51.100.7")
     _spend(budgets, UK, "198.51.100.7")
     with pytest.raises(RateLimited, match="from this address"):
         _spend(budgets, OTHER, "198.51.100.7")
-    with pytest.raises(RateLimited, match="for this phone number"):
-        _spend(budgets, UK, "203.0.113.9")
+    _spend(budgets, UK, "203.0.113.9")
+    with pytest.raises(RateLimited, match="Too many addresses started checks for this phone number"):
+        _spend(budgets, UK, "192.0.2.77")
 
     _spend(budgets, OTHER, "192.0.2.1")
 
@@ -162,6 +230,41 @@ def test_counters_hold_neither_the_number_nor_the_address(moto_env):
 
     items = aws.client("dynamodb", moto_env.endpoint).scan(TableName="silentcheck-test-checks")["Items"]
     stored = json.dumps(items)
-    assert {i["pk"]["S"].split("#")[1] for i in items} == {"number", "ip"}
+    assert {i["pk"]["S"].split("#")[1] for i in items} == {"number", "number_address", "ip"}
     assert "7400900002" not in stored and "198.51.100.7" not in stored
     assert all(int(i["purge_at"]["N"]) > NOW for i in items)
+
+
+@given(number=st.integers(2, 100), window=st.integers(1, 86400), ip=st.none() | st.integers(1, 10**6),
+       attempts=st.integers(1, 250), now=st.integers(0, 2**31))
+@settings(max_examples=40, deadline=None)
+def test_no_budgets_let_one_address_lock_a_number_out(number: int, window: int, ip: int | None, attempts: int,
+                                                       now: int):
+    budgets = _limits(number={"count": number, "window_seconds": window},
+                      ip=None if ip is None else {"count": ip, "window_seconds": window})
+    counters = FakeCounters()
+    for _ in range(attempts):  # one address, trying the victim's number as often as it likes
+        with contextlib.suppress(RateLimited):
+            limits.spend(budgets, PEPPER, UK, "198.51.100.7", now, counters)
+
+    limits.spend(budgets, PEPPER, UK, "203.0.113.9", now, counters)  # the owner, from their own line
+
+
+@pytest.mark.usefixtures("_moto")
+def test_addresses_in_one_ipv6_64_count_as_one_address():
+    budgets = _limits(number={"count": 2, "window_seconds": 600})
+    _spend(budgets, UK, "2001:db8:1:2::1")
+    _spend(budgets, UK, "2001:db8:1:2:ffff::9")
+
+    with pytest.raises(RateLimited, match="from this address"):
+        _spend(budgets, UK, "2001:db8:1:2:abcd::77")
+    _spend(budgets, UK, "2001:db8:1:3::1")  # another /64: another line
+
+
+@pytest.mark.parametrize(("source", "counted"), [
+    ("198.51.100.7", "198.51.100.7"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+    ("::ffff:198.51.100.7", "198.51.100.7"),
+])
+def test_what_the_budgets_count_as_one_address(source: str, counted: str):
+    assert limits.counted_address(source) == counted

@@ -161,15 +161,15 @@ def test_only_a_provider_that_pushes_results_gets_a_callback_url(world: World):
 
 def test_a_spent_budget_refuses_the_start_before_any_record_or_provider_call(
         world: World, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("LIMITS", json.dumps({"number": {"count": 1, "window_seconds": 600}}))
+    monkeypatch.setenv("LIMITS", json.dumps({"number": {"count": 2, "window_seconds": 600}}))
     config.reset()
-    start(world)
+    start(world), start(world)
 
     with pytest.raises(RateLimited):
         start(world)
 
-    assert len(world.store.checks) == 1
-    assert len(world.provider.started) == 1
+    assert len(world.store.checks) == 2
+    assert len(world.provider.started) == 2
 
 
 @pytest.fixture

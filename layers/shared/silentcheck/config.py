@@ -202,6 +202,9 @@ DEFAULT_LIMITS = ('{"number": {"count": 5, "window_seconds": 600}, "ip": {"count
 # The order budgets are spent in: the caller's own address first, so an address past its budget spends
 # nobody else's (it cannot lock a number out); the deployment's budget last, so a refused start costs it nothing.
 LIMIT_SCOPES = ("ip", "number", "global")
+# A number's budget is places for addresses (limits.py): at least two, so one address never holds them all;
+# at most 1000, so one window's item of address digests stays far below DynamoDB's 400 KB.
+NUMBER_PLACES = (2, 1000)
 
 
 class LimitsInvalid(RuntimeError):
@@ -227,6 +230,10 @@ def _budget(scope: str, raw: Any) -> Budget | None:
     for key, value in raw.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise LimitsInvalid(f"LIMITS {scope}.{key} must be a positive integer")
+    if scope == "number" and not NUMBER_PLACES[0] <= raw["count"] <= NUMBER_PLACES[1]:
+        raise LimitsInvalid(f"LIMITS number.count must be {NUMBER_PLACES[0]} to {NUMBER_PLACES[1]}: it is how many "
+                            "addresses may start checks for one number per window (each as many times), and one "
+                            "address must never hold them all, or it could lock the number's owner out")
     return Budget(raw["count"], raw["window_seconds"])
 
 

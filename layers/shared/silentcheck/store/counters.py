@@ -35,6 +35,25 @@ def take(scope: str, subject: str, window: int, count: int, window_end: int) -> 
     return True
 
 
+def admit(scope: str, subject: str, member: str, window: int, count: int, window_end: int) -> bool:
+    """Admit `member` (a keyed digest) to `subject`'s window of budget `scope`, which holds at most `count`
+    distinct members; True when it is there now (a member already admitted is admitted again, free), False,
+    and nothing changed, when the window is full without it."""
+    client = aws.client("dynamodb")
+    try:
+        client.update_item(
+            TableName=settings().table_name, Key=keys.item_key(keys.limit(scope, subject, window)),
+            UpdateExpression="ADD members :member SET purge_at = :purge",
+            ConditionExpression="attribute_not_exists(members) OR contains(members, :one) OR size(members) < :count",
+            ExpressionAttributeValues={":member": {"SS": [member]}, ":one": {"S": member},
+                                       ":count": {"N": str(count)},
+                                       ":purge": {"N": str(window_end + _LIMIT_KEPT_SECONDS)}},
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
 def breaker_states(names: tuple[str, ...]) -> dict[str, dict[str, int]]:
     """`{provider: {"failures", "window_start", "open_until"}}` for those with a breaker item (one read)."""
     if not names:
