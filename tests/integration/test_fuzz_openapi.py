@@ -4,11 +4,14 @@ every answer: no 5xx, and each status, Content-Type, header and body as the docu
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
+import requests
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sandbox import stack as stacks
 from tests import openapi_doc
@@ -51,3 +54,28 @@ schema = schemathesis.openapi.from_dict(openapi_doc.load(), config=schemathesis.
 def test_every_answer_matches_the_document(case: schemathesis.Case[Any], stack: stacks.Stack) -> None:
     # The sandbox runs backend mode (ClientAuth=api_key): the fuzzer is a backend with its key.
     case.call_and_validate(base_url=stack.api_url, headers={"x-api-key": stack.api_key}, timeout=15)
+
+
+# Bodies the document's schemas never describe: any JSON, nesting far past the parser's recursion limit, bytes.
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                     lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=40)
+HOSTILE_BODIES = st.one_of(
+    _JSON.map(json.dumps),
+    st.integers(1, 200_000).map(lambda depth: "[" * depth + "]" * depth),
+    st.integers(1, 50_000).map(lambda depth: '{"phone_number": ' * depth + '"+447400900002"' + "}" * depth),
+    st.binary(max_size=4096),
+)
+
+
+@given(body=HOSTILE_BODIES, content_type=st.sampled_from(["application/json", "text/plain", None]))
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_any_start_body_is_answered_with_a_2xx_or_a_4xx(body: str | bytes, content_type: str | None,
+                                                         stack: stacks.Stack) -> None:
+    headers = {"x-api-key": stack.api_key, **({"Content-Type": content_type} if content_type else {})}
+
+    response = requests.post(f"{stack.api_url}/checks", data=body, headers=headers, timeout=30)
+
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.headers["Content-Type"] == "application/problem+json"

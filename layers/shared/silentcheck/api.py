@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 from collections.abc import Callable
@@ -12,13 +14,24 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import ValidationError
 
-from silentcheck import aws, provider_http
+from silentcheck import aws, bodies, provider_http
 from silentcheck.config import settings
-from silentcheck.errors import InvalidRequest, RouteNotFound, SilentCheckError, TemporarilyUnavailable
+from silentcheck.errors import (
+    InvalidRequest,
+    RouteNotFound,
+    SilentCheckError,
+    TemporarilyUnavailable,
+    UnsupportedMediaType,
+)
 from silentcheck.observability import logger, metrics
 
 PROBLEM_JSON = "application/problem+json"
 SECURITY_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+# The largest request body read: POST /checks' fields fit in well under 5 KiB (an operator token is at most 4096
+# characters), and its body is one flat object.
+MAX_BODY_BYTES = 16384
+MAX_BODY_DEPTH = 4
+NOT_A_JSON_OBJECT = "the request body must be a JSON object, encoded in UTF-8"
 
 
 def problem(error: SilentCheckError) -> Response[str]:
@@ -60,7 +73,7 @@ def rest_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(json.JSONDecodeError)
     def _not_json(error: json.JSONDecodeError) -> Response[str]:
-        return problem(InvalidRequest("the request body must be a JSON object, encoded in UTF-8"))
+        return problem(InvalidRequest(NOT_A_JSON_OBJECT))
 
     app.exception_handler(Exception)(unexpected)
 
@@ -94,12 +107,22 @@ def json_response(status: int, body: Any, cache_seconds: int | None = None) -> R
 
 
 def json_object_body(app: BaseRouter) -> dict[str, Any]:
-    try:  # a body that is not UTF-8 arrives base64-encoded and fails to decode (UnicodeDecodeError)
-        body = app.current_event.json_body if app.current_event.body else None
-    except ValueError:
+    """The request's JSON object: sent as application/json (415 otherwise: an HTML form cannot send it across
+    sites without a CORS preflight), within MAX_BODY_BYTES and MAX_BODY_DEPTH, checked before parsing (400)."""
+    event = app.current_event
+    if not bodies.is_json_media_type(event.headers.get("Content-Type")):
+        raise UnsupportedMediaType(f"send the body as JSON with the header Content-Type: {bodies.MEDIA_TYPE}")
+    raw: str | bytes = event.body or ""
+    try:  # a body that is not UTF-8 arrives base64-encoded
+        if event.raw_event.get("isBase64Encoded"):
+            raw = base64.b64decode(raw, validate=True)
+        body = bodies.loads(raw, MAX_BODY_BYTES, MAX_BODY_DEPTH)
+    except bodies.BodyRefused as refused:
+        raise InvalidRequest(str(refused) if refused.limit else NOT_A_JSON_OBJECT) from None
+    except binascii.Error:
         body = None
     if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object, encoded in UTF-8")
+        raise InvalidRequest(NOT_A_JSON_OBJECT)
     return body
 
 

@@ -30,7 +30,8 @@ def _origin(event: dict[str, Any]) -> str | None:
 
 def _preflight(origin: str | None) -> dict[str, Any]:
     if origin is None or origin not in allowed_origins():
-        detail = (f"browser requests from {origin or 'this page'} are not allowed; add the origin to the "
+        # The origin is not repeated: no request header is echoed into a body.
+        detail = ("browser requests from this page's origin are not allowed; add the origin to the "
                   "CorsAllowedOrigins parameter" if allowed_origins() else
                   "this deployment allows no browser origins (the CorsAllowedOrigins parameter is empty)")
         response = problem(OriginNotAllowed(detail))

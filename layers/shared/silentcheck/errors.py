@@ -36,6 +36,15 @@ class InvalidPhoneNumber(SilentCheckError):
     title = "Invalid phone number"
 
 
+class UnsupportedMediaType(SilentCheckError):
+    """A body in another media type than the route reads (POST /checks reads application/json only, which a
+    cross-site HTML form cannot send without a CORS preflight)."""
+
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    title = "Unsupported media type"
+
+
 class NumberUnsupported(SilentCheckError):
     """A valid number that no SIM answers for (fixed-line, toll-free, premium-rate, VoIP…)."""
 

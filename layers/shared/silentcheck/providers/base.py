@@ -74,6 +74,12 @@ class PollAgain:
     interval: int
 
 
+# Callback bodies are small flat objects (Infobip's three fields, tru.ID's check); anything past these is
+# refused before it is parsed, as a body that is not JSON is.
+CALLBACK_MAX_BYTES = 65536
+CALLBACK_MAX_DEPTH = 8
+
+
 @dataclass(frozen=True)
 class CallbackRequest:
     """A request that reached provider_callback with a valid capability, exactly as received."""

@@ -8,15 +8,16 @@ shared/reference/providers/infobip-and-peers.md §A.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from silentcheck import credentials, provider_http
+from silentcheck import bodies, credentials, provider_http
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers.base import (
+    CALLBACK_MAX_BYTES,
+    CALLBACK_MAX_DEPTH,
     CallbackRejected,
     CallbackRequest,
     CallbackTooEarly,
@@ -150,8 +151,8 @@ class Infobip:
             fields: dict[str, Any] = dict(request.query)
         else:
             try:
-                parsed = json.loads(request.body)
-            except ValueError:
+                parsed = bodies.loads(request.body, CALLBACK_MAX_BYTES, CALLBACK_MAX_DEPTH)
+            except bodies.BodyRefused:
                 raise CallbackRejected("malformed_body") from None
             if not isinstance(parsed, dict):
                 raise CallbackRejected("malformed_body")

@@ -15,11 +15,13 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from silentcheck import clock, credentials, provider_http
+from silentcheck import bodies, clock, credentials, provider_http
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers import message_signatures, oauth
 from silentcheck.providers.base import (
+    CALLBACK_MAX_BYTES,
+    CALLBACK_MAX_DEPTH,
     CallbackRejected,
     CallbackRequest,
     CallbackTooEarly,
@@ -197,7 +199,7 @@ class TruId:
         except message_signatures.SignatureInvalid as invalid:
             raise CallbackRejected(f"signature:{invalid.why}") from None
         try:
-            body = json.loads(request.body)
+            body = bodies.loads(request.body, CALLBACK_MAX_BYTES, CALLBACK_MAX_DEPTH)
             named = str(body["check_id"])
         except (ValueError, KeyError, TypeError):
             raise CallbackRejected("malformed_body") from None
