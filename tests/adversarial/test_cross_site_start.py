@@ -84,5 +84,5 @@ def test_no_request_header_is_echoed_in_an_error_body(app_mode: App):
     answers = _error_answers(app_mode)
 
     assert all(answer.status_code >= 400 for answer in answers), [a.status_code for a in answers]
-    assert [answer.request.method + " " + str(answer.request.path_url) for answer in answers
+    assert [f"{answer.request.method} {answer.request.path_url}" for answer in answers
             if MARKER in answer.text.replace(str(answer.request.path_url), "")] == []
