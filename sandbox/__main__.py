@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                           operator_token_url=urls["camara"] if args.operator_token else None, **options)
             return 0 if view.get("status") else 1
         with stacks.running_stack(log_level=log_level) as stack:
+            stack.configure_api(allow_unbound_checks=True)  # the sandbox shows binding none too (docs/sandbox.md)
             if args.api_version:
                 stack.configure_truid(api_version=args.api_version)
             view = verify(stack.api_url, stack.network.base_url, args.phone_number, api_key=stack.api_key,
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("starting the sandbox (DynamoDB Local, moto, simulated tru.ID, CAMARA, Infobip and network, gateway)…")
     with stacks.running_stack(log_level=log_level) as stack:
+        stack.configure_api(allow_unbound_checks=True)  # Brazil's Infobip flow and tru.ID v0.1: binding none
         stacks.write_state(stack)
         if args.command == "run":
             print()

@@ -226,11 +226,13 @@ class Stack:
         forget_function_caches()
 
     def configure_api(self, client_auth: Literal["api_key", "none"] | None = None,
-                      cors_origins: str | None = None) -> None:
-        """Serve the API as deployed with these ClientAuth and CorsAllowedOrigins values (None: the
-        template's default), from the next request on."""
+                      cors_origins: str | None = None, allow_unbound_checks: bool | None = None) -> None:
+        """Serve the API as deployed with these ClientAuth, CorsAllowedOrigins and AllowUnboundChecks values
+        (None: the template's default), from the next request on."""
+        unbound = None if allow_unbound_checks is None else str(allow_unbound_checks).lower()
         parameters = {name: value for name, value in (("ClientAuth", client_auth),
-                                                      ("CorsAllowedOrigins", cors_origins)) if value is not None}
+                                                      ("CorsAllowedOrigins", cors_origins),
+                                                      ("AllowUnboundChecks", unbound)) if value is not None}
         self.gateway.configure(parameters)
         forget_function_caches()
 

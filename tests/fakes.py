@@ -307,7 +307,7 @@ def configure_for_fakes(monkeypatch: Any, **environment: str) -> None:
     from silentcheck import config, credentials
 
     for name in ("ATTESTATION_AUDIENCE", "ATTESTATION_TTL_SECONDS", "CALLBACK_URL", "ROUTING", "LIMITS",
-                 "CHECK_TTL_SECONDS"):
+                 "CHECK_TTL_SECONDS", "ALLOW_UNBOUND_CHECKS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in {"TABLE_NAME": "unused-by-fakes", "SECRET_ID": "unused-by-fakes",
                         "CALLBACK_SECRET_ID": "unused-by-fakes", **environment}.items():

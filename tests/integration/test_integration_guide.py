@@ -36,6 +36,22 @@ def attestation(app: App) -> str:
     return str(view["attestation"])
 
 
+def unbound_attestation(app: App) -> str:
+    """A VERIFIED with binding none: tru.ID v0.1, which the deployment must allow."""
+    app.stack.configure_truid(api_version="v0.1")
+    app.stack.configure_api(allow_unbound_checks=True)
+    app.truid_callback_fault("never", count=5)  # the poll alone settles it
+    check = app.started(NUMBER)
+    app.open_on_own_phone(check)
+    view: dict[str, Any] = {}
+    for _ in range(5):
+        view = app.poll(check).json()
+        if view["status"] != "PENDING":
+            break
+    assert (view["status"], view["binding"]) == ("VERIFIED", "none"), view
+    return str(view["attestation"])
+
+
 @pytest.fixture
 def python_snippet() -> ModuleType:
     module = ModuleType("verify_attestation")
@@ -63,11 +79,22 @@ def test_the_python_snippet_rejects_another_number_and_a_replay(app: App, python
         verify(token, api_url=app.api, audience=AUDIENCE, phone_number=NUMBER, jwks_client=client, seen=seen)
 
 
+def test_the_python_snippet_refuses_binding_none_unless_the_backend_chose_it(app: App, python_snippet: ModuleType):
+    client, token = jwt.PyJWKClient(f"{app.api}/.well-known/jwks.json"), unbound_attestation(app)
+    verify = python_snippet.verify_attestation
+
+    with pytest.raises(python_snippet.AttestationRejected, match="binding"):
+        verify(token, api_url=app.api, audience=AUDIENCE, phone_number=NUMBER, jwks_client=client, seen=set())
+    claims = verify(token, api_url=app.api, audience=AUDIENCE, phone_number=NUMBER, jwks_client=client, seen=set(),
+                    bindings=("device", "operator_token", "none"))
+    assert (claims["status"], claims["binding"]) == ("VERIFIED", "none")
+
+
 RUNNER = """
 import { createRemoteJWKSet } from 'jose';
 import { verifyAttestation } from './verify_attestation.mjs';
 
-const [token, apiUrl, audience, phoneNumber, otherNumber] = process.argv.slice(2);
+const [token, apiUrl, audience, phoneNumber, otherNumber, unbound] = process.argv.slice(2);
 const jwks = createRemoteJWKSet(new URL(`${apiUrl}/.well-known/jwks.json`));
 const outcome = async (options) => {
   try { return { ok: (await verifyAttestation(token, { apiUrl, audience, jwks, ...options })).status }; }
@@ -79,17 +106,30 @@ console.log(JSON.stringify({
   wrongAudience: await outcome({ phoneNumber, audience: 'another-backend', seen }),
   first: await outcome({ phoneNumber, seen }),
   replay: await outcome({ phoneNumber, seen }),
+  unbound: await (async () => {
+    try { return { ok: (await verifyAttestation(unbound, { apiUrl, audience, jwks, phoneNumber })).status }; }
+    catch (error) { return { error: error.code || error.message }; }
+  })(),
+  unboundChosen: await (async () => {
+    try {
+      const options = { apiUrl, audience, jwks, phoneNumber, seen: new Set(), bindings: ['device', 'none'] };
+      return { ok: (await verifyAttestation(unbound, options)).status };
+    } catch (error) { return { error: error.code || error.message }; }
+  })(),
 }));
 """
 
 
 def test_the_node_snippet_accepts_a_real_attestation_and_rejects_number_audience_and_replay(app: App,
                                                                                             tmp_path: Path):
+    """…and a VERIFIED with binding none, unless the caller chose it."""
     (tmp_path / "node_modules").symlink_to(ensure_node_packages(), target_is_directory=True)
     (tmp_path / "verify_attestation.mjs").write_text(snippet("verify_attestation.mjs"))
     (tmp_path / "run.mjs").write_text(RUNNER)
 
-    completed = subprocess.run(["node", "run.mjs", attestation(app), app.api, AUDIENCE, NUMBER, OTHER_NUMBER],
+    token = attestation(app)
+    unbound = unbound_attestation(app)
+    completed = subprocess.run(["node", "run.mjs", token, app.api, AUDIENCE, NUMBER, OTHER_NUMBER, unbound],
                                cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
 
     assert completed.returncode == 0, completed.stderr
@@ -98,3 +138,5 @@ def test_the_node_snippet_accepts_a_real_attestation_and_rejects_number_audience
     assert results["wrongNumber"] == {"error": "the attestation is about another number"}
     assert results["wrongAudience"] == {"error": "ERR_JWT_CLAIM_VALIDATION_FAILED"}
     assert results["replay"] == {"error": "this attestation was used before"}
+    assert results["unbound"] == {"error": "the attestation's binding is not one this backend accepts"}
+    assert results["unboundChosen"] == {"ok": "VERIFIED"}

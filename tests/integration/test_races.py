@@ -90,6 +90,7 @@ def test_concurrent_identical_callbacks_make_one_transition_and_no_provider_call
 def test_concurrent_polls_of_a_settled_provider_check_make_one_transition(app: App, transitions: list[str],
                                                                          advance: Callable[[float], None]):
     app.stack.configure_truid(api_version="v0.1")
+    app.stack.configure_api(allow_unbound_checks=True)  # v0.1: binding none
     app.truid_callback_fault("never", count=5)
     check = app.started()
     app.open_on_own_phone(check)

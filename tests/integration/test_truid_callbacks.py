@@ -47,6 +47,7 @@ def v01_check_opened(app: App, number: str = NUMBER, sim: str | None = None,
                      fault: str | None = None) -> dict[str, Any]:
     """A v0.1 check whose phone opened its URL; `fault` shapes this check's callback (no other's)."""
     app.stack.configure_truid(api_version="v0.1")
+    app.stack.configure_api(allow_unbound_checks=True)  # v0.1: binding none
     check = app.started(number)
     if fault:
         app.truid_callback_fault(fault, truid_check_id=tru_id_of(app, check))
@@ -86,6 +87,7 @@ def main_secret_out_of_reach(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
 
 def test_a_callback_settles_a_check_with_only_the_callback_secret_readable(app: App, main_secret_out_of_reach):
     app.stack.configure_truid(api_version="v0.1")
+    app.stack.configure_api(allow_unbound_checks=True)  # v0.1: binding none
     check = app.started(NUMBER)
     main_secret_out_of_reach()
 

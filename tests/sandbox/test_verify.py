@@ -43,6 +43,7 @@ def test_verify_with_an_operator_token_verifies_a_phone_on_wifi(app: App):
 
 
 def test_verify_calls_the_api_from_the_phone_so_infobips_ok_flow_sees_its_address(app: App):
+    app.stack.configure_api(allow_unbound_checks=True)  # the OK flow has binding none, as `make run` allows
     view = verify(app.api, app.stack.network.base_url, "+5511987650012", api_key=app.stack.api_key, say=_quiet)
 
     assert (view["status"], view["binding"]) == ("VERIFIED", "none")

@@ -249,3 +249,34 @@ def test_a_refusing_providers_state_cannot_end_the_device_chain(world: World):
     with pytest.raises(InvalidReturn):
         service.device_return({"state": refused.state}, world.deps)
     assert service.device_return({"state": accepted.state}, world.deps).check_id == created.check_id
+
+
+def test_a_start_with_binding_none_falls_back_unless_the_deployment_allows_unbound_checks(world: World):
+    world.provider.binding = Binding.NONE
+
+    created = start(world)
+
+    assert created.provider == "camara" and created.status is Status.PENDING
+    assert world.store.checks[created.check_id].attempts[0] == "truid:PROVIDER_REJECTED:unbound_not_allowed"
+
+
+def test_a_start_with_binding_none_alone_ends_failed_provider_rejected(world: World,
+                                                                       monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ROUTING", json.dumps({"default": ["truid"]}))
+    config.reset()
+    world.provider.binding = Binding.NONE
+
+    created = start(world)
+
+    assert (created.status, created.reason, created.check_url) == (Status.FAILED, Reason.PROVIDER_REJECTED, None)
+
+
+def test_a_start_with_binding_none_starts_when_the_deployment_allows_unbound_checks(
+        world: World, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ALLOW_UNBOUND_CHECKS", "true")
+    config.reset()
+    world.provider.binding = Binding.NONE
+
+    created = start(world)
+
+    assert (created.provider, created.status, created.binding) == ("truid", Status.PENDING, Binding.NONE)

@@ -41,6 +41,9 @@ class Settings(BaseModel, frozen=True):
     # does, so no provider URL, from the secret or a discovery document, can aim a call at loopback http
     # (the Lambda Runtime API listens there).
     sandbox_loopback_providers: bool = False
+    # Flows with binding `none` (tru.ID v0.1, Infobip's no-redirect flow) verify whoever gets the check URL
+    # opened on the right phone; they start only when the deployment says so (parameter AllowUnboundChecks).
+    allow_unbound_checks: bool = False
 
 
 _ENV = {
@@ -61,6 +64,7 @@ _ENV = {
     "attestation_ttl_seconds": "ATTESTATION_TTL_SECONDS",
     "cors_allowed_origins": "CORS_ALLOWED_ORIGINS",
     "sandbox_loopback_providers": "SANDBOX_LOOPBACK_PROVIDERS",
+    "allow_unbound_checks": "ALLOW_UNBOUND_CHECKS",
 }
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from silentcheck import binding, breakers, config, observability, phone, routing, store
 from silentcheck.api_shapes import CheckCreated, iso
-from silentcheck.checks import Check, Outcome, Reason
+from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.deps import Deps
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.observability import Metric, logger
@@ -21,6 +21,8 @@ from silentcheck.providers.base import (
     Started,
     TakesOperatorToken,
 )
+
+UNBOUND_NOT_ALLOWED = "unbound_not_allowed"  # raw code of a start refused for binding `none` (AllowUnboundChecks)
 
 
 def offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: config.CircuitBreaker,
@@ -52,7 +54,9 @@ def offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: config.Cir
             raise
         else:
             breakers.record_success(deps.counters, name, breaker_states.get(name))
-            return _started(check, name, started, fallback.attempts, minted.poll_token, log, deps)
+            if started.binding is not Binding.NONE or config.settings().allow_unbound_checks:
+                return _started(check, name, started, fallback.attempts, minted.poll_token, log, deps)
+            outcome = Outcome.failed(Reason.PROVIDER_REJECTED, UNBOUND_NOT_ALLOWED)  # the provider chose no hop
         logger.info("provider refused the check", extra={**log, "provider": name, "raw_code": outcome.raw_code})
         if outcome.reason is Reason.PROVIDER_ERROR:
             breakers.record_failure(deps.counters, name, deps.clock.now(), breaker)

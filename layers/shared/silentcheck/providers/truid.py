@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from silentcheck import bodies, clock, credentials, provider_http
 from silentcheck.checks import Binding, Check, Outcome, Reason
+from silentcheck.config import settings
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers import message_signatures, oauth
 from silentcheck.providers.base import (
@@ -91,6 +92,8 @@ class TruId:
 
     def start(self, ctx: StartContext) -> Started:
         config = _Config.from_secret()
+        if config.version == "v0.1" and not settings().allow_unbound_checks:  # refused before anything is billed
+            raise ProviderRefused(Outcome.failed(Reason.PROVIDER_REJECTED, "unbound_not_allowed"))
         payload: dict[str, Any] = {"phone_number": ctx.phone_number.lstrip("+"), "reference_id": ctx.check_id}
         if config.version == "v0.2":
             payload["redirect_url"] = ctx.return_url
