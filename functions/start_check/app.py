@@ -28,10 +28,12 @@ def start_check() -> Response[str]:
     key = idempotency.key_from(app.current_event.headers.get(idempotency.HEADER))
     request = StartRequest.model_validate(json_object_body(app))
     event = app.current_event.raw_event
+    address = source_ip(event)
     created = idempotency.start_once(
-        key, request, client=api_key_id(event), lambda_context=app.lambda_context,
-        start=lambda: service.start(request, source_ip=source_ip(event), api_base_url=public_base_url(event),
-                                    from_backend=api_key_id(event) is not None))
+        key, request, client=idempotency.client_of(api_key_id(event), address), lambda_context=app.lambda_context,
+        start=lambda: service.start(request, source_ip=address, api_base_url=public_base_url(event),
+                                    from_backend=api_key_id(event) is not None),
+        charge=lambda: service.charge_start(request, source_ip=address))
     return json_response(201, created)
 
 

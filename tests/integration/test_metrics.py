@@ -131,7 +131,7 @@ def test_a_breaker_that_opens_is_counted_once(app: App, capsys):
     app.stack.configure_routing({"default": ["truid", "infobip"], "circuit_breaker": breaker})
     app.truid_fault(method="POST", path_regex="/checks$", status=503, count=2)
 
-    app.started(UK), app.started(UK), app.started(UK)
+    app.started(UK), app.started("+447400900204"), app.started(UK)  # two numbers fail: one failure each
 
     assert [dimensions(line)["provider"] for line in of(emitted(capsys), Metric.BREAKER_OPENED)] == ["truid"]
 

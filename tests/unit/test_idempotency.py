@@ -40,9 +40,13 @@ class _Starts:
                             expires_at="2026-11-22T03:34:03Z")
 
 
-def _once(start: Any, key: str | None = KEY, request: StartRequest = REQUEST, client: str | None = None
-          ) -> CheckCreated:
-    return idempotency.start_once(key, request, client=client, lambda_context=_Context(), start=start)
+def _uncharged() -> None:
+    pass
+
+
+def _once(start: Any, key: str | None = KEY, request: StartRequest = REQUEST, client: str = "",
+          charge: Any = _uncharged) -> CheckCreated:
+    return idempotency.start_once(key, request, client=client, lambda_context=_Context(), start=start, charge=charge)
 
 
 def _stored(moto_env: aws.MotoServer) -> list[dict[str, Any]]:
@@ -83,6 +87,43 @@ def test_the_same_key_with_another_body_is_refused_as_reused() -> None:
     with pytest.raises(IdempotencyKeyReused):
         _once(start, request=StartRequest(phone_number="+447400900004"))
     assert start.runs == 1
+
+
+def test_the_same_key_with_another_body_costs_what_a_start_costs() -> None:
+    charged: list[bool] = []
+    _once(_Starts())
+
+    with pytest.raises(IdempotencyKeyReused):
+        _once(_Starts(), request=StartRequest(phone_number="+447400900004"), charge=lambda: charged.append(True))
+    assert charged == [True]
+
+
+def test_a_reused_key_past_the_budget_is_answered_as_any_start_past_it() -> None:
+    def spent() -> None:
+        raise RateLimited("spent", retry_after=5)
+
+    _once(_Starts())
+
+    with pytest.raises(RateLimited):
+        _once(_Starts(), request=StartRequest(phone_number="+447400900004"), charge=spent)
+
+
+def test_a_replay_costs_nothing() -> None:
+    charged: list[bool] = []
+    start = _Starts()
+    _once(start)
+
+    _once(start, charge=lambda: charged.append(True))
+
+    assert charged == []
+
+
+def test_in_app_mode_a_key_belongs_to_the_address_that_sent_it() -> None:
+    here, there = idempotency.client_of(None, "198.51.100.7"), idempotency.client_of(None, "203.0.113.9")
+
+    assert here != there and here == idempotency.client_of(None, "198.51.100.7")
+    assert "198.51.100.7" not in here
+    assert idempotency.client_of("api-key-id", "198.51.100.7") == "api-key-id"
 
 
 def test_a_request_while_the_first_with_its_key_runs_is_refused_as_in_use() -> None:

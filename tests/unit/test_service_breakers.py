@@ -4,6 +4,7 @@ against in-memory fakes (store, counters) and a fake clock."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 
@@ -32,8 +33,12 @@ def world() -> World:
     return World(provider=FakeProvider(), others={"infobip": FakeProvider()})
 
 
-def start(world: World) -> CheckCreated:
-    return service.start(StartRequest(phone_number=UK), "198.51.100.7", "https://api.example.com/v1", world.deps)
+_NUMBERS = (f"+447400900{n:03d}" for n in itertools.count(100, 2))  # each start another user's number
+
+
+def start(world: World, number: str | None = None) -> CheckCreated:
+    return service.start(StartRequest(phone_number=number or next(_NUMBERS)), "198.51.100.7",
+                         "https://api.example.com/v1", world.deps)
 
 
 def fail_truid(world: World, times: int) -> None:
@@ -137,3 +142,22 @@ def test_an_answer_with_nothing_to_close_writes_nothing(world: World):
     start(world)
 
     assert world.counters.breakers == {}
+
+
+def test_one_number_failing_again_and_again_counts_once(world: World):
+    world.provider.refusal = OUTAGE
+    for _ in range(5):  # a caller who found a number the provider fails on
+        start(world, UK)
+
+    assert not is_open(world)
+
+
+def test_the_same_number_counts_again_in_the_next_window(world: World):
+    world.provider.refusal = OUTAGE
+    world.clock.advance(30 - world.clock.now() % 60)  # half-way through a 60-second window
+    start(world, UK)
+    world.clock.advance(40)  # the next window, while the breaker still counts the first failure
+
+    start(world, UK)
+
+    assert is_open(world)

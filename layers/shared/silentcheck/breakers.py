@@ -9,8 +9,16 @@ from silentcheck.config import CircuitBreaker
 from silentcheck.deps import Counters
 
 
-def record_failure(counters: Counters, provider: str, now: int, config: CircuitBreaker) -> bool:
-    """Count an outage-type failure; opens the breaker at the threshold. True when it is open now."""
+def record_failure(counters: Counters, provider: str, now: int, config: CircuitBreaker,
+                   number_key: str | None = None) -> bool:
+    """Count an outage-type failure; opens the breaker at the threshold. True when it is open now. With the
+    check's `number_key`, a number counts once per window: a caller who found a number the provider fails on
+    cannot open the breaker for everyone by starting it again and again (docs/security.md, Hostile requests)."""
+    if number_key is not None:
+        window = now // config.window_seconds
+        if not counters.take("breaker_number", f"{provider}.{number_key}", window, 1,
+                             (window + 1) * config.window_seconds):
+            return False
     if not routing.breaker_trips(counters.count_failure(provider, now, config.window_seconds), config):
         return False
     counters.open_breaker(provider, now, now + config.open_seconds)

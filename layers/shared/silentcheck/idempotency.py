@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from silentcheck import aws, credentials, sealing, tokens
+from silentcheck import aws, credentials, limits, sealing, tokens
 from silentcheck.api_shapes import CheckCreated, StartRequest
 from silentcheck.config import settings
 from silentcheck.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidRequest
@@ -72,10 +72,21 @@ def _replayed(response: CheckCreated, idempotent_data: Any) -> CheckCreated:
     return response
 
 
-def start_once(key: str | None, request: StartRequest, client: str | None, lambda_context: Any,
-               start: Callable[[], CheckCreated]) -> CheckCreated:
+def client_of(api_key_id: str | None, source_ip: str | None) -> str:
+    """Whose keys a request's are: its API key's (backend mode); in app mode, where nobody has a key, its
+    address's (as the start budgets count it), so one app user's key never replays, nor tells anything of,
+    another's start. Keyed with the pepper: the table holds no address."""
+    if api_key_id:
+        return api_key_id
+    address = limits.counted_address(source_ip) or limits.NO_ADDRESS
+    return "address:" + tokens.derive(tokens.subkey(credentials.pepper(), "idempotency/address"), address)
+
+
+def start_once(key: str | None, request: StartRequest, client: str, lambda_context: Any,
+               start: Callable[[], CheckCreated], charge: Callable[[], None]) -> CheckCreated:
     """`start()` once per (client, key): a retry with the same body gets the first answer back, another body
-    is a 422, a retry while the first is still running a 409. A start that raised is not remembered."""
+    is a 422 that costs what a start costs (`charge()`: else trying numbers against a key would be free), a
+    retry while the first is still running a 409. A start that raised is not remembered."""
     if key is None:
         return start()
     from aws_lambda_powertools.utilities.idempotency import (  # imports boto3: only for requests with a key
@@ -107,10 +118,11 @@ def start_once(key: str | None, request: StartRequest, client: str | None, lambd
         output_serializer=cast("BaseIdempotencySerializer", _SealedAnswer()),
         key_prefix="start_check",
     )
-    data = {"client": client or "", "key": key, "body": _body_digest(request)}
+    data = {"client": client, "key": key, "body": _body_digest(request)}
     try:
         created: CheckCreated = once(request=data, start=start)
     except IdempotencyValidationError:
+        charge()  # RateLimited when a budget is spent: answered as any start over budget is
         raise IdempotencyKeyReused(f"this {HEADER} was sent before with another body; send a new key for a "
                                    "new check, or the first body to get the first answer again") from None
     except IdempotencyAlreadyInProgressError:

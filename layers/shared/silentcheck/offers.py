@@ -59,7 +59,7 @@ def offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: config.Cir
             outcome = Outcome.failed(Reason.PROVIDER_REJECTED, UNBOUND_NOT_ALLOWED)  # the provider chose no hop
         logger.info("provider refused the check", extra={**log, "provider": name, "raw_code": outcome.raw_code})
         if outcome.reason is Reason.PROVIDER_ERROR:
-            breakers.record_failure(deps.counters, name, deps.clock.now(), breaker)
+            breakers.record_failure(deps.counters, name, deps.clock.now(), breaker, check.number_key)
         if fallback.refused(name, outcome):
             observability.count(Metric.PROVIDER_FALLBACKS, provider=name, reason=outcome.reason or outcome.status)
     failed = settle(check, fallback.outcome, deps, fallback.attempts, provider=fallback.last_tried)

@@ -76,6 +76,14 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
     return offers.offer_in_turn(check, candidates, table.circuit_breaker, context, minted, deps)
 
 
+def charge_start(request: StartRequest, source_ip: str | None, deps: Deps | None = None) -> None:
+    """Spend the start budgets as `start` would, for a request answered without starting anything (an
+    Idempotency-Key reused with another number): an answer about a number the caller chose costs a start."""
+    deps = deps or Deps.real()
+    number = phone.parse(request.phone_number)
+    limits.spend(config.limits(), credentials.pepper(), number.e164, source_ip, deps.clock.now(), deps.counters)
+
+
 def _new_check(minted: binding.Minted, provider: str, number: phone.PhoneNumber, now: int) -> Check:
     return Check(
         check_id=minted.check_id,
