@@ -16,6 +16,7 @@ import pytest
 from sandbox.local_aws.services import ensure_node_packages
 from sandbox.local_aws.template import REPO_ROOT
 from tests.integration.conftest import App, completion_code
+from tests.integration.test_truid_callbacks import callbacks, v01_check_opened
 
 GUIDE = REPO_ROOT / "docs" / "integration.md"
 AUDIENCE = "silentcheck"  # the template's AttestationAudience default, which the sandbox deploys
@@ -37,17 +38,10 @@ def attestation(app: App) -> str:
 
 
 def unbound_attestation(app: App) -> str:
-    """A VERIFIED with binding none: tru.ID v0.1, which the deployment must allow."""
-    app.stack.configure_truid(api_version="v0.1")
-    app.stack.configure_api(allow_unbound_checks=True)
-    app.truid_callback_fault("never", count=5)  # the poll alone settles it
-    check = app.started(NUMBER)
-    app.open_on_own_phone(check)
-    view: dict[str, Any] = {}
-    for _ in range(5):
-        view = app.poll(check).json()
-        if view["status"] != "PENDING":
-            break
+    """A VERIFIED with binding none: tru.ID v0.1 (which the deployment must allow), settled by its callback."""
+    check = v01_check_opened(app, NUMBER)  # sets AllowUnboundChecks
+    callbacks(app, check, expected=2)
+    view = app.poll(check).json()
     assert (view["status"], view["binding"]) == ("VERIFIED", "none"), view
     return str(view["attestation"])
 
