@@ -130,7 +130,7 @@ class FakeStore:
             return replace(check, status=outcome.status, reason=outcome.reason, raw_code=outcome.raw_code,
                            completed_at=now, confidential={},
                            attempts=tuple(attempts) if attempts else check.attempts,
-                           provider=provider or check.provider)
+                           provider=provider or check.provider, sim_swap=outcome.sim_swap or check.sim_swap)
         return self._pending(check_id, now, change)
 
     def mark_expired(self, check_id: str, now: int) -> Check | None:

@@ -22,6 +22,7 @@ class StartRequest(BaseModel):
     operator_token: object = Field(default=None, description="A TS.43 operator token minted on the phone (CAMARA)")
     device_ip: object = Field(default=None, description="The phone's address as the customer's backend saw it "
                                                         "(backend mode only)")
+    sim_swap: object = Field(default=None, description='Also ask whether the SIM changed lately: {"max_age_hours": N}')
 
 
 class ApiModel(BaseModel):
@@ -48,6 +49,15 @@ class CheckCreated(ApiModel):
     expires_at: str
 
 
+class SimSwapView(ApiModel):
+    always_shown = frozenset({"swapped"})  # null says "asked for, but the provider gave no answer" (reason)
+
+    max_age_hours: int
+    swapped: bool | None
+    changed_within_hours: int | None = None
+    reason: str | None = None
+
+
 class CheckView(ApiModel):
     check_id: str
     status: Status
@@ -56,6 +66,7 @@ class CheckView(ApiModel):
     binding: Binding | None = None
     completed_at: str | None = None
     attestation: str | None = None  # compact JWS (ES256) of a final result, for the customer's backend
+    sim_swap: SimSwapView | None = None  # VERIFIED checks that asked: the SIM-swap answer, or why there is none
 
     @classmethod
     def of(cls, check: Check, status: Status, attestation: str | None = None) -> CheckView:
@@ -68,6 +79,7 @@ class CheckView(ApiModel):
             binding=check.binding if status is Status.VERIFIED else None,
             completed_at=iso(check.completed_at) if final and check.completed_at else None,
             attestation=attestation,
+            sim_swap=SimSwapView(**answer.claim()) if (answer := check.sim_swap_shown(status)) else None,
         )
 
     @classmethod

@@ -43,6 +43,8 @@ def claims(check: Check, issuer: str, audience: str, now: int, ttl_seconds: int)
         values["binding"] = check.binding.value
     if check.reason is not None and status is check.status:
         values["reason"] = check.reason.value
+    if (sim_swap := check.sim_swap_shown(status)) is not None:
+        values["sim_swap"] = sim_swap.claim()
     return values
 
 

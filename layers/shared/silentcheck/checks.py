@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from silentcheck.sim_swap import SimSwapAnswer, answer_of
+
 
 class Status(StrEnum):
     PENDING = "PENDING"
@@ -52,6 +54,7 @@ class Outcome:
     status: Status
     reason: Reason | None = None
     raw_code: str | None = None
+    sim_swap: SimSwapAnswer | None = None  # asked for and verified: what the provider said of the SIM
 
     def __post_init__(self) -> None:
         if self.status is Status.PENDING:
@@ -60,6 +63,8 @@ class Outcome:
             raise ValueError("a FAILED outcome carries a reason")
         if self.status in (Status.VERIFIED, Status.NOT_VERIFIED) and self.reason is not None:
             raise ValueError(f"a {self.status} outcome carries no reason")
+        if self.sim_swap is not None and self.status is not Status.VERIFIED:
+            raise ValueError("only a VERIFIED outcome carries a SIM-swap answer")
 
     @classmethod
     def verified(cls, raw_code: str | None = None) -> Outcome:
@@ -106,6 +111,8 @@ class Check:
     # The E.164 number, kept (sealed at rest) only until the result's attestation is signed.
     subject: str | None = field(default=None, repr=False)
     attestation: str | None = None  # the signed result (compact JWS), sealed at rest; signed once per check
+    sim_swap_hours: int | None = None  # the app asked whether the SIM changed within this many hours
+    sim_swap: SimSwapAnswer | None = None  # the provider's answer, recorded with the verdict
 
     def is_expired_at(self, now: int) -> bool:
         return now >= self.expires_at
@@ -118,6 +125,10 @@ class Check:
 
     def can_transition_at(self, now: int) -> bool:
         return self.status is Status.PENDING and not self.is_expired_at(now)
+
+    def sim_swap_shown(self, status: Status) -> SimSwapAnswer | None:
+        """The SIM-swap answer a result in `status` shows (sim_swap.answer_of)."""
+        return answer_of(self.sim_swap_hours, status is Status.VERIFIED, self.sim_swap)
 
     def poll_due_at(self, now: int) -> bool:
         """Whether a poll may ask the provider now (always, unless the flow paces its polls)."""

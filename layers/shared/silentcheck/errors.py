@@ -53,6 +53,22 @@ class NumberUnsupported(SilentCheckError):
     title = "Number cannot be verified silently"
 
 
+class SimSwapUnsupported(SilentCheckError):
+    """sim_swap asked of a check no provider of its route can answer it for (Infobip has no SIM-swap answer)."""
+
+    status = 400
+    code = "SIM_SWAP_UNSUPPORTED"
+    title = "SIM swap cannot be answered"
+
+
+class SimSwapOutOfRange(SilentCheckError):
+    """sim_swap.max_age_hours outside what the providers of the route can answer; the detail names the limits."""
+
+    status = 400
+    code = "SIM_SWAP_OUT_OF_RANGE"
+    title = "SIM swap period out of range"
+
+
 class RateLimited(SilentCheckError):
     """A start budget (per number, per source IP or the deployment's) is spent for this window."""
 

@@ -4,6 +4,7 @@ offers to providers in turn live in offers.py."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from silentcheck import (
     binding,
@@ -39,6 +40,7 @@ from silentcheck.providers.base import (
     PushesResults,
     StartContext,
 )
+from silentcheck.sim_swap import answering, ranges_of, requested_hours
 
 RETURN_PATH = "/checks/return"
 
@@ -54,11 +56,13 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
     device_ip = start_fields.device_ip(request.device_ip, from_backend)
     table = config.routing()
     candidates = routing.plan(table, number, request.provider, operator_token is not None, deps.providers)
+    if (hours := requested_hours(request.sim_swap)) is not None:  # refused before any budget or provider call
+        candidates = answering(candidates, ranges_of(candidates, deps.providers), hours)
 
     now = deps.clock.now()
     limits.spend(config.limits(), credentials.pepper(), number.e164, source_ip, now, deps.counters)  # before billing
     minted = binding.Minted.new()
-    check = _new_check(minted, candidates[0], number, now)
+    check = replace(_new_check(minted, candidates[0], number, now), sim_swap_hours=hours)
     deps.store.create(check)  # before any billable call: every provider request has a record
 
     device_address = device_ip or source_ip
@@ -72,7 +76,8 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
 
     redirect_uri = f"{api_base_url.rstrip('/')}{RETURN_PATH}"
     context = StartContext(check.check_id, number.e164, redirect_uri, source_ip, redirect_uri=redirect_uri,
-                           operator_token=operator_token, device_ip=device_ip)  # each offer adds its own state
+                           operator_token=operator_token, device_ip=device_ip,
+                           sim_swap_hours=hours)  # each offer adds its own state
     return offers.offer_in_turn(check, candidates, table.circuit_breaker, context, minted, deps)
 
 

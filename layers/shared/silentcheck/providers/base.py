@@ -41,6 +41,7 @@ class StartContext:
     operator_token: str | None = None  # a TS.43 token minted on the phone (CAMARA CIBA)
     callback_url: str | None = None  # our provider_callback URL with this check's capability, when deployed
     device_ip: str | None = None  # the phone's address as the customer's backend saw it (backend mode, validated)
+    sim_swap_hours: int | None = None  # also ask whether the SIM changed within this many hours
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from silentcheck import provider_http
-from silentcheck.checks import Binding, Check, Outcome, Reason
+from silentcheck.checks import Binding, Check, Outcome, Reason, Status
 from silentcheck.observability import logger
-from silentcheck.providers import oauth
+from silentcheck.providers import camara_sim_swap, oauth
 from silentcheck.providers.base import (
     PollAgain,
     ProviderRefused,
@@ -31,6 +32,7 @@ from silentcheck.providers.camara_results import (
     nv_failure,
     verdict,
 )
+from silentcheck.sim_swap import HoursRange
 
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
 CIBA_DEFAULT_INTERVAL = 5  # CIBA Core §7.3 when the response has none
@@ -52,6 +54,9 @@ def _api_version(api_base_url: str) -> str:
 class Camara:
     name: ClassVar[str] = "camara"
 
+    def sim_swap_range(self) -> HoursRange:
+        return camara_sim_swap.hours_range(Config.from_secret().sim_swap_max_age_hours)
+
     def start(self, ctx: StartContext) -> Started:
         """The authorization code flow: the device opens check_url on mobile data."""
         config = Config.from_secret()
@@ -59,7 +64,7 @@ class Camara:
         params = {
             "response_type": "code",
             "client_id": config.client.client_id,
-            "scope": config.scope,
+            "scope": config.scope if ctx.sim_swap_hours is None else camara_sim_swap.with_scope(config.scope),
             "redirect_uri": ctx.redirect_uri,
             "state": ctx.state,
             "nonce": nonce_for(ctx.state),
@@ -89,7 +94,8 @@ class Camara:
         endpoint = metadata.backchannel_authentication_endpoint
         if not endpoint:
             raise ProviderRefused(Outcome.failed(Reason.PROVIDER_REJECTED, "bc-authorize:not_offered"))
-        form = {"scope": config.ciba_scope, "login_hint": f"operatortoken:{ctx.operator_token}"}
+        scope = config.ciba_scope if ctx.sim_swap_hours is None else camara_sim_swap.with_scope(config.ciba_scope)
+        form = {"scope": scope, "login_hint": f"operatortoken:{ctx.operator_token}"}
         try:
             body = self._oauth_post(config, endpoint, form, "bc-authorize")
             auth_req_id = str(body["auth_req_id"])
@@ -188,7 +194,12 @@ class Camara:
         number = check.confidential.get("phone_number")
         if not number:
             return Outcome.failed(Reason.PROVIDER_ERROR, "number_unavailable")
-        return self._verify_number(config, access_token, number, check.check_id)
+        outcome = self._verify_number(config, access_token, number, check.check_id)
+        if outcome.status is not Status.VERIFIED or check.sim_swap_hours is None:
+            return outcome
+        # The same three-legged token: the number is the token's, so nobody learns another line's SIM history.
+        answer = camara_sim_swap.check(config.sim_swap_url, access_token, check.sim_swap_hours, check.check_id)
+        return replace(outcome, sim_swap=answer)
 
     def _oauth_post(self, config: Config, endpoint: str, form: dict[str, str], stage: str) -> dict[str, Any]:
         try:

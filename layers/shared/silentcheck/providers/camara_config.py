@@ -26,6 +26,8 @@ class Config:
     discovery: bool
     static: Mapping[str, Any] = field(default_factory=dict)
     require_iss: bool | None = None
+    sim_swap_url: str = ""  # the SIM Swap API's base URL, e.g. https://…/sim-swap/v2
+    sim_swap_max_age_hours: int | None = None  # the operator's own limit below CAMARA's 2400 hours
 
     @classmethod
     def from_secret(cls) -> Config:
@@ -66,6 +68,7 @@ class Config:
             discovery=raw.get("discovery", True) is not False,
             static={k: raw[k] for k in static_keys if k in raw},
             require_iss=raw["require_iss"] if isinstance(raw.get("require_iss"), bool) else None,
+            **_sim_swap(raw, str(raw["api_base_url"])),
         )
 
     def metadata(self) -> oauth.Metadata:
@@ -81,6 +84,18 @@ class Config:
 
     def iss_required(self, metadata: oauth.Metadata) -> bool:
         return self.require_iss if self.require_iss is not None else metadata.iss_parameter_supported
+
+
+def _sim_swap(raw: Mapping[str, Any], api_base_url: str) -> dict[str, Any]:
+    """`sim_swap_api_base_url` (default: beside Number Verification's, /sim-swap/v2) and
+    `sim_swap_max_age_hours` (the operator's limit, 1 to 2400)."""
+    limit = raw.get("sim_swap_max_age_hours")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 2400):
+        raise ProviderNotConfigured("camara.sim_swap_max_age_hours must be a whole number of hours, 1 to 2400")
+    default = api_base_url.rstrip("/").rsplit("/number-verification/", 1)[0] + "/sim-swap/v2"
+    url = str(raw.get("sim_swap_api_base_url") or default).rstrip("/")
+    return {"sim_swap_url": provider_http.secure_url(url, "camara.sim_swap_api_base_url"),
+            "sim_swap_max_age_hours": limit}
 
 
 def _oidc_key() -> bytes:

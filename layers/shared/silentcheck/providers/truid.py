@@ -19,7 +19,7 @@ from silentcheck import bodies, clock, credentials, provider_http
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.config import settings
 from silentcheck.errors import ProviderNotConfigured
-from silentcheck.providers import message_signatures, oauth
+from silentcheck.providers import message_signatures, oauth, truid_subscriber
 from silentcheck.providers.base import (
     CALLBACK_MAX_BYTES,
     CALLBACK_MAX_DEPTH,
@@ -42,6 +42,8 @@ from silentcheck.providers.truid_results import (
     outcome_for_check_error,
     result_outcome,
 )
+from silentcheck.providers.truid_subscriber import SUBSCRIBER_CHECK, product_of
+from silentcheck.sim_swap import HoursRange
 
 _TOKEN_MARGIN_SECONDS = 60
 # What reading a check may answer while credentials rotate (a token of the old client, revoked or from
@@ -90,11 +92,19 @@ _tokens_lock = threading.Lock()
 class TruId:
     name: ClassVar[str] = "truid"
 
+    def sim_swap_range(self) -> HoursRange | None:
+        """SubscriberCheck v0.2 answers SIM swap; v0.1 has no `period` (and no device binding)."""
+        return truid_subscriber.HOURS if _Config.from_secret().version == "v0.2" else None
+
     def start(self, ctx: StartContext) -> Started:
         config = _Config.from_secret()
         if config.version == "v0.1" and not settings().allow_unbound_checks:  # refused before anything is billed
             raise ProviderRefused(Outcome.failed(Reason.PROVIDER_REJECTED, "unbound_not_allowed"))
         payload: dict[str, Any] = {"phone_number": ctx.phone_number.lstrip("+"), "reference_id": ctx.check_id}
+        product = SUBSCRIBER_CHECK if ctx.sim_swap_hours is not None else "phone_check"
+        if ctx.sim_swap_hours is not None:
+            config = replace(config, scope=truid_subscriber.SCOPE)
+            payload["period"] = truid_subscriber.period_minutes(ctx.sim_swap_hours)
         if config.version == "v0.2":
             payload["redirect_url"] = ctx.return_url
         if ctx.callback_url:
@@ -102,7 +112,7 @@ class TruId:
         if ctx.device_ip:  # tru.ID then ends a chain opened from another address in ERROR ip_mismatch
             payload["phone_ip"] = ctx.device_ip
         try:
-            body = self._call(config, "POST", f"/phone_check/{config.version}/checks", json=payload).json()
+            body = self._call(config, "POST", f"/{product}/{config.version}/checks", json=payload).json()
             check_url = body["_links"]["check_url"]["href"]
             check_id = body["check_id"]
         except Failed as failure:
@@ -114,7 +124,7 @@ class TruId:
         binding = Binding.DEVICE if config.version == "v0.2" else Binding.NONE
         return Started(provider_ref=str(check_id), check_url=str(check_url), binding=binding,
                        provider_version=config.version, ttl_seconds=int(ttl) if isinstance(ttl, int) else None,
-                       poll_interval=POLL_INTERVAL_SECONDS)
+                       poll_interval=POLL_INTERVAL_SECONDS, attributes={"product": product})
 
     def on_return(self, check: Check, query: Mapping[str, str]) -> Outcome:
         if check.provider_version == "v0.1":
@@ -129,13 +139,15 @@ class TruId:
             return Outcome.failed(Reason.REDIRECT_FAILED, "redirect:missing_code")
         if not check.provider_ref or not hmac.compare_digest(returned_id.encode(), check.provider_ref.encode()):
             return Outcome.failed(Reason.REDIRECT_FAILED, "redirect:check_id_mismatch")
-        config = _Config.from_secret()
+        config = _product_config(check)
         try:
             response = self._call(
-                config, "PATCH", f"/phone_check/v0.2/checks/{check.provider_ref}",
+                config, "PATCH", f"/{product_of(check)}/v0.2/checks/{check.provider_ref}",
                 data=_json_patch(code), headers={"Content-Type": "application/json-patch+json"},
             )
-            outcome = result_outcome(response.json(), "v0.2")
+            body = response.json()
+            sim_swap = truid_subscriber.answer(body, check) if isinstance(body, Mapping) else None
+            outcome = result_outcome(body, "v0.2", sim_swap)
         except Failed as failure:
             if failure.outcome.raw_code in ("404", "404:check_not_found"):
                 return Outcome.failed(Reason.REDIRECT_FAILED, failure.outcome.raw_code)
@@ -147,10 +159,10 @@ class TruId:
     def refresh(self, check: Check) -> Outcome | None:
         if not check.provider_ref:
             return None
-        config = _Config.from_secret()
+        config = _product_config(check)
         version: Version = "v0.1" if check.provider_version == "v0.1" else "v0.2"
         try:
-            body = self._call(config, "GET", f"/phone_check/{version}/checks/{check.provider_ref}",
+            body = self._call(config, "GET", f"/{product_of(check)}/{version}/checks/{check.provider_ref}",
                               fresh_on=_ROTATION_STATUSES).json()
         except Failed as failure:
             return None if failure.transient else failure.outcome
@@ -225,7 +237,7 @@ class TruId:
         for fresh in (False, True):
             if fresh:  # a 401: the credentials may have been rotated; read the secret again, once
                 credentials.forget()
-                config = _Config.from_secret()
+                config = replace(_Config.from_secret(), scope=config.scope)  # the scope this call needs
             try:
                 token = self._token(config, force=fresh)
             except Failed as failure:
@@ -274,6 +286,11 @@ class TruId:
                 raise Failed(Outcome.failed(Reason.PROVIDER_ERROR, "token:malformed"), transient=True) from None
             _tokens[key] = _Token(value, time.monotonic() + max(0, expires_in - _TOKEN_MARGIN_SECONDS))
             return value
+
+
+def _product_config(check: Check) -> _Config:
+    config = _Config.from_secret()
+    return replace(config, scope=truid_subscriber.SCOPE) if product_of(check) == SUBSCRIBER_CHECK else config
 
 
 def _json_patch(code: str) -> str:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from silentcheck.checks import Outcome, Reason
+from silentcheck.checks import Outcome, Reason, Status
 from silentcheck.providers.base import safe_code
+from silentcheck.sim_swap import SimSwapAnswer
 
 # tru.ID problem `type` fragments (…/api-errors#<code>) on HTTP errors.
 PROBLEM_REASONS: dict[str, Reason] = {
@@ -87,15 +88,17 @@ def http_failure(response: Any) -> Failed:
     )
 
 
-def result_outcome(body: Any, version: Version) -> Outcome | None:
-    """A PhoneCheck resource (GET, PATCH) as an outcome; None while tru.ID has no verdict. ValueError
-    when the JSON is not an object."""
+def result_outcome(body: Any, version: Version, sim_swap: SimSwapAnswer | None = None) -> Outcome | None:
+    """A PhoneCheck or SubscriberCheck resource (GET, PATCH) as an outcome, a VERIFIED one with `sim_swap`;
+    None while tru.ID has no verdict. ValueError when the JSON is not an object."""
     if not isinstance(body, Mapping):
         raise ValueError("a PhoneCheck resource is a JSON object")
     status = body.get("status")
     if status == "COMPLETED":
         # `match` is optional since 2023; only a JSON true verifies.
-        return Outcome.verified("COMPLETED") if body.get("match") is True else Outcome.not_verified("COMPLETED")
+        if body.get("match") is True:
+            return Outcome(Status.VERIFIED, None, "COMPLETED", sim_swap)
+        return Outcome.not_verified("COMPLETED")
     if status == "EXPIRED":
         return Outcome.expired("EXPIRED")
     if status == "ERROR":

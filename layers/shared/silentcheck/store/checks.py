@@ -9,7 +9,7 @@ from typing import Any
 from silentcheck import aws, observability, sealing
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.config import settings
-from silentcheck.store import keys
+from silentcheck.store import keys, sim_swap_items
 
 _PENDING = {"S": Status.PENDING.value}
 
@@ -64,6 +64,7 @@ def _to_item(check: Check, purge_at: int) -> dict[str, Any]:
     for name, number in (("next_poll_at", check.next_poll_at), ("poll_interval", check.poll_interval)):
         if number is not None:
             item[name] = {"N": str(number)}
+    sim_swap_items.put(item, check.sim_swap_hours, check.sim_swap)
     return item
 
 
@@ -109,6 +110,8 @@ def _from_item(item: dict[str, Any]) -> Check:
         attempts=tuple(a["S"] for a in item.get("attempts", {}).get("L", [])),
         subject=sealed("sealed_subject", "phone_number"),
         attestation=sealed("sealed_attestation", "jws"),
+        sim_swap_hours=sim_swap_items.hours_of(item),
+        sim_swap=sim_swap_items.answer_of(item),
     )
 
 
@@ -242,6 +245,9 @@ def finish(check_id: str, outcome: Outcome, now: int, attempts: list[str] | None
     if attempts:
         values[":attempts"] = {"L": [{"S": a} for a in attempts]}
         sets.append("attempts = :attempts")
+    if outcome.sim_swap is not None:
+        values[":sim_swap"] = sim_swap_items.attribute(outcome.sim_swap)
+        sets.append("sim_swap = :sim_swap")
     if provider:
         values[":provider"] = {"S": provider}
         sets.append("provider = :provider")
