@@ -83,14 +83,17 @@ class Phone:
         sim: str,
         bearer: Bearer = "cellular",
         network_id: str = DEFAULT_NETWORK_ID,
+        sim_changed_hours_ago: float | None = None,
     ) -> Phone:
-        """Ask the network at `network_base_url` for an address; raises `requests.HTTPError` if refused."""
+        """Ask the network at `network_base_url` for an address; raises `requests.HTTPError` if refused.
+        `sim_changed_hours_ago`: this SIM took the number that long ago (a SIM swap); None: never changed."""
         if not is_loopback_url(network_base_url):
             raise ValueError(f"the sandbox network must be on loopback, got {network_base_url!r}")
         with bound_session() as session:
             response = session.post(
                 f"{network_base_url.rstrip('/')}/_admin/phones",
-                json={"sim": sim, "bearer": bearer, "network_id": network_id},
+                json={"sim": sim, "bearer": bearer, "network_id": network_id,
+                      "sim_changed_hours_ago": sim_changed_hours_ago},
                 timeout=HOP_TIMEOUT_SECONDS,
             )
             response.raise_for_status()

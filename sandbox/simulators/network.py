@@ -18,6 +18,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
@@ -26,6 +27,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from sandbox.httpserver import WSGIApp
+from sandbox.simulators.sim_changes import SimChanges, hours_ago
 
 Bearer = Literal["cellular", "wifi"]
 
@@ -44,6 +46,7 @@ _COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _MAX_BODY_BYTES = 64 * 1024
 _LINE_PATH = re.compile(r"/lines/([^/]+)")
 _REDEEM_PATH = re.compile(r"/he/sessions/([^/]+)/redeem")
+_SUBSCRIBER_PATH = re.compile(r"/subscribers/(\+[1-9][0-9]{1,14})")
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,8 @@ def is_loopback_url(url: str) -> bool:
 class MobileNetwork:
     """Phones, their addresses and header-enrichment sessions, in memory; safe to share across threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.sim_changes = SimChanges(clock)
         self._lock = threading.Lock()
         self._free: dict[Bearer, Iterator[ipaddress.IPv4Address]] = {
             "cellular": CELLULAR_RANGE.hosts(),
@@ -199,8 +203,11 @@ class MobileNetwork:
         with self._lock:
             return return_to in self._partners
 
-    def add_phone(self, sim: str, bearer: Bearer = "cellular", network_id: str = DEFAULT_NETWORK_ID) -> PhoneRecord:
-        """Give a phone holding `sim` the next free address of its bearer's range."""
+    def add_phone(self, sim: str, bearer: Bearer = "cellular", network_id: str = DEFAULT_NETWORK_ID,
+                  sim_changed_hours_ago: float | None = None) -> PhoneRecord:
+        """Give a phone holding `sim` the next free address of its bearer's range; its SIM took the number
+        `sim_changed_hours_ago` hours ago (None: never changed) and holds it from now on (sim_changes.py)."""
+        changed_hours_ago = hours_ago(sim_changed_hours_ago)
         if not isinstance(sim, str) or not _E164.fullmatch(sim):
             raise ValueError(f"sim must be an E.164 number like +447400900002, got {sim!r}")
         if bearer not in get_args(Bearer):
@@ -213,6 +220,7 @@ class MobileNetwork:
                 raise RuntimeError(f"no {bearer} addresses left")
             phone = PhoneRecord(str(address), sim, bearer, network_id)
             self._phones[phone.ip] = phone
+        self.sim_changes.record(sim, changed_hours_ago)
         return phone
 
     def line_for_ip(self, ip: str) -> Line | None:
@@ -284,7 +292,8 @@ def _add_phone(network: MobileNetwork, environ: dict[str, Any]) -> Response:
         return body
     try:
         phone = network.add_phone(
-            body.get("sim", ""), body.get("bearer", "cellular"), body.get("network_id", DEFAULT_NETWORK_ID)
+            body.get("sim", ""), body.get("bearer", "cellular"), body.get("network_id", DEFAULT_NETWORK_ID),
+            body.get("sim_changed_hours_ago"),
         )
     except ValueError as exc:
         return _error(400, "invalid_request", str(exc))
@@ -364,6 +373,11 @@ def _redeem(network: MobileNetwork, session: str, environ: dict[str, Any]) -> Re
     return _json(200, seen.answer())
 
 
+def _subscriber(network: MobileNetwork, msisdn: str) -> Response:
+    record = network.sim_changes.subscriber(msisdn)
+    return _json(200, record) if record else _error(404, "not_found", "no SIM has ever held this number")
+
+
 def _route(network: MobileNetwork, environ: dict[str, Any]) -> Response:
     method = environ.get("REQUEST_METHOD", "GET")
     path: str = environ.get("PATH_INFO", "")
@@ -377,6 +391,8 @@ def _route(network: MobileNetwork, environ: dict[str, Any]) -> Response:
         return _line(network, match[1]) if method == "GET" else _not_allowed(method)
     if match := _REDEEM_PATH.fullmatch(path):
         return _redeem(network, match[1], environ) if method == "POST" else _not_allowed(method)
+    if match := _SUBSCRIBER_PATH.fullmatch(path):
+        return _subscriber(network, match[1]) if method == "GET" else _not_allowed(method)
     return _error(404, "not_found", f"no such path: {path}")
 
 
