@@ -1,5 +1,5 @@
 """python -m sandbox run | serve | verify NUMBER [--provider truid|camara|infobip] [--operator-token] [--sim NUMBER]
-[--wifi]"""
+[--wifi] [--sim-swap HOURS [--sim-changed-hours-ago HOURS]]"""
 
 from __future__ import annotations
 
@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
                        help="CAMARA with a TS.43 operator token minted for the phone's SIM: no device hop, "
                             "works over Wi-Fi")
     check.add_argument("--api-version", choices=["v0.1", "v0.2"], help="tru.ID API version (own stack only)")
+    check.add_argument("--sim-swap", type=int, metavar="HOURS",
+                       help="also ask whether the number's SIM changed within HOURS (sim_swap.max_age_hours)")
+    check.add_argument("--sim-changed-hours-ago", type=float, metavar="HOURS",
+                       help="the phone's SIM took the number HOURS ago (a SIM swap; default: never changed)")
     for command in (run, commands.choices["serve"], check):
         command.add_argument("--logs", action="store_true", help="print the functions' INFO logs")
     args = parser.parse_args(argv)
@@ -67,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "verify":
         urls = _running_stack_urls()
         options: dict[str, Any] = {"sim": args.sim, "bearer": "wifi" if args.wifi else "cellular",
-                                   "provider": "camara" if args.operator_token else args.provider}
+                                   "provider": "camara" if args.operator_token else args.provider,
+                                   "sim_swap_hours": args.sim_swap, "sim_changed_hours_ago": args.sim_changed_hours_ago}
         if urls and "camara" in urls and not args.api_version:
             print(f"using the running sandbox at {urls['api']}")
             view = verify(urls["api"], urls["network"], args.phone_number, api_key=urls.get("api_key"),
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\ntry:  .venv/bin/python -m sandbox verify +447400900004 --sim +447400900006")
         print("      .venv/bin/python -m sandbox verify --provider camara +34600000012")
         print("      .venv/bin/python -m sandbox verify --provider infobip +447400900112")
+        print("      .venv/bin/python -m sandbox verify +447400900002 --sim-swap 24 --sim-changed-hours-ago 12")
         print("      .venv/bin/python -m sandbox verify --operator-token --wifi +34600000012   (Ctrl-C stops)")
         _wait_forever()
     return 0

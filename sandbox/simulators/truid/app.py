@@ -31,6 +31,12 @@ check_url (and made the hop) with its cookie; otherwise the check ends ERROR `ip
 code for a redirect from another address than the create's `phone_ip`, which also ends it when check_url is
 opened from another address. A missing or unknown continuation answers 404 `#check_not_found` and decides nothing.
 
+SubscriberCheck v0.2 (`/subscriber_check/v0.2/checks`, scope `subscriber_check`) is a PhoneCheck v0.2 with an
+integer `period` (60 to 540,000 minutes, default 10,080) whose completed resource adds `no_sim_change`,
+`no_sim_change_period` and `sim_change_within`, from the network's record of the number's SIM (a sandbox-mode
+Project's lines never changed SIM); a number ending 91 completes without them (the operator shares no SIM data).
+SIMCheck v0.1 (`/sim_check/v0.1/checks`, scope `sim_check`) answers the same server to server. See subscriber.py.
+
 Coverage: `GET /coverage/v0.1/device_ips/{ip}` (a token with the `coverage` scope; tokens carry every scope
 asked for, so `scope=phone_check coverage` serves both APIs, and a token without the scope an API needs gets 403
 `#forbidden`) asks the network for `/lines/{ip}` in both modes. A cellular line answers 200 DeviceReachability
@@ -78,6 +84,7 @@ from urllib.parse import quote
 from sandbox.httpserver import WSGIApp
 from sandbox.simulators.device_marks import DeviceMark, device_mismatch, mark_device, with_cookie
 from sandbox.simulators.network import NetworkDown, ask_network, is_loopback_url, redeem_continuation
+from sandbox.simulators.truid import subscriber
 from sandbox.simulators.truid.admin import SandboxControls
 from sandbox.simulators.truid.auth import TokenStore
 from sandbox.simulators.truid.callbacks import Callbacks
@@ -97,6 +104,7 @@ from sandbox.simulators.truid.checks import (
 from sandbox.simulators.truid.config import TruIdConfig
 from sandbox.simulators.truid.coverage import DEVICE_IPS_PATH, Coverage
 from sandbox.simulators.truid.problems import problem
+from sandbox.simulators.truid.subscriber import SIM_CHECK, SUBSCRIBER_CHECK
 from sandbox.simulators.wsgi import (
     ADMIN_PREFIX,
     Request,
@@ -114,7 +122,8 @@ HAL_JSON = "application/hal+json"
 JWKS_PATH = "/.well-known/jwks.json"
 RESUME_PATH = "/_mno/return"  # where the operator's hop sends the device back (registered with the network)
 DEVICE_COOKIE = "truid_device"
-_CHECKS_PATH = re.compile(r"/phone_check/(v0\.[12])/checks(?:/([^/]+)(/redirect)?)?/?")
+_CHECKS_PATH = re.compile(r"/(phone_check|subscriber_check)/(v0\.[12])/checks(?:/([^/]+)(/redirect)?)?/?")
+_SIM_CHECKS_PATH = re.compile(r"/sim_check/v0\.1/checks(?:/([^/]+))?/?")
 _CREATE_FIELDS: dict[Version, frozenset[str]] = {
     "v0.1": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url"}),
     "v0.2": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url", "redirect_url"}),
@@ -133,6 +142,7 @@ class TruIdSimulator:
         self.controls = SandboxControls(self.tokens.revoke_all, self.check_summaries, self.callbacks, self.coverage)
         self._lock = threading.Lock()
         self._checks: dict[str, PhoneCheck] = {}
+        self._sim_checks: dict[str, subscriber.SimCheck] = {}
         self._sessions: dict[str, tuple[str, DeviceMark]] = {}  # header-enrichment session -> check, device
         self._balances: dict[str, float] = {}
         self._sweeper: threading.Thread | None = None
@@ -168,31 +178,37 @@ class TruIdSimulator:
         coverage = DEVICE_IPS_PATH.fullmatch(path)
         if coverage is not None:
             return self._device_reachability(request, coverage[1]) if method == "GET" else _not_allowed("GET")
+        if sim_check := _SIM_CHECKS_PATH.fullmatch(path):
+            return self._sim_check(request, sim_check[1])
         match = _CHECKS_PATH.fullmatch(path)
-        if match is None:
+        if match is None or (match[1] == SUBSCRIBER_CHECK and match[2] != "v0.2"):
             return problem(404, "not_found")
-        version, check_id, is_check_url = cast(Version, match[1]), match[2], bool(match[3])
+        product, version, check_id, is_check_url = match[1], cast(Version, match[2]), match[3], bool(match[4])
         if check_id is None:
-            return self._create(request, version) if method == "POST" else _not_allowed("POST")
+            return self._create(request, version, product) if method == "POST" else _not_allowed("POST")
         if is_check_url:
-            return self._open_check_url(request, version, check_id) if method == "GET" else _not_allowed("GET")
+            return self._open_check_url(request, version, check_id, product) if method == "GET" \
+                else _not_allowed("GET")
         if method == "GET":
-            return self._read(request, version, check_id)
+            return self._read(request, version, check_id, product)
         if method == "PATCH" and version == "v0.2":
-            return self._patch(request, check_id)
+            return self._patch(request, check_id, product)
         return _not_allowed("GET, PATCH" if version == "v0.2" else "GET")
 
     # -- the backend's calls ----------------------------------------------------------------------
 
-    def _create(self, request: Request, version: Version) -> Response:
-        client_id = self.tokens.authenticate(request, "phone_check")
+    def _create(self, request: Request, version: Version, product: str) -> Response:
+        client_id = self.tokens.authenticate(request, product)
         if isinstance(client_id, Response):
             return client_id
         if request.media_type != "application/json":
             return problem(415, "unsupported_media_type", "Content-Type must be application/json")
-        fields = _create_fields(request, version)
+        fields = _create_fields(request, version, {"period"} if product == SUBSCRIBER_CHECK else set())
         if isinstance(fields, Response):
             return fields
+        period = subscriber.period_of(fields) if product == SUBSCRIBER_CHECK else None
+        if isinstance(period, Response):
+            return period
         digits = fields["phone_number"]
         if digits[-2:] in CREATE_FAILURES:
             return problem(*CREATE_FAILURES[digits[-2:]])
@@ -205,7 +221,7 @@ class TruIdSimulator:
             check_id=str(uuid.uuid4()), client_id=client_id, version=version, phone_number=digits,
             created_at=now, updated_at=now, ttl=self.config.ttl_seconds,
             reference_id=fields.get("reference_id"), redirect_url=fields.get("redirect_url"),
-            callback_url=fields.get("callback_url"), phone_ip=fields.get("phone_ip"),
+            callback_url=fields.get("callback_url"), phone_ip=fields.get("phone_ip"), product=product, period=period,
         )
         with self._lock:
             self._checks[check.check_id] = check
@@ -225,13 +241,13 @@ class TruIdSimulator:
             return client_id
         return self.coverage.device_reachability(ip, request.base_url)
 
-    def _read(self, request: Request, version: Version, check_id: str) -> Response:
-        client_id = self.tokens.authenticate(request, "phone_check")
+    def _read(self, request: Request, version: Version, check_id: str, product: str) -> Response:
+        client_id = self.tokens.authenticate(request, product)
         if isinstance(client_id, Response):
             return client_id
         now = self.config.clock()
         with self._lock:
-            check = self._find(version, check_id, client_id)
+            check = self._find(version, check_id, client_id, product)
             if check is None:
                 return problem(404, "check_not_found")
             check.expire_if_due(now)
@@ -243,8 +259,8 @@ class TruIdSimulator:
             body = check.resource_body(request.base_url, shown)
         return json_response(200, body, HAL_JSON)
 
-    def _patch(self, request: Request, check_id: str) -> Response:
-        client_id = self.tokens.authenticate(request, "phone_check")
+    def _patch(self, request: Request, check_id: str, product: str) -> Response:
+        client_id = self.tokens.authenticate(request, product)
         if isinstance(client_id, Response):
             return client_id
         if request.media_type != "application/json-patch+json":
@@ -254,7 +270,7 @@ class TruIdSimulator:
             return problem(400, "bad_request", 'The body must be [{"op": "add", "path": "/code", "value": "<code>"}]')
         now = self.config.clock()
         with self._lock:
-            check = self._find("v0.2", check_id, client_id)
+            check = self._find("v0.2", check_id, client_id, product)
             if check is None or check.code is None or not hmac.compare_digest(check.code.encode(), code.encode()):
                 return problem(404, "check_not_found")
             check.expire_if_due(now)
@@ -266,10 +282,10 @@ class TruIdSimulator:
 
     # -- the phone's hops -------------------------------------------------------------------------
 
-    def _open_check_url(self, request: Request, version: Version, check_id: str) -> Response:
+    def _open_check_url(self, request: Request, version: Version, check_id: str, product: str) -> Response:
         now = self.config.clock()
         with self._lock:
-            check = self._find(version, check_id)
+            check = self._find(version, check_id, product=product)
             if check is None:
                 return problem(404, "check_not_found")
             try:
@@ -350,6 +366,8 @@ class TruIdSimulator:
             check.fail(OPERATOR_ERRORS[check.trigger], now)
             return self._tell_failure(check)
         check.observe(matched, network_id, now)
+        if check.product == SUBSCRIBER_CHECK and check.period is not None:
+            check.sim_fields = self._sim_fields(check, now)
         if check.version == "v0.1":
             check.complete(now, self.config.completion_lag_reads)
             done = {"check_id": check.check_id}
@@ -396,11 +414,50 @@ class TruIdSimulator:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _find(self, version: Version, check_id: str, client_id: str | None = None) -> PhoneCheck | None:
+    def _find(self, version: Version, check_id: str, client_id: str | None = None,
+              product: str = "phone_check") -> PhoneCheck | None:
         check = self._checks.get(check_id)
-        if check is None or check.version != version or client_id not in (None, check.client_id):
+        if check is None or check.version != version or client_id not in (None, check.client_id) \
+                or check.product != product:
             return None
         return check
+
+    def _sim_fields(self, check: PhoneCheck, now: float) -> dict[str, Any] | None:
+        """What the operator says of the checked number's SIM, as a SubscriberCheck reports it; None (no
+        no_sim_change at all) when it shares nothing. Caller holds the lock."""
+        if check.trigger == subscriber.NO_SIM_DATA or check.period is None:
+            return None
+        live = self.config.projects[check.client_id].mode == "live"
+        try:
+            history = subscriber.sim_history(self.config.network_url, check.phone_number, live)
+        except NetworkDown:
+            return None
+        return history.fields(check.period, now) if history else None
+
+    def _sim_check(self, request: Request, check_id: str | None) -> Response:
+        """SIMCheck v0.1: create (answered at once) and read back."""
+        if request.method != ("POST" if check_id is None else "GET"):
+            return _not_allowed("POST" if check_id is None else "GET")
+        client_id = self.tokens.authenticate(request, SIM_CHECK)
+        if isinstance(client_id, Response):
+            return client_id
+        if check_id is not None:
+            with self._lock:
+                found = self._sim_checks.get(check_id)
+            if found is None or found.client_id != client_id:
+                return problem(404, "check_not_found")
+            return json_response(200, found.body(request.base_url), HAL_JSON)
+        if request.media_type != "application/json":
+            return problem(415, "unsupported_media_type", "Content-Type must be application/json")
+        live = self.config.projects[client_id].mode == "live"
+        created = subscriber.create_sim_check(request, client_id, self.config.network_url, live, self.config.clock())
+        if isinstance(created, Response):
+            return created
+        with self._lock:
+            self._sim_checks[created.check_id] = created
+            balance = self._balances.get(client_id, STARTING_BALANCE) - CHARGE_AMOUNT
+            self._balances[client_id] = balance
+        return json_response(201, {**created.body(request.base_url), "snapshot_balance": balance}, HAL_JSON)
 
     def _phone_ip_refusal(self, phone_ip: str) -> Response | None:
         """412 when the network says `phone_ip` is not on mobile data (live mode only)."""
@@ -419,18 +476,19 @@ def _same_ip(first: str, second: str) -> bool:
         return False
 
 
-def _create_fields(request: Request, version: Version) -> dict[str, str] | Response:
-    """The create payload, validated; `phone_number` reduced to its E.164 digits."""
+def _create_fields(request: Request, version: Version, extra: set[str]) -> dict[str, Any] | Response:
+    """The create payload, validated; `phone_number` reduced to its E.164 digits; `extra` fields (a
+    SubscriberCheck's integer `period`) are validated by their product."""
     try:
         body = request.json()
     except ValueError:
         return problem(400, "bad_request")
     if not isinstance(body, dict):
         return problem(400, "bad_request")
-    unknown = sorted(set(body) - _CREATE_FIELDS[version])
+    unknown = sorted(set(body) - _CREATE_FIELDS[version] - extra)
     if unknown:
         return problem(400, "bad_request", f"Unknown field(s): {', '.join(unknown)}")
-    if not all(isinstance(value, str) for value in body.values()):
+    if not all(isinstance(value, str) for key, value in body.items() if key not in extra):
         return problem(400, "bad_request", "Every field must be a string")
     if "phone_number" not in body:
         return problem(400, "bad_request", "phone_number is required")

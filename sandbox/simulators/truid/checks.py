@@ -73,6 +73,9 @@ class PhoneCheck:
     code: str | None = None  # v0.2 completion code, once the device has been through check_url
     lag_reads_left: int = 0
     called_back: bool = False  # the end-status callback has been dispatched
+    product: str = "phone_check"  # or "subscriber_check": the same flow, plus the SIM-change answer
+    period: int | None = None  # SubscriberCheck: minutes within which a SIM change counts
+    sim_fields: dict[str, Any] | None = None  # SubscriberCheck: no_sim_change, … (subscriber.py), once concluded
 
     @property
     def trigger(self) -> str:
@@ -103,7 +106,7 @@ class PhoneCheck:
     # -- JSON shapes (PhoneCheckResourceModels.v0.1/v0.2.yaml) ------------------------------------
 
     def self_href(self, base_url: str) -> str:
-        return f"{base_url}/phone_check/{self.version}/checks/{self.check_id}"
+        return f"{base_url}/{self.product}/{self.version}/checks/{self.check_id}"
 
     def check_url(self, base_url: str) -> str:
         return f"{self.self_href(base_url)}/redirect"
@@ -135,6 +138,7 @@ class PhoneCheck:
         body = {**self._common(), "status": status, "updated_at": iso(self.updated_at), "ttl": self.ttl}
         if status == "COMPLETED":
             body["match"] = bool(self.match)
+            body.update(self.sim_fields or {})
             if self.network_id:
                 body["network_id"] = self.network_id
         if status == "ERROR" and self.error_code:
@@ -149,7 +153,8 @@ class PhoneCheck:
         """PhoneCheckPatchPartial (200 to the code exchange)."""
         body = {**self._common(), "updated_at": iso(self.updated_at)}
         if self.status == "COMPLETED":
-            body["match"] = bool(self.match)
+            body["match"] = bool(self.match)  # SubscriberCheckPatchPartial: no no_sim_change_period
+            body.update({k: v for k, v in (self.sim_fields or {}).items() if k != "no_sim_change_period"})
         return body
 
     def callback_body(self) -> dict[str, Any]:
@@ -157,6 +162,7 @@ class PhoneCheck:
         body = {**self._common(), "updated_at": iso(self.updated_at)}
         if self.status == "COMPLETED":
             body["match"] = bool(self.match)
+            body.update(self.sim_fields or {})
             if self.network_id:
                 body["network_id"] = self.network_id
         if self.status == "ERROR" and self.error_code:
@@ -174,6 +180,8 @@ class PhoneCheck:
             "check_id": self.check_id,
             "client_id": self.client_id,
             "version": self.version,
+            "product": self.product,
+            "period": self.period,
             "phone_number": self.phone_number,
             "status": self.status,
             "match": self.match,

@@ -1,0 +1,125 @@
+"""SubscriberCheck v0.2 and SIMCheck v0.1 of the simulated tru.ID: the SIM-change part. A SubscriberCheck is a
+PhoneCheck v0.2 (same device flow, same code exchange) created under /subscriber_check/ with an optional
+`period`; when it completes it also says `no_sim_change` (no SIM change within `period` minutes),
+`no_sim_change_period` and `sim_change_within` (the window of the last change, per SimChangeWithin's table).
+SIMCheck answers the same from the number alone, server to server. The line's SIM history comes from the
+simulated network (`GET /subscribers/{msisdn}`); a sandbox-mode Project's lines never changed SIM.
+Facts: specs/truid models/subscriber_check/SubscriberCheckResourceModels.v0.2.yaml, models/sim_check/."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.simulators.network import NetworkDown, ask_network
+from sandbox.simulators.sim_changes import changed_within
+from sandbox.simulators.truid.checks import CHARGE_AMOUNT, CHARGE_CURRENCY, e164_digits, iso
+from sandbox.simulators.truid.problems import problem
+from sandbox.simulators.wsgi import Request, Response
+
+PHONE_CHECK, SUBSCRIBER_CHECK, SIM_CHECK = "phone_check", "subscriber_check", "sim_check"
+PERIOD_MINUTES = (60, 540_000)
+DEFAULT_PERIOD = 10_080  # 7 days
+# SimChangeWithin: the top of each window, in minutes; beyond the last, 525601 ("> 365d").
+WINDOWS = (60, 360, 720, 1440, 2880, 4320, 10_080, 43_200, 129_600, 259_200, 525_600)
+BEYOND_A_YEAR = 525_601
+SIM_CHECK_FIELDS = frozenset({"phone_number", "phone_ip", "reference_id", "period"})
+NO_SIM_DATA = "91"  # a SubscriberCheck of a number ending 91 completes without no_sim_change (no SIM data shared)
+
+
+def period_of(body: dict[str, Any]) -> int | Response:
+    """`period` of a SubscriberCheck or SIMCheck create: an integer of 60 to 540,000 minutes (default 10,080)."""
+    period = body.get("period", DEFAULT_PERIOD)
+    if not isinstance(period, int) or isinstance(period, bool):
+        return problem(400, "bad_request", "period must be an integer number of minutes")
+    if not PERIOD_MINUTES[0] <= period <= PERIOD_MINUTES[1]:
+        return problem(400, "bad_request", f"period must be between {PERIOD_MINUTES[0]} and {PERIOD_MINUTES[1]} "
+                                           "minutes")
+    return period
+
+
+def window_minutes(elapsed_seconds: float) -> int:
+    """sim_change_within for a change `elapsed_seconds` ago: 60 for 0-1h, 360 for 1h01m-6h, … 525601 beyond."""
+    minutes = elapsed_seconds / 60
+    return next((top for top in WINDOWS if minutes <= top), BEYOND_A_YEAR)
+
+
+@dataclass(frozen=True)
+class SimHistory:
+    """What the operator says of a number's SIM: when it last took the number (None: never changed)."""
+
+    changed_at: float | None
+
+    def fields(self, period: int, now: float) -> dict[str, Any]:
+        """no_sim_change, no_sim_change_period and, where there was a change, sim_change_within."""
+        body: dict[str, Any] = {"no_sim_change": not changed_within(self.changed_at, now, period * 60),
+                                "no_sim_change_period": period}
+        if self.changed_at is not None:
+            body["sim_change_within"] = window_minutes(max(0.0, now - self.changed_at))
+        return body
+
+
+def sim_history(network_url: str, digits: str, live: bool) -> SimHistory | None:
+    """The number's SIM history from the network (live Projects); never changed for sandbox Projects.
+    None when the operator has no record of the number. Raises NetworkDown."""
+    if not live:
+        return SimHistory(None)
+    record = ask_network(network_url, f"/subscribers/%2B{digits}")
+    if record is None:
+        return None
+    changed_at = record.get("sim_changed_at")
+    return SimHistory(float(changed_at) if isinstance(changed_at, int | float) else None)
+
+
+@dataclass
+class SimCheck:
+    """A SIMCheck: created COMPLETED (or ERROR) at once, read back by id."""
+
+    check_id: str
+    client_id: str
+    phone_number: str
+    created_at: float
+    reference_id: str | None
+    status: str
+    fields: dict[str, Any]
+
+    def body(self, base_url: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"check_id": self.check_id, "status": self.status, "charge_amount": CHARGE_AMOUNT,
+                                "charge_currency": CHARGE_CURRENCY, "created_at": iso(self.created_at),
+                                **self.fields, "_links": {"self": {"href": f"{base_url}/sim_check/v0.1/checks/"
+                                                                           f"{self.check_id}"}}}
+        if self.reference_id is not None:
+            body["reference_id"] = self.reference_id
+        return body
+
+
+def create_sim_check(request: Request, client_id: str, network_url: str, live: bool, now: float
+                     ) -> SimCheck | Response:
+    """POST /sim_check/v0.1/checks: validated as SimCheckCreatePayload, answered at once."""
+    try:
+        body = request.json()
+    except ValueError:
+        return problem(400, "bad_request")
+    if not isinstance(body, dict) or "phone_number" not in body:
+        return problem(400, "bad_request", "phone_number is required")
+    unknown = sorted(set(body) - SIM_CHECK_FIELDS)
+    if unknown:
+        return problem(400, "bad_request", f"Unknown field(s): {', '.join(unknown)}")
+    if not all(isinstance(body[k], str) for k in set(body) - {"period"}):
+        return problem(400, "bad_request", "phone_number, phone_ip and reference_id must be strings")
+    digits = e164_digits(body["phone_number"])
+    if digits is None:
+        return problem(400, "phone_format_invalid")
+    period = period_of(body)
+    if isinstance(period, Response):
+        return period
+    try:
+        history = sim_history(network_url, digits, live)
+    except NetworkDown:
+        return problem(502, "bad_gateway", "The mobile network did not answer")
+    if history is None:
+        status, fields = "ERROR", {"error_code": "mno_user_not_found"}
+    else:
+        status, fields = "COMPLETED", history.fields(period, now)
+    return SimCheck(str(uuid.uuid4()), client_id, digits, now, body.get("reference_id"), status, fields)
