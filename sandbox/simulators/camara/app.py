@@ -7,7 +7,8 @@ simulator's base URL. It speaks OIDC discovery and JWKS, the authorization-code 
 authentication (the device is sent through the simulated network's `/he/authorize` hop, which tells the
 operator which line it came from), CIBA with a TS.43 operator token, client_secret_basic and
 private_key_jwt, and the NV API (`/number-verification/{api_version}/verify`, `/device-phone-number`)
-with single-use access tokens and CAMARA ErrorInfo bodies.
+with single-use access tokens and CAMARA ErrorInfo bodies, and the SIM Swap API (`/sim-swap/v2/check`,
+`/retrieve-date`: sim_swap.py) with the same tokens.
 
 A "live" client gets the operator's truth: a device not on mobile data ends in `login_required`, and
 /verify compares with the line behind the token. A "mock" client follows Telefónica's sandbox
@@ -64,11 +65,13 @@ from sandbox.simulators.camara.oauth import (
     OLD_SHARE_SCOPE,
     OLD_VERIFY_SCOPE,
     SHARE_SCOPE,
+    SIM_SWAP_SCOPES,
     VERIFY_SCOPE,
     AccessTokens,
     login_hint_number,
     parse_scope,
 )
+from sandbox.simulators.camara.sim_swap import SimSwapApi
 from sandbox.simulators.device_marks import device_mismatch, mark_device, with_cookie
 from sandbox.simulators.network import NetworkDown, redeem_continuation
 from sandbox.simulators.wsgi import ADMIN_PREFIX, Request, Response, json_response, redirect, simulator_app, with_query
@@ -103,6 +106,7 @@ class CamaraSimulator:
         self.faults = self.controls.faults
         self.grants = GrantService(config, self.clients, self.keys, self.faults, self.tokens)
         self.api = NumberVerificationApi(config.api_version, self.tokens, self._mode_of, config.clock, self.faults)
+        self.sim_swap = SimSwapApi(self.tokens, config.network_url, config.clock, config.sim_swap_max_age_hours)
 
     def set_client(self, client_id: str, client: CamaraClient) -> None:
         with self._lock:
@@ -127,6 +131,8 @@ class CamaraSimulator:
     def _route(self, request: Request) -> Response:
         if self.api.handles(request.path):
             return self.api.handle(request)
+        if self.sim_swap.handles(request.path):
+            return self.sim_swap.handle(request)
         routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
             "/.well-known/openid-configuration": ("GET", self._discovery),
             "/jwks": ("GET", lambda _: json_response(200, self.keys.jwks())),
@@ -163,7 +169,7 @@ class CamaraSimulator:
             "backchannel_user_code_parameter_supported": False,
             "subject_types_supported": ["pairwise"],
             "scopes_supported": [
-                "openid", VERIFY_SCOPE, SHARE_SCOPE,
+                "openid", VERIFY_SCOPE, SHARE_SCOPE, *sorted(SIM_SWAP_SCOPES),
                 f"dpv:FraudPreventionAndDetection#{OLD_VERIFY_SCOPE}",
                 f"dpv:FraudPreventionAndDetection#{OLD_SHARE_SCOPE}",
             ],

@@ -36,3 +36,4 @@ class CamaraConfig:
     send_iss: bool = True  # RFC 9207 iss in the authorization response; also advertised in metadata
     clock: Callable[[], float] = time.time
     public_url: str | None = None  # issuer/base URL; default: scheme + Host of each request
+    sim_swap_max_age_hours: int = 2400  # the operator's own SIM Swap maxAge limit (CAMARA allows 1 to 2400)

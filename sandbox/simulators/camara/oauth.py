@@ -10,7 +10,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 import jwt
@@ -24,6 +24,8 @@ VERIFY_SCOPE = "number-verification:verify"
 SHARE_SCOPE = "number-verification:device-phone-number:read"
 OLD_VERIFY_SCOPE = "number-verification-verify-read"
 OLD_SHARE_SCOPE = "number-verification-share-read"
+# CAMARA SIM Swap (sim-swap.yaml `security`): one scope per operation, or `sim-swap` for both.
+SIM_SWAP_SCOPES = frozenset({"sim-swap", "sim-swap:check", "sim-swap:retrieve-date"})
 ASSERTION_ALGS = ("RS256", "ES256")
 MAX_ASSERTION_LIFETIME = 300
 NO_STORE: Headers = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
@@ -70,6 +72,7 @@ class Scopes:
     verify: bool
     share: bool
     openid: bool
+    sim_swap: frozenset[str] = frozenset()  # the SIM Swap scopes granted (SIM_SWAP_SCOPES)
 
 
 def parse_scope(value: str) -> Scopes | str:
@@ -92,12 +95,13 @@ def parse_scope(value: str) -> Scopes | str:
     if len(purposes) != 1 or not _PURPOSE.fullmatch(purposes[0]):
         return "the scope must carry exactly one purpose, dpv:<Purpose>"
     apis = [t for t in rest if not t.startswith("dpv:")]
-    unknown = sorted(set(apis) - {VERIFY_SCOPE, SHARE_SCOPE})
+    unknown = sorted(set(apis) - {VERIFY_SCOPE, SHARE_SCOPE} - SIM_SWAP_SCOPES)
     if unknown:
         return f"unknown scope: {' '.join(unknown)}"
     if not apis:
-        return f"the scope must include {VERIFY_SCOPE} or {SHARE_SCOPE}"
-    return Scopes(value, purposes[0], VERIFY_SCOPE in apis, SHARE_SCOPE in apis, openid)
+        return f"the scope must include {VERIFY_SCOPE}, {SHARE_SCOPE} or a SIM Swap scope"
+    return Scopes(value, purposes[0], VERIFY_SCOPE in apis, SHARE_SCOPE in apis, openid,
+                  frozenset(apis) & SIM_SWAP_SCOPES)
 
 
 def login_hint_number(value: str) -> str | None:
@@ -276,12 +280,13 @@ class Grant:
 class _AccessToken:
     grant: Grant
     expires_at: float
-    used: bool = False
+    used: set[str] = field(default_factory=set)  # the APIs it has been presented to
     revoked: bool = False
 
 
 class AccessTokens:
-    """Single-use bearer tokens (CAMARA NV: one API call each); safe to share across threads."""
+    """Single-use bearer tokens: one call per API the token is scoped for (CAMARA NV: one API call; a token
+    that also carries SIM Swap's scope answers one SIM Swap call too); safe to share across threads."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
@@ -299,14 +304,14 @@ class AccessTokens:
         with self._lock:
             return list(self._tokens)
 
-    def consume(self, token: str) -> Grant | None:
-        """The token's grant, spending the token; None when unknown, expired, revoked or already used."""
+    def consume(self, token: str, api: str = "number-verification") -> Grant | None:
+        """The token's grant, spending it for `api`; None when unknown, expired, revoked or used for `api`."""
         now = self._clock()
         with self._lock:
             record = self._tokens.get(token)
-            if record is None or record.used or record.revoked or now >= record.expires_at:
+            if record is None or api in record.used or record.revoked or now >= record.expires_at:
                 return None
-            record.used = True
+            record.used.add(api)
             return record.grant
 
     def revoke(self, token: str) -> None:

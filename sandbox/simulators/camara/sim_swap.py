@@ -1,0 +1,135 @@
+"""The SIM Swap API of the simulated CAMARA aggregator (sim-swap.yaml, API v2): POST /check and POST
+/retrieve-date under /sim-swap/v2, answering CAMARA ErrorInfo on failure, strict per the published YAML.
+
+The number is the access token's (three-legged; then a `phoneNumber` is 422 UNNECESSARY_IDENTIFIER) or the
+body's `phoneNumber` (a token with no line behind it; without one 422 MISSING_IDENTIFIER). The line's SIM
+history comes from the simulated network (`GET /subscribers/{msisdn}`): `swapped` says whether its SIM took
+the number within `maxAge` hours (default 240; 1 to 2400, and no more than the operator's own limit,
+`CamaraConfig.sim_swap_max_age_hours`, else 400 OUT_OF_RANGE); retrieve-date answers the change's time, or
+null with `monitoredPeriod` for a line that never changed SIM. A number the network never saw is 404
+IDENTIFIER_NOT_FOUND; a line ending 96 is 422 SERVICE_NOT_APPLICABLE (the operator does not offer SIM swap
+for it). Tokens are spent once per API (oauth.AccessTokens)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sandbox.simulators.camara.api import X_CORRELATOR, error_info
+from sandbox.simulators.camara.oauth import E164, AccessTokens, Grant
+from sandbox.simulators.network import NetworkDown, ask_network
+from sandbox.simulators.sim_changes import HOUR_SECONDS, changed_within
+from sandbox.simulators.wsgi import Headers, Request, Response, json_response
+
+BASE_PATH = "/sim-swap/v2"
+MAX_AGE = (1, 2400)
+DEFAULT_MAX_AGE = 240
+NOT_APPLICABLE = "96"  # the last two digits of a line the operator does not offer SIM swap for
+NOT_APPLICABLE_MESSAGE = "The service is not available for the provided identifier."
+OPERATIONS = {"/check": "sim-swap:check", "/retrieve-date": "sim-swap:retrieve-date"}
+
+
+class SimSwapApi:
+    """Checks single-use bearer tokens and their scope, then the body, and answers from the network's record."""
+
+    def __init__(self, tokens: AccessTokens, network_url: str, clock: Callable[[], float],
+                 operator_max_age_hours: int = MAX_AGE[1], monitored_period_days: int = 120) -> None:
+        self._tokens = tokens
+        self._network_url = network_url
+        self._clock = clock
+        self._limit = operator_max_age_hours
+        self._monitored_days = monitored_period_days
+
+    @staticmethod
+    def handles(path: str) -> bool:
+        return path == BASE_PATH or path.startswith(BASE_PATH + "/")
+
+    def handle(self, request: Request) -> Response:
+        correlator = request.headers.get("x-correlator")
+        valid_correlator = correlator is None or X_CORRELATOR.fullmatch(correlator) is not None
+        echo: Headers = (("x-correlator", correlator),) if correlator is not None and valid_correlator else ()
+        operation = request.path.removeprefix(BASE_PATH)
+        if operation not in OPERATIONS:
+            response = error_info(404, "NOT_FOUND")
+        elif request.method != "POST":
+            response = error_info(405, "METHOD_NOT_ALLOWED", headers=(("Allow", "POST"),))
+        elif not valid_correlator:
+            response = error_info(400, "INVALID_ARGUMENT", "x-correlator does not match the schema pattern")
+        else:
+            response = self._answer(request, operation)
+        return Response(response.status, (*response.headers, *echo), response.body)
+
+    def _answer(self, request: Request, operation: str) -> Response:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        grant = self._tokens.consume(value.strip(), "sim-swap") if scheme.lower() == "bearer" and value.strip() \
+            else None
+        if grant is None:
+            return error_info(401, "UNAUTHENTICATED",
+                              headers=(("WWW-Authenticate", 'Bearer realm="camara", error="invalid_token"'),))
+        if not {OPERATIONS[operation], "sim-swap"} & grant.scopes.sim_swap:
+            return error_info(403, "PERMISSION_DENIED")
+        body = _body(request)
+        if isinstance(body, Response):
+            return body
+        max_age = body.get("maxAge", DEFAULT_MAX_AGE) if operation == "/check" else None
+        if operation == "/check":
+            refusal = self._max_age_refusal(max_age)
+            if refusal is not None:
+                return refusal
+        number = _subject(grant, body)
+        if isinstance(number, Response):
+            return number
+        if number[-2:] == NOT_APPLICABLE:
+            return error_info(422, "SERVICE_NOT_APPLICABLE", NOT_APPLICABLE_MESSAGE)
+        try:
+            record = ask_network(self._network_url, f"/subscribers/%2B{number[1:]}")
+        except NetworkDown:
+            return error_info(503, "UNAVAILABLE")
+        if record is None:
+            return error_info(404, "IDENTIFIER_NOT_FOUND", "The phone number is not known to this operator.")
+        changed_at = record.get("sim_changed_at")
+        changed_at = float(changed_at) if isinstance(changed_at, int | float) else None
+        if operation == "/check":
+            assert isinstance(max_age, int)
+            return json_response(200, {"swapped": changed_within(changed_at, self._clock(), max_age * HOUR_SECONDS)})
+        if changed_at is None:
+            return json_response(200, {"latestSimChange": None, "monitoredPeriod": self._monitored_days})
+        stamp = datetime.fromtimestamp(changed_at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return json_response(200, {"latestSimChange": stamp})
+
+    def _max_age_refusal(self, max_age: Any) -> Response | None:
+        if not isinstance(max_age, int) or isinstance(max_age, bool):
+            return error_info(400, "INVALID_ARGUMENT", "maxAge must be an integer number of hours.")
+        if not MAX_AGE[0] <= max_age <= MAX_AGE[1]:
+            return error_info(400, "OUT_OF_RANGE", f"maxAge must be between {MAX_AGE[0]} and {MAX_AGE[1]} hours.")
+        if max_age > self._limit:
+            return error_info(400, "OUT_OF_RANGE", f"Check monitor period could not exceed local regulations "
+                                                   f"({self._limit} hours).")
+        return None
+
+
+def _body(request: Request) -> dict[str, Any] | Response:
+    if request.media_type != "application/json":
+        return error_info(415, "UNSUPPORTED_MEDIA_TYPE")
+    try:
+        body = request.json()
+    except ValueError:
+        return error_info(400, "INVALID_ARGUMENT", "The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        return error_info(400, "INVALID_ARGUMENT", "The request body must be a JSON object.")
+    return body
+
+
+def _subject(grant: Grant, body: dict[str, Any]) -> str | Response:
+    """The number the call is about: the token's, or the body's for a token with no line behind it."""
+    if "phoneNumber" in body:
+        number = body["phoneNumber"]
+        if not isinstance(number, str) or not E164.fullmatch(number):
+            return error_info(400, "INVALID_ARGUMENT", "phoneNumber does not match its schema pattern.")
+        if grant.msisdn is not None:
+            return error_info(422, "UNNECESSARY_IDENTIFIER", "The device is already identified by the access token.")
+        return number
+    if grant.msisdn is None:
+        return error_info(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
+    return grant.msisdn
