@@ -38,7 +38,7 @@ class SimSwapApi:
         self._tokens = tokens
         self._network_url = network_url
         self._clock = clock
-        self._limit = operator_max_age_hours
+        self.operator_max_age_hours = operator_max_age_hours  # tests lower it, as a regulated operator would
         self._monitored_days = monitored_period_days
 
     @staticmethod
@@ -93,8 +93,10 @@ class SimSwapApi:
         if operation == "/check":
             assert isinstance(max_age, int)
             return json_response(200, {"swapped": changed_within(changed_at, self._clock(), max_age * HOUR_SECONDS)})
-        if changed_at is None:
+        if not changed_within(changed_at, self._clock(), self._monitored_days * 24 * HOUR_SECONDS):
+            # never changed, or before the monitored period: nothing this operator may tell
             return json_response(200, {"latestSimChange": None, "monitoredPeriod": self._monitored_days})
+        assert changed_at is not None
         stamp = datetime.fromtimestamp(changed_at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return json_response(200, {"latestSimChange": stamp})
 
@@ -103,9 +105,9 @@ class SimSwapApi:
             return error_info(400, "INVALID_ARGUMENT", "maxAge must be an integer number of hours.")
         if not MAX_AGE[0] <= max_age <= MAX_AGE[1]:
             return error_info(400, "OUT_OF_RANGE", f"maxAge must be between {MAX_AGE[0]} and {MAX_AGE[1]} hours.")
-        if max_age > self._limit:
+        if max_age > self.operator_max_age_hours:
             return error_info(400, "OUT_OF_RANGE", f"Check monitor period could not exceed local regulations "
-                                                   f"({self._limit} hours).")
+                                                   f"({self.operator_max_age_hours} hours).")
         return None
 
 

@@ -136,6 +136,8 @@ class PhoneCheck:
         """PhoneCheck (GET): `match` and `network_id` only when COMPLETED, `error_code` only when ERROR."""
         status = shown_status or self.status
         body = {**self._common(), "status": status, "updated_at": iso(self.updated_at), "ttl": self.ttl}
+        if self.product == "subscriber_check":
+            del body["ttl"]  # SubscriberCheck (v0.2) declares no ttl on the resource
         if status == "COMPLETED":
             body["match"] = bool(self.match)
             body.update(self.sim_fields or {})
