@@ -413,6 +413,8 @@ def test_response_type_other_than_code_is_unsupported(agg: Aggregator, phone: Ph
     SHARE,
     f"openid {PURPOSE}#number-verification-share-read",
     f"openid {PURPOSE} number-verification:verify number-verification:device-phone-number:read",
+    f"openid {PURPOSE} number-verification:verify sim-swap:check",  # SIM Swap in the same token
+    f"openid {PURPOSE} number-verification:verify sim-swap",
 ])
 def test_accepted_scope_forms_get_a_code(agg: Aggregator, phone: Phone, scope: str) -> None:
     assert "code" in agg.authorize(phone, scope=scope)
@@ -421,8 +423,8 @@ def test_accepted_scope_forms_get_a_code(agg: Aggregator, phone: Phone, scope: s
 @pytest.mark.parametrize("scope", [
     "openid number-verification:verify",  # no purpose
     f"openid {PURPOSE} dpv:ServiceProvision number-verification:verify",  # two purposes
-    f"openid {PURPOSE}",  # no NV scope
-    f"openid {PURPOSE} number-verification:verify sim-swap",  # unknown scope
+    f"openid {PURPOSE}",  # no API scope
+    f"openid {PURPOSE} number-verification:verify device-location:verify",  # a scope this aggregator does not know
     f"openid {PURPOSE}#number-verification-verify-read number-verification:verify",  # forms mixed
     f"openid {PURPOSE}#sim-swap",
     "openid  dpv:FraudPreventionAndDetection number-verification:verify",  # empty token
