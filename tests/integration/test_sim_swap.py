@@ -15,6 +15,7 @@ from sandbox.device import Phone
 from silentcheck.store import keys
 from tests.integration.conftest import App, completion_code
 from tests.integration.test_attestation import verified_claims
+from tests.integration.test_integration_guide import snippet
 
 TRUID_NUMBER = "+447400900002"
 CAMARA_NUMBER = "+34600000012"
@@ -206,3 +207,19 @@ def test_a_malformed_sim_swap_is_an_invalid_request(app: App, sim_swap: Any):
 
     assert (response.status_code, response.json()["code"]) == (400, "INVALID_REQUEST")
     assert app.truid_requests() == []
+
+
+# == docs/integration.md's decision, on real attestations ====================================================
+
+@pytest.mark.parametrize(("number", "changed_hours_ago", "decision"), [
+    (TRUID_NUMBER, None, "proceed"), (TRUID_NUMBER, 12, "hold"), ("+447400900091", 12, "unknown")])
+def test_the_integration_guides_sim_swap_decision_on_a_verified_attestation(
+        app: App, number: str, changed_hours_ago: float | None, decision: str):
+    namespace: dict[str, Any] = {}
+    exec(compile(snippet("sim_swap_decision.py"), "sim_swap_decision.py", "exec"), namespace)
+    view = checked(app, number, 24, "truid", changed_hours_ago=changed_hours_ago)
+
+    claims = verified_claims(app, view["attestation"])
+
+    assert namespace["sim_swap_decision"](claims, 24) == decision
+    assert namespace["sim_swap_decision"](claims, 168) == "unknown"  # an answer to another question
