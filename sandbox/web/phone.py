@@ -9,8 +9,8 @@ forwards one request per hop and never follows anything.
 
 The phone's settings are a page of its own, as a phone's are: requests to `http://phone.test/` are
 answered by the proxy and never leave it (`.test` is reserved, RFC 6761, so no real host can be reached
-that way). `PUT /phone {"sim", "bearer"}` puts a SIM in and joins the network (a new line, a new
-address); `GET /phone` says which line the phone has (all null before a SIM is in); `GET /log?after=N`
+that way). `PUT /phone {"sim", "bearer", "sim_changed_hours_ago"?}` puts a SIM in and joins the network (a
+new line, a new address; the SIM took its number that many hours ago, default never changed); `GET /phone` says which line the phone has (all null before a SIM is in); `GET /log?after=N`
 lists the requests the phone sent after the N-th (method, URL, status, Location, `Sec-Fetch-Dest`),
 which is how the demo page shows each hop of a redirect chain that a page's script cannot see. Only
 loopback URLs are forwarded.
@@ -70,11 +70,11 @@ class PhoneState:
         with self._lock:
             return self._phone
 
-    def insert_sim(self, sim: str, bearer: Bearer) -> Phone:
+    def insert_sim(self, sim: str, bearer: Bearer, sim_changed_hours_ago: float | None = None) -> Phone:
         """A new line from the network for `sim` on `bearer`; raises ValueError or requests.HTTPError."""
         if bearer not in get_args(Bearer):
             raise ValueError(f"bearer must be 'cellular' or 'wifi', got {bearer!r}")
-        phone = Phone.join(self.network_url, sim, bearer)
+        phone = Phone.join(self.network_url, sim, bearer, sim_changed_hours_ago=sim_changed_hours_ago)
         with self._lock:
             self._phone = phone
         return phone
@@ -205,7 +205,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                               "detail": 'body must be JSON like {"sim": "+447400900002", "bearer": "cellular"}'})
             return
         try:
-            phone = state.insert_sim(str(fields.get("sim", "")), fields.get("bearer", "cellular"))
+            phone = state.insert_sim(str(fields.get("sim", "")), fields.get("bearer", "cellular"),
+                                     fields.get("sim_changed_hours_ago"))
         except ValueError as exc:
             self._reply(400, {"error": "invalid_request", "detail": str(exc)})
             return

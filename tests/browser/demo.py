@@ -64,10 +64,11 @@ class Outcome:
     reason: str
     hops: list[tuple[str, str]]  # (service, HTTP status) of each request in the phone's redirect chain
     steps: list[tuple[str, str]]  # (title, "done" | "failed") of each step of the timeline
+    sim_swap: str = ""  # "true", "false", "unknown" (no answer) or "" (not shown)
 
 
 def run_demo(page: Page, demo_url: str, number: str, *, sim: str = "", provider: str = "",
-             bearer: str = "cellular") -> Outcome:
+             bearer: str = "cellular", sim_swap_hours: str = "", sim_changed_hours_ago: str = "") -> Outcome:
     """Open the demo page, fill it in as a user would, press Verify and wait for the result."""
     page.goto(demo_url)
     page.wait_for_selector("body[data-ready=true]")
@@ -75,6 +76,8 @@ def run_demo(page: Page, demo_url: str, number: str, *, sim: str = "", provider:
     page.fill("#sim", sim)
     page.click(f"input[name=provider][value='{provider}'] + span")
     page.click(f"input[name=bearer][value='{bearer}'] + span")
+    page.fill("#sim-swap-hours", sim_swap_hours)
+    page.fill("#sim-changed-hours-ago", sim_changed_hours_ago)
     page.click("#verify")
     result = page.wait_for_selector("#result:not([hidden])", timeout=RESULT_TIMEOUT_MS)
     assert result is not None
@@ -84,7 +87,9 @@ def run_demo(page: Page, demo_url: str, number: str, *, sim: str = "", provider:
     steps = [(step.query_selector(".step-title > span").inner_text(),  # type: ignore[union-attr]
               "failed" if "failed" in str(step.get_attribute("class")) else "done")
              for step in page.query_selector_all(".step")]
-    return Outcome(str(result.get_attribute("data-status")), str(result.get_attribute("data-reason")), hops, steps)
+    sim_swap = page.query_selector("#sim-swap:not([hidden])")
+    return Outcome(str(result.get_attribute("data-status")), str(result.get_attribute("data-reason")), hops, steps,
+                   str(sim_swap.get_attribute("data-swapped")) if sim_swap else "")
 
 
 def main(argv: list[str]) -> int:

@@ -41,6 +41,24 @@ def test_the_browser_itself_sends_each_hop_of_the_chain(phone: PhoneBrowser, sta
     assert framed[-1].url.startswith(f"{stack.api_url}/checks/return?")
 
 
+@pytest.mark.parametrize(("max_age_hours", "swapped"), [("24", "true"), ("6", "false")])
+def test_the_page_shows_whether_the_sim_changed_within_the_hours_asked(phone: PhoneBrowser, stack: stacks.Stack,
+                                                                       max_age_hours: str, swapped: str):
+    outcome = run_demo(phone.page, stack.demo_url, "+447400900002", sim_swap_hours=max_age_hours,
+                       sim_changed_hours_ago="12")
+
+    assert (outcome.status, outcome.sim_swap) == ("VERIFIED", swapped)
+    assert f"within {max_age_hours} h" in phone.page.inner_text("#sim-swap")
+    assert json.loads(phone.page.inner_text("#jws-payload"))["sim_swap"]["swapped"] is (swapped == "true")
+
+
+def test_the_page_asks_nothing_of_the_sim_unless_told_to(phone: PhoneBrowser, stack: stacks.Stack):
+    outcome = run_demo(phone.page, stack.demo_url, "+447400900002", sim_changed_hours_ago="12")
+
+    assert (outcome.status, outcome.sim_swap) == ("VERIFIED", "")
+    assert "sim_swap" not in json.loads(phone.page.inner_text("#jws-payload"))
+
+
 def test_a_phone_holding_another_sim_does_not_verify(phone: PhoneBrowser, stack: stacks.Stack):
     outcome = run_demo(phone.page, stack.demo_url, "+447400900002", sim="+447400900004")
 

@@ -164,9 +164,10 @@ function apiHeaders(headers) {
   return config.api_key ? { ...headers, "x-api-key": config.api_key } : headers;
 }
 
-async function startCheck(number, provider) {
+async function startCheck(number, provider, simSwapHours) {
   const body = { phone_number: number };
   if (provider) body.provider = provider;
+  if (simSwapHours !== null) body.sim_swap = { max_age_hours: simSwapHours };
   const response = await fetch(`${config.api}/checks`, {
     method: "POST",
     headers: apiHeaders({ "Content-Type": "application/json" }),
@@ -219,6 +220,23 @@ function showResult(view, httpStatus) {
   if (view.provider) facts.push(`provider ${view.provider}`);
   if (view.binding) facts.push(`binding ${view.binding}`);
   $("#result-detail").textContent = facts.filter(Boolean).join(" · ");
+  showSimSwap(view.sim_swap);
+}
+
+function showSimSwap(answer) {
+  // The SIM-swap answer of a VERIFIED check that asked (docs/api.md, SIM swap): signed in the attestation too.
+  const box = $("#sim-swap");
+  box.hidden = !answer;
+  if (!answer) return;
+  const swapped = answer.swapped === null ? "unknown" : String(answer.swapped);
+  box.dataset.swapped = swapped;
+  box.className = `sim-swap ${swapped === "true" ? "bad-text" : swapped === "false" ? "good-text" : "muted"}`;
+  const within = answer.changed_within_hours ? ` (last change within ${answer.changed_within_hours} h)` : "";
+  box.textContent = {
+    true: `SIM swapped within ${answer.max_age_hours} h${within}: hold payments and password resets.`,
+    false: `No SIM swap within ${answer.max_age_hours} h.`,
+    unknown: `No SIM-swap answer for ${answer.max_age_hours} h (${answer.reason}): treat as unknown.`,
+  }[swapped];
 }
 
 function showStranded(last) {
@@ -286,6 +304,8 @@ async function run(event) {
   const sim = String(form.get("sim") || "").trim() || number;
   const provider = String(form.get("provider") || "");
   const bearer = String(form.get("bearer"));
+  const simSwapHours = form.get("sim_swap_hours") ? Number(form.get("sim_swap_hours")) : null;
+  const simChanged = form.get("sim_changed_hours_ago") ? Number(form.get("sim_changed_hours_ago")) : null;
 
   $("#verify").disabled = true;
   $("#steps").replaceChildren();
@@ -295,7 +315,7 @@ async function run(event) {
   $("#phone-idle").hidden = false;
   startedAt = Date.now();
   try {
-    await verify(number, sim, provider, bearer);
+    await verify(number, sim, provider, bearer, simSwapHours, simChanged);
   } catch (error) {
     step("The page stopped", "failed").line(String(error)).done("failed");
   } finally {
@@ -303,19 +323,19 @@ async function run(event) {
   }
 }
 
-async function verify(number, sim, provider, bearer) {
+async function verify(number, sim, provider, bearer, simSwapHours, simChanged) {
   const phoneStep = step("Phone ready");
-  const phone = await phoneSettings("PUT", { sim, bearer });
+  const phone = await phoneSettings("PUT", { sim, bearer, sim_changed_hours_ago: simChanged });
   if (phone.status !== 200) {
     phoneStep.line(`The phone refused the SIM: ${phone.body.detail || phone.status}`).done("failed");
     return;
   }
   showPhone(phone.body);
   phoneStep.line(kv("SIM", phone.body.sim), kv("connection", bearer === "cellular" ? "mobile data" : "Wi-Fi"),
-    kv("address", phone.body.ip)).done();
+    kv("address", phone.body.ip), simChanged !== null ? kv("SIM took the number", `${simChanged} h ago`) : null).done();
 
   const createStep = step("Check created");
-  const created = await startCheck(number, provider);
+  const created = await startCheck(number, provider, simSwapHours);
   createStep.line(call("POST", `${config.api}/checks`, created.status));
   if (created.status !== 201) {
     createStep.line(`${created.body.code || ""}: ${created.body.detail || ""}`).done("failed");
@@ -380,7 +400,8 @@ async function verify(number, sim, provider, bearer) {
     return;
   }
   resultStep.line(kv("status", answer.body.status || answer.body.code),
-    answer.body.reason ? kv("reason", answer.body.reason) : null).done(answer.body.status === "VERIFIED" ? "done" : "failed");
+    answer.body.reason ? kv("reason", answer.body.reason) : null,
+    answer.body.sim_swap ? kv("sim_swap.swapped", String(answer.body.sim_swap.swapped)) : null).done(answer.body.status === "VERIFIED" ? "done" : "failed");
   showResult(answer.body, answer.status);
   if (answer.status === 200 && answer.body.status !== "PENDING") showAttestation(answer.body);
 }
@@ -392,6 +413,8 @@ function usePreset(button) {
   $("#sim").value = button.dataset.sim;
   document.querySelector(`input[name=provider][value="${button.dataset.provider}"]`).checked = true;
   document.querySelector(`input[name=bearer][value="${button.dataset.bearer}"]`).checked = true;
+  $("#sim-swap-hours").value = button.dataset.simSwap || "";
+  $("#sim-changed-hours-ago").value = button.dataset.simChanged || "";
 }
 
 async function init() {
