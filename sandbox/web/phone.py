@@ -10,7 +10,8 @@ forwards one request per hop and never follows anything.
 The phone's settings are a page of its own, as a phone's are: requests to `http://phone.test/` are
 answered by the proxy and never leave it (`.test` is reserved, RFC 6761, so no real host can be reached
 that way). `PUT /phone {"sim", "bearer", "sim_changed_hours_ago"?}` puts a SIM in and joins the network (a
-new line, a new address; the SIM took its number that many hours ago, default never changed); `GET /phone` says which line the phone has (all null before a SIM is in); `GET /log?after=N`
+new line, a new address; the SIM took its number that many hours ago, default never changed); `GET /phone`
+says which line the phone has (all null before a SIM is in); `GET /log?after=N`
 lists the requests the phone sent after the N-th (method, URL, status, Location, `Sec-Fetch-Dest`),
 which is how the demo page shows each hop of a redirect chain that a page's script cannot see. Only
 loopback URLs are forwarded.
