@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -15,6 +16,7 @@ from sandbox.device import Phone
 from silentcheck.store import keys
 from tests.integration.conftest import App, completion_code
 from tests.integration.test_attestation import verified_claims
+from tests.integration.test_camara_operator_token import poll_until_final
 from tests.integration.test_integration_guide import snippet
 
 TRUID_NUMBER = "+447400900002"
@@ -223,3 +225,20 @@ def test_the_integration_guides_sim_swap_decision_on_a_verified_attestation(
 
     assert namespace["sim_swap_decision"](claims, 24) == decision
     assert namespace["sim_swap_decision"](claims, 168) == "unknown"  # an answer to another question
+
+
+# == CAMARA's operator-token flow (CIBA) ======================================================================
+
+@pytest.mark.parametrize(("hours", "swapped"), [(24, True), (6, False)])
+def test_an_operator_token_check_answers_sim_swap_too(app: App, advance: Any, hours: int, swapped: bool):
+    number = "+34600000056"
+    Phone.join(app.stack.network.base_url, number, bearer="wifi", sim_changed_hours_ago=12)
+    response = app.start(number, operator_token=app.operator_token(number), sim_swap={"max_age_hours": hours})
+    assert response.status_code == 201, response.text
+
+    view = poll_until_final(app, response.json(), advance)
+
+    assert (view["status"], view["binding"]) == ("VERIFIED", "operator_token")
+    assert (view["sim_swap"]["max_age_hours"], view["sim_swap"]["swapped"]) == (hours, swapped)
+    (authorize,) = app.camara_requests("/bc-authorize")
+    assert "sim-swap:check" in parse_qs(authorize["body"])["scope"][0].split()
