@@ -128,6 +128,21 @@ def test_sim_swap_where_only_providers_that_cannot_answer_serve_is_refused(world
     assert (asked(world), world.store.checks, world.counters.hits) == ([], {}, {})
 
 
+def test_the_routing_table_decides_which_providers_may_answer(world: World, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ROUTING", json.dumps({**ROUTING, "sim_swap": ["camara"]}))
+    config.reset()
+
+    assert start(world, {"max_age_hours": 24}).provider == "camara"
+    with pytest.raises(SimSwapOutOfRange, match="camara: 1 to 2400"):
+        start(world, {"max_age_hours": 3000})  # tru.ID could, but may not
+
+
+def test_the_routing_tables_sim_swap_names_known_providers():
+    with pytest.raises(config.RoutingInvalid, match="sim_swap"):
+        config.parse_routing(json.dumps({"default": ["truid"], "sim_swap": ["nobody"]}))
+    assert config.parse_routing(json.dumps({"default": ["truid"]})).sim_swap is None
+
+
 def test_a_provider_that_is_not_configured_cannot_answer(world: World):
     assert isinstance(world.provider, FakeSimSwapProvider)
     world.provider.hours = None

@@ -83,7 +83,7 @@ def settings() -> Settings:
 
 DEFAULT_ROUTING = '{"default": ["truid"], "app_may_choose": ["truid", "camara", "infobip"]}'
 _ROUTING_KEYS = frozenset({"default", "countries", "disabled", "app_may_choose", "coverage_precheck", "networks",
-                           "circuit_breaker"})
+                           "circuit_breaker", "sim_swap"})
 _BREAKER_KEYS = frozenset({"failures", "window_seconds", "open_seconds"})
 
 
@@ -107,6 +107,7 @@ class RoutingTable:
     coverage_precheck: bool = False  # ask tru.ID's coverage API about the caller's IP first
     networks: Mapping[str, frozenset[str]] = field(default_factory=dict)  # provider -> MCC+MNC it serves
     circuit_breaker: CircuitBreaker = CircuitBreaker()
+    sim_swap: frozenset[str] | None = None  # providers that may answer `sim_swap`; None: every one that can
 
     def candidates(self, number: PhoneNumber) -> tuple[str, ...]:
         """Providers to try for the number, in order: its region's list, else its calling code's,
@@ -187,6 +188,7 @@ def parse_routing(text: str) -> RoutingTable:
         coverage_precheck=coverage,
         networks={k: frozenset(str(n) for n in v) for k, v in networks.items()},
         circuit_breaker=_breaker(raw.get("circuit_breaker")),
+        sim_swap=frozenset(_names(raw["sim_swap"], "sim_swap")) if "sim_swap" in raw else None,
     )
     if not table.candidates(PhoneNumber("+0", 0, None)):
         raise RoutingInvalid("ROUTING default lists no enabled provider")

@@ -57,7 +57,7 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
     table = config.routing()
     candidates = routing.plan(table, number, request.provider, operator_token is not None, deps.providers)
     if (hours := requested_hours(request.sim_swap)) is not None:  # refused before any budget or provider call
-        candidates = answering(candidates, ranges_of(candidates, deps.providers), hours)
+        candidates = answering(candidates, ranges_of(candidates, deps.providers, table.sim_swap), hours)
 
     now = deps.clock.now()
     limits.spend(config.limits(), credentials.pepper(), number.e164, source_ip, now, deps.counters)  # before billing

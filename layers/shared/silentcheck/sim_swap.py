@@ -74,10 +74,15 @@ def requested_hours(value: object) -> int | None:
     return hours
 
 
-def ranges_of(candidates: tuple[str, ...], registry: _Registry) -> dict[str, HoursRange | None]:
-    """What each candidate can answer; a provider that is not configured answers nothing."""
+def ranges_of(candidates: tuple[str, ...], registry: _Registry,
+              allowed: frozenset[str] | None = None) -> dict[str, HoursRange | None]:
+    """What each candidate can answer; nothing for a provider the routing table does not let answer
+    (`allowed`, ROUTING `sim_swap`; None: every one) or that is not configured."""
     ranges: dict[str, HoursRange | None] = {}
     for name in candidates:
+        if allowed is not None and name not in allowed:
+            ranges[name] = None
+            continue
         try:
             adapter = registry.get(name)
             ranges[name] = adapter.sim_swap_range() if isinstance(adapter, AnswersSimSwap) else None
