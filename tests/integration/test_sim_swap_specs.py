@@ -21,9 +21,10 @@ from referencing.jsonschema import DRAFT202012
 
 from sandbox import stack as stacks
 from sandbox.device import Phone, bound_session
-from tests.integration.conftest import App
+from tests.integration.conftest import App, completion_code
 from tests.integration.test_camara_test_definitions import CORRELATOR, access_token, feature_tags
 from tests.integration.test_sim_swap import checked
+from tests.integration.test_truid_callbacks import callbacks
 from tests.sandbox.test_truid import Spec
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
@@ -434,3 +435,19 @@ def test_a_subscriber_check_period_outside_60_to_540000_minutes_is_400(app: App,
 
     assert response.status_code == 400
     assert response.json()["type"].endswith("#bad_request")
+
+
+def test_a_subscriber_check_calls_back_as_subscriber_check_per_the_published_payload(app: App, truid_spec: Spec):
+    number = "+447400900002"
+    response = app.start(number, provider="truid", sim_swap={"max_age_hours": 24})
+    check = response.json()
+    phone = Phone.join(app.stack.network.base_url, number, sim_changed_hours_ago=12)
+    app.poll(check, completion_code(phone.open(check["check_url"])))
+
+    (attempt, *_) = callbacks(app, check)
+
+    assert attempt["headers"]["x-tru-callback"] == "subscriber_check"
+    payload = json.loads(attempt["body"])
+    truid_spec.validate(payload, SUBSCRIBER_MODELS, "/components/schemas/SubscriberCheckCallbackPayload")
+    assert (payload["match"], payload["no_sim_change"], payload["no_sim_change_period"]) == (True, False, 1440)
+    assert attempt["status_code"] == 200  # silentcheck took it (and read the check back)

@@ -397,7 +397,7 @@ class TruIdSimulator:
         """Caller holds the lock: once a check with a callback_url is final, call it back (once)."""
         if check.final and check.callback_url and not check.called_back:
             check.called_back = True
-            self.callbacks.dispatch(check.check_id, check.callback_url, check.callback_body())
+            self.callbacks.dispatch(check.check_id, check.callback_url, check.callback_body(), check.product)
 
     def _sweep_expired(self) -> None:
         """Expire checks awaiting a callback when their TTL passes, as tru.ID does without being asked."""

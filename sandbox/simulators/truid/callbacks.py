@@ -49,7 +49,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sandbox.simulators.keypool import KeyDraw
 from sandbox.simulators.wsgi import Headers
 
-CALLBACK_KIND = "phone_check"  # x-tru-callback; SubscriberCheck would say subscriber_check
+CALLBACK_KIND = "phone_check"  # x-tru-callback: the product (a SubscriberCheck's say subscriber_check)
 SIGNATURE_ALGORITHM = "rsa-sha256"
 SIGNED_HEADERS = ("(request-target)", "host", "date", "x-tru-callback", "digest")
 STALE_DATE_SECONDS = 600
@@ -152,14 +152,15 @@ def signing_string(method: str, url: str, headers: Sequence[tuple[str, str]]) ->
 
 
 def signed_request(check_id: str, url: str, payload: dict[str, Any], key: SigningKey, date: float,
-                   fault: CallbackFault | None = None, kid: str | None = None) -> CallbackRequest:
+                   fault: CallbackFault | None = None, kid: str | None = None,
+                   kind: str = CALLBACK_KIND) -> CallbackRequest:
     """The callback tru.ID would send, shaped by `fault` (`bad_signature`, `tamper_body`, `no_signature`)."""
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers: list[tuple[str, str]] = [
         ("Content-Type", "application/json"),
         ("host", urlsplit(url).netloc),
         ("date", formatdate(date, usegmt=True)),
-        ("x-tru-callback", CALLBACK_KIND),
+        ("x-tru-callback", kind),
         ("digest", "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()),
     ]
     signature = key.sign(signing_string("POST", url, headers).encode())
@@ -228,6 +229,7 @@ class _Delivery:
     url: str
     payload: dict[str, Any]
     fault: CallbackFault | None
+    kind: str = CALLBACK_KIND
 
 
 class Callbacks:
@@ -244,9 +246,9 @@ class Callbacks:
         self._last: dict[str, CallbackRequest] = {}  # check_id -> the last request built for it
         self._closed = threading.Event()
 
-    def dispatch(self, check_id: str, url: str, payload: dict[str, Any]) -> None:
+    def dispatch(self, check_id: str, url: str, payload: dict[str, Any], kind: str = CALLBACK_KIND) -> None:
         """Call `url` back with `payload` in the background (the next armed fault, if any, shapes it)."""
-        delivery = _Delivery(check_id, url, payload, self.faults.take(check_id))
+        delivery = _Delivery(check_id, url, payload, self.faults.take(check_id), kind)
         threading.Thread(target=self._deliver, args=(delivery,), name=f"truid-callback:{check_id}",
                          daemon=True).start()
 
@@ -294,7 +296,8 @@ class Callbacks:
         if delivery.fault == "unknown_kid":
             key = self.keys.stranger()
             kid = key.kid
-        return signed_request(delivery.check_id, delivery.url, delivery.payload, key, now, delivery.fault, kid)
+        return signed_request(delivery.check_id, delivery.url, delivery.payload, key, now, delivery.fault, kid,
+                              delivery.kind)
 
     def _send(self, request: CallbackRequest, attempt: int, fault: CallbackFault | None,
               redelivery: bool = False) -> tuple[int | None, dict[str, Any]]:
