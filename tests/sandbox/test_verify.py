@@ -61,3 +61,16 @@ def test_verify_reports_the_steps_it_took(app: App):
     assert lines[poll_line].startswith("app     GET /checks/{id} -> VERIFIED")
     assert lines[poll_line + 1].startswith("backend attestation verified (ES256")
     assert "          phone_number  +34600000012" in lines[poll_line + 2:]
+
+
+def test_verify_shows_a_sim_swapped_12_hours_ago_within_24_hours_and_not_within_6(app: App):
+    said: list[str] = []
+
+    swapped = verify(app.api, app.stack.network.base_url, "+447400900002", sim_swap_hours=24,
+                     sim_changed_hours_ago=12, api_key=app.stack.api_key, say=said.append)
+    not_swapped = verify(app.api, app.stack.network.base_url, "+447400900002", sim_swap_hours=6,
+                         sim_changed_hours_ago=12, api_key=app.stack.api_key, say=_quiet)
+
+    assert (swapped["status"], swapped["sim_swap"]["swapped"], not_swapped["sim_swap"]["swapped"]) == (
+        "VERIFIED", True, False)
+    assert any(line.strip().startswith("sim_swap SWAPPED within 24 h") for line in said)
