@@ -451,3 +451,16 @@ def test_a_subscriber_check_calls_back_as_subscriber_check_per_the_published_pay
     truid_spec.validate(payload, SUBSCRIBER_MODELS, "/components/schemas/SubscriberCheckCallbackPayload")
     assert (payload["match"], payload["no_sim_change"], payload["no_sim_change_period"]) == (True, False, 1440)
     assert attempt["status_code"] == 200  # silentcheck took it (and read the check back)
+
+
+@scenario("check", "check_sim_swap_400.3_max_age_out_of_monitored_period")
+def test_an_operator_limit_silentcheck_was_not_told_of_leaves_a_verified_check_without_a_sim_answer(
+        app: App, operator_limit: Callable[[int], None]):
+    operator_limit(720)  # the deployment's camara section says nothing of it
+
+    view = checked(app, "+34600000012", 1000, "camara", changed_hours_ago=12)
+
+    assert view["status"] == "VERIFIED"
+    assert view["sim_swap"] == {"max_age_hours": 1000, "swapped": None, "reason": "SIM_SWAP_UNAVAILABLE"}
+    (call,) = app.camara_requests("/sim-swap/v2/check")
+    assert json.loads(call["body"]) == {"maxAge": 1000}
