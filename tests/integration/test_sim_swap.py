@@ -242,3 +242,16 @@ def test_an_operator_token_check_answers_sim_swap_too(app: App, advance: Any, ho
     assert (view["sim_swap"]["max_age_hours"], view["sim_swap"]["swapped"]) == (hours, swapped)
     (authorize,) = app.camara_requests("/bc-authorize")
     assert "sim-swap:check" in parse_qs(authorize["body"])["scope"][0].split()
+
+
+def test_a_subscriber_check_whose_token_is_refused_mid_check_retries_with_its_own_scope(app: App):
+    response = start(app, TRUID_NUMBER, 24, "truid")
+    check = response.json()
+    requests.post(f"{app.stack.truid.base_url}/_sandbox/revoke-tokens", timeout=5)  # the PATCH gets 401 first
+    phone = Phone.join(app.stack.network.base_url, TRUID_NUMBER, sim_changed_hours_ago=12)
+
+    view = app.poll(check, completion_code(phone.open(check["check_url"]))).json()
+
+    assert (view["status"], view["sim_swap"]["swapped"]) == ("VERIFIED", True)
+    patches = [r for r in app.truid_requests() if r["method"] == "PATCH"]
+    assert [r["path"].split("/")[1] for r in patches] == ["subscriber_check", "subscriber_check"]
