@@ -145,9 +145,7 @@ class TruId:
                 config, "PATCH", f"/{product_of(check)}/v0.2/checks/{check.provider_ref}",
                 data=_json_patch(code), headers={"Content-Type": "application/json-patch+json"},
             )
-            body = response.json()
-            sim_swap = truid_subscriber.answer(body, check) if isinstance(body, Mapping) else None
-            outcome = result_outcome(body, "v0.2", sim_swap)
+            outcome = result_outcome(body := response.json(), "v0.2", truid_subscriber.answer(body, check))
         except Failed as failure:
             if failure.outcome.raw_code in ("404", "404:check_not_found"):
                 return Outcome.failed(Reason.REDIRECT_FAILED, failure.outcome.raw_code)
@@ -288,7 +286,7 @@ class TruId:
             return value
 
 
-def _product_config(check: Check) -> _Config:
+def _product_config(check: Check) -> _Config:  # SubscriberCheck's endpoints need their own scope
     config = _Config.from_secret()
     return replace(config, scope=truid_subscriber.SCOPE) if product_of(check) == SUBSCRIBER_CHECK else config
 

@@ -27,10 +27,11 @@ def period_minutes(hours: int) -> int:
     return hours * HOUR_MINUTES
 
 
-def answer(body: Mapping[str, Any], check: Check) -> SimSwapAnswer | None:
-    """The SIM-swap answer of a COMPLETED SubscriberCheck (the PATCH response); None for a PhoneCheck."""
+def answer(body: Any, check: Check) -> SimSwapAnswer | None:
+    """The SIM-swap answer of a COMPLETED SubscriberCheck (the PATCH response); None for a PhoneCheck (or a
+    body that is no JSON object: result_outcome refuses it)."""
     hours = check.sim_swap_hours
-    if product_of(check) != SUBSCRIBER_CHECK or hours is None:
+    if product_of(check) != SUBSCRIBER_CHECK or hours is None or not isinstance(body, Mapping):
         return None
     no_change = body.get("no_sim_change")
     if not isinstance(no_change, bool):  # tru.ID left it out: the operator gave no answer

@@ -49,8 +49,6 @@ def _to_item(check: Check, purge_at: int) -> dict[str, Any]:
         "capability_hash": check.capability_hash,
     }
     item.update({name: {"S": str(value)} for name, value in optional.items() if value is not None})
-    if check.completed_at is not None:
-        item["completed_at"] = {"N": str(check.completed_at)}
     if check.attributes:
         item["attributes"] = {"M": {k: {"S": v} for k, v in check.attributes.items()}}
     if check.confidential:
@@ -61,10 +59,10 @@ def _to_item(check: Check, purge_at: int) -> dict[str, Any]:
         item["sealed_attestation"] = {"B": sealing.seal({"jws": check.attestation}, check.check_id)}
     if check.attempts:
         item["attempts"] = {"L": [{"S": a} for a in check.attempts]}
-    for name, number in (("next_poll_at", check.next_poll_at), ("poll_interval", check.poll_interval)):
-        if number is not None:
-            item[name] = {"N": str(number)}
-    sim_swap_items.put(item, check.sim_swap_hours, check.sim_swap)
+    numbers = {"completed_at": check.completed_at, "next_poll_at": check.next_poll_at,
+               "poll_interval": check.poll_interval, "sim_swap_hours": check.sim_swap_hours}
+    item.update({name: {"N": str(number)} for name, number in numbers.items() if number is not None})
+    sim_swap_items.put(item, check.sim_swap)
     return item
 
 
@@ -110,8 +108,7 @@ def _from_item(item: dict[str, Any]) -> Check:
         attempts=tuple(a["S"] for a in item.get("attempts", {}).get("L", [])),
         subject=sealed("sealed_subject", "phone_number"),
         attestation=sealed("sealed_attestation", "jws"),
-        sim_swap_hours=sim_swap_items.hours_of(item),
-        sim_swap=sim_swap_items.answer_of(item),
+        sim_swap_hours=n("sim_swap_hours"), sim_swap=sim_swap_items.answer_of(item),
     )
 
 
@@ -238,19 +235,16 @@ def finish(check_id: str, outcome: Outcome, now: int, attempts: list[str] | None
         ":purge": {"N": str(now + settings().retention_seconds)},
     }
     sets = ["#status = :status", "completed_at = :completed", "purge_at = :purge"]
-    for name, value in (("reason", outcome.reason), ("raw_code", outcome.raw_code)):
-        if value is not None:
-            values[f":{name}"] = {"S": str(value)}
-            sets.append(f"{name} = :{name}")
-    if attempts:
-        values[":attempts"] = {"L": [{"S": a} for a in attempts]}
-        sets.append("attempts = :attempts")
-    if outcome.sim_swap is not None:
-        values[":sim_swap"] = sim_swap_items.attribute(outcome.sim_swap)
-        sets.append("sim_swap = :sim_swap")
-    if provider:
-        values[":provider"] = {"S": provider}
-        sets.append("provider = :provider")
+    optional: dict[str, dict[str, Any] | None] = {
+        "reason": {"S": outcome.reason.value} if outcome.reason is not None else None,
+        "raw_code": {"S": outcome.raw_code} if outcome.raw_code is not None else None,
+        "attempts": {"L": [{"S": a} for a in attempts]} if attempts else None,
+        "sim_swap": sim_swap_items.attribute(outcome.sim_swap) if outcome.sim_swap is not None else None,
+        "provider": {"S": provider} if provider else None,
+    }
+    present = {name: value for name, value in optional.items() if value is not None}
+    values.update({f":{name}": value for name, value in present.items()})
+    sets += [f"{name} = :{name}" for name in present]
     update = f"SET {', '.join(sets)} REMOVE sealed"
     finished = _update_pending(check_id, now, update, **values)
     observability.finished(finished)  # only the transition that won gets here: each check counts once

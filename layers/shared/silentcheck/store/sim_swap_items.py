@@ -1,4 +1,4 @@
-"""A check's SIM-swap request and answer as DynamoDB attributes (`sim_swap_hours`, `sim_swap`)."""
+"""A check's SIM-swap answer as a DynamoDB attribute (`sim_swap`; the hours asked are `sim_swap_hours`, a number)."""
 
 from __future__ import annotations
 
@@ -19,15 +19,9 @@ def attribute(answer: SimSwapAnswer) -> dict[str, Any]:
     return {"M": fields}
 
 
-def put(item: dict[str, Any], hours: int | None, answer: SimSwapAnswer | None) -> None:
-    if hours is not None:
-        item["sim_swap_hours"] = {"N": str(hours)}
+def put(item: dict[str, Any], answer: SimSwapAnswer | None) -> None:
     if answer is not None:
         item["sim_swap"] = attribute(answer)
-
-
-def hours_of(item: dict[str, Any]) -> int | None:
-    return int(item["sim_swap_hours"]["N"]) if "sim_swap_hours" in item else None
 
 
 def answer_of(item: dict[str, Any]) -> SimSwapAnswer | None:
