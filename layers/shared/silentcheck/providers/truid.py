@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from silentcheck import bodies, clock, credentials, provider_http
+from silentcheck import bodies, clock, credentials, provider_http, sim_swap
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.config import settings
 from silentcheck.errors import ProviderNotConfigured
@@ -42,8 +42,6 @@ from silentcheck.providers.truid_results import (
     outcome_for_check_error,
     result_outcome,
 )
-from silentcheck.providers.truid_subscriber import SUBSCRIBER_CHECK, product_of
-from silentcheck.sim_swap import HoursRange
 
 _TOKEN_MARGIN_SECONDS = 60
 # What reading a check may answer while credentials rotate (a token of the old client, revoked or from
@@ -92,8 +90,7 @@ _tokens_lock = threading.Lock()
 class TruId:
     name: ClassVar[str] = "truid"
 
-    def sim_swap_range(self) -> HoursRange | None:
-        """SubscriberCheck v0.2 answers SIM swap; v0.1 has no `period` (and no device binding)."""
+    def sim_swap_range(self) -> sim_swap.HoursRange | None:  # SubscriberCheck v0.2; v0.1 has no `period`
         return truid_subscriber.HOURS if _Config.from_secret().version == "v0.2" else None
 
     def start(self, ctx: StartContext) -> Started:
@@ -101,7 +98,7 @@ class TruId:
         if config.version == "v0.1" and not settings().allow_unbound_checks:  # refused before anything is billed
             raise ProviderRefused(Outcome.failed(Reason.PROVIDER_REJECTED, "unbound_not_allowed"))
         payload: dict[str, Any] = {"phone_number": ctx.phone_number.lstrip("+"), "reference_id": ctx.check_id}
-        product = SUBSCRIBER_CHECK if ctx.sim_swap_hours is not None else "phone_check"
+        product = truid_subscriber.SUBSCRIBER_CHECK if ctx.sim_swap_hours is not None else "phone_check"
         if ctx.sim_swap_hours is not None:
             config = replace(config, scope=truid_subscriber.SCOPE)
             payload["period"] = truid_subscriber.period_minutes(ctx.sim_swap_hours)
@@ -142,7 +139,7 @@ class TruId:
         config = _product_config(check)
         try:
             response = self._call(
-                config, "PATCH", f"/{product_of(check)}/v0.2/checks/{check.provider_ref}",
+                config, "PATCH", f"/{truid_subscriber.product_of(check)}/v0.2/checks/{check.provider_ref}",
                 data=_json_patch(code), headers={"Content-Type": "application/json-patch+json"},
             )
             outcome = result_outcome(body := response.json(), "v0.2", truid_subscriber.answer(body, check))
@@ -160,8 +157,8 @@ class TruId:
         config = _product_config(check)
         version: Version = "v0.1" if check.provider_version == "v0.1" else "v0.2"
         try:
-            body = self._call(config, "GET", f"/{product_of(check)}/{version}/checks/{check.provider_ref}",
-                              fresh_on=_ROTATION_STATUSES).json()
+            path = f"/{truid_subscriber.product_of(check)}/{version}/checks/{check.provider_ref}"
+            body = self._call(config, "GET", path, fresh_on=_ROTATION_STATUSES).json()
         except Failed as failure:
             return None if failure.transient else failure.outcome
         except ValueError:
@@ -287,8 +284,7 @@ class TruId:
 
 
 def _product_config(check: Check) -> _Config:  # SubscriberCheck's endpoints need their own scope
-    config = _Config.from_secret()
-    return replace(config, scope=truid_subscriber.SCOPE) if product_of(check) == SUBSCRIBER_CHECK else config
+    return replace(config := _Config.from_secret(), scope=truid_subscriber.scope_for(check, config.scope))
 
 
 def _json_patch(code: str) -> str:

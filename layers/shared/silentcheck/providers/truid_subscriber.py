@@ -23,6 +23,11 @@ def product_of(check: Check) -> str:
     return SUBSCRIBER_CHECK if check.attributes.get("product") == SUBSCRIBER_CHECK else PHONE_CHECK
 
 
+def scope_for(check: Check, scope: str) -> str:
+    """The OAuth scope reading the check needs: SubscriberCheck's own, else `scope` (PhoneCheck's)."""
+    return SCOPE if product_of(check) == SUBSCRIBER_CHECK else scope
+
+
 def period_minutes(hours: int) -> int:
     return hours * HOUR_MINUTES
 
