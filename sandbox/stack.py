@@ -195,6 +195,18 @@ class Stack:
 
         self._delete_items(keys.LIMIT, keys.BREAKER)
 
+    def forget_idempotency_records(self) -> None:
+        """Empty the idempotency table: a key remembered by an earlier test (the OpenAPI example's, sent by the
+        fuzzer with another body) would answer a later test's start 422 IDEMPOTENCY_KEY_REUSED."""
+        dynamodb = aws.client("dynamodb", self.dynamodb.endpoint)
+        key_names = [part["AttributeName"] for part in
+                     dynamodb.describe_table(TableName=IDEMPOTENCY_TABLE_NAME)["Table"]["KeySchema"]]
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=IDEMPOTENCY_TABLE_NAME, ProjectionExpression=", ".join(f"#k{n}" for n in range(len(key_names))),
+            ExpressionAttributeNames={f"#k{n}": name for n, name in enumerate(key_names)})
+        for item in (item for page in pages for item in page["Items"]):
+            dynamodb.delete_item(TableName=IDEMPOTENCY_TABLE_NAME, Key=item)
+
     def _delete_items(self, *prefixes: str) -> None:
         """Delete every item of the checks table whose key starts with one of `prefixes`."""
         from silentcheck.store import keys

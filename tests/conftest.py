@@ -74,8 +74,8 @@ def stack() -> Iterator[stacks.Stack]:
 
 def refresh(stack: stacks.Stack) -> None:
     """Put the stack back as a test expects to find it: tru.ID v0.2 in live mode and the default CAMARA client,
-    the sandbox's routing and limits, the template's API defaults, closed breakers, no starts counted, no faults
-    and empty request logs."""
+    the sandbox's routing and limits, the template's API defaults, closed breakers, no starts counted, no
+    Idempotency-Key remembered, no faults and empty request logs."""
     import requests
 
     stack.configure_truid()
@@ -84,6 +84,7 @@ def refresh(stack: stacks.Stack) -> None:
     stack.configure_limits()
     stack.configure_api()  # the template's defaults: ClientAuth api_key, no CORS origins
     stack.reset_counters()  # closed breakers, no starts counted
+    stack.forget_idempotency_records()
     stack.clock.reset()
     for simulator in (stack.truid, stack.camara):
         requests.delete(f"{simulator.base_url}/_sandbox/faults", timeout=5)
