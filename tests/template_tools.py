@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +246,14 @@ def cfn_lint_all(template_paths: list[Path]) -> dict[Path, list[LintFinding]]:
         raise RuntimeError(f"cfn-lint exited {completed.returncode}:\n{completed.stderr}")
     return by_file
 
+
+
+def start_budgets(parameters: dict[str, str] | None = None) -> tuple[str, int]:
+    """The LIMITS text and GLOBAL_BUDGET_SHARDS start_check gets for `parameters` (defaults otherwise), as
+    CloudFormation resolves them (the PeakStartsPerSecond profile's, unless `Limits` is given)."""
+    from sandbox.local_aws.functions import read_functions, resolve_environment
+
+    (function,) = [f for f in read_functions(parameters=parameters) if "LIMITS" in f.environment]
+    wanted = {name: function.environment[name] for name in ("LIMITS", "GLOBAL_BUDGET_SHARDS")}
+    env = resolve_environment([replace(function, environment=wanted)], {}, parameter_overrides=parameters)
+    return env["LIMITS"], int(env["GLOBAL_BUDGET_SHARDS"])

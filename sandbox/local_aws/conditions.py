@@ -118,6 +118,7 @@ def resolve(template: Mapping[str, Any], parameters: Mapping[str, str], speciali
     resolved, conditions = _expand(template, parameters)
     if specialise:
         resolved.pop("Conditions", None)
+        resolved.pop("Mappings", None)  # every Fn::FindInMap was resolved with the parameters' values
         for section in ("Resources", "Outputs"):
             entries = resolved.get(section) or {}
             resolved[section] = {name: {key: value for key, value in entry.items() if key != "Condition"}

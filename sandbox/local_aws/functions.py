@@ -3,6 +3,7 @@ routes, environment, Timeout, the routes that need an API key, and the answers A
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,12 +83,21 @@ def resolve_environment(functions: Iterable[Function], values: Mapping[str, str]
                 value = values[name]
             elif isinstance(raw, str | int | float):
                 value = values.get(name, str(raw))
+            elif isinstance(raw, dict) and isinstance(raw.get("Fn::Sub"), list) and name not in values:
+                value = _substitute(*raw["Fn::Sub"])
+            elif name in values:
+                value = values[name]
             else:
                 raise ValueError(f"cannot resolve {name}: {raw!r}")
             if env.get(name, value) != value:
                 raise ValueError(f"functions disagree on {name}; the in-process gateway needs one value")
             env[name] = value
     return env
+
+
+def _substitute(text: str, variables: Mapping[str, Any]) -> str:
+    """A Fn::Sub whose variables are literals (once the PeakStartsPerSecond profile's mapping is read)."""
+    return re.sub(r"\$\{(\w+)\}", lambda found: str(variables[found.group(1)]), text)
 
 
 @dataclass(frozen=True)

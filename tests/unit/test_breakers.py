@@ -43,7 +43,7 @@ def test_a_success_closes_the_breaker_and_resets_the_count():
     for i in range(3):
         breakers.record_failure(counters, "truid", NOW + i, CONFIG)
 
-    breakers.record_success(counters, "truid", counters.breaker_states(("truid",))["truid"])
+    breakers.record_success(counters, "truid", counters.breaker_states(("truid",))["truid"], NOW + 3)
 
     assert counters.breaker_states(("truid",))["truid"] == {"failures": 0, "window_start": NOW + 2, "open_until": 0}
 

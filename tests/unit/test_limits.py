@@ -12,7 +12,7 @@ from silentcheck import config, limits, store
 from silentcheck.errors import RateLimited
 from tests.fakes import FakeCounters
 from tests.functions import load_start_function
-from tests.template_tools import load_sam_template
+from tests.template_tools import start_budgets
 
 NOW = 1_900_000_400  # 200 s into a 600-second window
 PEPPER = "a-pepper-of-at-least-16-characters"
@@ -35,7 +35,7 @@ def _moto(moto_env):
 # -- the setting ---------------------------------------------------------------------------------------
 
 def test_the_templates_default_is_the_code_default():
-    default = load_sam_template()["Parameters"]["Limits"]["Default"]
+    default, _ = start_budgets()
 
     assert config.parse_limits(default) == config.parse_limits(config.DEFAULT_LIMITS)
 
@@ -268,3 +268,34 @@ def test_addresses_in_one_ipv6_64_count_as_one_address():
 ])
 def test_what_the_budgets_count_as_one_address(source: str, counted: str):
     assert limits.counted_address(source) == counted
+
+
+# -- the global budget, sharded ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("count", "shards"), [(10, 4), (3, 10), (1_000_000, 10), (7, 1)])
+def test_the_global_budgets_shards_together_hold_exactly_its_count(count: int, shards: int):
+    budget = config.Budget(count, 600)
+
+    assert sum(limits.shard_count(budget, shards, shard) for shard in range(shards)) == count
+
+
+def test_a_sharded_global_budget_lets_exactly_its_count_start_and_no_more():
+    from tests.fakes import FakeCounters
+
+    budgets = config.parse_limits('{"global": {"count": 10, "window_seconds": 600}}', global_shards=4)
+    counters, started = FakeCounters(), 0
+    for n in range(60):  # far more than the count: every shard is found full long before the end
+        try:
+            limits.spend(budgets, PEPPER, f"+4474009{n:05d}", None, NOW, counters)
+            started += 1
+        except RateLimited:
+            pass
+
+    assert started == 10
+    assert len({subject for scope, subject, _ in counters.hits if scope == "global"}) == 4
+
+
+@pytest.mark.parametrize("shards", [0, config.MAX_GLOBAL_SHARDS + 1])
+def test_a_shard_count_out_of_range_says_what_to_fix(shards: int):
+    with pytest.raises(config.LimitsInvalid, match="GLOBAL_BUDGET_SHARDS must be an integer from 1 to 100"):
+        config.parse_limits(config.DEFAULT_LIMITS, shards)

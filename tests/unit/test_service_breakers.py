@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from silentcheck import config, service
+from silentcheck import breakers, config, service
 from silentcheck.api_shapes import CheckCreated, StartRequest
 from silentcheck.checks import Outcome, Reason, Status
 from tests.fakes import FakeProvider, World, configure_for_fakes
@@ -161,3 +161,50 @@ def test_the_same_number_counts_again_in_the_next_window(world: World):
     start(world, UK)
 
     assert is_open(world)
+
+
+class CountingReads:
+    """The fake counters, counting how often the breakers are read (one BatchGetItem each time)."""
+
+    def __init__(self, world: World) -> None:
+        self.reads = 0
+        read = world.counters.breaker_states
+
+        def counted(names: tuple[str, ...]) -> dict[str, dict[str, int]]:
+            self.reads += 1
+            return read(names)
+
+        world.counters.breaker_states = counted  # type: ignore[method-assign]
+
+
+def test_a_container_reads_the_breakers_once_per_read_interval_not_once_per_start(world: World):
+    counting = CountingReads(world)
+
+    for _ in range(5):
+        start(world)
+    world.clock.advance(breakers.READ_CACHE_SECONDS)
+    start(world)
+
+    assert counting.reads == 2
+
+
+def test_a_breaker_another_container_opened_is_obeyed_once_the_read_interval_has_passed(world: World):
+    start(world)
+    world.counters.open_breaker("truid", world.clock.now(), world.clock.now() + 60)  # another container
+    asked_before = len(world.provider.started)
+
+    start(world)
+    world.clock.advance(breakers.READ_CACHE_SECONDS)
+    created = start(world)
+
+    assert len(world.provider.started) == asked_before + 1
+    assert created.provider == "infobip"
+
+
+def test_a_breaker_this_container_opened_is_obeyed_at_once(world: World):
+    counting = CountingReads(world)
+
+    fail_truid(world, 2)
+    created = start(world)
+
+    assert (counting.reads, created.provider) == (1, "infobip")

@@ -1191,7 +1191,7 @@ def test_api_gateway_invokes_a_published_version_through_an_alias(
 # 9. Options, each off by default: AWS WAF on POST /checks, a customer-managed KMS key for the tables
 
 
-WAF_ON = {"StartWaf": "on", "StartWafRateLimit": "450"}  # not the default rate
+WAF_ON = {"StartWaf": "on", "PeakStartsPerSecond": "100"}  # not the default profile, so not its WAF rate
 KMS_ON = {"TableEncryption": "customer-managed"}
 
 
@@ -1215,7 +1215,8 @@ def test_waf_blocks_an_address_over_the_rate_on_post_checks_with_429(options_on:
 
     (rule,) = acl["Properties"]["Rules"]
     rate = rule["Statement"]["RateBasedStatement"]
-    assert (rate["Limit"], rate["AggregateKeyType"]) == (WAF_ON["StartWafRateLimit"], "IP")
+    waf_rate = load_sam_template(TEMPLATE_PATH)["Mappings"]["Capacity"][WAF_ON["PeakStartsPerSecond"]]
+    assert (rate["Limit"], rate["AggregateKeyType"]) == (waf_rate["WafPerAddressPer5Min"], "IP")
     matches = {(m["ByteMatchStatement"]["PositionalConstraint"], m["ByteMatchStatement"]["SearchString"])
                for m in rate["ScopeDownStatement"]["AndStatement"]["Statements"]}
     assert matches == {("EXACTLY", "POST"), ("ENDS_WITH", "/checks")}

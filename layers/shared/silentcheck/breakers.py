@@ -1,12 +1,49 @@
 """Circuit breakers per provider, counted in the checks table (store.counters) so every container sees
 the same state: a provider that keeps failing is skipped for a while instead of adding its timeout to
-every check. The verdicts (open now? does this failure trip it?) are routing's."""
+every check. The verdicts (open now? does this failure trip it?) are routing's.
+
+Every start needs its candidates' breakers, so a container reads them at most once per READ_CACHE_SECONDS
+(one BatchGetItem) instead of once per start: the breaker items are never read by every request
+(docs/capacity.md). A breaker opened or closed by another container is seen here that much later; one this
+container opens, counts against or closes is seen at once."""
 
 from __future__ import annotations
+
+import weakref
 
 from silentcheck import observability, routing
 from silentcheck.config import CircuitBreaker
 from silentcheck.deps import Counters
+
+READ_CACHE_SECONDS = 5
+_State = tuple[int, dict[str, int] | None]  # (read at, the breaker's state; None: it has no item)
+_read_by_counters: weakref.WeakKeyDictionary[object, dict[str, _State]] = weakref.WeakKeyDictionary()
+
+
+def _read(counters: Counters) -> dict[str, _State]:
+    """What was read through these counters (store.counters in a container; a test's fake has its own)."""
+    return _read_by_counters.setdefault(counters, {})
+
+
+def states(counters: Counters, names: tuple[str, ...], now: int) -> dict[str, dict[str, int]]:
+    """The candidates' breaker states (counters.breaker_states), read again only for those this container
+    has not read in the last READ_CACHE_SECONDS."""
+    read = _read(counters)
+    stale = tuple(n for n in names if n not in read or now - read[n][0] >= READ_CACHE_SECONDS)
+    if stale:
+        found = counters.breaker_states(stale)
+        read.update({name: (now, found.get(name)) for name in stale})
+    return {name: dict(state) for name in names if (state := read[name][1]) is not None}
+
+
+def forget() -> None:
+    """Drop the breaker states read so far (caches.reset_caches)."""
+    _read_by_counters.clear()
+
+
+def _remember(counters: Counters, provider: str, now: int, failures: int, window_start: int,
+              open_until: int) -> None:
+    _read(counters)[provider] = (now, {"failures": failures, "window_start": window_start, "open_until": open_until})
 
 
 def record_failure(counters: Counters, provider: str, now: int, config: CircuitBreaker,
@@ -19,15 +56,20 @@ def record_failure(counters: Counters, provider: str, now: int, config: CircuitB
         if not counters.take("breaker_number", f"{provider}.{number_key}", window, 1,
                              (window + 1) * config.window_seconds):
             return False
-    if not routing.breaker_trips(counters.count_failure(provider, now, config.window_seconds), config):
+    failures = counters.count_failure(provider, now, config.window_seconds)
+    known = _read(counters).get(provider, (now, None))[1] or {"window_start": now, "open_until": 0}
+    _remember(counters, provider, now, failures, known["window_start"], known["open_until"])
+    if not routing.breaker_trips(failures, config):
         return False
     counters.open_breaker(provider, now, now + config.open_seconds)
+    _remember(counters, provider, now, 0, now, now + config.open_seconds)
     observability.count(observability.Metric.BREAKER_OPENED, provider=provider)
     return True
 
 
-def record_success(counters: Counters, provider: str, state: dict[str, int] | None) -> None:
+def record_success(counters: Counters, provider: str, state: dict[str, int] | None, now: int) -> None:
     """A provider that answered closes its breaker; nothing is written when there was nothing to close."""
     if state is None or (state["failures"] == 0 and state["open_until"] == 0):
         return
     counters.close_breaker(provider)
+    _remember(counters, provider, now, 0, state["window_start"], 0)

@@ -211,6 +211,7 @@ LIMIT_SCOPES = ("ip", "number", "global")
 # A number's budget is places for addresses (limits.py): at least two, so one address never holds them all;
 # at most 1000, so one window's item of address digests stays far below DynamoDB's 400 KB.
 NUMBER_PLACES = (2, 1000)
+MAX_GLOBAL_SHARDS = 100
 
 
 class LimitsInvalid(RuntimeError):
@@ -226,6 +227,7 @@ class Budget:
 @dataclass(frozen=True)
 class Limits:
     budgets: Mapping[str, Budget]  # by scope ("number", "ip", "global"); a scope not here has no limit
+    global_shards: int = 1  # items the global budget's window is split over (GLOBAL_BUDGET_SHARDS; limits.py)
 
 
 def _budget(scope: str, raw: Any) -> Budget | None:
@@ -243,8 +245,10 @@ def _budget(scope: str, raw: Any) -> Budget | None:
     return Budget(raw["count"], raw["window_seconds"])
 
 
-def parse_limits(text: str) -> Limits:
+def parse_limits(text: str, global_shards: int = 1) -> Limits:
     """The limits from their JSON text; LimitsInvalid says exactly what is wrong."""
+    if not 1 <= global_shards <= MAX_GLOBAL_SHARDS:
+        raise LimitsInvalid(f"GLOBAL_BUDGET_SHARDS must be an integer from 1 to {MAX_GLOBAL_SHARDS}")
     try:
         raw = json.loads(text)
     except ValueError as error:
@@ -255,13 +259,17 @@ def parse_limits(text: str) -> Limits:
     if unknown:
         raise LimitsInvalid(f"LIMITS has unknown keys {sorted(unknown)}; allowed: {', '.join(LIMIT_SCOPES)}")
     budgets = {scope: _budget(scope, raw.get(scope)) for scope in LIMIT_SCOPES}
-    return Limits({scope: budget for scope, budget in budgets.items() if budget is not None})
+    return Limits({scope: budget for scope, budget in budgets.items() if budget is not None}, global_shards)
 
 
 @cache
 def limits() -> Limits:
-    """The deployment's start budgets, from LIMITS (the defaults when unset)."""
-    return parse_limits(os.environ.get("LIMITS") or DEFAULT_LIMITS)
+    """The deployment's start budgets, from LIMITS (the defaults when unset), the global one split over
+    GLOBAL_BUDGET_SHARDS items (template.yaml derives it from PeakStartsPerSecond)."""
+    shards = os.environ.get("GLOBAL_BUDGET_SHARDS") or "1"
+    if not shards.isdigit():
+        raise LimitsInvalid(f"GLOBAL_BUDGET_SHARDS must be an integer from 1 to {MAX_GLOBAL_SHARDS}")
+    return parse_limits(os.environ.get("LIMITS") or DEFAULT_LIMITS, int(shards))
 
 
 def reset() -> None:

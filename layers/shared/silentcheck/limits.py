@@ -5,11 +5,20 @@ called.
 
 A number's budget counts addresses, not starts: at most `count` addresses may start checks for one
 number in a window, each at most `count` times. So one address holds one of a number's `count` (≥ 2)
-places whatever it sends, and cannot lock the number's owner out (docs/security.md, Abuse and cost)."""
+places whatever it sends, and cannot lock the number's owner out (docs/security.md, Abuse and cost).
+
+Every start of the deployment spends the global budget, so its window is split over `global_shards` items
+(config.Limits, from GLOBAL_BUDGET_SHARDS): each start adds to one shard picked at random, and shard i may
+hold `count // shards` starts (plus one for the first `count % shards`), so together they hold exactly
+`count`. DynamoDB serves about 1,000 write units a second per partition and a counter's write is one unit:
+template.yaml gives one shard per 100 starts a second of PeakStartsPerSecond, so no shard sees more than a
+tenth of a partition's writes (docs/capacity.md). A start that finds its shard full tries one other before
+it is refused, so near the end of the window a start may be refused while another shard has a few left."""
 
 from __future__ import annotations
 
 import ipaddress
+import secrets
 
 from silentcheck import observability, tokens
 from silentcheck.config import Budget, Limits
@@ -75,5 +84,26 @@ def spend(config: Limits, pepper: str, number_e164: str, source_ip: str | None, 
     deployment = config.budgets.get("global")
     if deployment is not None:
         current, window_end = _window(deployment, now)
-        if not counters.take("global", tokens.derive(key, "all"), current, deployment.count, window_end):
+        if not _take_global(counters, tokens.derive(key, "all"), current, deployment, window_end,
+                            config.global_shards):
             raise _refuse("global", "This deployment's check budget is spent", deployment, now)
+
+
+def shard_count(budget: Budget, shards: int, shard: int) -> int:
+    """How many starts shard `shard` of `shards` may hold: together exactly `budget.count`."""
+    return budget.count // shards + (1 if shard < budget.count % shards else 0)
+
+
+def shard_subject(digest: str, shard: int) -> str:
+    """The counted subject of one shard of the global budget (keys.limit's `subject`)."""
+    return f"{digest}.{shard}"
+
+
+def _take_global(counters: Counters, digest: str, window: int, budget: Budget, window_end: int, shards: int) -> bool:
+    first = secrets.randbelow(shards)
+    tries = (first,) if shards == 1 else (first, (first + 1 + secrets.randbelow(shards - 1)) % shards)
+    for shard in tries:
+        count = shard_count(budget, shards, shard)
+        if count and counters.take("global", shard_subject(digest, shard), window, count, window_end):
+            return True
+    return False

@@ -30,7 +30,7 @@ def offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: config.Cir
     """Offer the check to each candidate routing.Fallback names until one starts it; count outages
     against the providers' breakers; record who started it, or the last refusal and every attempt."""
     log = {"check_id": check.check_id, "number": phone.mask(context.phone_number)}
-    breaker_states = deps.counters.breaker_states(candidates)
+    breaker_states = breakers.states(deps.counters, candidates, deps.clock.now())
     fallback = routing.Fallback(candidates, frozenset(
         name for name in candidates if routing.breaker_is_open(breaker_states.get(name), deps.clock.now())))
     offered: binding.Minted | None = None
@@ -53,7 +53,7 @@ def offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: config.Cir
             settle(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps, fallback.attempts)
             raise
         else:
-            breakers.record_success(deps.counters, name, breaker_states.get(name))
+            breakers.record_success(deps.counters, name, breaker_states.get(name), deps.clock.now())
             if started.binding is not Binding.NONE or config.settings().allow_unbound_checks:
                 return _started(check, name, started, fallback.attempts, minted.poll_token, log, deps)
             outcome = Outcome.failed(Reason.PROVIDER_REJECTED, UNBOUND_NOT_ALLOWED)  # the provider chose no hop

@@ -18,7 +18,8 @@ def check(check_id: str) -> str:
 
 def limit(scope: str, subject: str, window: int) -> str:
     """`limit#<scope>#<hmac>#<window>`: one start budget's counter for one window; `subject` is the keyed
-    digest of what is counted (a number, an address, "all"), never the value itself."""
+    digest of what is counted (a number, an address, "all"), never the value itself. The global budget is
+    sharded: its subject is `<hmac>.<shard>` (limits.py), one item per shard and window."""
     return f"{LIMIT}{scope}#{subject}#{window}"
 
 
