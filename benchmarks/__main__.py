@@ -14,17 +14,16 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from benchmarks import costs
-from benchmarks.counting import CallCounter, Calls
+from benchmarks.counting import CallCounter, Calls, Instrumented, Served
 from benchmarks.importtime import Imported, parse_importtime, unused_by_request
 from benchmarks.stats import percentile
 
@@ -44,54 +43,6 @@ FUNCTIONS = ("StartCheckFunction", "PollResultFunction", "OidcCallbackFunction",
 JWKS_PATH = "/.well-known/jwks.json"  # fetched by a verifier per key rotation, not per check
 
 
-@dataclass
-class Served:
-    function: str
-    wall: float
-    own: float
-    calls: Calls
-    path: str = ""
-
-
-@dataclass
-class Instrumented:
-    """The gateway's handlers, wrapped: each request's wall time and what it asked of AWS and providers."""
-
-    counter: CallCounter
-    served: list[Served] = field(default_factory=list)
-    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # the last event each function got
-    capture_callbacks: bool = False
-    captured: dict[str, dict[str, Any]] = field(default_factory=dict)  # callback path -> first event
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def wrap(self, function: str, handler: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        def timed(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            with self.lock:
-                self.events[function] = copy.deepcopy(event)
-                if self.capture_callbacks and function == "ProviderCallbackFunction":
-                    self.captured.setdefault(event.get("rawPath", ""), copy.deepcopy(event))
-                    return {"statusCode": 503, "body": ""}  # the provider retries; a fresh process answers
-            before = _copy(self.counter.thread_calls())
-            started = time.perf_counter()
-            try:
-                return handler(event, context)
-            finally:
-                wall = time.perf_counter() - started
-                calls = _minus(self.counter.thread_calls(), before)
-                with self.lock:
-                    self.served.append(Served(function, wall, wall - calls.waited, calls,
-                                              str(event.get("path") or event.get("rawPath") or "")))
-        return timed
-
-
-def _copy(calls: Calls) -> Calls:
-    return Calls(calls.aws.copy(), calls.http.copy(), calls.waited)
-
-
-def _minus(after: Calls, before: Calls) -> Calls:
-    return Calls(after.aws - before.aws, after.http - before.http, after.waited - before.waited)
-
-
 def _say(*parts: object) -> None:
     print(*parts, flush=True)
 
@@ -105,17 +56,7 @@ def start(provider_timeout: float) -> tuple[Any, Instrumented]:
     template_timeout = float(read_functions()[0].environment["PROVIDER_TIMEOUT_SECONDS"])
     stack = stacks.start_stack(time_scale=provider_timeout / template_timeout, log_level="WARNING")
     stack.configure_limits(ROOMY_LIMITS)
-    counter = CallCounter().install()
-    instrumented = Instrumented(counter)
-    from sandbox.local_aws.gateway import FunctionUrl, RestApi
-
-    rest = stack.gateway.rest_api
-    url_app = stack.gateway.callback._server.get_app()
-    assert isinstance(rest, RestApi) and isinstance(url_app, FunctionUrl)
-    for function in list(rest.handlers):
-        rest.handlers[function] = instrumented.wrap(function, rest.handlers[function])
-    url_app.handler = instrumented.wrap(url_app.function.logical_id, url_app.handler)
-    return stack, instrumented
+    return stack, Instrumented(CallCounter().install()).install_on(stack)
 
 
 def verify(stack: Any, number: str = NUMBER, provider: str | None = "truid", ciba: bool = False) -> dict[str, Any]:

@@ -6,6 +6,7 @@ waiting on AWS and the providers) can be taken while other requests are served a
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections import Counter
@@ -131,3 +132,71 @@ class CallCounter:
                 result.aws.update(tally.aws - start.aws)
                 result.http.update(tally.http - start.http)
                 result.waited += tally.waited - start.waited
+
+
+@dataclass
+class Served:
+    function: str
+    wall: float
+    own: float
+    calls: Calls
+    path: str = ""
+
+
+@dataclass
+class Instrumented:
+    """The gateway's handlers, wrapped: each request's wall time and what it asked of AWS and providers."""
+
+    counter: CallCounter
+    served: list[Served] = field(default_factory=list)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # the last event each function got
+    capture_callbacks: bool = False
+    captured: dict[str, dict[str, Any]] = field(default_factory=dict)  # callback path -> first event
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    originals: tuple[dict[str, Any], Any] = field(default_factory=lambda: ({}, None))
+
+    def wrap(self, function: str, handler: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        def timed(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            with self.lock:
+                self.events[function] = copy.deepcopy(event)
+                if self.capture_callbacks and function == "ProviderCallbackFunction":
+                    self.captured.setdefault(event.get("rawPath", ""), copy.deepcopy(event))
+                    return {"statusCode": 503, "body": ""}  # the provider retries; a fresh process answers
+            before = _copy(self.counter.thread_calls())
+            started = time.perf_counter()
+            try:
+                return handler(event, context)
+            finally:
+                wall = time.perf_counter() - started
+                calls = _minus(self.counter.thread_calls(), before)
+                with self.lock:
+                    self.served.append(Served(function, wall, wall - calls.waited, calls,
+                                              str(event.get("path") or event.get("rawPath") or "")))
+        return timed
+
+    def install_on(self, stack: Any) -> Instrumented:
+        """Wrap every handler a running sandbox stack's gateway serves (sandbox/stack.py)."""
+        from sandbox.local_aws.gateway import FunctionUrl, RestApi
+
+        rest = stack.gateway.rest_api
+        url_app = stack.gateway.callback._server.get_app()
+        assert isinstance(rest, RestApi) and isinstance(url_app, FunctionUrl)
+        self.originals = (dict(rest.handlers), url_app.handler)
+        for function in list(rest.handlers):
+            rest.handlers[function] = self.wrap(function, rest.handlers[function])
+        url_app.handler = self.wrap(url_app.function.logical_id, url_app.handler)
+        return self
+
+    def uninstall_from(self, stack: Any) -> None:
+        """Put the gateway's own handlers back (a test shares the stack with others)."""
+        handlers, url_handler = self.originals
+        stack.gateway.rest_api.handlers.update(handlers)
+        stack.gateway.callback._server.get_app().handler = url_handler
+
+
+def _copy(calls: Calls) -> Calls:
+    return Calls(calls.aws.copy(), calls.http.copy(), calls.waited)
+
+
+def _minus(after: Calls, before: Calls) -> Calls:
+    return Calls(after.aws - before.aws, after.http - before.http, after.waited - before.waited)
