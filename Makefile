@@ -8,7 +8,7 @@ LAYER_LOCK := layers/shared/requirements.lock
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(DEV_LOCK) | cksum | cut -d' ' -f1)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run serve test lint unit integration sandbox-tests browser bench soak build deploy venv smoke lock deps system-deps clean
+.PHONY: run serve test lint unit integration sandbox-tests browser bench soak load build deploy venv smoke lock deps system-deps clean
 
 run: deps ## start the sandbox, verify one number end to end, keep serving
 	$(BIN)/python -m sandbox run
@@ -62,6 +62,9 @@ $(BENCH_STAMP): pyproject.toml
 
 soak: deps ## 1,000 checks, 16 phones, faults injected, then a table audit (docs/reliability.md)
 	$(BIN)/python -m sandbox.soak
+
+load: deps ## a ramp of simulated phones against the sandbox: checks/s, p50/p99 per route, calls per check, docs/img/load.png (docs/capacity.md); reports, never fails
+	$(BIN)/python -m benchmarks.load $(LOAD_ARGS)
 
 # build and deploy need Python and the SAM CLI only (in the venv): no Java, npm, Chromium or DynamoDB Local.
 # sam build runs the layer's Makefile with python3.13: from PATH, else pyenv's 3.13.0 is put first on PATH.
