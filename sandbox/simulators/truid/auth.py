@@ -12,9 +12,10 @@ from sandbox.simulators.truid.config import Project
 from sandbox.simulators.truid.problems import problem
 from sandbox.simulators.wsgi import FormInvalid, Request, Response, basic_credentials, json_response
 
-# The scopes basics.yaml documents for /oauth2/v1/token (OAuth2Scope). A token carries every scope it was issued
-# with (`scope` is space-separated); each API asks for its own: phone_check for /phone_check/, coverage for /coverage/.
-SCOPES = frozenset({"console", "phone_check", "subscriber_check", "sim_check", "coverage"})
+# The scopes basics.yaml documents for /oauth2/v1/token (OAuth2Scope), and mo_check (MO Check), which tru.ID's own
+# dev-server asks for with the others at start. A token carries every scope it was issued with (`scope` is
+# space-separated); each API asks for its own: phone_check for /phone_check/, coverage for /coverage/.
+SCOPES = frozenset({"console", "phone_check", "subscriber_check", "sim_check", "mo_check", "coverage"})
 
 
 @dataclass(frozen=True)

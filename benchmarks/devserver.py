@@ -1,0 +1,200 @@
+"""Own time per tru.ID v0.2 flow, silentcheck beside tru.ID's official dev-server, in one run against the
+same simulated tru.ID on loopback (docs/benchmarks.md, Against tru.ID's dev-server).
+
+    python -m benchmarks.devserver --dev-server /tmp/truid-dev-server [--flows 200]
+
+`--dev-server` is a copy of tru.ID's dev-server (MIT; /work/shared/reference/peers/truid-dev-server) with
+`npm install --ignore-scripts --omit=dev` run in it; nothing of it is in this repository. Both backends
+serve the same flow to the same simulated phone: the start, the device's return at the end of the redirect
+chain (the code exchanged with tru.ID), and one read of the result (silentcheck: the poll with the
+completion code, which signs the attestation; the dev-server: GET /v0.2/phone-check, which reads the check
+from tru.ID). Own time is each request's handling time less the time spent waiting on tru.ID and, for
+silentcheck, on AWS (DynamoDB Local, moto's KMS): the same rule on both sides. silentcheck is timed inside
+its handlers (benchmarks/counting.py); the dev-server by a timing hook preloaded into Node (`--require`,
+written to a temporary directory): each incoming request's time from its arrival to its response's
+`finish`, less its outgoing HTTP requests' time from creation to the response's `end`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from benchmarks.counting import CallCounter, Instrumented
+from benchmarks.stats import percentile
+
+NUMBER = "+447400900002"
+ROOMY_LIMITS = {scope: {"count": 10**9, "window_seconds": 600} for scope in ("number", "ip", "global")}
+SILENTCHECK_FUNCTIONS = ("StartCheckFunction", "OidcCallbackFunction", "PollResultFunction")
+TIMING_HOOK = r"""
+const { AsyncLocalStorage } = require('async_hooks');
+const http = require('http');
+const store = new AsyncLocalStorage();
+const emit = http.Server.prototype.emit;
+http.Server.prototype.emit = function (event, req, res) {
+  if (event !== 'request') return emit.apply(this, arguments);
+  const ctx = { start: process.hrtime.bigint(), waited: 0n, path: req.url.split('?')[0] };
+  res.on('finish', () => {
+    const wall = Number(process.hrtime.bigint() - ctx.start) / 1e6;
+    process.stderr.write('TIMING ' + JSON.stringify({ path: ctx.path, wall_ms: wall,
+                                                    waited_ms: Number(ctx.waited) / 1e6 }) + '\n');
+  });
+  return store.run(ctx, () => emit.apply(this, arguments));
+};
+const request = http.request;
+http.request = function () {
+  const ctx = store.getStore();
+  const started = process.hrtime.bigint();
+  const outgoing = request.apply(this, arguments);
+  if (ctx) outgoing.on('response', (r) => r.on('end', () => { ctx.waited += process.hrtime.bigint() - started; }));
+  return outgoing;
+};
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class DevServer:
+    """A copy of tru.ID's dev-server, run with Node and the timing hook, pointed at the simulated tru.ID."""
+
+    def __init__(self, path: Path, truid_url: str, client_id: str, client_secret: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._hook_dir = tempfile.TemporaryDirectory(prefix="devserver-timing-")
+        hook = Path(self._hook_dir.name) / "timing.js"
+        hook.write_text(TIMING_HOOK)
+        env = {**os.environ, "TRU_ID_CLIENT_ID": client_id, "TRU_ID_CLIENT_SECRET": client_secret,
+               "API_BASE_URL": truid_url, "PORT": str(self.port), "DEBUG": "false"}
+        self.timings: list[dict[str, Any]] = []
+        self.output: list[str] = []  # the rest of its stderr, for the error when it does not start
+        self._process = subprocess.Popen(["node", "--require", str(hook), "index.js"], cwd=path, env=env,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.url}/health", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the dev-server at {path} did not start listening on {self.url}:\n"
+                           + "".join(self.output[-30:]))
+
+    def _read(self) -> None:
+        assert self._process.stderr is not None
+        for line in self._process.stderr:
+            if line.startswith("TIMING "):
+                self.timings.append(json.loads(line[len("TIMING "):]))
+            else:
+                self.output.append(line)
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=10)
+        self._hook_dir.cleanup()
+
+
+def devserver_flow(server: DevServer, network_url: str) -> bool:
+    """Start, the device's chain ending at the dev-server's exchange-code, one status read; True on a match."""
+    from sandbox.device import Phone, bound_session
+
+    phone = Phone.join(network_url, NUMBER, "cellular")
+    with bound_session(phone.ip) as app:
+        created = app.post(f"{server.url}/v0.2/phone-check", timeout=30, json={
+            "phone_number": NUMBER, "redirect_url": f"{server.url}/v0.2/phone-check/exchange-code"}).json()
+        opened = phone.open(created["check_url"])
+        status = app.get(f"{server.url}/v0.2/phone-check", params={"check_id": created["check_id"]}, timeout=30)
+    return bool(isinstance(opened.json, dict) and opened.json.get("match") and status.json().get("match"))
+
+
+def silentcheck_flow(stack: Any) -> bool:
+    from sandbox.verify import verify
+
+    view = verify(stack.api_url, stack.network.base_url, NUMBER, provider="truid", api_key=stack.api_key,
+                  say=lambda _: None)
+    return view.get("status") == "VERIFIED"
+
+
+def measure(dev_server_path: Path, flows: int) -> dict[str, Any]:
+    from sandbox import stack as stacks
+
+    with stacks.running_stack(log_level="WARNING") as stack:
+        stack.configure_limits(ROOMY_LIMITS)
+        client_id = next(c for c, (_, mode) in stacks.TRUID_PROJECTS.items() if mode == "live")
+        server = DevServer(dev_server_path, stack.truid.base_url, client_id, stacks.TRUID_PROJECTS[client_id][0])
+        instrumented = Instrumented(CallCounter().install()).install_on(stack)
+        try:
+            for _ in range(3):  # warm both: tokens, connections, caches
+                assert silentcheck_flow(stack) and devserver_flow(server, stack.network.base_url)
+            time.sleep(0.5)
+            served_from, timed_from = len(instrumented.served), len(server.timings)
+            ours: list[float] = []
+            theirs: list[float] = []
+            for _ in range(flows):  # interleaved, so both see the same machine
+                mark = len(instrumented.served)
+                if not silentcheck_flow(stack):
+                    raise RuntimeError("a silentcheck flow did not verify")
+                ours.append(sum(s.own for s in instrumented.served[mark:] if s.function in SILENTCHECK_FUNCTIONS))
+                mark = len(server.timings)
+                if not devserver_flow(server, stack.network.base_url):
+                    raise RuntimeError("a dev-server flow did not match")
+                time.sleep(0.05)  # the timing lines arrive on another thread
+                theirs.append(sum(t["wall_ms"] - t["waited_ms"] for t in server.timings[mark:]) / 1000)
+            by_route: dict[str, list[float]] = defaultdict(list)
+            for served in instrumented.served[served_from:]:
+                if served.function in SILENTCHECK_FUNCTIONS:
+                    by_route[f"silentcheck {served.function}"].append(served.own * 1000)
+            for timing in server.timings[timed_from:]:
+                by_route[f"dev-server {timing['path']}"].append(timing["wall_ms"] - timing["waited_ms"])
+        finally:
+            instrumented.uninstall_from(stack)
+            instrumented.counter.uninstall()
+            server.stop()
+    return {"ours_ms": [x * 1000 for x in ours], "theirs_ms": [x * 1000 for x in theirs], "by_route": by_route}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.devserver", description=__doc__.splitlines()[0])
+    parser.add_argument("--dev-server", type=Path, required=True,
+                        help="a copy of tru.ID's dev-server with its production dependencies installed")
+    parser.add_argument("--flows", type=int, default=200)
+    args = parser.parse_args(argv)
+    if not (args.dev_server / "node_modules" / "express").is_dir():
+        parser.error(f"{args.dev_server}: run `npm install --ignore-scripts --omit=dev` in the copy first")
+    load = os.getloadavg()[0]
+    print(f"devserver: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}, "
+          f"load average {load:.2f} at start", flush=True)
+    result = measure(args.dev_server, args.flows)
+    ours, theirs = result["ours_ms"], result["theirs_ms"]
+    for name, values in sorted(result["by_route"].items()):
+        print(f"devserver: {name:<45} p50 {percentile(sorted(values), 50):6.2f} ms  "
+              f"p99 {percentile(sorted(values), 99):6.2f} ms  n={len(values)}")
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    print(f"devserver: own time per flow, median of {len(ours)}: silentcheck {statistics.median(ours):.2f} ms, "
+          f"dev-server {statistics.median(theirs):.2f} ms: {ratio:.2f}x; "
+          f"load average {os.getloadavg()[0]:.2f} at the end (shared machine: noisy)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
