@@ -332,7 +332,14 @@ def test_token_requires_the_client_credentials_grant(truid: TruId) -> None:
 
 
 def test_token_rejects_an_unknown_scope(truid: TruId) -> None:
-    assert_problem(truid.token_response(scope="phone_check mo_check"), 400, "bad_request")
+    assert_problem(truid.token_response(scope="phone_check no_such_product"), 400, "bad_request")
+
+
+def test_token_grants_every_scope_truids_own_dev_server_asks_for(truid: TruId) -> None:
+    response = truid.token_response(scope="phone_check sim_check subscriber_check mo_check coverage")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "phone_check sim_check subscriber_check mo_check coverage"
 
 
 # -- bearer tokens on product calls ---------------------------------------------------------------
