@@ -141,6 +141,7 @@ class Served:
     own: float
     calls: Calls
     path: str = ""
+    cpu: float = 0.0  # CPU seconds of the thread that served it (what a busy machine's scheduling does not inflate)
 
 
 @dataclass
@@ -163,15 +164,15 @@ class Instrumented:
                     self.captured.setdefault(event.get("rawPath", ""), copy.deepcopy(event))
                     return {"statusCode": 503, "body": ""}  # the provider retries; a fresh process answers
             before = _copy(self.counter.thread_calls())
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             try:
                 return handler(event, context)
             finally:
-                wall = time.perf_counter() - started
+                wall, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
                 calls = _minus(self.counter.thread_calls(), before)
                 with self.lock:
                     self.served.append(Served(function, wall, wall - calls.waited, calls,
-                                              str(event.get("path") or event.get("rawPath") or "")))
+                                              str(event.get("path") or event.get("rawPath") or ""), cpu))
         return timed
 
     def install_on(self, stack: Any) -> Instrumented:

@@ -12,7 +12,9 @@ from tru.ID). Own time is each request's handling time less the time spent waiti
 silentcheck, on AWS (DynamoDB Local, moto's KMS): the same rule on both sides. silentcheck is timed inside
 its handlers (benchmarks/counting.py); the dev-server by a timing hook preloaded into Node (`--require`,
 written to a temporary directory): each incoming request's time from its arrival to its response's
-`finish`, less its outgoing HTTP requests' time from creation to the response's `end`."""
+`finish`, less its outgoing HTTP requests' time from creation to the response's `end`. It also reports CPU time
+per flow (silentcheck: its handlers' thread CPU time; the dev-server: the Node process's CPU while it served
+the request, one request at a time), which a busy machine's scheduling inflates far less than wall time."""
 
 from __future__ import annotations
 
@@ -47,11 +49,13 @@ const store = new AsyncLocalStorage();
 const emit = http.Server.prototype.emit;
 http.Server.prototype.emit = function (event, req, res) {
   if (event !== 'request') return emit.apply(this, arguments);
-  const ctx = { start: process.hrtime.bigint(), waited: 0n, path: req.url.split('?')[0] };
+  const ctx = { start: process.hrtime.bigint(), cpu: process.cpuUsage(), waited: 0n, path: req.url.split('?')[0] };
   res.on('finish', () => {
     const wall = Number(process.hrtime.bigint() - ctx.start) / 1e6;
+    const cpu = process.cpuUsage(ctx.cpu);
     process.stderr.write('TIMING ' + JSON.stringify({ path: ctx.path, wall_ms: wall,
-                                                    waited_ms: Number(ctx.waited) / 1e6 }) + '\n');
+                                                    waited_ms: Number(ctx.waited) / 1e6,
+                                                    cpu_ms: (cpu.user + cpu.system) / 1000 }) + '\n');
   });
   return store.run(ctx, () => emit.apply(this, arguments));
 };
@@ -160,16 +164,21 @@ def measure(dev_server_path: Path, flows: int) -> dict[str, Any]:
             served_from, timed_from = len(instrumented.served), len(server.timings)
             ours: list[float] = []
             theirs: list[float] = []
+            ours_cpu: list[float] = []
+            theirs_cpu: list[float] = []
             for _ in range(flows):  # interleaved, so both see the same machine
                 mark = len(instrumented.served)
                 if not silentcheck_flow(stack):
                     raise RuntimeError("a silentcheck flow did not verify")
-                ours.append(sum(s.own for s in instrumented.served[mark:] if s.function in SILENTCHECK_FUNCTIONS))
+                flow = [s for s in instrumented.served[mark:] if s.function in SILENTCHECK_FUNCTIONS]
+                ours.append(sum(s.own for s in flow))
+                ours_cpu.append(sum(s.cpu for s in flow))
                 mark = len(server.timings)
                 if not devserver_flow(server, stack.network.base_url):
                     raise RuntimeError("a dev-server flow did not match")
                 time.sleep(0.05)  # the timing lines arrive on another thread
                 theirs.append(sum(t["wall_ms"] - t["waited_ms"] for t in server.timings[mark:]) / 1000)
+                theirs_cpu.append(sum(t["cpu_ms"] for t in server.timings[mark:]) / 1000)
             by_route: dict[str, list[float]] = defaultdict(list)
             for served in instrumented.served[served_from:]:
                 if served.function in SILENTCHECK_FUNCTIONS:
@@ -180,7 +189,8 @@ def measure(dev_server_path: Path, flows: int) -> dict[str, Any]:
             instrumented.uninstall_from(stack)
             instrumented.counter.uninstall()
             server.stop()
-    return {"ours_ms": [x * 1000 for x in ours], "theirs_ms": [x * 1000 for x in theirs], "by_route": by_route}
+    return {"ours_ms": [x * 1000 for x in ours], "theirs_ms": [x * 1000 for x in theirs], "by_route": by_route,
+            "ours_cpu_ms": [x * 1000 for x in ours_cpu], "theirs_cpu_ms": [x * 1000 for x in theirs_cpu]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,7 +212,11 @@ def main(argv: list[str] | None = None) -> int:
               f"p99 {percentile(sorted(values), 99):6.2f} ms  n={len(values)}")
     ratio = statistics.median(ours) / statistics.median(theirs)
     print(f"devserver: own time per flow, median of {len(ours)}: silentcheck {statistics.median(ours):.2f} ms, "
-          f"dev-server {statistics.median(theirs):.2f} ms: {ratio:.2f}x; "
+          f"dev-server {statistics.median(theirs):.2f} ms: {ratio:.2f}x")
+    ours_cpu, theirs_cpu = result["ours_cpu_ms"], result["theirs_cpu_ms"]
+    print(f"devserver: CPU time per flow, median: silentcheck {statistics.median(ours_cpu):.2f} ms (its handlers' "
+          f"threads), dev-server {statistics.median(theirs_cpu):.2f} ms (the Node process while it served the flow): "
+          f"{statistics.median(ours_cpu) / statistics.median(theirs_cpu):.2f}x; "
           f"load average {os.getloadavg()[0]:.2f} at the end (shared machine: noisy)")
     return 0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from silentcheck import config, limits
 from silentcheck.store import keys
 from tests.fakes import FakeCounters
-from tests.template_tools import load_sam_template, start_budgets, transform_offline
+from tests.template_tools import cfn_lint_all, load_sam_template, start_budgets, transform_offline, write_json
 
 PARAMETER = "PeakStartsPerSecond"
 HIGH_PROFILE = "1000"  # the documented national-launch profile
@@ -127,12 +128,24 @@ def test_each_global_budget_shard_takes_a_tenth_of_a_partition_at_the_peak(profi
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_the_high_profile_deploys_as_sam_transforms_it(profile: str) -> None:
+def test_each_profile_transforms_with_its_own_reserved_concurrency(profile: str) -> None:
     transformed = transform_offline(SOURCE, {PARAMETER: profile, "StartWaf": "on"})
 
     reserved = {name: res["Properties"].get("ReservedConcurrentExecutions")
                 for name, res in transformed["Resources"].items() if res["Type"] == "AWS::Lambda::Function"}
     assert reserved and all(isinstance(n, int) and n >= int(profile) for n in reserved.values()), reserved
+
+
+def test_every_profile_passes_cfn_lint_after_the_transform(tmp_path: Path) -> None:
+    """What the deploy rehearsal checks for the default parameters, for every capacity profile (WAF on)."""
+    paths = [write_json(transform_offline(SOURCE, {PARAMETER: profile, "StartWaf": "on"}), tmp_path / f"{profile}.json")
+             for profile in PROFILES]
+
+    found = cfn_lint_all(paths)
+
+    accepted = {"I3042"}  # SAM writes its ARNs with the transform region's partition (test_template.py)
+    assert {path.stem: [str(f) for f in findings if f.rule not in accepted] for path, findings in found.items()} == {
+        profile: [] for profile in PROFILES}
 
 
 def test_one_second_at_the_high_profiles_peak_spreads_its_writes_over_the_key_space() -> None:
