@@ -928,6 +928,7 @@ WATCHED_SIGNALS = {
     "a breaker open": (OWN, Metric.BREAKER_OPENED.value),
     "API 5xx": ("AWS/ApiGateway", "5XXError"),
     "throttles": ("AWS/Lambda", "Throttles"),
+    "table throttles": ("AWS/DynamoDB", "WriteThrottleEvents"),
 }
 _MI_QUERY = re.compile(r"SELECT\s+\w+\((\w+)\)\s+FROM\s+SCHEMA\((\$\{\w+\}|\w+)", re.IGNORECASE)
 _FORBIDDEN_ACCESS_LOG_FIELDS = ("$context.path", "querystring", "sourceIp", "userAgent", "$input",
