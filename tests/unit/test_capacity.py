@@ -22,12 +22,16 @@ HIGH_PROFILE = "1000"  # the documented national-launch profile
 PARTITION_WRITES_PER_SECOND = 1000  # DynamoDB: about 1,000 write units a second per partition
 SHARE_OF_A_PARTITION = 0.1  # a shard of the global budget may take at most this share of it at the peak
 PEPPER = "a-pepper-of-at-least-16-characters"
+WITH_EVERY_CAP = {"StartWaf": "on", "ReserveConcurrency": "on"}  # the WAF rule and reservations are options
 SOURCE = load_sam_template()
 PROFILES: list[str] = SOURCE["Parameters"][PARAMETER]["AllowedValues"]
 
 
 def _find_in_map(node: Any) -> str | None:
-    """The Capacity attribute a value reads for PeakStartsPerSecond, or None when it is anything else."""
+    """The Capacity attribute a value reads for PeakStartsPerSecond, or None when it is anything else. A value
+    set only under a condition (reserved concurrency with ReserveConcurrency on) counts by its set branch."""
+    if isinstance(node, dict) and set(node) == {"Fn::If"} and node["Fn::If"][2] == {"Ref": "AWS::NoValue"}:
+        return _find_in_map(node["Fn::If"][1])
     if isinstance(node, dict) and set(node) == {"Fn::FindInMap"}:
         name, key, attribute = node["Fn::FindInMap"]
         if name == "Capacity" and key == {"Ref": PARAMETER}:
@@ -69,7 +73,7 @@ def _capacity_values(template: dict[str, Any]) -> dict[str, Any]:
 def _resolved(profile: str, **parameters: str) -> dict[str, Any]:
     from sandbox.local_aws import conditions
 
-    values = conditions.parameter_values(SOURCE, {PARAMETER: profile, "StartWaf": "on", **parameters})
+    values = conditions.parameter_values(SOURCE, {PARAMETER: profile, **WITH_EVERY_CAP, **parameters})
     return _capacity_values(conditions.resolve(SOURCE, values, specialise=True))
 
 
@@ -129,7 +133,7 @@ def test_each_global_budget_shard_takes_a_tenth_of_a_partition_at_the_peak(profi
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_each_profile_transforms_with_its_own_reserved_concurrency(profile: str) -> None:
-    transformed = transform_offline(SOURCE, {PARAMETER: profile, "StartWaf": "on"})
+    transformed = transform_offline(SOURCE, {PARAMETER: profile, **WITH_EVERY_CAP})
 
     reserved = {name: res["Properties"].get("ReservedConcurrentExecutions")
                 for name, res in transformed["Resources"].items() if res["Type"] == "AWS::Lambda::Function"}
@@ -137,8 +141,8 @@ def test_each_profile_transforms_with_its_own_reserved_concurrency(profile: str)
 
 
 def test_every_profile_passes_cfn_lint_after_the_transform(tmp_path: Path) -> None:
-    """What the deploy rehearsal checks for the default parameters, for every capacity profile (WAF on)."""
-    paths = [write_json(transform_offline(SOURCE, {PARAMETER: profile, "StartWaf": "on"}), tmp_path / f"{profile}.json")
+    """What the deploy rehearsal checks for its parameter sets, for every capacity profile (WAF, reservations on)."""
+    paths = [write_json(transform_offline(SOURCE, {PARAMETER: profile, **WITH_EVERY_CAP}), tmp_path / f"{profile}.json")
              for profile in PROFILES]
 
     found = cfn_lint_all(paths)

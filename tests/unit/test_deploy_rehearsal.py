@@ -33,6 +33,9 @@ PARAMETER_SETS: dict[str, dict[str, str]] = {
                         "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:silentcheck-alarms"},
     "reserving_with_the_accounts_logging_role": {"ReserveConcurrency": "on", "ApiGatewayCloudWatchRole": "existing",
                                                  "TableDeletionProtection": "on"},
+    # docs/capacity.md: the national-launch profile, with everything its size switches on
+    "national_launch_1000_starts_a_second": {"PeakStartsPerSecond": "1000", "ReserveConcurrency": "on",
+                                             "StartWaf": "on"},
 }
 
 
