@@ -17,7 +17,9 @@ from tests.integration.conftest import App, completion_code
 # Each DynamoDB request of the check, by function, and why it is there (docs/capacity.md, Calls per check).
 EXPECTED_DYNAMODB = {
     "StartCheckFunction": Counter({
-        ("dynamodb", "UpdateItem"): 4,  # the address, number and global start budgets; the provider's acceptance
+        # the address's budget, the number's from this address and its places for addresses, the global budget;
+        # the provider's acceptance
+        ("dynamodb", "UpdateItem"): 5,
         ("dynamodb", "PutItem"): 1,  # the check, recorded before any billable call
     }),
     "OidcCallbackFunction": Counter({
@@ -58,7 +60,7 @@ def _by_function(instrumented: Instrumented, first: int, service: str) -> dict[s
     return found
 
 
-def test_a_plain_truid_check_makes_ten_dynamodb_requests_each_with_its_reason(app: App, instrumented: Instrumented):
+def test_a_plain_truid_check_makes_eleven_dynamodb_requests_each_with_its_reason(app: App, instrumented: Instrumented):
     _verified(app)  # warms this flow's caches: secrets, tokens, the breakers' read
     first = len(instrumented.served)
 
@@ -66,7 +68,7 @@ def test_a_plain_truid_check_makes_ten_dynamodb_requests_each_with_its_reason(ap
 
     counted = _by_function(instrumented, first, "dynamodb")
     assert counted == EXPECTED_DYNAMODB
-    assert sum(sum(c.values()) for c in counted.values()) == 10
+    assert sum(sum(c.values()) for c in counted.values()) == 11
 
 
 def test_a_plain_truid_check_signs_once_with_kms(app: App, instrumented: Instrumented):

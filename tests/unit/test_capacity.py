@@ -155,7 +155,7 @@ def test_every_profile_passes_cfn_lint_after_the_transform(tmp_path: Path) -> No
 def test_one_second_at_the_high_profiles_peak_spreads_its_writes_over_the_key_space() -> None:
     """One window of the high profile: a second of starts, each from its own number and address, as at a
     national launch. Every counter key is a `limit#` key; the global budget's writes are spread over its
-    shards, none near a partition's 1,000 writes a second; each number and address has its own key."""
+    shards, none near a partition's 1,000 writes a second; each number, address and pair has its own key."""
     budgets = _limits_of(HIGH_PROFILE)
     counters, written = FakeCounters(), Counter[str]()
     take = counters.take
@@ -164,7 +164,14 @@ def test_one_second_at_the_high_profiles_peak_spreads_its_writes_over_the_key_sp
         written[keys.limit(scope, subject, window)] += 1
         return take(scope, subject, window, count, window_end)
 
+    admit = counters.admit
+
+    def admitting(scope: str, subject: str, member: str, window: int, count: int, window_end: int) -> bool:
+        written[keys.limit(scope, subject, window)] += 1
+        return admit(scope, subject, member, window, count, window_end)
+
     counters.take = counting  # type: ignore[method-assign]
+    counters.admit = admitting  # type: ignore[method-assign]
     peak = int(HIGH_PROFILE)
     for n in range(peak):
         limits.spend(budgets, PEPPER, f"+4474009{n:05d}", f"10.{n // 250}.{n % 250}.1", 1_900_000_000, counters)
@@ -172,6 +179,6 @@ def test_one_second_at_the_high_profiles_peak_spreads_its_writes_over_the_key_sp
     by_scope = Counter(key.split("#")[1] for key in written)
     hottest = max(n for key, n in written.items() if key.startswith(f"{keys.LIMIT}global#"))
     assert all(key.startswith(keys.LIMIT) for key in written)
-    assert by_scope == {"ip": peak, "number": peak, "global": budgets.global_shards}
+    assert by_scope == {"ip": peak, "number_address": peak, "number": peak, "global": budgets.global_shards}
     assert hottest <= PARTITION_WRITES_PER_SECOND * SHARE_OF_A_PARTITION * 2
     assert json.dumps(sorted(written)).count(PEPPER) == 0
