@@ -11,7 +11,7 @@ import pytest
 from sandbox import stack as stacks
 from sandbox.device import bound_session
 from tests.integration.conftest import App
-from tests.template_tools import load_sam_template
+from tests.template_tools import start_budgets
 
 VICTIM = "+447400900002"
 ATTACKER_ADDRESS = "127.0.0.66"  # one address on loopback, not the victim's line
@@ -19,7 +19,7 @@ ATTACKER_ADDRESS = "127.0.0.66"  # one address on loopback, not the victim's lin
 
 def _budgets(which: str) -> dict[str, Any]:
     if which == "template default":
-        budgets: dict[str, Any] = json.loads(load_sam_template()["Parameters"]["Limits"]["Default"])
+        budgets: dict[str, Any] = json.loads(start_budgets()[0])  # the default PeakStartsPerSecond profile's
         return budgets
     return stacks.SANDBOX_LIMITS
 
