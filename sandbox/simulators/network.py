@@ -97,36 +97,25 @@ NETWORK_TIMEOUT_SECONDS = 5.0
 
 def ask_network(network_url: str, path: str) -> dict[str, Any] | None:
     """GET `path` on the simulated network as a simulated provider does; None on 404."""
-    import requests
-
-    try:
-        with requests.Session() as http:
-            http.trust_env = False  # loopback only: never through a proxy from the environment
-            response = http.get(network_url.rstrip("/") + path, timeout=NETWORK_TIMEOUT_SECONDS,
-                                allow_redirects=False)
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        body = response.json()
-    except (requests.RequestException, ValueError) as exc:
-        raise NetworkDown(str(exc)) from None
-    if not isinstance(body, dict):
-        raise NetworkDown("the network answered something other than a JSON object")
-    return body
+    return _call_network("GET", network_url.rstrip("/") + path)
 
 
 def redeem_continuation(network_url: str, session: str, continuation: str) -> dict[str, Any] | None:
     """Redeem the operator's one-time answer for `session` as a simulated provider does, server to server:
     what the hop saw (`mobile`, `msisdn`, `network_id`, `device_ip`), or None when the session is unknown, the
     continuation is not the one the device was handed, or it was redeemed already."""
+    return _call_network("POST", f"{network_url.rstrip('/')}/he/sessions/{quote(session, safe='')}/redeem",
+                         json={"continuation": continuation})
+
+
+def _call_network(method: str, url: str, **kwargs: Any) -> dict[str, Any] | None:
+    """One request to the simulated network: its JSON object, None on 404, NetworkDown on anything else."""
     import requests
 
     try:
         with requests.Session() as http:
             http.trust_env = False  # loopback only: never through a proxy from the environment
-            response = http.post(f"{network_url.rstrip('/')}/he/sessions/{quote(session, safe='')}/redeem",
-                                 json={"continuation": continuation}, timeout=NETWORK_TIMEOUT_SECONDS,
-                                 allow_redirects=False)
+            response = http.request(method, url, timeout=NETWORK_TIMEOUT_SECONDS, allow_redirects=False, **kwargs)
         if response.status_code == 404:
             return None
         response.raise_for_status()
