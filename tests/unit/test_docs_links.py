@@ -44,7 +44,7 @@ def broken_links(path: Path) -> list[str]:
             continue
         file_part, _, anchor = target.partition("#")
         linked = (path.parent / file_part).resolve() if file_part else path
-        if not linked.exists() or anchor and (linked.suffix != ".md" or anchor not in anchors(linked)):
+        if not linked.exists() or (anchor and (linked.suffix != ".md" or anchor not in anchors(linked))):
             broken.append(target)
     return broken
 
