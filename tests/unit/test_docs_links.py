@@ -73,3 +73,9 @@ def test_a_missing_file_and_a_missing_anchor_are_broken(tmp_path: Path) -> None:
                       "[e](#here)\n\n## Here\n```\n[f](inside-a-sample.md)\n```\n")
 
     assert broken_links(readme) == ["other.md#limits", "gone.md#x"]
+
+
+def test_the_readme_is_at_most_160_lines() -> None:
+    # What it is, the two commands, a sample run, the trust model, the API in brief, the map, links; the
+    # rest lives in docs/ (issue 23).
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 160
