@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -105,3 +107,16 @@ def pytest_configure(config: pytest.Config) -> None:
     # The tests' providers are the sandbox's simulators on 127.0.0.1 over plain http, as in `make run`;
     # tests/unit/test_provider_urls.py unsets it to pin what a deployment (which never sets it) does.
     os.environ.setdefault("SANDBOX_LOOPBACK_PROVIDERS", "true")
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """The functions' log lines, formatted by their own (masking) formatter."""
+    from silentcheck.observability import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger(logger.service).addHandler(handler)
+    yield stream
+    logging.getLogger(logger.service).removeHandler(handler)

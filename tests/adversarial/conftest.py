@@ -18,7 +18,6 @@ from tests.integration.conftest import (  # noqa: F401 - fixtures, registered by
     _within_function_timeouts,
     advance,
     app,
-    captured_logs,
 )
 
 

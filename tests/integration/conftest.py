@@ -3,8 +3,6 @@ and the real handlers behind the template-driven gateway, all on loopback."""
 
 from __future__ import annotations
 
-import io
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -175,14 +173,3 @@ def completion_code(opened: OpenResult) -> str:
     return code
 
 
-@pytest.fixture
-def captured_logs() -> Iterator[io.StringIO]:
-    """The functions' log lines, formatted by their own (masking) formatter."""
-    from silentcheck.observability import logger
-
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logging.getLogger(logger.service).addHandler(handler)
-    yield stream
-    logging.getLogger(logger.service).removeHandler(handler)

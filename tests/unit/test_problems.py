@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,21 +16,10 @@ from silentcheck.errors import (
     SilentCheckError,
     TemporarilyUnavailable,
 )
-from silentcheck.observability import logger
 
 # What ProviderNotConfigured said to a phone at /checks/return on 5868827.
 SPECIFIC = ("CAMARA is not configured: camara.issuer https://op.example must publish discovery; key "
             "camara.client_secret of the secret (SECRET_ID) is empty")
-
-
-@pytest.fixture
-def logged() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logging.getLogger(logger.service).addHandler(handler)
-    yield stream
-    logging.getLogger(logger.service).removeHandler(handler)
 
 
 def _body(error: SilentCheckError) -> dict[str, object]:
@@ -40,7 +27,7 @@ def _body(error: SilentCheckError) -> dict[str, object]:
     return body
 
 
-def test_a_provider_configuration_error_reaches_the_caller_as_a_generic_500(logged: io.StringIO):
+def test_a_provider_configuration_error_reaches_the_caller_as_a_generic_500(captured_logs: io.StringIO):
     body = _body(ProviderNotConfigured(SPECIFIC))
 
     assert "op.example" not in json.dumps(body) and "client_secret" not in json.dumps(body)
@@ -48,10 +35,10 @@ def test_a_provider_configuration_error_reaches_the_caller_as_a_generic_500(logg
     assert body["detail"] == SilentCheckError.public_detail
 
 
-def test_the_specific_detail_of_a_5xx_is_logged(logged: io.StringIO):
+def test_the_specific_detail_of_a_5xx_is_logged(captured_logs: io.StringIO):
     problem(ProviderNotConfigured(SPECIFIC))
 
-    line = json.loads(logged.getvalue().splitlines()[-1])
+    line = json.loads(captured_logs.getvalue().splitlines()[-1])
     assert (line["level"], line["code"], line["detail"]) == ("ERROR", "PROVIDER_NOT_CONFIGURED", SPECIFIC)
 
 
@@ -61,7 +48,7 @@ def test_the_specific_detail_of_a_5xx_is_logged(logged: io.StringIO):
     CallbackRetryLater("tru.ID ref abc not recorded yet"),
     TemporarilyUnavailable("DynamoDB throttled table silentcheck-checks"),
 ], ids=lambda e: type(e).__name__)
-def test_every_5xx_answers_with_its_class_public_detail_only(error: SilentCheckError, logged: io.StringIO):
+def test_every_5xx_answers_with_its_class_public_detail_only(error: SilentCheckError, captured_logs: io.StringIO):
     assert _body(error)["detail"] == type(error).public_detail
 
 
