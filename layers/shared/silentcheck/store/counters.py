@@ -21,33 +21,32 @@ def _n(item: dict[str, Any], name: str) -> int:
 def take(scope: str, subject: str, window: int, count: int, window_end: int) -> bool:
     """Count one start in budget `scope`'s window for `subject` (a keyed digest); False, and nothing
     counted, when the window has `count` already."""
-    client = aws.client("dynamodb")
-    try:
-        client.update_item(
-            TableName=settings().table_name, Key=keys.item_key(keys.limit(scope, subject, window)),
-            UpdateExpression="ADD hits :one SET purge_at = :purge",
-            ConditionExpression="attribute_not_exists(hits) OR hits < :count",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":count": {"N": str(count)},
-                                       ":purge": {"N": str(window_end + _LIMIT_KEPT_SECONDS)}},
-        )
-    except client.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
+    return _limit_update(
+        keys.limit(scope, subject, window), window_end,
+        update="ADD hits :one", condition="attribute_not_exists(hits) OR hits < :count",
+        values={":one": {"N": "1"}, ":count": {"N": str(count)}})
 
 
 def admit(scope: str, subject: str, member: str, window: int, count: int, window_end: int) -> bool:
     """Admit `member` (a keyed digest) to `subject`'s window of budget `scope`, which holds at most `count`
     distinct members; True when it is there now (a member already admitted is admitted again, free), False,
     and nothing changed, when the window is full without it."""
+    return _limit_update(
+        keys.limit(scope, subject, window), window_end,
+        update="ADD members :member",
+        condition="attribute_not_exists(members) OR contains(members, :one) OR size(members) < :count",
+        values={":member": {"SS": [member]}, ":one": {"S": member}, ":count": {"N": str(count)}})
+
+
+def _limit_update(key: str, window_end: int, update: str, condition: str, values: dict[str, Any]) -> bool:
+    """One conditional write to a budget's item, which the table's TTL purges after its window; False, and
+    nothing written, when the condition does not hold."""
     client = aws.client("dynamodb")
     try:
         client.update_item(
-            TableName=settings().table_name, Key=keys.item_key(keys.limit(scope, subject, window)),
-            UpdateExpression="ADD members :member SET purge_at = :purge",
-            ConditionExpression="attribute_not_exists(members) OR contains(members, :one) OR size(members) < :count",
-            ExpressionAttributeValues={":member": {"SS": [member]}, ":one": {"S": member},
-                                       ":count": {"N": str(count)},
-                                       ":purge": {"N": str(window_end + _LIMIT_KEPT_SECONDS)}},
+            TableName=settings().table_name, Key=keys.item_key(key),
+            UpdateExpression=f"{update} SET purge_at = :purge", ConditionExpression=condition,
+            ExpressionAttributeValues={**values, ":purge": {"N": str(window_end + _LIMIT_KEPT_SECONDS)}},
         )
     except client.exceptions.ConditionalCheckFailedException:
         return False
