@@ -59,7 +59,7 @@ class FakeSigner:
 
 
 class FakeStore:
-    """The checks table in memory; every change applies only under the same conditions as store/checks.py."""
+    """The checks table in memory; every change applies only under the same conditions as store/check_items.py."""
 
     def __init__(self) -> None:
         self.checks: dict[str, Check] = {}

@@ -20,7 +20,7 @@ from silentcheck.store import keys
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers" / "shared" / "silentcheck"
-STORE_MODULES = {"store": LAYER / "store" / "checks.py", "counters": LAYER / "store" / "counters.py"}
+STORE_MODULES = {"store": LAYER / "store" / "check_items.py", "counters": LAYER / "store" / "counters.py"}
 _RECEIVERS = {"store": "store", "deps.store": "store", "counters": "counters", "deps.counters": "counters"}
 _KEY_BUILDERS = {"check": keys.CHECK, "limit": keys.LIMIT, "breaker": keys.BREAKER}
 Call = tuple[str, str]  # (module or store seam, function name)

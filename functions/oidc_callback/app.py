@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from silentcheck import pages, service, snapstart
-from silentcheck.api import json_response, observed, problem, rest_resolver
+from silentcheck.api import json_response, observed, problem, provider_deadline, rest_resolver
 from silentcheck.cors import cors
 from silentcheck.errors import InvalidReturn
 
@@ -25,6 +25,7 @@ def device_return() -> Response[str]:
 
 
 @observed
+@provider_deadline
 @cors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

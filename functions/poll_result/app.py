@@ -5,13 +5,14 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from silentcheck import attestation, service, snapstart
+from silentcheck import service, signing_keys, snapstart
 from silentcheck.api import (
     JWKS_CACHE_SECONDS,
     bearer,
     json_response,
     observed,
     problem,
+    provider_deadline,
     public_base_url,
     rest_resolver,
 )
@@ -39,10 +40,11 @@ def poll(check_id: str) -> Response[str]:
 
 @app.get("/.well-known/jwks.json")
 def jwks() -> Response[str]:
-    return json_response(200, attestation.jwks(), cache_seconds=JWKS_CACHE_SECONDS)
+    return json_response(200, signing_keys.jwks(), cache_seconds=JWKS_CACHE_SECONDS)
 
 
 @observed
+@provider_deadline
 @cors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

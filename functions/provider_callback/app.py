@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 
 from silentcheck import service
-from silentcheck.api import observed, problem, unexpected
+from silentcheck.api import observed, problem, provider_deadline, unexpected
 from silentcheck.errors import RouteNotFound, SilentCheckError
 from silentcheck.providers.base import CallbackRequest
 
@@ -44,5 +44,6 @@ def _no_route(error: Exception) -> Response[str]:
 
 
 @observed
+@provider_deadline
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -10,6 +10,7 @@ from silentcheck.api import (
     json_object_body,
     json_response,
     observed,
+    provider_deadline,
     public_base_url,
     rest_resolver,
     source_ip,
@@ -38,6 +39,7 @@ def start_check() -> Response[str]:
 
 
 @observed
+@provider_deadline
 @cors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -1,5 +1,5 @@
 """The OAuth client duties of the CAMARA leg: security requirements 8-18
-(shared/reference/security-requirements.md §7), one or more tests each, through the real handlers."""
+(docs/security.md, the requirements table), one or more tests each, through the real handlers."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import pytest
 
 import silentcheck
 from sandbox.local_aws import services as sandbox_aws
-from silentcheck import attestation, aws, caches, config, credentials, provider_http, snapstart
+from silentcheck import aws, caches, config, credentials, provider_http, signing_keys, snapstart
 
 # boto3's service models: the installed botocore's read-only data, the same in every container (aws.py).
 KEPT = {"silentcheck.aws._loader"}
@@ -24,14 +24,14 @@ FILL: dict[str, Callable[[str], object]] = {
     "silentcheck.config.settings": lambda _: config.settings(),
     "silentcheck.config.routing": lambda _: config.routing(),
     "silentcheck.config.limits": lambda _: config.limits(),
-    "silentcheck.attestation.signer": lambda _: attestation.signer(),
-    "silentcheck.attestation.public_jwk": attestation.public_jwk,
+    "silentcheck.signing_keys.signer": lambda _: signing_keys.signer(),
+    "silentcheck.signing_keys.public_jwk": signing_keys.public_jwk,
     "silentcheck.aws.session": lambda _: aws.session(),
     "silentcheck.aws.client": lambda _: aws.client("dynamodb"),
     "silentcheck.provider_http.session": lambda _: provider_http.session(),
 }
 CONFIGURATION = {"silentcheck.config.settings", "silentcheck.config.routing", "silentcheck.config.limits",
-                 "silentcheck.attestation.signer", "silentcheck.attestation.public_jwk"}
+                 "silentcheck.signing_keys.signer", "silentcheck.signing_keys.public_jwk"}
 CONNECTIONS = {"silentcheck.aws.session", "silentcheck.aws.client", "silentcheck.provider_http.session"}
 
 

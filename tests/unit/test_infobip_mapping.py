@@ -5,8 +5,9 @@ import json
 import pytest
 
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status
+from silentcheck.errors import CallbackTooEarly
 from silentcheck.providers import infobip
-from silentcheck.providers.base import CallbackRejected, CallbackRequest, CallbackTooEarly
+from silentcheck.providers.base import CallbackRejected, CallbackRequest
 
 TOKEN = "123e4567-e89b-12d3-a456-426614174000"
 

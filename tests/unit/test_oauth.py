@@ -171,7 +171,7 @@ def test_client_assertion_carries_the_rfc_7523_claims_and_a_short_lifetime(moto_
                else ec.generate_private_key(ec.SECP256R1()))
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
-    auth = oauth.ClientAuth("private_key_jwt", CLIENT, private_key=pem, key_id="ck", signing_alg=alg)
+    auth = oauth.TokenEndpointAuth("private_key_jwt", CLIENT, private_key=pem, key_id="ck", signing_alg=alg)
 
     assertion = oauth.client_assertion(auth, "https://op.example/token")
     claims = jwt.decode(assertion, private.public_key(), algorithms=[alg], audience="https://op.example/token")
@@ -183,7 +183,7 @@ def test_client_assertion_carries_the_rfc_7523_claims_and_a_short_lifetime(moto_
 def test_two_client_assertions_never_share_a_jti(moto_env):
     pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-    auth = oauth.ClientAuth("private_key_jwt", CLIENT, private_key=pem)
+    auth = oauth.TokenEndpointAuth("private_key_jwt", CLIENT, private_key=pem)
 
     jtis = {jwt.decode(oauth.client_assertion(auth, "aud"), options={"verify_signature": False})["jti"]
             for _ in range(2)}
@@ -192,7 +192,7 @@ def test_two_client_assertions_never_share_a_jti(moto_env):
 
 
 def test_client_secret_basic_puts_the_secret_in_the_authorization_header_only():
-    auth = oauth.ClientAuth("client_secret_basic", CLIENT, client_secret="s3cret")
+    auth = oauth.TokenEndpointAuth("client_secret_basic", CLIENT, client_secret="s3cret")
 
     request = auth.apply({"grant_type": "authorization_code"}, "https://op.example/token", ISSUER)
 
@@ -201,7 +201,7 @@ def test_client_secret_basic_puts_the_secret_in_the_authorization_header_only():
 
 @pytest.mark.parametrize("secret", ["b64+/x==", "100%:sure", "with space", "é-ü-€", "plain"])
 def test_client_secret_basic_form_encodes_id_and_secret_before_base64(secret):
-    auth = oauth.ClientAuth("client_secret_basic", "id:1+2", client_secret=secret)
+    auth = oauth.TokenEndpointAuth("client_secret_basic", "id:1+2", client_secret=secret)
 
     scheme, _, value = auth.apply({}, "https://op.example/token", ISSUER).headers["Authorization"].partition(" ")
 

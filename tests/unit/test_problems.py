@@ -10,7 +10,7 @@ import pytest
 
 from silentcheck.api import problem
 from silentcheck.errors import (
-    CallbackRetryLater,
+    CallbackTooEarly,
     InvalidReturn,
     ProviderNotConfigured,
     SilentCheckError,
@@ -45,7 +45,7 @@ def test_the_specific_detail_of_a_5xx_is_logged(captured_logs: io.StringIO):
 @pytest.mark.parametrize("error", [
     SilentCheckError("a bug at service.py line 12"),
     ProviderNotConfigured("truid.base_url must be an https URL"),
-    CallbackRetryLater("tru.ID ref abc not recorded yet"),
+    CallbackTooEarly("tru.ID ref abc not recorded yet"),
     TemporarilyUnavailable("DynamoDB throttled table silentcheck-checks"),
 ], ids=lambda e: type(e).__name__)
 def test_every_5xx_answers_with_its_class_public_detail_only(error: SilentCheckError, captured_logs: io.StringIO):

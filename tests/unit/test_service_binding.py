@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from silentcheck import binding, service, signing
+from silentcheck import attestation, binding, service
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status
 from silentcheck.errors import CompletionCodeInvalid
 from silentcheck.providers.base import CallbackRequest
@@ -217,7 +217,7 @@ def test_a_read_while_another_signs_waits_for_that_signature(world: World):
 def test_an_abandoned_signing_claim_is_taken_over(world: World):
     minted = _started(world)
     code = _return(world, minted, Outcome.verified())
-    world.store.signing_since[minted.check_id] = world.clock.now() - signing.SIGNING_LEASE_SECONDS - 1
+    world.store.signing_since[minted.check_id] = world.clock.now() - attestation.SIGNING_LEASE_SECONDS - 1
 
     assert _poll(world, minted, code)["attestation"]
     assert len(world.signer.signed) == 1

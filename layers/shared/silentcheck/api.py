@@ -168,15 +168,25 @@ def _provider_budget(context: Any) -> float | None:
 
 def observed(handler: LambdaHandler) -> LambdaHandler:
     """Logger context (request id, cold start) for a Lambda handler, its metrics flushed when it ends (and
-    the cold-start metric); the event is never logged. Every provider call inside shares one deadline
-    taken from the Lambda context."""
+    the cold-start metric); the event is never logged."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
     @metrics.log_metrics(capture_cold_start_metric=True)
     @functools.wraps(handler)
     def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with provider_http.deadline(_provider_budget(context)):
-            return handler(event, context)
+        return handler(event, context)
 
     observed_handler: LambdaHandler = wrapper
     return observed_handler
+
+
+def provider_deadline(handler: LambdaHandler) -> LambdaHandler:
+    """Every provider call inside the handler shares one deadline, taken from the Lambda context."""
+
+    @functools.wraps(handler)
+    def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with provider_http.deadline(_provider_budget(context)):
+            return handler(event, context)
+
+    bounded_handler: LambdaHandler = wrapper
+    return bounded_handler

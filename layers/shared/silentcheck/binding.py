@@ -1,7 +1,7 @@
 """The one owner of device binding: the secrets a check hands out (poll token, one-time return state,
 callback capability, completion code), how each is checked, and what a caller may see of a verdict.
 
-The rule (DESIGN.md, Security model): a verdict produced at or after a device hop is shown only to a
+The rule (docs/security.md, device binding): a verdict produced at or after a device hop is shown only to a
 caller holding the poll token *and* the completion code the device received at the end of the chain.
 Without the code such a check reads PENDING until `expires_at`, then EXPIRED, whatever the verdict, so
 starting a check and getting some phone to open its URL tells nobody whether that phone holds the number.

@@ -28,10 +28,10 @@ def reset_caches(*, configuration: bool = True, connections: bool = True) -> Non
     truid.forget_tokens()
     oauth.forget()
     if configuration:
-        from silentcheck import attestation, config
+        from silentcheck import config, signing_keys
 
         config.reset()
-        attestation.forget()
+        signing_keys.forget()
     if connections:
         from silentcheck import aws, provider_http
 

@@ -34,7 +34,7 @@ class Reason(StrEnum):
 
 
 class Binding(StrEnum):
-    """What ties a VERIFIED result to the phone that asked for it (DESIGN.md, device binding)."""
+    """What ties a VERIFIED result to the phone that asked for it (docs/security.md, device binding)."""
 
     DEVICE = "device"  # the device returned through /checks/return and holds the completion code
     OPERATOR_TOKEN = "operator_token"

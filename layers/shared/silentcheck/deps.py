@@ -108,8 +108,8 @@ class Deps:
 
     @classmethod
     def real(cls) -> Deps:
-        from silentcheck import attestation, store
+        from silentcheck import signing_keys, store
         from silentcheck.clock import SystemClock
 
         return cls(store=store, counters=store.counters, providers=_Registry(), clock=SystemClock(),
-                   signer=attestation.signer())
+                   signer=signing_keys.signer())

@@ -139,13 +139,18 @@ class CallbackNotAccepted(SilentCheckError):
     title = "Callback not accepted"
 
 
-class CallbackRetryLater(SilentCheckError):
-    """The callback came before the check could take it (the provider's reference is not recorded yet)."""
+class CallbackTooEarly(SilentCheckError):
+    """The callback came before the check could take it (the provider's reference is not recorded yet, or
+    the provider's own read still lags its callback): answered so that the provider delivers it again.
+    Raised by the adapters as it is."""
 
     status = 503
     code = "CALLBACK_TOO_EARLY"
     title = "Retry the callback later"
     public_detail = "the check is not ready for this callback yet; retry after the seconds in Retry-After"
+
+    def __init__(self, detail: str = public_detail) -> None:
+        super().__init__(detail)
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "5"}

@@ -16,8 +16,8 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from silentcheck.checks import Check, Outcome, Reason
-from silentcheck.errors import ProviderNotConfigured
-from silentcheck.providers.base import CallbackRejected, CallbackTooEarly, ProviderRefused
+from silentcheck.errors import CallbackTooEarly, ProviderNotConfigured
+from silentcheck.providers.base import CallbackRejected, ProviderRefused
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from silentcheck import (
+    attestation,
     binding,
     config,
     credentials,
@@ -15,7 +16,6 @@ from silentcheck import (
     offers,
     phone,
     routing,
-    signing,
     start_fields,
     store,
 )
@@ -24,7 +24,6 @@ from silentcheck.checks import Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.deps import Deps
 from silentcheck.errors import (
     CallbackNotAccepted,
-    CallbackRetryLater,
     CheckNotFound,
     InvalidReturn,
     ProviderNotConfigured,
@@ -33,7 +32,6 @@ from silentcheck.observability import Metric, logger
 from silentcheck.providers.base import (
     CallbackRejected,
     CallbackRequest,
-    CallbackTooEarly,
     CoverageLookup,
     DeviceNetwork,
     PollAgain,
@@ -128,7 +126,7 @@ def poll(check_id: str, poll_token: str | None, completion_code: str | None, iss
     if check.status is Status.PENDING:
         check = _advance(check, now, deps)
     # The view and the attestation are built from this one read of the item (the final one once it is).
-    signed = signing.attestation_of(check, issuer, deps) if check.status.is_final else None
+    signed = attestation.attestation_of(check, issuer, deps) if check.status.is_final else None
     return CheckView.of(check, check.status_at(now), signed)
 
 
@@ -186,8 +184,6 @@ def provider_callback(provider: str, capability: str, request: CallbackRequest, 
         observability.count(Metric.CALLBACKS_REJECTED, provider=provider, reason="NOT_AUTHENTIC")
         logger.warning("callback rejected", check_id=check_id, provider=provider, why=rejected.why)
         raise CallbackNotAccepted("this callback does not belong to this check") from None
-    except CallbackTooEarly:
-        raise CallbackRetryLater(CallbackRetryLater.public_detail) from None
     if outcome is None:
         return
     try:

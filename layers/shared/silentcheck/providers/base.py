@@ -100,11 +100,6 @@ class CallbackRejected(Exception):
         self.why = why
 
 
-class CallbackTooEarly(Exception):
-    """The check is not ready for this callback yet (the provider answered before we recorded its
-    reference): answered so that the provider retries."""
-
-
 class ProviderRefused(Exception):
     """The provider would not start the check; `outcome` says why in our vocabulary."""
 

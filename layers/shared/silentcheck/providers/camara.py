@@ -2,7 +2,8 @@
 (device on mobile data, device-bound) and CIBA with a TS.43 operator token (works over Wi-Fi).
 
 Wire format only: the aggregator's OAuth and NV JSON in, `Started` / `Outcome` out. Facts and sources:
-shared/reference/providers/camara-number-verification.md; OAuth duties: security-requirements.md §1.
+docs/providers.md, CAMARA Number Verification; the OAuth client's duties (RFC 9700, RFC 9207,
+OIDC Core): docs/security.md.
 """
 
 from __future__ import annotations

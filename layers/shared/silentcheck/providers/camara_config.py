@@ -16,7 +16,7 @@ from silentcheck.providers import oauth
 @dataclass(frozen=True)
 class Config:
     issuer: str
-    client: oauth.ClientAuth
+    client: oauth.TokenEndpointAuth
     api_base_url: str
     scope: str
     ciba_scope: str
@@ -52,7 +52,7 @@ class Config:
             if chosen[name] not in allowed:
                 raise ProviderNotConfigured(f"camara.{name} must be one of {', '.join(allowed)}, "
                                             f"not {chosen[name]!r}")
-        client = oauth.ClientAuth(
+        client = oauth.TokenEndpointAuth(
             method=chosen["client_auth"], client_id=str(raw["client_id"]),
             client_secret=raw.get("client_secret"), private_key=raw.get("private_key"),
             key_id=raw.get("key_id"), signing_alg=str(raw.get("signing_alg", "RS256")),

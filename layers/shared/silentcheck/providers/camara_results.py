@@ -1,6 +1,6 @@
 """What the aggregator's answers mean in our vocabulary: OAuth and CIBA `error`s, Number Verification
 results and ErrorInfo mapped to `Outcome`s. Pure: no I/O. Facts:
-shared/reference/providers/camara-number-verification.md."""
+docs/providers.md, CAMARA Number Verification (with its sources)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 `deviceRedirectUrl` (or, for `OK`, nothing), and Infobip posts the result to our per-check callback URL.
 
 Wire format only: Infobip's JSON in, `Started` / `Outcome` out. Facts and sources:
-shared/reference/providers/infobip-and-peers.md §A.
+docs/providers.md, Infobip Silent Mobile Verification (with its sources).
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from typing import Any, ClassVar
 
 from silentcheck import bodies, credentials, provider_http
 from silentcheck.checks import Binding, Check, Outcome, Reason
-from silentcheck.errors import ProviderNotConfigured
+from silentcheck.errors import CallbackTooEarly, ProviderNotConfigured
 from silentcheck.providers.base import (
     CALLBACK_MAX_BYTES,
     CALLBACK_MAX_DEPTH,
     CallbackRejected,
     CallbackRequest,
-    CallbackTooEarly,
     PollAgain,
     ProviderRefused,
     StartContext,

@@ -24,7 +24,7 @@ CLOCK_SKEW_SECONDS = 60
 ASSERTION_LIFETIME_SECONDS = 60  # CAMARA: at most 300
 METADATA_CACHE_SECONDS = 3600
 
-ClientAuthMethod = Literal["client_secret_basic", "private_key_jwt"]
+TokenEndpointAuthMethod = Literal["client_secret_basic", "private_key_jwt"]
 # The `aud` of a private_key_jwt assertion: the URL of the endpoint it is sent to (RFC 7523 §3, CIBA Core
 # §7.1), or the issuer identifier alone (FAPI 2.0 Security Profile §5.3.2.1, draft-ietf-oauth-rfc7523bis).
 AssertionAudience = Literal["token_endpoint", "issuer"]
@@ -78,8 +78,11 @@ class AuthenticatedForm:
 
 
 @dataclass(frozen=True)
-class ClientAuth:
-    method: ClientAuthMethod
+class TokenEndpointAuth:
+    """How we authenticate to an authorization server's token endpoint (RFC 8414's
+    `token_endpoint_auth_method`)."""
+
+    method: TokenEndpointAuthMethod
     client_id: str
     client_secret: str | None = None
     private_key: str | None = None  # PEM
@@ -106,7 +109,7 @@ def basic_authorization(client_id: str, client_secret: str) -> str:
     return f"Basic {base64.b64encode(pair.encode('ascii')).decode('ascii')}"
 
 
-def client_assertion(auth: ClientAuth, audience: str) -> str:
+def client_assertion(auth: TokenEndpointAuth, audience: str) -> str:
     """RFC 7523 client assertion: iss = sub = client_id, aud = the endpoint, a fresh jti, short-lived."""
     import jwt
 

@@ -1,7 +1,7 @@
 """tru.ID PhoneCheck adapter: v0.2 (redirect + code exchange, default) and v0.1 (poll the result).
 
 Wire format only: tru.ID's JSON in, `Started` / `Outcome` out. Facts and sources:
-shared/reference/providers/truid-phonecheck.md.
+docs/providers.md, tru.ID PhoneCheck (with its sources).
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ from urllib.parse import quote
 from silentcheck import bodies, clock, credentials, provider_http, sim_swap
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.config import settings
-from silentcheck.errors import ProviderNotConfigured
+from silentcheck.errors import CallbackTooEarly, ProviderNotConfigured
 from silentcheck.providers import message_signatures, oauth, truid_subscriber
 from silentcheck.providers.base import (
     CALLBACK_MAX_BYTES,
     CALLBACK_MAX_DEPTH,
     CallbackRejected,
     CallbackRequest,
-    CallbackTooEarly,
     DeviceNetwork,
     ProviderRefused,
     StartContext,
