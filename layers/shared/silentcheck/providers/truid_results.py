@@ -1,5 +1,6 @@
 """What tru.ID's answers mean in our vocabulary: problem types, HTTP statuses, check error codes and
-PhoneCheck resources mapped to `Outcome`s. Pure: no I/O. Facts: docs/providers.md, tru.ID PhoneCheck (with its sources)."""
+PhoneCheck resources mapped to `Outcome`s. Pure: no I/O. Facts: docs/providers.md, tru.ID PhoneCheck
+(with its sources)."""
 
 from __future__ import annotations
 
