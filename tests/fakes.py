@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from silentcheck.binding import Minted
-from silentcheck.checks import Binding, Check, Outcome, Reason, Status, next_poll_at
+from silentcheck.checks import Binding, Check, Outcome, Status, next_poll_at
 from silentcheck.deps import Deps
 from silentcheck.providers.base import (
     CallbackRequest,
@@ -141,7 +141,8 @@ class FakeStore:
             check = self.checks.get(check_id)
             if check is None or check.status is not Status.PENDING or check.expires_at > now:
                 return None
-            self.checks[check_id] = changed = replace(check, status=Status.EXPIRED, reason=Reason.DEVICE_TIMEOUT,
+            expired = Outcome.expired()
+            self.checks[check_id] = changed = replace(check, status=expired.status, reason=expired.reason,
                                                       completed_at=now, state_hash=None, confidential={})
             return changed
 

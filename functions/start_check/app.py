@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from silentcheck import config, idempotency, service, snapstart
+from silentcheck import config, idempotency, routing, service, snapstart
 from silentcheck.api import (
     api_key_id,
     json_object_body,
@@ -20,7 +20,7 @@ from silentcheck.cors import cors
 
 app = rest_resolver()
 snapstart.register()  # SnapStart's runtime hooks, when Lambda offers them (template parameter SnapStart)
-config.routing()  # a bad ROUTING table fails the cold start with a message that says what to fix
+routing.table()  # a bad ROUTING table fails the cold start with a message that says what to fix
 config.limits()  # and so do bad LIMITS
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from silentcheck import breakers, routing
-from silentcheck.config import CircuitBreaker
+from silentcheck import breakers
+from silentcheck.breakers import CircuitBreaker
 from silentcheck.store import counters
 
 NOW = 1_900_000_000
@@ -23,14 +23,14 @@ def test_the_breaker_opens_at_the_threshold_within_the_window():
     opened = [breakers.record_failure(counters, "truid", NOW + i, CONFIG) for i in range(3)]
 
     assert opened == [False, False, True]
-    assert routing.breaker_is_open(counters.breaker_states(("truid",))["truid"], NOW + 10)
+    assert breakers.is_open(counters.breaker_states(("truid",))["truid"], NOW + 10)
 
 
 def test_an_open_breaker_closes_by_itself_after_open_seconds():
     for i in range(3):
         breakers.record_failure(counters, "truid", NOW + i, CONFIG)
 
-    assert not routing.breaker_is_open(counters.breaker_states(("truid",))["truid"], NOW + 2 + 30)
+    assert not breakers.is_open(counters.breaker_states(("truid",))["truid"], NOW + 2 + 30)
 
 
 def test_failures_spread_wider_than_the_window_do_not_open_it():
@@ -43,7 +43,7 @@ def test_a_success_closes_the_breaker_and_resets_the_count():
     for i in range(3):
         breakers.record_failure(counters, "truid", NOW + i, CONFIG)
 
-    breakers.record_success(counters, "truid", counters.breaker_states(("truid",))["truid"], NOW + 3)
+    breakers.record_success(counters, "truid", NOW + 3)
 
     assert counters.breaker_states(("truid",))["truid"] == {"failures": 0, "window_start": NOW + 2, "open_until": 0}
 

@@ -14,7 +14,7 @@ import pytest
 
 import silentcheck
 from sandbox.local_aws import services as sandbox_aws
-from silentcheck import aws, caches, config, credentials, provider_http, signing_keys, snapstart
+from silentcheck import aws, caches, config, credentials, provider_http, routing, signing_keys, snapstart
 
 # boto3's service models: the installed botocore's read-only data, the same in every container (aws.py).
 KEPT = {"silentcheck.aws._loader"}
@@ -22,7 +22,7 @@ KEPT = {"silentcheck.aws._loader"}
 # test_every_function_cache_of_the_layer_is_known_here, so a new one cannot go unchecked.
 FILL: dict[str, Callable[[str], object]] = {
     "silentcheck.config.settings": lambda _: config.settings(),
-    "silentcheck.config.routing": lambda _: config.routing(),
+    "silentcheck.routing.parse_table": lambda _: routing.table(),
     "silentcheck.config.limits": lambda _: config.limits(),
     "silentcheck.signing_keys.signer": lambda _: signing_keys.signer(),
     "silentcheck.signing_keys.public_jwk": signing_keys.public_jwk,
@@ -30,7 +30,7 @@ FILL: dict[str, Callable[[str], object]] = {
     "silentcheck.aws.client": lambda _: aws.client("dynamodb"),
     "silentcheck.provider_http.session": lambda _: provider_http.session(),
 }
-CONFIGURATION = {"silentcheck.config.settings", "silentcheck.config.routing", "silentcheck.config.limits",
+CONFIGURATION = {"silentcheck.config.settings", "silentcheck.routing.parse_table", "silentcheck.config.limits",
                  "silentcheck.signing_keys.signer", "silentcheck.signing_keys.public_jwk"}
 CONNECTIONS = {"silentcheck.aws.session", "silentcheck.aws.client", "silentcheck.provider_http.session"}
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from silentcheck import config, phone, routing
+from silentcheck import breakers, phone, routing
 from silentcheck.checks import Outcome, Reason
 from silentcheck.errors import InvalidRequest
 from silentcheck.providers.base import DeviceNetwork
@@ -14,18 +14,18 @@ from tests.functions import load_start_function
 SPAIN, UK, BRAZIL = phone.parse("+34600000012"), phone.parse("+447400900002"), phone.parse("+5511987650012")
 
 
-def _table(**raw) -> config.RoutingTable:
-    return config.parse_routing(json.dumps({"default": ["truid"], **raw}))
+def _table(**raw) -> routing.RoutingTable:
+    return routing.parse_table(json.dumps({"default": ["truid"], **raw}))
 
 
 def test_the_template_default_table_parses():
-    assert config.parse_routing(config.DEFAULT_ROUTING).default == ("truid",)
+    assert routing.parse_table(routing.DEFAULT_ROUTING).default == ("truid",)
 
 
 def test_the_sandbox_table_parses_and_routes_each_country_to_its_providers():
     from sandbox.stack import SANDBOX_ROUTING
 
-    table = config.parse_routing(json.dumps(SANDBOX_ROUTING))
+    table = routing.parse_table(json.dumps(SANDBOX_ROUTING))
 
     assert [table.candidates(n) for n in (SPAIN, UK, BRAZIL)] == [("camara", "truid"), ("truid", "infobip"),
                                                                   ("infobip",)]
@@ -58,17 +58,15 @@ def test_disabled_providers_are_left_out_and_an_emptied_route_falls_back_to_the_
     ('{"default": ["truid"], "networks": {"camara": "21407"}}', "lists of MCC+MNC"),
 ])
 def test_a_bad_table_is_refused_with_a_message_that_says_what_to_fix(text, message):
-    with pytest.raises(config.RoutingInvalid, match=re.escape(message)):
-        config.parse_routing(text)
+    with pytest.raises(routing.RoutingInvalid, match=re.escape(message)):
+        routing.parse_table(text)
 
 
 def test_a_bad_table_in_the_environment_fails_when_the_start_function_loads(monkeypatch):
     monkeypatch.setenv("ROUTING", '{"default": ["nobody"]}')
-    config.reset()
 
-    with pytest.raises(config.RoutingInvalid, match="nobody"):
+    with pytest.raises(routing.RoutingInvalid, match="nobody"):
         load_start_function()
-    config.reset()
 
 
 def test_the_app_may_ask_for_a_provider_the_deployment_allows():
@@ -149,4 +147,4 @@ def test_fallback_with_every_candidate_skipped_ends_provider_error_circuit_open(
 def test_a_breaker_is_open_until_its_open_until_passes():
     state = {"failures": 0, "window_start": 100, "open_until": 130}
 
-    assert [routing.breaker_is_open(state, now) for now in (129, 130)] == [True, False]
+    assert [breakers.is_open(state, now) for now in (129, 130)] == [True, False]

@@ -101,7 +101,6 @@ def test_a_skipped_provider_is_in_the_record(world: World):
 def test_a_check_whose_every_provider_is_skipped_fails_provider_error_circuit_open(
         world: World, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ROUTING", json.dumps({**ROUTING, "default": ["truid"]}))
-    config.reset()
     fail_truid(world, 2)
 
     created = start(world)

@@ -176,7 +176,6 @@ def test_a_spent_budget_refuses_the_start_before_any_record_or_provider_call(
 def covered(monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setenv("ROUTING", json.dumps({**ROUTING, "coverage_precheck": True,
                                               "networks": {"camara": ["23415"]}}))
-    config.reset()
     return World(provider=FakeCoverageProvider(), others={"camara": FakeCoreProvider(), "infobip": FakeProvider()})
 
 
@@ -263,7 +262,6 @@ def test_a_start_with_binding_none_falls_back_unless_the_deployment_allows_unbou
 def test_a_start_with_binding_none_alone_ends_failed_provider_rejected(world: World,
                                                                        monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ROUTING", json.dumps({"default": ["truid"]}))
-    config.reset()
     world.provider.binding = Binding.NONE
 
     created = start(world)

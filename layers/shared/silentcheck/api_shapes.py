@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from silentcheck.binding import Shown
 from silentcheck.checks import Binding, Check, Reason, Status
 
 
@@ -69,25 +70,19 @@ class CheckView(ApiModel):
     sim_swap: SimSwapView | None = None  # VERIFIED checks that asked: the SIM-swap answer, or why there is none
 
     @classmethod
-    def of(cls, check: Check, status: Status, attestation: str | None = None) -> CheckView:
-        final = status.is_final and status is check.status
+    def of(cls, check: Check, shown: Shown, attestation: str | None = None) -> CheckView:
+        """The view of `check` as binding.reveal decided it is `shown`: the record's completion time and
+        binding go with its own final verdict only, so a hidden or not yet recorded expiry has neither."""
         return cls(
             check_id=check.check_id,
-            status=status,
-            reason=check.reason if final else (Reason.DEVICE_TIMEOUT if status is Status.EXPIRED else None),
+            status=shown.status,
+            reason=shown.reason,
             provider=check.provider,
-            binding=check.binding if status is Status.VERIFIED else None,
-            completed_at=iso(check.completed_at) if final and check.completed_at else None,
+            binding=check.binding if shown.final and shown.status is Status.VERIFIED else None,
+            completed_at=iso(check.completed_at) if shown.final and check.completed_at else None,
             attestation=attestation,
-            sim_swap=SimSwapView(**answer.claim()) if (answer := check.sim_swap_shown(status)) else None,
+            sim_swap=SimSwapView(**answer.claim()) if (answer := check.sim_swap_shown(shown.status)) else None,
         )
-
-    @classmethod
-    def hidden(cls, check: Check, status: Status) -> CheckView:
-        """The view of a caller who may not see the verdict (binding.hidden_status): the same fields, the
-        same values, whatever the record holds; no `completed_at`, which a real expiry would have."""
-        return cls(check_id=check.check_id, status=status, provider=check.provider,
-                   reason=Reason.DEVICE_TIMEOUT if status is Status.EXPIRED else None)
 
 
 class DeviceReturned(ApiModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from silentcheck import observability, store
+from silentcheck import binding, observability, store
 from silentcheck.checks import Check
 from silentcheck.config import settings
 from silentcheck.deps import Deps
@@ -17,26 +17,27 @@ SIGNING_WAIT_ROUNDS, SIGNING_WAIT_SECONDS = 20, 0.1  # how long a read waits for
 
 
 def claims(check: Check, issuer: str, audience: str, now: int, ttl_seconds: int) -> dict[str, Any]:
-    """What an attestation says: which number, which check, which verdict, for whom, until when."""
+    """What an attestation says: which number, which check, which verdict (as binding.reveal shows it to a
+    caller who may see it), for whom, until when."""
     if check.subject is None:
         raise ValueError("the check's number is no longer kept; it cannot be attested again")
-    status = check.status_at(now)
+    shown = binding.reveal(check, now)
     values: dict[str, Any] = {
         "iss": issuer,
         "aud": audience,
         "sub": check.subject,
         "phone_number": check.subject,
         "jti": check.check_id,
-        "status": status.value,
+        "status": shown.status.value,
         "provider": check.provider,
         "iat": now,
         "exp": now + ttl_seconds,
     }
     if check.binding is not None:
         values["binding"] = check.binding.value
-    if check.reason is not None and status is check.status:
-        values["reason"] = check.reason.value
-    if (sim_swap := check.sim_swap_shown(status)) is not None:
+    if shown.reason is not None:
+        values["reason"] = shown.reason.value
+    if (sim_swap := check.sim_swap_shown(shown.status)) is not None:
         values["sim_swap"] = sim_swap.claim()
     return values
 

@@ -1,5 +1,5 @@
 """The one owner of device binding: the secrets a check hands out (poll token, one-time return state,
-callback capability, completion code), how each is checked, and what a caller may see of a verdict.
+callback capability, completion code), how each is checked, and what a caller sees of a check (`reveal`).
 
 The rule (docs/security.md, device binding): a verdict produced at or after a device hop is shown only to a
 caller holding the poll token *and* the completion code the device received at the end of the chain.
@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from silentcheck import tokens
-from silentcheck.checks import Binding, Check, Status
+from silentcheck.checks import Binding, Check, Outcome, Reason, Status
 from silentcheck.errors import CheckNotFound, CompletionCodeInvalid
 
 # Ids and secrets we mint are 43 URL-safe characters; a state or capability is "<check_id>.<secret>".
 # Anything far longer is not ours and never reaches the table as a key.
 MAX_ID_LENGTH = 64
+_EXPIRED = Outcome.expired()
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,14 @@ class Minted:
         return tokens.digest(self.capability)
 
 
-def check_id_of(value: str) -> str:
-    """The check a state or capability belongs to ("" when it cannot be one of ours)."""
-    check_id = value.partition(".")[0]
-    return check_id if 0 < len(check_id) <= MAX_ID_LENGTH else ""
-
-
 def is_check_id(value: str) -> bool:
     return 0 < len(value) <= MAX_ID_LENGTH
+
+
+def check_id_of(secret: str) -> str:
+    """The check a state or capability ("<check_id>.<secret>") belongs to; "" when it cannot be one of ours."""
+    check_id = secret.partition(".")[0]
+    return check_id if len(secret) <= 2 * MAX_ID_LENGTH and is_check_id(check_id) else ""
 
 
 def state_digest(state: str) -> str:
@@ -99,8 +100,9 @@ def sees_verdict(check: Check, completion_code: str | None) -> bool:
     stands. Flows without a device hop: always. With one: only with the code the device received. A wrong
     code is refused whatever the verdict, so the refusal says nothing about it either.
 
-    A caller who may not see it is answered by `hidden_status` alone, and nothing about the check is
-    looked up or asked on their behalf: the answer, and the time it takes, are the same whatever happened."""
+    A caller who may not see it is answered by `reveal(..., sees_verdict=False)` alone, and nothing about the
+    check is looked up or asked on their behalf: the answer, and the time it takes, are the same whatever
+    happened."""
     if not has_device_hop(check):
         return True
     if completion_code is None:
@@ -113,7 +115,23 @@ def sees_verdict(check: Check, completion_code: str | None) -> bool:
     return True
 
 
-def hidden_status(check: Check, now: int) -> Status:
-    """What a caller without the completion code sees of a device-bound check: PENDING until `expires_at`,
-    then EXPIRED, read from `expires_at` alone (never from the status, the verdict or when it came)."""
-    return Status.EXPIRED if check.is_expired_at(now) else Status.PENDING
+@dataclass(frozen=True)
+class Shown:
+    """What a caller is shown of a check: a status, its reason, and whether that is the record's own final
+    verdict (only then do its completion time, binding, SIM-swap answer and attestation go with it)."""
+
+    status: Status
+    reason: Reason | None
+    final: bool
+
+
+def reveal(check: Check, now: int, sees_verdict: bool = True) -> Shown:
+    """What a caller is shown of the check now, decided here alone (the API's view and the attestation's
+    claims both read it). A caller who may see the verdict (`sees_verdict`) is shown the record's, once it
+    has one. Otherwise, and while there is none: PENDING until `expires_at`, then EXPIRED, read from
+    `expires_at` alone, never from the status, the verdict or when it came."""
+    if sees_verdict and check.status.is_final:
+        return Shown(check.status, check.reason, final=True)
+    if check.is_expired_at(now):
+        return Shown(_EXPIRED.status, _EXPIRED.reason, final=False)
+    return Shown(Status.PENDING, None, final=False)

@@ -1,6 +1,7 @@
 """Circuit breakers per provider, counted in the checks table (store.counters) so every container sees
 the same state: a provider that keeps failing is skipped for a while instead of adding its timeout to
-every check. The verdicts (open now? does this failure trip it?) are routing's.
+every check. Every read and write of a breaker is here, and so are its verdicts (open now? does this
+failure open it?); the thresholds are the routing table's `circuit_breaker` (routing.py parses them).
 
 Every start needs its candidates' breakers, so a container reads them at most once per READ_CACHE_SECONDS
 (one BatchGetItem) instead of once per start: the breaker items are never read by every request
@@ -10,14 +11,31 @@ container opens, counts against or closes is seen at once."""
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from silentcheck import observability, routing
-from silentcheck.config import CircuitBreaker
+from silentcheck import observability
 from silentcheck.deps import Counters
 
 READ_CACHE_SECONDS = 5
 _State = tuple[int, dict[str, int] | None]  # (read at, the breaker's state; None: it has no item)
 _read_by_counters: weakref.WeakKeyDictionary[object, dict[str, _State]] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class CircuitBreaker:
+    failures: int = 5  # outage-type failures (5xx, 429, timeouts) within the window…
+    window_seconds: int = 60
+    open_seconds: int = 30  # …skip the provider for this long
+
+    def trips(self, failures: int) -> bool:
+        """Whether this many outage-type failures within the window open the breaker."""
+        return failures >= self.failures
+
+
+def is_open(state: Mapping[str, int] | None, now: int) -> bool:
+    """Whether a provider's breaker (its `open_until`, epoch seconds) skips it now."""
+    return state is not None and state["open_until"] > now
 
 
 def _read(counters: Counters) -> dict[str, _State]:
@@ -34,6 +52,11 @@ def states(counters: Counters, names: tuple[str, ...], now: int) -> dict[str, di
         found = counters.breaker_states(stale)
         read.update({name: (now, found.get(name)) for name in stale})
     return {name: dict(state) for name in names if (state := read[name][1]) is not None}
+
+
+def open_among(counters: Counters, names: tuple[str, ...], now: int) -> frozenset[str]:
+    """The candidates whose breaker skips them now (their states read as `states` reads them)."""
+    return frozenset(name for name, state in states(counters, names, now).items() if is_open(state, now))
 
 
 def forget() -> None:
@@ -59,7 +82,7 @@ def record_failure(counters: Counters, provider: str, now: int, config: CircuitB
     failures = counters.count_failure(provider, now, config.window_seconds)
     known = _read(counters).get(provider, (now, None))[1] or {"window_start": now, "open_until": 0}
     _remember(counters, provider, now, failures, known["window_start"], known["open_until"])
-    if not routing.breaker_trips(failures, config):
+    if not config.trips(failures):
         return False
     counters.open_breaker(provider, now, now + config.open_seconds)
     _remember(counters, provider, now, 0, now, now + config.open_seconds)
@@ -67,8 +90,10 @@ def record_failure(counters: Counters, provider: str, now: int, config: CircuitB
     return True
 
 
-def record_success(counters: Counters, provider: str, state: dict[str, int] | None, now: int) -> None:
-    """A provider that answered closes its breaker; nothing is written when there was nothing to close."""
+def record_success(counters: Counters, provider: str, now: int) -> None:
+    """A provider that answered closes its breaker; nothing is written when there was nothing to close (as
+    its state was last read or written here: by `open_among` for this start)."""
+    state = _read(counters).get(provider, (now, None))[1]
     if state is None or (state["failures"] == 0 and state["open_until"] == 0):
         return
     counters.close_breaker(provider)

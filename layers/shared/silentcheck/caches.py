@@ -1,8 +1,8 @@
 """Every per-container cache in the layer, and the one way to drop them: after reset_caches() the process
 holds what a new container holds. Three kinds, so a caller can keep one (see reset_caches):
 
-- configuration: what config.py parses once (the settings, ROUTING, LIMITS), the attestation signer
-  and the signing keys' public halves;
+- configuration: what config.py parses once (the settings, LIMITS), the routing table (routing.py), the
+  attestation signer and the signing keys' public halves;
 - connections: boto3's session and clients, with the AWS credentials they resolved, and the HTTP session
   with its open connections;
 - provider state: the secrets, tru.ID's access tokens, OAuth discovery documents and key sets, and the
@@ -28,9 +28,10 @@ def reset_caches(*, configuration: bool = True, connections: bool = True) -> Non
     truid.forget_tokens()
     oauth.forget()
     if configuration:
-        from silentcheck import config, signing_keys
+        from silentcheck import config, routing, signing_keys
 
         config.reset()
+        routing.parse_table.cache_clear()
         signing_keys.forget()
     if connections:
         from silentcheck import aws, provider_http

@@ -80,7 +80,15 @@ class Outcome:
 
     @classmethod
     def expired(cls, raw_code: str | None = None) -> Outcome:
+        """Nobody finished the check in time. The one place that says an expiry reads DEVICE_TIMEOUT: a
+        provider's expiry, ours (store.mark_expired), and what a poll shows past `expires_at` (binding.reveal)."""
         return cls(Status.EXPIRED, Reason.DEVICE_TIMEOUT, raw_code)
+
+    @property
+    def is_outage(self) -> bool:
+        """Whether the provider failed as an outage (5xx, 429, a timeout, an answer we could not read), which
+        counts against its circuit breaker; a refusal of the number, the device or our request does not."""
+        return self.reason is Reason.PROVIDER_ERROR
 
 
 @dataclass(frozen=True)

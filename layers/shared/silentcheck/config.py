@@ -1,20 +1,17 @@
-"""Every deployment setting in one place, parsed and validated once per container: the environment
-(`settings()`), the routing table (`routing()`, environment ROUTING) and the start budgets (`limits()`,
-environment LIMITS). `reset()` forgets all three, as a new container would."""
+"""The deployment's settings from the environment, parsed and validated once per container: the
+environment variables (`settings()`) and the start budgets (`limits()`, environment LIMITS). `reset()`
+forgets both, as a new container would. The routing table is routing.py's. Imports nothing of ours."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, Field, HttpUrl, ValidationError
-
-from silentcheck import providers
-from silentcheck.phone import PhoneNumber
 
 # -- the environment ---------------------------------------------------------------------------------
 
@@ -77,128 +74,6 @@ def settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{_ENV[str(e['loc'][0])]}: {e['msg']}" for e in exc.errors())
         raise RuntimeError(f"invalid environment settings: {problems}") from None
-
-
-# -- ROUTING: which providers may serve a number, in which order (template parameter `Routing`) --------
-
-DEFAULT_ROUTING = '{"default": ["truid"], "app_may_choose": ["truid", "camara", "infobip"]}'
-_ROUTING_KEYS = frozenset({"default", "countries", "disabled", "app_may_choose", "coverage_precheck", "networks",
-                           "circuit_breaker", "sim_swap"})
-_BREAKER_KEYS = frozenset({"failures", "window_seconds", "open_seconds"})
-
-
-class RoutingInvalid(RuntimeError):
-    """The ROUTING table cannot be used; the message says where and how to fix it."""
-
-
-@dataclass(frozen=True)
-class CircuitBreaker:
-    failures: int = 5  # outage-type failures (5xx, 429, timeouts) within the window…
-    window_seconds: int = 60
-    open_seconds: int = 30  # …skip the provider for this long
-
-
-@dataclass(frozen=True)
-class RoutingTable:
-    default: tuple[str, ...]
-    countries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # "44" or "GB" -> providers
-    disabled: frozenset[str] = frozenset()
-    app_may_choose: frozenset[str] = frozenset()
-    coverage_precheck: bool = False  # ask tru.ID's coverage API about the caller's IP first
-    networks: Mapping[str, frozenset[str]] = field(default_factory=dict)  # provider -> MCC+MNC it serves
-    circuit_breaker: CircuitBreaker = CircuitBreaker()
-    sim_swap: frozenset[str] | None = None  # providers that may answer `sim_swap`; None: every one that can
-
-    def candidates(self, number: PhoneNumber) -> tuple[str, ...]:
-        """Providers to try for the number, in order: its region's list, else its calling code's,
-        else the default; disabled providers left out."""
-        chosen = (self.countries.get(number.region or "") or self.countries.get(str(number.country_code))
-                  or self.default)
-        enabled = tuple(name for name in chosen if name not in self.disabled)
-        return enabled or tuple(name for name in self.default if name not in self.disabled)
-
-    def enabled(self) -> tuple[str, ...]:
-        return tuple(name for name in providers.names() if name not in self.disabled)
-
-    def serves(self, provider: str, network_id: str) -> bool:
-        allowed = self.networks.get(provider)
-        return allowed is None or network_id in allowed
-
-
-def _names(value: Any, where: str) -> tuple[str, ...]:
-    known = providers.names()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise RoutingInvalid(f"ROUTING {where} must be a list of provider names ({', '.join(known)})")
-    unknown = [v for v in value if v not in known]
-    if unknown:
-        raise RoutingInvalid(f"ROUTING {where} names unknown providers {unknown}; known: {', '.join(known)}")
-    if len(set(value)) != len(value):
-        raise RoutingInvalid(f"ROUTING {where} lists a provider twice")
-    return tuple(value)
-
-
-def _country_key(key: str) -> str:
-    if key.isdigit() and 1 <= len(key) <= 3 and not key.startswith("0"):
-        return key
-    if len(key) == 2 and key.isalpha() and key.isupper():
-        return key
-    raise RoutingInvalid(f"ROUTING countries key {key!r} must be a calling code like \"44\" or an ISO 3166 "
-                         "region like \"GB\"")
-
-
-def _breaker(raw: Any) -> CircuitBreaker:
-    if raw is None:
-        return CircuitBreaker()
-    if not isinstance(raw, dict) or not set(raw) <= _BREAKER_KEYS:
-        raise RoutingInvalid(f"ROUTING circuit_breaker must be an object with {', '.join(sorted(_BREAKER_KEYS))}")
-    for key, value in raw.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise RoutingInvalid(f"ROUTING circuit_breaker.{key} must be a positive integer")
-    return CircuitBreaker(**raw)
-
-
-def parse_routing(text: str) -> RoutingTable:
-    """The table from its JSON text; RoutingInvalid says exactly what is wrong."""
-    try:
-        raw = json.loads(text)
-    except ValueError as error:
-        raise RoutingInvalid(f"ROUTING is not JSON: {error}") from None
-    if not isinstance(raw, dict):
-        raise RoutingInvalid("ROUTING must be a JSON object with a \"default\" provider list")
-    unknown = set(raw) - _ROUTING_KEYS
-    if unknown:
-        raise RoutingInvalid(f"ROUTING has unknown keys {sorted(unknown)}; allowed: {', '.join(sorted(_ROUTING_KEYS))}")
-    if "default" not in raw:
-        raise RoutingInvalid("ROUTING needs a \"default\" list, e.g. {\"default\": [\"truid\"]}")
-    countries = raw.get("countries", {})
-    if not isinstance(countries, dict):
-        raise RoutingInvalid("ROUTING countries must be an object mapping calling codes or regions to lists")
-    networks = raw.get("networks", {})
-    if not isinstance(networks, dict) or not all(isinstance(v, list) for v in networks.values()):
-        raise RoutingInvalid("ROUTING networks must map provider names to lists of MCC+MNC network ids")
-    _names(list(networks), "networks")
-    coverage = raw.get("coverage_precheck", False)
-    if not isinstance(coverage, bool):
-        raise RoutingInvalid("ROUTING coverage_precheck must be true or false")
-    table = RoutingTable(
-        default=_names(raw["default"], "default"),
-        countries={_country_key(str(k)): _names(v, f"countries[{k!r}]") for k, v in countries.items()},
-        disabled=frozenset(_names(raw.get("disabled", []), "disabled")),
-        app_may_choose=frozenset(_names(raw.get("app_may_choose", []), "app_may_choose")),
-        coverage_precheck=coverage,
-        networks={k: frozenset(str(n) for n in v) for k, v in networks.items()},
-        circuit_breaker=_breaker(raw.get("circuit_breaker")),
-        sim_swap=frozenset(_names(raw["sim_swap"], "sim_swap")) if "sim_swap" in raw else None,
-    )
-    if not table.candidates(PhoneNumber("+0", 0, None)):
-        raise RoutingInvalid("ROUTING default lists no enabled provider")
-    return table
-
-
-@cache
-def routing() -> RoutingTable:
-    """The deployment's routing table, from ROUTING (a default when unset)."""
-    return parse_routing(os.environ.get("ROUTING") or DEFAULT_ROUTING)
 
 
 # -- LIMITS: how many checks one number, one address and the deployment may start (parameter `Limits`) --
@@ -275,5 +150,4 @@ def limits() -> Limits:
 def reset() -> None:
     """Forget every parsed setting: the next call reads the environment again, as a new container would."""
     settings.cache_clear()
-    routing.cache_clear()
     limits.cache_clear()

@@ -25,14 +25,12 @@ from silentcheck.providers.base import (
 UNBOUND_NOT_ALLOWED = "unbound_not_allowed"  # raw code of a start refused for binding `none` (AllowUnboundChecks)
 
 
-def offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: config.CircuitBreaker,
+def offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: breakers.CircuitBreaker,
                   context: StartContext, minted: binding.Minted, deps: Deps) -> CheckCreated:
     """Offer the check to each candidate routing.Fallback names until one starts it; count outages
     against the providers' breakers; record who started it, or the last refusal and every attempt."""
     log = {"check_id": check.check_id, "number": phone.mask(context.phone_number)}
-    breaker_states = breakers.states(deps.counters, candidates, deps.clock.now())
-    fallback = routing.Fallback(candidates, frozenset(
-        name for name in candidates if routing.breaker_is_open(breaker_states.get(name), deps.clock.now())))
+    fallback = routing.Fallback(candidates, breakers.open_among(deps.counters, candidates, deps.clock.now()))
     offered: binding.Minted | None = None
     while (name := fallback.next()) is not None:
         adapter = deps.providers.get(name)
@@ -53,12 +51,12 @@ def offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: config.Cir
             settle(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps, fallback.attempts)
             raise
         else:
-            breakers.record_success(deps.counters, name, breaker_states.get(name), deps.clock.now())
+            breakers.record_success(deps.counters, name, deps.clock.now())
             if started.binding is not Binding.NONE or config.settings().allow_unbound_checks:
                 return _started(check, name, started, fallback.attempts, minted.poll_token, log, deps)
             outcome = Outcome.failed(Reason.PROVIDER_REJECTED, UNBOUND_NOT_ALLOWED)  # the provider chose no hop
         logger.info("provider refused the check", extra={**log, "provider": name, "raw_code": outcome.raw_code})
-        if outcome.reason is Reason.PROVIDER_ERROR:
+        if outcome.is_outage:
             breakers.record_failure(deps.counters, name, deps.clock.now(), breaker, check.number_key)
         if fallback.refused(name, outcome):
             observability.count(Metric.PROVIDER_FALLBACKS, provider=name, reason=outcome.reason or outcome.status)

@@ -52,7 +52,7 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
     number = phone.parse(request.phone_number)
     operator_token = start_fields.operator_token(request.operator_token)
     device_ip = start_fields.device_ip(request.device_ip, from_backend)
-    table = config.routing()
+    table = routing.table()
     candidates = routing.plan(table, number, request.provider, operator_token is not None, deps.providers)
     if (hours := requested_hours(request.sim_swap)) is not None:  # refused before any budget or provider call
         candidates = answering(candidates, ranges_of(candidates, deps.providers, table.sim_swap), hours)
@@ -119,15 +119,15 @@ def poll(check_id: str, poll_token: str | None, completion_code: str | None, iss
     check = binding.authorize_poll(deps.store.get(check_id) if binding.is_check_id(check_id) else None, poll_token)
     now = deps.clock.now()
     if not binding.sees_verdict(check, completion_code):
-        status = binding.hidden_status(check, now)
-        if status is Status.EXPIRED:  # a conditional write whatever the record holds: one request either way
+        hidden = binding.reveal(check, now, sees_verdict=False)
+        if hidden.status is Status.EXPIRED:  # a conditional write whatever the record holds: one request either way
             deps.store.mark_expired(check.check_id, now)
-        return CheckView.hidden(check, status)  # no provider is asked: its answer would be hidden anyway
+        return CheckView.of(check, hidden)  # no provider is asked: its answer would be hidden anyway
     if check.status is Status.PENDING:
         check = _advance(check, now, deps)
     # The view and the attestation are built from this one read of the item (the final one once it is).
     signed = attestation.attestation_of(check, issuer, deps) if check.status.is_final else None
-    return CheckView.of(check, check.status_at(now), signed)
+    return CheckView.of(check, binding.reveal(check, now), signed)
 
 
 def device_return(query: Mapping[str, str], deps: Deps | None = None) -> DeviceReturned:
@@ -136,7 +136,7 @@ def device_return(query: Mapping[str, str], deps: Deps | None = None) -> DeviceR
     deps = deps or Deps.real()
     state = query.get("state", "")
     check_id = binding.check_id_of(state)
-    if not check_id or len(state) > 2 * binding.MAX_ID_LENGTH:
+    if not check_id:
         raise InvalidReturn("this link is not valid; start a new check")
     completion_code, code_hash = binding.new_completion_code()
     try:
@@ -170,7 +170,7 @@ def provider_callback(provider: str, capability: str, request: CallbackRequest, 
     # Only providers that push results are looked up at all (CAMARA's records never meet this function).
     named = deps.providers.get(provider) if provider in deps.providers.names() else None
     adapter = named if isinstance(named, PushesResults) else None
-    known = bool(check_id) and len(capability) <= 2 * binding.MAX_ID_LENGTH and adapter is not None
+    known = bool(check_id) and adapter is not None
     check = deps.store.get(check_id) if known else None
     if check is None or adapter is None or not binding.capability_matches(check, provider, capability):
         observability.count(Metric.CALLBACKS_REJECTED, reason="UNKNOWN_CALLBACK")

@@ -251,6 +251,9 @@ def finish(check_id: str, outcome: Outcome, now: int, attempts: list[str] | None
     return finished
 
 
+_EXPIRED = Outcome.expired()
+
+
 def mark_expired(check_id: str, now: int) -> Check | None:
     """Record EXPIRED for a PENDING check whose expires_at has passed (best effort, idempotent)."""
     client = aws.client("dynamodb")
@@ -263,8 +266,8 @@ def mark_expired(check_id: str, now: int) -> Check | None:
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":pending": _PENDING,
-                ":expired": {"S": Status.EXPIRED.value},
-                ":reason": {"S": Reason.DEVICE_TIMEOUT.value},
+                ":expired": {"S": _EXPIRED.status.value},
+                ":reason": {"S": str(_EXPIRED.reason)},
                 ":now": {"N": str(now)},
             },
             ReturnValues="ALL_NEW",
