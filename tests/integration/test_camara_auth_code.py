@@ -60,27 +60,6 @@ def test_start_answers_the_aggregators_authorize_url_as_check_url(app: App):
     assert (check["status"], check["provider"], check["binding"]) == ("PENDING", "camara", "device")
 
 
-def test_own_phone_on_mobile_data_verifies_with_the_completion_code(app: App):
-    _, polled = verified_on_own_phone(app)
-
-    assert polled.status_code == 200
-    assert (polled.json()["status"], polled.json()["binding"]) == ("VERIFIED", "device")
-
-
-def test_a_verified_check_reads_pending_without_the_completion_code(app: App):
-    check = start(app)
-    app.phone(NUMBER).open(check["check_url"])
-
-    assert app.poll(check).json()["status"] == "PENDING"
-
-
-def test_phone_holding_another_sim_is_not_verified(app: App):
-    check = start(app)
-    opened = app.phone(OTHER_SIM).open(check["check_url"])
-
-    assert app.poll(check, completion_code(opened)).json()["status"] == "NOT_VERIFIED"
-
-
 def test_phone_on_wifi_fails_as_user_not_authenticated_without_a_token_call(app: App):
     check = start(app)
     opened = app.phone(NUMBER, bearer="wifi").open(check["check_url"])

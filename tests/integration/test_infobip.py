@@ -96,30 +96,6 @@ def test_the_infobip_token_never_reaches_the_app(app: App):
     assert token not in json.dumps([fields, opened.json, view])
 
 
-def test_own_phone_verifies_through_the_callback_and_the_return(app: App):
-    check = start(app)
-
-    opened = app.phone(NUMBER).open(check["check_url"])
-
-    view = app.poll(check, completion_code(opened)).json()
-    assert (view["status"], view["binding"]) == ("VERIFIED", "device")
-
-
-def test_a_verified_check_reads_pending_without_the_completion_code(app: App):
-    check = start(app)
-    app.phone(NUMBER).open(check["check_url"])
-
-    assert app.poll(check).json()["status"] == "PENDING"
-
-
-def test_phone_holding_another_sim_is_not_verified(app: App):
-    check = start(app)
-
-    opened = app.phone(OTHER_SIM).open(check["check_url"])
-
-    assert app.poll(check, completion_code(opened)).json()["status"] == "NOT_VERIFIED"
-
-
 def test_phone_on_wifi_fails_not_on_mobile_data(app: App):
     check = start(app)
 

@@ -6,27 +6,6 @@ import requests
 from tests.integration.conftest import App, completion_code
 
 
-def test_phone_holding_the_sim_verifies_with_device_binding(app: App):
-    check = app.started("+447400900002")
-    assert check["status"] == "PENDING"
-
-    code = completion_code(app.open_on_own_phone(check))
-    view = app.poll(check, code=code).json()
-
-    assert view["status"] == "VERIFIED"
-    assert view["binding"] == "device"
-    assert view["provider"] == "truid"
-    assert "completed_at" in view
-
-
-def test_phone_holding_another_sim_is_not_verified(app: App):
-    check = app.started("+447400900004")
-
-    code = completion_code(app.phone("+447400900006").open(check["check_url"]))
-
-    assert app.poll(check, code=code).json()["status"] == "NOT_VERIFIED"
-
-
 def test_start_answers_201_with_everything_the_app_needs(app: App):
     response = app.start("+447400900002")
 
@@ -41,32 +20,6 @@ def test_poll_before_the_phone_opens_the_check_url_is_pending(app: App):
     check = app.started()
 
     assert app.poll(check).json()["status"] == "PENDING"
-
-
-def test_verified_is_withheld_from_a_poll_without_the_completion_code(app: App):
-    check = app.started()
-    app.open_on_own_phone(check)
-
-    assert app.poll(check).json()["status"] == "PENDING"
-
-
-def test_poll_with_a_wrong_completion_code_is_refused(app: App):
-    check = app.started()
-    app.open_on_own_phone(check)
-
-    response = app.poll(check, code="not-the-code")
-
-    assert response.status_code == 403
-    assert response.headers["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == "COMPLETION_CODE_INVALID"
-
-
-def test_completion_code_of_another_check_does_not_verify_this_one(app: App):
-    mine, theirs = app.started(), app.started()
-    app.open_on_own_phone(mine)
-    their_code = completion_code(app.open_on_own_phone(theirs))
-
-    assert app.poll(mine, code=their_code).status_code == 403
 
 
 def test_return_replayed_with_the_same_state_changes_nothing(app: App):

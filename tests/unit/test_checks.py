@@ -42,3 +42,20 @@ def test_verified_outcome_carries_no_reason():
 def test_an_outcome_is_never_pending():
     with pytest.raises(ValueError, match="final"):
         Outcome(Status.PENDING)
+
+
+@pytest.mark.parametrize(("outcome", "outage"), [
+    (Outcome.failed(Reason.PROVIDER_ERROR, "503"), True),
+    (Outcome.failed(Reason.PROVIDER_REJECTED, "401"), False),
+    (Outcome.failed(Reason.CARRIER_UNSUPPORTED, "400"), False),
+    (Outcome.failed(Reason.NOT_ON_MOBILE_DATA, "412"), False),
+    (Outcome.expired("EXPIRED"), False),
+    (Outcome.not_verified(), False),
+    (Outcome.verified(), False),
+])
+def test_only_a_provider_error_is_an_outage(outcome: Outcome, outage: bool):
+    assert outcome.is_outage is outage
+
+
+def test_an_expiry_reads_device_timeout():
+    assert (Outcome.expired().status, Outcome.expired().reason) == (Status.EXPIRED, Reason.DEVICE_TIMEOUT)

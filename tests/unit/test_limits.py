@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from silentcheck import config, limits, store
+from silentcheck.deps import Counters
 from silentcheck.errors import RateLimited
 from tests.fakes import FakeCounters
 from tests.functions import load_start_function
@@ -25,6 +26,16 @@ def _limits(**raw) -> config.Limits:
 
 def _spend(budgets: config.Limits, number: str = UK, ip: str | None = "198.51.100.7", now: int = NOW) -> None:
     limits.spend(budgets, PEPPER, number, ip, now, store.counters)
+
+
+def _admitted(budgets: config.Limits, number: str = UK, ip: str | None = "198.51.100.7", now: int = NOW,
+              counters: Counters = store.counters) -> bool:
+    """Whether the budgets let this start through (False: RateLimited)."""
+    try:
+        limits.spend(budgets, PEPPER, number, ip, now, counters)
+    except RateLimited:
+        return False
+    return True
 
 
 @pytest.fixture
@@ -99,7 +110,7 @@ def test_the_next_window_starts_a_fresh_count():
     _spend(budgets)
     _spend(budgets)
 
-    _spend(budgets, now=NOW + 400)
+    assert [_admitted(budgets, now=NOW + 400) for _ in range(3)] == [True, True, False]
 
 
 @pytest.mark.usefixtures("_moto")
@@ -108,7 +119,7 @@ def test_each_number_has_its_own_budget():
     _spend(budgets, UK)
     _spend(budgets, UK)
 
-    _spend(budgets, OTHER)
+    assert (_admitted(budgets, UK), _admitted(budgets, OTHER)) == (False, True)
 
 
 @pytest.mark.usefixtures("_moto")
@@ -140,8 +151,9 @@ def test_an_address_that_spent_its_starts_for_a_number_leaves_the_number_to_its_
         with pytest.raises(RateLimited):
             _spend(budgets, UK, "198.51.100.7")
 
-    _spend(budgets, UK, "203.0.113.9")  # the number's owner, elsewhere
-    _spend(budgets, UK, "203.0.113.9")
+    owner = [_admitted(budgets, UK, "203.0.113.9") for _ in range(3)]  # the number's owner, elsewhere
+
+    assert owner == [True, True, False]  # as many starts as any address, no fewer
 
 
 @pytest.mark.usefixtures("_moto")
@@ -208,8 +220,7 @@ def test_a_start_refused_for_its_address_or_number_spends_nothing_of_the_global_
 def test_without_a_source_address_the_address_budget_is_not_counted():
     budgets = _limits(ip={"count": 1, "window_seconds": 600})
 
-    for _ in range(3):
-        _spend(budgets, ip=None)
+    assert [_admitted(budgets, ip=None) for _ in range(3)] == [True, True, True]
 
 
 @pytest.mark.usefixtures("_moto")
@@ -247,7 +258,7 @@ def test_no_budgets_let_one_address_lock_a_number_out(number: int, window: int, 
         with contextlib.suppress(RateLimited):
             limits.spend(budgets, PEPPER, UK, "198.51.100.7", now, counters)
 
-    limits.spend(budgets, PEPPER, UK, "203.0.113.9", now, counters)  # the owner, from their own line
+    assert _admitted(budgets, UK, "203.0.113.9", now, counters)  # the owner, from their own line
 
 
 @pytest.mark.usefixtures("_moto")

@@ -9,7 +9,7 @@ import pytest
 
 from silentcheck import attestation, binding, service
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status
-from silentcheck.errors import CompletionCodeInvalid
+from silentcheck.errors import CheckNotFound, CompletionCodeInvalid, InvalidReturn
 from silentcheck.providers.base import CallbackRequest
 from tests.fakes import World
 
@@ -289,3 +289,22 @@ def test_a_check_settled_before_the_phone_returns_still_gives_the_phone_its_code
 
     assert (view["status"], view["reason"]) == ("FAILED", "NOT_ON_MOBILE_DATA")
     assert _claims(view["attestation"])["reason"] == "NOT_ON_MOBILE_DATA"
+
+
+def test_a_return_state_too_long_to_be_ours_is_refused_and_changes_nothing(world: World):
+    minted = _started(world)
+    before = world.store.checks[minted.check_id]
+
+    with pytest.raises(InvalidReturn):
+        service.device_return({"state": minted.state + "x" * 2 * binding.MAX_ID_LENGTH}, world.deps)
+    assert world.store.checks[minted.check_id] == before
+
+
+def test_a_callback_capability_too_long_to_be_ours_is_an_unknown_callback(world: World):
+    minted = _started(world)
+    world.provider.callback_outcome = Outcome.verified()
+
+    with pytest.raises(CheckNotFound, match="unknown callback"):
+        service.provider_callback(world.provider.name, minted.capability + "x" * 2 * binding.MAX_ID_LENGTH,
+                                  CallbackRequest("POST", "/truid/x", {}, {}, b"{}"), world.deps)
+    assert world.store.checks[minted.check_id].status is Status.PENDING
