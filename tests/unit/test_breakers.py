@@ -48,6 +48,12 @@ def test_a_success_closes_the_breaker_and_resets_the_count():
     assert counters.breaker_states(("truid",))["truid"] == {"failures": 0, "window_start": NOW + 2, "open_until": 0}
 
 
+def test_a_breaker_is_open_until_its_open_until_passes():
+    state = {"failures": 0, "window_start": 100, "open_until": 130}
+
+    assert [breakers.is_open(state, now) for now in (129, 130)] == [True, False]
+
+
 def test_breakers_are_per_provider():
     for i in range(3):
         breakers.record_failure(counters, "truid", NOW + i, CONFIG)

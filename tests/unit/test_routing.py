@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from silentcheck import breakers, phone, routing
+from silentcheck import phone, routing
 from silentcheck.checks import Outcome, Reason
 from silentcheck.errors import InvalidRequest
 from silentcheck.providers.base import DeviceNetwork
@@ -142,9 +142,3 @@ def test_fallback_with_every_candidate_skipped_ends_provider_error_circuit_open(
     assert fallback.next() is None
     assert (fallback.outcome.reason, fallback.outcome.raw_code, fallback.last_tried) == (
         Reason.PROVIDER_ERROR, "circuit_open", None)
-
-
-def test_a_breaker_is_open_until_its_open_until_passes():
-    state = {"failures": 0, "window_start": 100, "open_until": 130}
-
-    assert [breakers.is_open(state, now) for now in (129, 130)] == [True, False]
