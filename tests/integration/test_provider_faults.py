@@ -26,7 +26,7 @@ def _truid_alone(app: App):
     ('["not", "an", "object"]', "application/hal+json"),
 ])
 def test_a_broken_create_answer_fails_the_check_as_provider_error(app: App, body: str, content_type: str):
-    app.truid_fault(method="POST", path_regex=CREATE, status=201, body=body, content_type=content_type)
+    app.truid_fault(method="POST", path_regex=CREATE, status=201, raw_body=body, content_type=content_type)
 
     created = app.start().json()
 
@@ -41,7 +41,7 @@ def test_a_broken_create_answer_fails_the_check_as_provider_error(app: App, body
 ])
 def test_a_broken_code_exchange_answer_fails_the_check_as_provider_error(app: App, body: str, content_type: str):
     check = app.started()
-    app.truid_fault(method="PATCH", path_regex=PATCH, status=200, body=body, content_type=content_type)
+    app.truid_fault(method="PATCH", path_regex=PATCH, status=200, raw_body=body, content_type=content_type)
 
     opened = app.open_on_own_phone(check)
     view = app.poll(check, code=completion_code(opened)).json()
@@ -65,7 +65,8 @@ def test_rotated_credentials_are_read_again_once_on_a_401_and_the_check_goes_ahe
 
 def test_a_redirect_loop_the_phone_gives_up_on_leaves_the_check_pending_then_expired(app: App, monkeypatch):
     check = app.started()
-    app.truid_fault(method="GET", path_regex="/redirect$", status=302, location=check["check_url"], count=50)
+    app.truid_fault(method="GET", path_regex="/redirect$", status=302, headers={"Location": check["check_url"]},
+                    count=50)
 
     opened = app.open_on_own_phone(check)
 

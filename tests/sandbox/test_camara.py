@@ -1158,7 +1158,7 @@ def test_bc_authorize_status_fault_answers_raw(agg: Aggregator) -> None:
 
 
 def test_verify_body_fault_answers_a_malformed_success(agg: Aggregator, phone: Phone) -> None:
-    agg.fault("verify", body={"devicePhoneNumberVerified": "true"})
+    agg.fault("verify", status=200, body={"devicePhoneNumberVerified": "true"})
     response = agg.verify(agg.access_token(phone), {"phoneNumber": SIM}, headers={"x-correlator": "c-2"})
     assert (response.status_code, response.json(), response.headers["x-correlator"]) == (
         200, {"devicePhoneNumberVerified": "true"}, "c-2")
@@ -1192,7 +1192,7 @@ def test_verify_delay_fault_answers_normally_but_late(agg: Aggregator, phone: Ph
 
 
 def test_device_phone_number_fault_answers_raw(agg: Aggregator, phone: Phone) -> None:
-    agg.fault("device-phone-number", body={"devicePhoneNumber": "447400900002"})
+    agg.fault("device-phone-number", status=200, body={"devicePhoneNumber": "447400900002"})
     assert agg.share(agg.access_token(phone, scope=SHARE)).json() == {"devicePhoneNumber": "447400900002"}
 
 

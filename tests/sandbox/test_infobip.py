@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +19,7 @@ import requests
 from sandbox.device import Phone, bound_session
 from sandbox.simulators import network as network_sim
 from sandbox.simulators.infobip import RESUME_PATH, InfobipConfig, InfobipSimulator, make_app
+from sandbox.simulators.infobip.callbacks import USER_AGENT
 from tests.servers import SwappableServer
 
 API_KEY = "sandbox-infobip-key"
@@ -551,7 +553,8 @@ def test_never_sends_no_callback_but_still_redirects_the_phone(infobip: Infobip)
     started = infobip.started(returnUrl=infobip.receiver.return_url)
     assert infobip.phone().open(started["deviceRedirectUrl"]).url == infobip.receiver.return_url
     assert infobip.simulator.courier.wait_idle(1)
-    assert infobip.receiver.callbacks() == [] and infobip.attempts() == []
+    assert infobip.receiver.callbacks() == []
+    assert [(a["fault"], "status_code" in a) for a in infobip.attempts()] == [("never", False)]
 
 
 def test_out_of_order_sends_a_different_result_first_and_the_real_one_last(infobip: Infobip) -> None:
@@ -651,16 +654,18 @@ def test_every_callback_attempt_is_recorded(infobip: Infobip) -> None:
     started = infobip.started()
     infobip.phone().open(started["deviceRedirectUrl"])
     [record] = infobip.attempts()
+    assert json.loads(record.pop("body")) == {"result": "VALID", "token": started["token"], "error": None}
     assert record == {"token": started["token"], "url": infobip.receiver.callback_url, "method": "POST",
-                      "body": {"result": "VALID", "token": started["token"], "error": None},
-                      "status_code": 200, "at": infobip.clock.now, "attempt": 1}
+                      "attempt": 1, "fault": None, "redelivery": False, "status_code": 200,
+                      "headers": {"User-Agent": USER_AGENT, "Content-Type": "application/json"},
+                      "at": datetime.fromtimestamp(infobip.clock.now, UTC).isoformat(timespec="milliseconds")}
 
 
 def test_redeliver_resends_the_last_body_of_a_token(infobip: Infobip) -> None:
     started = infobip.started()
     infobip.phone().open(started["deviceRedirectUrl"])
     response = infobip.admin("POST", f"callbacks/{started['token']}/redeliver")
-    assert response.status_code == 200 and response.json()[0]["status_code"] == 200
+    assert (response.status_code, response.json()["status_code"], response.json()["redelivery"]) == (200, 200, True)
     first, replay = infobip.receiver.callbacks()
     assert first["body"] == replay["body"]
 

@@ -853,7 +853,7 @@ def test_delay_fault_answers_normally_but_late(truid: TruId) -> None:
 
 
 def test_body_fault_answers_its_bytes_verbatim_with_its_content_type(truid: TruId) -> None:
-    fault = {"method": "POST", "path_regex": "/checks$", "status": 201, "body": '{"check_id": "ab',
+    fault = {"method": "POST", "path_regex": "/checks$", "status": 201, "raw_body": '{"check_id": "ab',
              "content_type": "text/html"}
     assert truid.admin("POST", "faults", json=fault).status_code == 201
     response = truid.create(PHONE_SIM)
@@ -862,7 +862,7 @@ def test_body_fault_answers_its_bytes_verbatim_with_its_content_type(truid: TruI
 
 
 def test_location_fault_answers_a_redirect_there(truid: TruId) -> None:
-    fault = {"method": "POST", "path_regex": "/checks$", "status": 302, "location": "/elsewhere"}
+    fault = {"method": "POST", "path_regex": "/checks$", "status": 302, "headers": {"Location": "/elsewhere"}}
     assert truid.admin("POST", "faults", json=fault).status_code == 201
     response = truid.http.post(f"{truid.base_url}/phone_check/v0.2/checks", headers=truid.bearer(),
                                json={"phone_number": PHONE_SIM}, allow_redirects=False, timeout=5)
@@ -873,8 +873,8 @@ def test_location_fault_answers_a_redirect_there(truid: TruId) -> None:
     {"path_regex": "/"},  # neither status nor delay
     {"path_regex": "/", "status": 201},  # a success needs a body
     {"path_regex": "/", "delay_seconds": 31},
-    {"path_regex": "/", "body": "{}"},  # a body needs a status
-    {"path_regex": "/", "status": 500, "location": "/elsewhere"},  # a location needs a 3xx
+    {"path_regex": "/", "raw_body": "{}"},  # a body needs a status
+    {"path_regex": "/", "status": 500, "headers": {"Location": "/elsewhere"}},  # a location needs a 3xx
 ])
 def test_fault_that_could_not_be_applied_is_rejected(truid: TruId, fault: dict[str, Any]) -> None:
     assert_problem(truid.admin("POST", "faults", json=fault), 400, "bad_request")

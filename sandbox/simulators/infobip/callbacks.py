@@ -1,18 +1,17 @@
-"""How the simulated Infobip delivers result callbacks: the test-controlled delivery plan, retries on a
-non-200 answer, the legacy GET form, and a record of every attempt."""
+"""The simulated Infobip's result callbacks: their wire format (a JSON POST, or the legacy GET form) and the
+test-controlled delivery plan; the shared courier sends them."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import requests
-
+from sandbox.simulators import courier
+from sandbox.simulators.courier import Outgoing
 from sandbox.simulators.infobip.api import error_object
 
 Mode = Literal["normal", "late", "held", "twice", "never", "out_of_order"]
@@ -75,125 +74,42 @@ def decoy_payload(real: dict[str, Any], result: Result | None) -> dict[str, Any]
     return callback_payload(real["token"], chosen, error_object(305) if chosen == "ERROR" else None)
 
 
-def is_legacy(callback_url: str) -> bool:
-    """The dev-old form: the query carries `{result}` and `{token}` placeholders, so results go out as a GET."""
-    query = urlsplit(callback_url).query
-    return all(placeholder in query for placeholder in LEGACY_PLACEHOLDERS)
-
-
-def legacy_url(callback_url: str, payload: dict[str, Any]) -> str:
+def outgoing(callback_url: str, payload: dict[str, Any]) -> Outgoing:
+    """The callback as it goes on the wire: a JSON POST, or the dev-old GET form when the URL's query carries
+    `{result}` and `{token}` placeholders (filled in)."""
     parts = urlsplit(callback_url)
+    if not all(placeholder in parts.query for placeholder in LEGACY_PLACEHOLDERS):
+        headers = (("User-Agent", USER_AGENT), ("Content-Type", "application/json"))
+        return Outgoing(payload["token"], "POST", callback_url, headers, json.dumps(payload).encode())
     query = parts.query.replace("{result}", quote(payload["result"], safe=""))
     query = query.replace("{token}", quote(payload["token"], safe=""))
-    return urlunsplit(parts._replace(query=query))
+    return Outgoing(payload["token"], "GET", urlunsplit(parts._replace(query=query)), (("User-Agent", USER_AGENT),))
 
 
-class Courier:
-    """Carries callbacks out per plan and records every attempt; background work runs on daemon threads."""
+class Courier(courier.Courier):
+    """Carries Infobip's callbacks out per plan (in this thread unless asked otherwise, or late or held)."""
 
     def __init__(self, timeout: float, attempts: int, retry_seconds: float, clock: Callable[[], float]) -> None:
-        self.timeout = timeout
-        self.attempts = attempts
-        self.retry_seconds = retry_seconds
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._records: list[dict[str, Any]] = []
-        self._last: dict[str, tuple[str, dict[str, Any]]] = {}  # token -> (callbackUrl, last body sent)
-        self._threads: list[threading.Thread] = []
-        self._held: list[threading.Event] = []  # held deliveries, each waiting for release()
+        super().__init__("token", timeout, (), clock)
+        self.attempts, self.retry_seconds = attempts, retry_seconds
 
     def dispatch(self, plan: DeliveryPlan, callback_url: str, payload: dict[str, Any], background: bool) -> None:
-        """Deliver per `plan`: in this thread, unless `background` or the plan is late or held."""
-        if plan.mode == "never":
-            return
-        if not background and plan.mode not in ("late", "held"):
-            self._carry_out(plan, callback_url, payload)
-            return
-        release = threading.Event() if plan.mode == "held" else None
-        thread = threading.Thread(target=self._carry_out, args=(plan, callback_url, payload, release), daemon=True,
-                                  name=f"infobip-callback:{payload['token'][:8]}")
-        with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
-            self._threads.append(thread)
-            if release is not None:
-                self._held.append(release)
-        thread.start()
+        pause = self.retry_seconds if plan.retry_seconds is None else plan.retry_seconds
+        retries = (pause,) * ((plan.attempts or self.attempts) - 1)
+        fault = plan.mode if plan.mode in ("twice", "never") else None
 
-    def release(self) -> int:
-        """Let every held delivery go out now; how many there were."""
-        with self._lock:
-            held, self._held = self._held, []
-        for release in held:
-            release.set()
-        return len(held)
+        def carry_out() -> None:
+            if plan.mode == "late":
+                time.sleep(plan.delay_seconds)
+            if plan.mode == "out_of_order":
+                decoy = decoy_payload(payload, plan.decoy_result)
+                self.deliver(lambda: outgoing(callback_url, decoy), None, retries)
+            self.deliver(lambda: outgoing(callback_url, payload), fault, retries)
 
-    def deliver(
-        self, callback_url: str, payload: dict[str, Any], plan: DeliveryPlan | None = None
-    ) -> list[dict[str, Any]]:
-        """One delivery: up to `attempts` tries until the receiver answers 200; the attempts made."""
-        attempts = plan.attempts if plan and plan.attempts is not None else self.attempts
-        pause = plan.retry_seconds if plan and plan.retry_seconds is not None else self.retry_seconds
-        legacy = is_legacy(callback_url)
-        method, url = ("GET", legacy_url(callback_url, payload)) if legacy else ("POST", callback_url)
-        data = None if legacy else json.dumps(payload).encode()
-        headers = {"User-Agent": USER_AGENT, **({} if legacy else {"Content-Type": "application/json"})}
-        with self._lock:
-            self._last[payload["token"]] = (callback_url, payload)
-        made: list[dict[str, Any]] = []
-        with requests.Session() as http:
-            http.trust_env = False  # loopback only: never through a proxy from the environment
-            for attempt in range(1, attempts + 1):
-                if attempt > 1:
-                    time.sleep(pause)
-                record: dict[str, Any] = {"token": payload["token"], "url": url, "method": method,
-                                          "body": None if legacy else payload, "at": self.clock(), "attempt": attempt}
-                try:
-                    answer = http.request(method, url, data=data, headers=headers, timeout=self.timeout,
-                                          allow_redirects=False)
-                    record["status_code"] = answer.status_code
-                except requests.RequestException as exc:
-                    record["error"] = f"{type(exc).__name__}: {exc}"
-                with self._lock:
-                    self._records.append(record)
-                made.append(record)
-                if record.get("status_code") == 200:
-                    break
-        return made
-
-    def redeliver(self, token: str) -> list[dict[str, Any]] | None:
-        """Send the token's last callback body again (a replay); None if none was ever sent."""
-        with self._lock:
-            last = self._last.get(token)
-        return None if last is None else self.deliver(*last)
-
-    def records(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._records)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._records.clear()
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait for background deliveries to finish; False if some are still running after `timeout`."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(thread.is_alive() for thread in threads)
-
-    def _carry_out(self, plan: DeliveryPlan, callback_url: str, payload: dict[str, Any],
-                   release: threading.Event | None = None) -> None:
-        if plan.mode == "late":
-            time.sleep(plan.delay_seconds)
-        if release is not None:
-            release.wait(MAX_DELAY_SECONDS)  # a test that forgets to release still gets its callback
-        if plan.mode == "out_of_order":
-            self.deliver(callback_url, decoy_payload(payload, plan.decoy_result), plan)
-        self.deliver(callback_url, payload, plan)
-        if plan.mode == "twice":
-            self.deliver(callback_url, payload, plan)
+        if background or plan.mode in ("late", "held"):
+            self.in_background(carry_out, f"infobip-callback:{payload['token'][:8]}", held=plan.mode == "held")
+        else:
+            carry_out()
 
 
 def _number(spec: dict[str, Any], name: str, default: float | None, maximum: float) -> float | None:

@@ -24,45 +24,17 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 
+from sandbox.simulators import faults
 from sandbox.simulators.truid.callbacks import Callbacks
 from sandbox.simulators.truid.coverage import Coverage, parse_networks
-from sandbox.simulators.truid.problems import DEFAULT_RETRY_AFTER_SECONDS, problem
+from sandbox.simulators.truid.problems import problem
 from sandbox.simulators.wsgi import Request, RequestLog, Response, Routes, done, json_response, route
 
-_FAULT_FIELDS = frozenset({"method", "path_regex", "status", "count", "retry_after", "delay_seconds", "body",
-                           "content_type", "location"})
-MAX_DELAY_SECONDS = 30
-_KNOWN_STATUSES = frozenset(s.value for s in HTTPStatus)
 _REDELIVER_PATH = re.compile(r"/_sandbox/callbacks/([^/]+)/redeliver/?")
-
-
-@dataclass
-class _Fault:
-    method: str  # "*" matches any
-    path_regex: re.Pattern[str]
-    status: int | None  # None: the normal answer, late
-    remaining: int
-    retry_after: int
-    delay_seconds: float = 0.0
-    body: str | None = None
-    content_type: str = "application/json"
-    location: str | None = None
-
-    def answer(self) -> Response | None:
-        if self.status is None:
-            return None
-        if self.location is not None:
-            return Response(self.status, (("Location", self.location),))
-        if self.body is not None:
-            return Response(self.status, (("Content-Type", self.content_type),), self.body.encode())
-        headers = (("Retry-After", str(self.retry_after)),) if self.status == 429 else ()
-        return problem(self.status, detail="Injected by the sandbox", headers=headers)
 
 
 @dataclass(frozen=True)
@@ -73,68 +45,31 @@ class Injected:
     response: Response | None
 
 
-class FaultInjector:
+def _kind(spec: dict[str, Any]) -> str:
+    if not isinstance(spec.get("method", "*"), str) or not isinstance(spec.get("path_regex"), str):
+        raise ValueError("method and path_regex must be strings")
+    try:
+        re.compile(spec["path_regex"])
+    except re.error as exc:
+        raise ValueError(f"path_regex does not compile: {exc}") from None
+    return faults.raw_kind(spec, {"method", "path_regex"})
+
+
+class FaultInjector(faults.FaultQueue):
     """The next `count` requests matching a method and a path regex answer late, or answer something else."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[_Fault] = []
-
-    def add(self, spec: Any) -> _Fault:
-        """Validate and arm a fault from its JSON description; ValueError says what is wrong."""
-        if not isinstance(spec, dict):
-            raise ValueError("body must be a JSON object")
-        unknown = sorted(set(spec) - _FAULT_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown field(s): {', '.join(unknown)}")
-        method, path_regex = spec.get("method", "*"), spec.get("path_regex")
-        status, count = spec.get("status"), spec.get("count", 1)
-        retry_after = spec.get("retry_after", DEFAULT_RETRY_AFTER_SECONDS)
-        delay, body = spec.get("delay_seconds", 0), spec.get("body")
-        content_type = spec.get("content_type", "application/json")
-        if not isinstance(method, str) or not isinstance(path_regex, str):
-            raise ValueError("method and path_regex must be strings")
-        if status is None and not delay:
-            raise ValueError("a fault needs a status, a delay_seconds or both")
-        location = spec.get("location")
-        if location is not None and (not isinstance(location, str) or not isinstance(status, int)
-                                     or not 300 <= status < 400):
-            raise ValueError("location must be a string and comes with a 3xx status")
-        lowest = 200 if body is not None or location is not None else 400
-        if status is not None and (not isinstance(status, int) or status < lowest or status not in _KNOWN_STATUSES):
-            raise ValueError("status must be an HTTP error status (4xx or 5xx), or any status with a body")
-        if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 <= delay <= MAX_DELAY_SECONDS:
-            raise ValueError(f"delay_seconds must be a number in [0, {MAX_DELAY_SECONDS}]")
-        if (body is not None and (status is None or not isinstance(body, str))) or not isinstance(content_type, str):
-            raise ValueError("body must be a string and comes with a status; content_type must be a string")
-        if not isinstance(count, int) or count < 1 or not isinstance(retry_after, int) or retry_after < 0:
-            raise ValueError("count must be a positive integer and retry_after a non-negative one")
-        try:
-            pattern = re.compile(path_regex)
-        except re.error as exc:
-            raise ValueError(f"path_regex does not compile: {exc}") from None
-        fault = _Fault(method.upper(), pattern, status, count, retry_after, float(delay), body, content_type,
-                       location)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
+    def add(self, spec: Any) -> faults.Fault:
+        return self.arm(spec, _kind)
 
     def take(self, request: Request) -> Injected | None:
         """What an armed fault matching this request does to it (using one of its count), if any."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.method in ("*", request.method) and fault.path_regex.search(request.path):
-                    fault.remaining -= 1
-                    if fault.remaining == 0:
-                        self._faults.remove(fault)
-                    break
-            else:
-                return None
-        return Injected(fault.delay_seconds, fault.answer())
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        fault = self.take_first(lambda f: f.spec.get("method", "*").upper() in ("*", request.method)
+                                and re.search(f.spec["path_regex"], request.path) is not None)
+        if fault is None:
+            return None
+        if fault.kind == "delay":
+            return Injected(fault.spec["delay_seconds"], None)
+        return Injected(0, fault.answer(lambda status: problem(status, detail="Injected by the sandbox")))
 
 
 class SandboxControls:
@@ -159,11 +94,12 @@ class SandboxControls:
             "/_sandbox/requests": {"GET": lambda _: json_response(200, self.log.snapshot()),
                                    "DELETE": lambda _: done(self.log.clear)},
             "/_sandbox/revoke-tokens": {"POST": lambda _: done(self._revoke_tokens)},
-            "/_sandbox/faults": {"POST": self._add_fault, "DELETE": lambda _: done(self.faults.clear)},
+            "/_sandbox/faults": {"GET": lambda _: json_response(200, self.faults.armed()),
+                                 "POST": self._add_fault, "DELETE": lambda _: done(self.faults.clear)},
             "/_sandbox/checks": {"GET": lambda _: json_response(200, self._list_checks())},
             "/_sandbox/callbacks": {"GET": lambda _: json_response(200, self._callbacks.attempts()),
                                     "DELETE": lambda _: done(self._callbacks.clear)},
-            "/_sandbox/callback-faults": {"GET": lambda _: json_response(200, self._callbacks.faults.snapshot()),
+            "/_sandbox/callback-faults": {"GET": lambda _: json_response(200, self._callbacks.faults.armed()),
                                           "POST": self._add_callback_fault,
                                           "DELETE": lambda _: done(self._callbacks.faults.clear)},
             "/_sandbox/rotate-callback-key": {"POST": self._rotate_callback_key},
@@ -179,9 +115,7 @@ class SandboxControls:
             fault = self.faults.add(request.json())
         except ValueError as exc:
             return problem(400, "bad_request", str(exc))
-        armed = {"method": fault.method, "path_regex": fault.path_regex.pattern, "status": fault.status,
-                 "count": fault.remaining, "retry_after": fault.retry_after, "delay_seconds": fault.delay_seconds}
-        return json_response(201, armed)
+        return json_response(201, {**fault.spec, "count": fault.remaining})
 
     def _add_callback_fault(self, request: Request) -> Response:
         try:

@@ -37,17 +37,16 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
-import requests
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from sandbox.simulators.courier import Courier, Outgoing
+from sandbox.simulators.faults import FaultQueue
 from sandbox.simulators.keypool import KeyDraw
-from sandbox.simulators.wsgi import Headers
 
 CALLBACK_KIND = "phone_check"  # x-tru-callback: the product (a SubscriberCheck's say subscriber_check)
 SIGNATURE_ALGORITHM = "rsa-sha256"
@@ -56,7 +55,6 @@ STALE_DATE_SECONDS = 600
 
 CallbackFault = Literal["tamper_body", "bad_signature", "stale_date", "unknown_kid", "no_signature", "twice", "never"]
 CALLBACK_FAULTS: tuple[str, ...] = get_args(CallbackFault)
-_FAULT_FIELDS = frozenset({"mode", "count", "check_id"})
 
 
 def _b64url_uint(value: int) -> str:
@@ -133,16 +131,6 @@ class SigningKeys:
             return self._stranger
 
 
-@dataclass(frozen=True)
-class CallbackRequest:
-    """One callback exactly as it goes on the wire (a redelivery sends it again unchanged)."""
-
-    check_id: str
-    url: str
-    headers: Headers
-    body: bytes
-
-
 def signing_string(method: str, url: str, headers: Sequence[tuple[str, str]]) -> str:
     """The draft-cavage signing string over SIGNED_HEADERS; `headers` carries their values."""
     parts = urlsplit(url)
@@ -152,8 +140,7 @@ def signing_string(method: str, url: str, headers: Sequence[tuple[str, str]]) ->
 
 
 def signed_request(check_id: str, url: str, payload: dict[str, Any], key: SigningKey, date: float,
-                   fault: CallbackFault | None = None, kid: str | None = None,
-                   kind: str = CALLBACK_KIND) -> CallbackRequest:
+                   fault: CallbackFault | None = None, kind: str = CALLBACK_KIND) -> Outgoing:
     """The callback tru.ID would send, shaped by `fault` (`bad_signature`, `tamper_body`, `no_signature`)."""
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers: list[tuple[str, str]] = [
@@ -167,156 +154,57 @@ def signed_request(check_id: str, url: str, payload: dict[str, Any], key: Signin
     if fault == "bad_signature":
         signature = bytes(byte ^ 0xFF for byte in signature)
     if fault != "no_signature":
-        headers.append(("Authorization", f'Signature keyId="{kid or key.kid}",algorithm="{SIGNATURE_ALGORITHM}",'
+        headers.append(("Authorization", f'Signature keyId="{key.kid}",algorithm="{SIGNATURE_ALGORITHM}",'
                                          f'headers="{" ".join(SIGNED_HEADERS)}",'
                                          f'signature="{base64.b64encode(signature).decode()}"'))
     if fault == "tamper_body":
         forged = {**payload, "match": not payload.get("match", False)}
         body = json.dumps(forged, separators=(",", ":")).encode()
-    return CallbackRequest(check_id, url, tuple(headers), body)
+    return Outgoing(check_id, "POST", url, tuple(headers), body)
 
 
-class CallbackFaultPlan:
-    """Faults for the next callbacks, first armed first used; each shapes `count` whole callbacks. A fault
-    armed with a `check_id` shapes only that tru.ID check's callbacks, so another check's late callback
-    cannot use it up."""
+def _fault_kind(spec: dict[str, Any]) -> str:
+    unknown = sorted(set(spec) - {"mode", "count", "check_id"})
+    if unknown:
+        raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+    if spec.get("mode") not in CALLBACK_FAULTS:
+        raise ValueError(f"mode must be one of {', '.join(CALLBACK_FAULTS)}")
+    if "check_id" in spec and (not isinstance(spec["check_id"], str) or not spec["check_id"]):
+        raise ValueError("check_id must be a tru.ID check id")
+    return str(spec["mode"])
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._plan: list[list[Any]] = []  # [mode, remaining, check_id or None]
+
+class CallbackFaultPlan(FaultQueue):
+    """Faults for the next callbacks; one armed with a `check_id` shapes only that tru.ID check's callbacks,
+    so another check's late callback cannot use it up."""
 
     def add(self, spec: Any) -> dict[str, Any]:
-        """Validate and arm `{"mode": ..., "count": 1}`; ValueError says what is wrong."""
-        if not isinstance(spec, dict):
-            raise ValueError("body must be a JSON object")
-        unknown = sorted(set(spec) - _FAULT_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown field(s): {', '.join(unknown)}")
-        mode, count, check_id = spec.get("mode"), spec.get("count", 1), spec.get("check_id")
-        if mode not in CALLBACK_FAULTS:
-            raise ValueError(f"mode must be one of {', '.join(CALLBACK_FAULTS)}")
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise ValueError("count must be a positive integer")
-        if check_id is not None and (not isinstance(check_id, str) or not check_id):
-            raise ValueError("check_id must be a tru.ID check id")
-        with self._lock:
-            self._plan.append([mode, count, check_id])
-        return {"mode": mode, "count": count, "check_id": check_id}
+        fault = self.arm(spec, _fault_kind)
+        return {"mode": fault.kind, "count": fault.remaining, "check_id": fault.spec.get("check_id")}
 
     def take(self, check_id: str) -> CallbackFault | None:
-        """The fault for the next callback of tru.ID check `check_id`, if one is armed for it or for any."""
-        with self._lock:
-            entry = next((e for e in self._plan if e[2] in (None, check_id)), None)
-            if entry is None:
-                return None
-            entry[1] -= 1
-            if entry[1] == 0:
-                self._plan.remove(entry)
-            return cast(CallbackFault, entry[0])
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [{"mode": mode, "count": count, "check_id": check_id} for mode, count, check_id in self._plan]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._plan.clear()
+        fault = self.take_first(lambda f: f.spec.get("check_id") in (None, check_id))
+        return None if fault is None else cast(CallbackFault, fault.kind)
 
 
-@dataclass(frozen=True)
-class _Delivery:
-    check_id: str
-    url: str
-    payload: dict[str, Any]
-    fault: CallbackFault | None
-    kind: str = CALLBACK_KIND
-
-
-class Callbacks:
-    """Signs and POSTs callbacks from daemon threads; anything but a 200 is retried after each delay in turn."""
+class Callbacks(Courier):
+    """Signs and POSTs callbacks (signed afresh for every attempt: `date` is when it is sent)."""
 
     def __init__(self, retry_delays: Sequence[float], timeout: float, clock: Callable[[], float]) -> None:
+        super().__init__("check_id", timeout, retry_delays, clock)
         self.keys = SigningKeys()
         self.faults = CallbackFaultPlan()
-        self._retry_delays = tuple(retry_delays)
-        self._timeout = timeout
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._attempts: list[dict[str, Any]] = []
-        self._last: dict[str, CallbackRequest] = {}  # check_id -> the last request built for it
-        self._closed = threading.Event()
 
     def dispatch(self, check_id: str, url: str, payload: dict[str, Any], kind: str = CALLBACK_KIND) -> None:
         """Call `url` back with `payload` in the background (the next armed fault, if any, shapes it)."""
-        delivery = _Delivery(check_id, url, payload, self.faults.take(check_id), kind)
-        threading.Thread(target=self._deliver, args=(delivery,), name=f"truid-callback:{check_id}",
-                         daemon=True).start()
+        fault = self.faults.take(check_id)
 
-    def redeliver(self, check_id: str) -> dict[str, Any] | None:
-        """Send the last request for the check again, byte for byte, now; None when there is none."""
-        with self._lock:
-            request = self._last.get(check_id)
-        if request is None:
-            return None
-        return self._send(request, attempt=1, fault=None, redelivery=True)[1]
+        def build() -> Outgoing:
+            key = self.keys.stranger() if fault == "unknown_kid" else self.keys.current
+            date = self.clock() - (STALE_DATE_SECONDS if fault == "stale_date" else 0)
+            return signed_request(check_id, url, payload, key, date, fault, kind)
+
+        self.in_background(lambda: self.deliver(build, fault), f"truid-callback:{check_id}")
 
     def attempts(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._attempts)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._attempts.clear()
-
-    def close(self) -> None:
-        """Stop waiting retries (deliveries in flight finish)."""
-        self._closed.set()
-
-    def _deliver(self, delivery: _Delivery) -> None:
-        for attempt, delay in enumerate((0.0, *self._retry_delays), start=1):
-            if delay and self._closed.wait(delay):
-                return
-            request = self._build(delivery)
-            with self._lock:
-                self._last[delivery.check_id] = request
-            if delivery.fault == "never":
-                self._record(request, attempt, delivery.fault, False, error="not sent: callback fault never")
-                return
-            status = self._send(request, attempt, delivery.fault)[0]
-            if delivery.fault == "twice":
-                status = self._send(request, attempt, delivery.fault)[0]
-            if status == 200:
-                return
-
-    def _build(self, delivery: _Delivery) -> CallbackRequest:
-        """Signed afresh for every attempt: `date` is when it is sent."""
-        now, key, kid = self._clock(), self.keys.current, None
-        if delivery.fault == "stale_date":
-            now -= STALE_DATE_SECONDS
-        if delivery.fault == "unknown_kid":
-            key = self.keys.stranger()
-            kid = key.kid
-        return signed_request(delivery.check_id, delivery.url, delivery.payload, key, now, delivery.fault, kid,
-                              delivery.kind)
-
-    def _send(self, request: CallbackRequest, attempt: int, fault: CallbackFault | None,
-              redelivery: bool = False) -> tuple[int | None, dict[str, Any]]:
-        try:
-            with requests.Session() as http:
-                http.trust_env = False  # loopback only: never through a proxy from the environment
-                response = http.post(request.url, data=request.body, headers=dict(request.headers),
-                                     timeout=self._timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            return None, self._record(request, attempt, fault, redelivery, error=f"{type(exc).__name__}: {exc}")
-        return response.status_code, self._record(request, attempt, fault, redelivery, status=response.status_code)
-
-    def _record(self, request: CallbackRequest, attempt: int, fault: CallbackFault | None, redelivery: bool,
-                status: int | None = None, error: str | None = None) -> dict[str, Any]:
-        entry: dict[str, Any] = {"check_id": request.check_id, "url": request.url, "attempt": attempt,
-                                 "fault": fault, "redelivery": redelivery}
-        entry |= {"status_code": status} if error is None else {"error": error}
-        entry |= {"headers": dict(request.headers), "body": request.body.decode("utf-8", errors="replace"),
-                  "at": datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="milliseconds")}
-        with self._lock:
-            self._attempts.append(entry)
-        return entry
+        return self.records()
