@@ -39,13 +39,13 @@ def device_mismatch(mark: DeviceMark, request: Request, cookie_name: str, seen: 
         return "the chain was resumed from another address than the one that opened it"
     if seen.get("device_ip") != mark.ip:
         return "the operator's hop was made from another address than the one that opened the chain"
-    sent = _cookie(request, cookie_name)
+    sent = cookie_of(request, cookie_name)
     if sent is None or not hmac.compare_digest(sent.encode(), mark.cookie.encode()):
         return "the chain was resumed without the cookie set on the device that opened it"
     return None
 
 
-def _cookie(request: Request, name: str) -> str | None:
+def cookie_of(request: Request, name: str) -> str | None:
     cookies: SimpleCookie = SimpleCookie()
     with contextlib.suppress(CookieError):
         cookies.load(request.headers.get("cookie", ""))

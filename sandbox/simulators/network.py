@@ -11,23 +11,21 @@ made the hop."""
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import ipaddress
-import json
 import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from http import HTTPStatus
-from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal, get_args
-from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from sandbox.httpserver import WSGIApp
+from sandbox.simulators.device_marks import cookie_of
 from sandbox.simulators.sim_changes import SimChanges, hours_ago
+from sandbox.simulators.wsgi import Request, Response, json_response, simulator_app
 
 Bearer = Literal["cellular", "wifi"]
 
@@ -43,10 +41,6 @@ _NETWORK_ID = re.compile(r"[0-9]{5,6}")
 # Sessions come back as a path segment of /he/sessions/{session}, so only unreserved URL characters.
 _SESSION = re.compile(r"[A-Za-z0-9._~-]{1,256}")
 _COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{16,64}")
-_MAX_BODY_BYTES = 64 * 1024
-_LINE_PATH = re.compile(r"/lines/([^/]+)")
-_REDEEM_PATH = re.compile(r"/he/sessions/([^/]+)/redeem")
-_SUBSCRIBER_PATH = re.compile(r"/subscribers/(\+[1-9][0-9]{1,14})")
 
 
 @dataclass(frozen=True)
@@ -129,13 +123,8 @@ def _call_network(method: str, url: str, **kwargs: Any) -> dict[str, Any] | None
 
 def register_partner(network_url: str, return_to: str) -> None:
     """Register a provider's return URL with the operator, as onboarding does: the hop redirects only there."""
-    import requests
-
-    with requests.Session() as http:
-        http.trust_env = False
-        response = http.post(f"{network_url.rstrip('/')}/_admin/partners", json={"return_to": return_to},
-                             timeout=NETWORK_TIMEOUT_SECONDS)
-    response.raise_for_status()
+    if _call_network("POST", f"{network_url.rstrip('/')}/_admin/partners", json={"return_to": return_to}) is None:
+        raise NetworkDown("the network has no partner registration")
 
 
 class SessionAlreadyUsed(Exception):
@@ -244,30 +233,13 @@ class MobileNetwork:
             return seen
 
 
-Response = tuple[int, list[tuple[str, str]], bytes]
-
-
-def _json(status: int, payload: dict[str, Any]) -> Response:
-    return status, [("Content-Type", "application/json")], json.dumps(payload).encode()
-
-
 def _error(status: int, error: str, detail: str) -> Response:
-    return _json(status, {"error": error, "detail": detail})
+    return json_response(status, {"error": error, "detail": detail})
 
 
-def _not_allowed(method: str) -> Response:
-    return _error(405, "method_not_allowed", f"{method} is not allowed here")
-
-
-def _json_object(environ: dict[str, Any], example: str) -> dict[str, Any] | Response:
+def _json_object(request: Request, example: str) -> dict[str, Any] | Response:
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return _error(400, "invalid_request", "bad Content-Length")
-    if length > _MAX_BODY_BYTES:
-        return _error(413, "invalid_request", "body too large")
-    try:
-        body = json.loads(environ["wsgi.input"].read(length) or b"null")
+        body = request.json() if request.body else None
     except ValueError:
         return _error(400, "invalid_request", "body must be JSON")
     if not isinstance(body, dict):
@@ -275,22 +247,20 @@ def _json_object(environ: dict[str, Any], example: str) -> dict[str, Any] | Resp
     return body
 
 
-def _add_phone(network: MobileNetwork, environ: dict[str, Any]) -> Response:
-    body = _json_object(environ, '{"sim": "+447400900002"}')
+def _add_phone(network: MobileNetwork, request: Request) -> Response:
+    body = _json_object(request, '{"sim": "+447400900002"}')
     if not isinstance(body, dict):
         return body
     try:
-        phone = network.add_phone(
-            body.get("sim", ""), body.get("bearer", "cellular"), body.get("network_id", DEFAULT_NETWORK_ID),
-            body.get("sim_changed_hours_ago"),
-        )
+        phone = network.add_phone(body.get("sim", ""), body.get("bearer", "cellular"),
+                                  body.get("network_id", DEFAULT_NETWORK_ID), body.get("sim_changed_hours_ago"))
     except ValueError as exc:
         return _error(400, "invalid_request", str(exc))
-    return _json(201, asdict(phone))
+    return json_response(201, asdict(phone))
 
 
-def _add_partner(network: MobileNetwork, environ: dict[str, Any]) -> Response:
-    body = _json_object(environ, '{"return_to": "http://127.0.0.1:8123/_mno/return"}')
+def _add_partner(network: MobileNetwork, request: Request) -> Response:
+    body = _json_object(request, '{"return_to": "http://127.0.0.1:8123/_mno/return"}')
     if not isinstance(body, dict):
         return body
     return_to = body.get("return_to")
@@ -298,7 +268,7 @@ def _add_partner(network: MobileNetwork, environ: dict[str, Any]) -> Response:
         network.register_partner(return_to if isinstance(return_to, str) else "")
     except ValueError as exc:
         return _error(400, "invalid_request", str(exc))
-    return _json(201, {"return_to": return_to})
+    return json_response(201, {"return_to": return_to})
 
 
 def _line(network: MobileNetwork, ip: str) -> Response:
@@ -307,90 +277,62 @@ def _line(network: MobileNetwork, ip: str) -> Response:
     except ValueError:
         return _error(400, "invalid_request", f"not an IPv4 address: {ip!r}")
     line = network.line_for_ip(ip)
-    if line is None:
-        return _json(200, {"ip": ip, "mobile": False})
-    return _json(200, {**asdict(line), "mobile": True})
+    return json_response(200, {"ip": ip, "mobile": False} if line is None else {**asdict(line), "mobile": True})
 
 
-def _mno_cookie(environ: dict[str, Any]) -> str:
-    """The device's existing MNO cookie if it sent one, else a new one."""
-    cookies: SimpleCookie = SimpleCookie()
-    with contextlib.suppress(CookieError):
-        cookies.load(environ.get("HTTP_COOKIE", ""))
-    sent = cookies.get(COOKIE_NAME)
-    if sent is not None and _COOKIE_VALUE.fullmatch(sent.value):
-        return sent.value
-    return secrets.token_urlsafe(16)
-
-
-def _with_answer(return_to: str, seen: HeSession) -> str:
-    parts = urlsplit(return_to)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("session", "continuation")]
-    answer = [("session", seen.session), ("continuation", seen.continuation)]
-    return urlunsplit(parts._replace(query=urlencode([*query, *answer])))
-
-
-def _authorize(network: MobileNetwork, environ: dict[str, Any]) -> Response:
-    params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-    session = params.get("session", [""])[-1]
-    return_to = params.get("return_to", [""])[-1]
+def _authorize(network: MobileNetwork, request: Request) -> Response:
+    session, return_to = request.query.get("session", ""), request.query.get("return_to", "")
     if not _SESSION.fullmatch(session):
         return _error(400, "invalid_request", "session must be 1-256 URL-safe characters")
     if not network.is_partner(return_to):
         return _error(400, "invalid_request", "return_to must be the return URL a partner registered with the operator")
     try:
-        seen = network.record_session(session, environ.get("REMOTE_ADDR", ""))
+        seen = network.record_session(session, request.remote_addr)
     except SessionAlreadyUsed:
         return _error(409, "session_already_used", "this session has already been through header enrichment")
-    cookie = f"{COOKIE_NAME}={_mno_cookie(environ)}; Path=/; HttpOnly; SameSite=Lax"
-    headers = [
-        ("Location", _with_answer(return_to, seen)),
-        ("Set-Cookie", cookie),
-        ("Cache-Control", "no-store"),
-    ]
-    return 302, headers, b""
+    sent = cookie_of(request, COOKIE_NAME)  # the device's existing MNO cookie, else a new one
+    cookie = sent if sent is not None and _COOKIE_VALUE.fullmatch(sent) else secrets.token_urlsafe(16)
+    parts = urlsplit(return_to)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("session", "continuation")]
+    answer = [("session", seen.session), ("continuation", seen.continuation)]
+    location = urlunsplit(parts._replace(query=urlencode([*query, *answer])))
+    return Response(302, (("Location", location), ("Set-Cookie", f"{COOKIE_NAME}={cookie}; Path=/; HttpOnly; "
+                                                                  "SameSite=Lax"), ("Cache-Control", "no-store")))
 
 
-def _redeem(network: MobileNetwork, session: str, environ: dict[str, Any]) -> Response:
-    body = _json_object(environ, '{"continuation": "…"}')
+def _redeem(network: MobileNetwork, request: Request, session: str) -> Response:
+    body = _json_object(request, '{"continuation": "…"}')
     if not isinstance(body, dict):
         return body
     continuation = body.get("continuation")
     seen = network.redeem(session, continuation) if isinstance(continuation, str) and continuation else None
     if seen is None:
         return _error(404, "not_found", "unknown session, wrong continuation, or redeemed already")
-    return _json(200, seen.answer())
+    return json_response(200, seen.answer())
 
 
 def _subscriber(network: MobileNetwork, msisdn: str) -> Response:
     record = network.sim_changes.subscriber(msisdn)
-    return _json(200, record) if record else _error(404, "not_found", "no SIM has ever held this number")
-
-
-def _route(network: MobileNetwork, environ: dict[str, Any]) -> Response:
-    method = environ.get("REQUEST_METHOD", "GET")
-    path: str = environ.get("PATH_INFO", "")
-    if path == "/_admin/phones":
-        return _add_phone(network, environ) if method == "POST" else _not_allowed(method)
-    if path == "/_admin/partners":
-        return _add_partner(network, environ) if method == "POST" else _not_allowed(method)
-    if path == "/he/authorize":
-        return _authorize(network, environ) if method == "GET" else _not_allowed(method)
-    if match := _LINE_PATH.fullmatch(path):
-        return _line(network, match[1]) if method == "GET" else _not_allowed(method)
-    if match := _REDEEM_PATH.fullmatch(path):
-        return _redeem(network, match[1], environ) if method == "POST" else _not_allowed(method)
-    if match := _SUBSCRIBER_PATH.fullmatch(path):
-        return _subscriber(network, match[1]) if method == "GET" else _not_allowed(method)
-    return _error(404, "not_found", f"no such path: {path}")
+    return json_response(200, record) if record else _error(404, "not_found", "no SIM has ever held this number")
 
 
 def make_app(network: MobileNetwork) -> WSGIApp:
     """The network's HTTP face: admin, line lookup, the header-enrichment hop and its redemption."""
+    routes: list[tuple[re.Pattern[str], str, Callable[[Request, list[str]], Response]]] = [
+        (re.compile(r"/_admin/phones"), "POST", lambda r, _: _add_phone(network, r)),
+        (re.compile(r"/_admin/partners"), "POST", lambda r, _: _add_partner(network, r)),
+        (re.compile(r"/he/authorize"), "GET", lambda r, _: _authorize(network, r)),
+        (re.compile(r"/lines/([^/]+)"), "GET", lambda _, p: _line(network, p[0])),
+        (re.compile(r"/he/sessions/([^/]+)/redeem"), "POST", lambda r, p: _redeem(network, r, p[0])),
+        (re.compile(r"/subscribers/(\+[1-9][0-9]{1,14})"), "GET", lambda _, p: _subscriber(network, p[0])),
+    ]
 
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        status, headers, body = _route(network, environ)
-        start_response(f"{status} {HTTPStatus(status).phrase}", [*headers, ("Content-Length", str(len(body)))])
-        return [body]
+    def handle(request: Request) -> Response:
+        for pattern, method, handler in routes:
+            if match := pattern.fullmatch(request.path):
+                if request.method != method:
+                    return _error(405, "method_not_allowed", f"{request.method} is not allowed here")
+                return handler(request, list(match.groups()))
+        return _error(404, "not_found", f"no such path: {request.path}")
 
-    return app
+    return simulator_app("network", handle, None, lambda: _error(500, "server_error", "the network failed"))

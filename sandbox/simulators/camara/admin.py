@@ -1,15 +1,5 @@
-"""Test controls of the simulated CAMARA aggregator under /_sandbox/ (not CAMARA's API): recorded
-requests, one-shot faults (their shapes are in faults.py), key rotation, TS.43 operator tokens and hand-made
-access tokens.
-
-| method and path | effect |
-|---|---|
-| GET, DELETE /_sandbox/requests | the requests received (credentials reduced to their scheme); forget them |
-| GET, POST, DELETE /_sandbox/faults | the armed faults; arm one (answers it, 201); disarm all |
-| POST /_sandbox/rotate-keys | `{"drop_old": false}`: a new signing key; answers `{kid, kids}` |
-| POST /_sandbox/operator-tokens | `{"msisdn": "+E164"}`: a TS.43 operator token for that SIM (201) |
-| POST /_sandbox/access-tokens | a hand-made access token (201) |
-"""
+"""Test controls of the simulated CAMARA aggregator under /_sandbox/ (not CAMARA's API); docs/sandbox.md lists
+them."""
 
 from __future__ import annotations
 

@@ -1,30 +1,4 @@
-"""Test controls of the simulated Infobip under /_sandbox/ (not Infobip's API).
-
-| method and path | what it does | answer |
-|---|---|---|
-| GET, DELETE /_sandbox/requests | recorded API and device requests, Authorization cut to its scheme | list / 204 |
-| GET, DELETE /_sandbox/callbacks | every callback attempt [1] | list / 204 |
-| POST /_sandbox/callbacks/{token}/redeliver | send the token's last callback body again (a replay) | 200 [1] |
-| POST /_sandbox/delivery | arm a delivery plan for the next check created, or for `token` | 201 the plan |
-| DELETE /_sandbox/delivery | normal delivery again (next check and every unfinished one; held callbacks go out) | 204 |
-| POST /_sandbox/delivery/release | send every held callback now | 200 `{"released": n}` |
-| POST /_sandbox/sweep | time out (305) unopened REDIRECT checks past device_timeout_seconds | 200 [2] |
-| GET /_sandbox/checks | every check, with its result and plan | list |
-| GET, DELETE /_sandbox/sms-failover | requests that carried `smsFailover` [3] | list / 204 |
-
-[1] A list of `{token, url, method, body, status_code | error, at, attempt}`; `body` is the JSON object
-    POSTed, null for the legacy GET form (the result and token are then in `url`).
-[2] `{"timed_out": [token, ...]}`.
-[3] A list of `{at, method, path, smsFailover}`.
-
-A delivery plan is `{"mode": "normal" | "late" | "held" | "twice" | "never" | "out_of_order", "delay_seconds": 2,
-"result": "VALID" | "INVALID" | "ERROR", "attempts": 3, "retry_seconds": 1, "token": "<uuid>"}`, every member
-optional: `late` sends after `delay_seconds` on a background thread (the phone is redirected first); `held`
-waits on a background thread until POST /_sandbox/delivery/release (at most 60 s), so a test needs no delay; `twice`
-sends the identical body twice; `never` sends nothing; `out_of_order` first sends a stale-looking different
-result for the same token (`result`, by default INVALID, or VALID when the real one is INVALID), then the real
-one. `attempts` and `retry_seconds` override the simulator's retry policy for that check.
-"""
+"""Test controls of the simulated Infobip under /_sandbox/ (not Infobip's API); docs/sandbox.md lists them."""
 
 from __future__ import annotations
 

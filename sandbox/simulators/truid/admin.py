@@ -1,25 +1,4 @@
-"""Test controls of the simulated tru.ID under /_sandbox/ (not tru.ID's API): requests, faults, callbacks, coverage.
-
-| method and path | effect |
-|---|---|
-| GET, DELETE /_sandbox/requests | the requests tru.ID received (credentials reduced to their scheme); forget them |
-| POST /_sandbox/revoke-tokens | every access token stops working |
-| POST, DELETE /_sandbox/faults | `{method, path_regex, status, count, retry_after, delay_seconds, body, …}` [2] |
-| GET /_sandbox/checks | every check as the simulator holds it |
-| GET, DELETE /_sandbox/callbacks | every callback attempt (see callbacks.Callbacks); forget them |
-| POST /_sandbox/callbacks/{check_id}/redeliver | send the check's last callback request again, unchanged (a replay) |
-| GET, POST, DELETE /_sandbox/callback-faults | `{mode, count, check_id?}` (see callbacks.py) |
-| POST /_sandbox/rotate-callback-key | `{"drop_old": false}`: a new signing key; the JWKS keeps the old unless dropped |
-| GET, POST, DELETE /_sandbox/coverage | `{"unsupported_networks": ["23415"]}`: device-IP lookups there are 400 [1] |
-
-[1] `#mno_not_supported`. POST replaces the whole set and answers the set now in force (as GET does); DELETE
-    restores `TruIdConfig.unsupported_networks`. Ids are MCC+MNC strings (5 or 6 digits), else 400 `#bad_request`.
-[2] The next `count` (default 1) requests matching `method` (default any) and `path_regex` wait `delay_seconds`
-    (if given, up to 30), then get `status` (a problem, with Retry-After on 429) or, without `status`, their
-    normal answer. `body` (a string, sent verbatim: malformed or cut-short JSON) with `content_type` (default
-    application/json) replaces the problem body; with a `body`, any status is allowed, 2xx included. `location`
-    with a 3xx `status` answers a redirect there (a loop, when it points back at the request).
-"""
+"""Test controls of the simulated tru.ID under /_sandbox/ (not tru.ID's API); docs/sandbox.md lists them."""
 
 from __future__ import annotations
 

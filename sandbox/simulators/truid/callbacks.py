@@ -1,4 +1,4 @@
-"""Signed callbacks of the simulated tru.ID: its signing keys (the JWKS), delivery with retries, a fault plan.
+"""Signed callbacks of the simulated tru.ID: its signing keys (the JWKS), its wire format and callback faults.
 
 A callback is `POST {callback_url}` with the PhoneCheckCallbackPayload as `application/json` and these
 headers (Headers.v1.yaml; draft-cavage "Signing HTTP Messages"):
@@ -13,20 +13,7 @@ headers (Headers.v1.yaml; draft-cavage "Signing HTTP Messages"):
 The signature is RSASSA-PKCS1-v1_5 with SHA-256 over the lines `name: value` joined by "\\n", in the order of
 `headers`, where `(request-target)` is the lower-case method, a space and the path (and query) of the URL.
 The key is the one whose `kid` is `keyId` in `{apiBaseUrl}/.well-known/jwks.json`.
-
-Delivery: a daemon thread POSTs (timeout per attempt, redirects not followed); any answer but 200, or none,
-is retried after each of `retry_delays` in turn, then given up (tru.ID: 10 s, +10 s each time, up to 1 min).
-Every attempt is signed afresh (a new `date`). Each attempt is logged as
-`{check_id, url, attempt, fault, redelivery, status_code | error, headers, body, at}` once its answer is in.
-
-A fault (`{"mode", "count"}`) shapes the next `count` callbacks, each attempt of them, retries included:
-`tamper_body` flips `match` in the body after signing (adds `"match": true` when there is none), so `digest`
-no longer matches; `bad_signature` inverts every byte of the signature; `stale_date` signs a `date`
-STALE_DATE_SECONDS in the past; `unknown_kid` signs with a key never published, named by its own kid;
-`no_signature` sends no Authorization; `twice` sends each attempt's identical request two times (the second
-answer decides on a retry); `never` builds and logs the request (with an `error`, no `status_code`) but sends
-nothing and never retries. A redelivery sends the last request built for a check (even a `never` one) once,
-byte for byte, without faults or retries.
+The shared courier sends it; delivery, retries and the callback faults are in docs/sandbox.md (Callbacks).
 """
 
 from __future__ import annotations
