@@ -80,20 +80,21 @@ def raw_kind(spec: Mapping[str, Any], allowed: Collection[str] = ()) -> str:
 
 
 class FaultQueue:
-    """Armed faults; safe to share across threads."""
+    """Armed faults, each of the kind `kind_of(spec)` says (it raises ValueError for an invalid one); safe to
+    share across threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind_of: Callable[[dict[str, Any]], str]) -> None:
+        self._kind_of = kind_of
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
 
-    def arm(self, spec: Any, kind_of: Callable[[dict[str, Any]], str]) -> Fault:
-        """Arm the fault `spec` describes, of the kind `kind_of(spec)` says (it raises ValueError if invalid)."""
+    def add(self, spec: Any) -> Fault:
         if not isinstance(spec, dict):
             raise ValueError("the fault must be a JSON object")
         count = spec.get("count", 1)
         if not is_int(count) or count < 1:
             raise ValueError("count must be a positive integer")
-        fault = Fault(kind_of(spec), {k: v for k, v in spec.items() if k != "count"}, count)
+        fault = Fault(self._kind_of(spec), {k: v for k, v in spec.items() if k != "count"}, count)
         with self._lock:
             self._faults.append(fault)
         return fault

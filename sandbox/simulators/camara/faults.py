@@ -54,8 +54,8 @@ def _kind(spec: Mapping[str, Any]) -> str:
 class FaultQueue(faults.FaultQueue):
     """Armed faults, used up in order per endpoint and kind."""
 
-    def add(self, spec: Any) -> Fault:
-        return self.arm(spec, _kind)
+    def __init__(self) -> None:
+        super().__init__(_kind)
 
     def take(self, endpoint: str, kinds: frozenset[str] | set[str]) -> Fault | None:
         """The first armed fault for `endpoint` of one of `kinds`, using one of its count."""

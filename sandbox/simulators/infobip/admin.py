@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol
 
+from sandbox.simulators.controls import Controls, Handlers, error_code
 from sandbox.simulators.infobip.callbacks import Courier, DeliveryPlan, parse_plan
-from sandbox.simulators.wsgi import Request, RequestLog, Response, Routes, done, json_response, route
-
-_REDELIVER = re.compile(r"/_sandbox/callbacks/([^/]+)/redeliver")
+from sandbox.simulators.wsgi import Headers, Request, RequestLog, Response, done, json_response
 
 
 class Controlled(Protocol):
@@ -25,27 +23,20 @@ class Controlled(Protocol):
     def clear_sms_failover_requests(self) -> None: ...
 
 
-class SandboxControls:
-    """Routes /_sandbox/* for the simulator it is given."""
+def _error(status: int, detail: str, headers: Headers) -> Response:
+    return json_response(status, {"error": error_code(status), "detail": detail}, headers=headers)
+
+
+class SandboxControls(Controls):
+    """For the simulator it is given."""
 
     def __init__(self, sim: Controlled) -> None:
+        super().__init__(_error, sim.log, sim.courier)
         self._sim = sim
 
-    def handle(self, request: Request) -> Response:
+    def routes(self) -> dict[str, Handlers]:
         sim = self._sim
-        path = request.path.rstrip("/")
-        if match := _REDELIVER.fullmatch(path):
-            if request.method != "POST":
-                return _error(405, "method_not_allowed", "use POST", (("Allow", "POST"),))
-            attempts = sim.courier.redeliver(match[1])
-            if attempts is None:
-                return _error(404, "not_found", "no callback was ever sent for this token")
-            return json_response(200, attempts)
-        routes: Routes = {
-            "/_sandbox/requests": {"GET": lambda _: json_response(200, sim.log.snapshot()),
-                                   "DELETE": lambda _: done(sim.log.clear)},
-            "/_sandbox/callbacks": {"GET": lambda _: json_response(200, sim.courier.records()),
-                                    "DELETE": lambda _: done(sim.courier.clear)},
+        return {
             "/_sandbox/delivery": {"POST": self._set_plan, "DELETE": lambda _: done(sim.reset_delivery_plans)},
             "/_sandbox/delivery/release": {"POST": lambda _: json_response(200, {"released": sim.courier.release()})},
             "/_sandbox/sweep": {"POST": lambda _: json_response(200, {"timed_out": sim.sweep()})},
@@ -53,18 +44,12 @@ class SandboxControls:
             "/_sandbox/sms-failover": {"GET": lambda _: json_response(200, sim.sms_failover_requests()),
                                        "DELETE": lambda _: done(sim.clear_sms_failover_requests)},
         }
-        return route(routes, request, lambda: _error(404, "not_found", "no such sandbox control"),
-                     lambda allow: _error(405, "method_not_allowed", f"use {allow}", (("Allow", allow),)))
 
     def _set_plan(self, request: Request) -> Response:
         try:
             plan, token = parse_plan(request.json())
         except ValueError as exc:
-            return _error(400, "bad_request", str(exc))
+            return _error(400, str(exc), ())
         if not self._sim.set_delivery_plan(plan, token):
-            return _error(404, "not_found", "unknown token")
+            return _error(404, "unknown token", ())
         return json_response(201, {**plan.as_json(), "token": token})
-
-
-def _error(status: int, error: str, detail: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
-    return json_response(status, {"error": error, "detail": detail}, headers=headers)

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.simulators import faults
+from sandbox.simulators.controls import Controls, Handlers, drop_old
 from sandbox.simulators.truid.callbacks import Callbacks
 from sandbox.simulators.truid.coverage import Coverage, parse_networks
 from sandbox.simulators.truid.problems import problem
-from sandbox.simulators.wsgi import Request, RequestLog, Response, Routes, done, json_response, route
-
-_REDELIVER_PATH = re.compile(r"/_sandbox/callbacks/([^/]+)/redeliver/?")
+from sandbox.simulators.wsgi import Headers, Request, Response, done, json_response
 
 
 @dataclass(frozen=True)
@@ -37,8 +36,8 @@ def _kind(spec: dict[str, Any]) -> str:
 class FaultInjector(faults.FaultQueue):
     """The next `count` requests matching a method and a path regex answer late, or answer something else."""
 
-    def add(self, spec: Any) -> faults.Fault:
-        return self.arm(spec, _kind)
+    def __init__(self) -> None:
+        super().__init__(_kind)
 
     def take(self, request: Request) -> Injected | None:
         """What an armed fault matching this request does to it (using one of its count), if any."""
@@ -51,83 +50,43 @@ class FaultInjector(faults.FaultQueue):
         return Injected(0, fault.answer(lambda status: problem(status, detail="Injected by the sandbox")))
 
 
-class SandboxControls:
-    """Routes /_sandbox/*; the callables reach into the simulator without this module knowing it."""
+def _error(status: int, detail: str, headers: Headers) -> Response:
+    return problem(status, "not_found" if status == 404 else None, detail, headers)
+
+
+class SandboxControls(Controls):
+    """The callables reach into the simulator without this module knowing it."""
 
     def __init__(self, revoke_tokens: Callable[[], None], list_checks: Callable[[], list[dict[str, Any]]],
                  callbacks: Callbacks, coverage: Coverage) -> None:
-        self.log = RequestLog()
+        super().__init__(_error, courier=callbacks)
         self.faults = FaultInjector()
         self._revoke_tokens = revoke_tokens
         self._list_checks = list_checks
         self._callbacks = callbacks
         self._coverage = coverage
 
-    def handle(self, request: Request) -> Response:
-        redeliver = _REDELIVER_PATH.fullmatch(request.path)
-        if redeliver is not None:
-            if request.method != "POST":
-                return problem(405, headers=(("Allow", "POST"),))
-            return self._redeliver(redeliver[1])
-        routes: Routes = {
-            "/_sandbox/requests": {"GET": lambda _: json_response(200, self.log.snapshot()),
-                                   "DELETE": lambda _: done(self.log.clear)},
+    def routes(self) -> dict[str, Handlers]:
+        coverage, keys = self._coverage, self._callbacks.keys
+
+        def set_coverage(request: Request) -> Any:
+            coverage.replace_unsupported(parse_networks(request.json()))
+            return covered()
+
+        def covered() -> Any:
+            return {"unsupported_networks": sorted(coverage.unsupported_networks())}
+
+        def rotate(request: Request) -> Any:
+            key = keys.rotate(drop_old(request))
+            return {"kid": key.kid, "jwks": keys.jwks()}
+
+        return {
             "/_sandbox/revoke-tokens": {"POST": lambda _: done(self._revoke_tokens)},
-            "/_sandbox/faults": {"GET": lambda _: json_response(200, self.faults.armed()),
-                                 "POST": self._add_fault, "DELETE": lambda _: done(self.faults.clear)},
+            "/_sandbox/faults": self.fault_routes(self.faults),
             "/_sandbox/checks": {"GET": lambda _: json_response(200, self._list_checks())},
-            "/_sandbox/callbacks": {"GET": lambda _: json_response(200, self._callbacks.attempts()),
-                                    "DELETE": lambda _: done(self._callbacks.clear)},
-            "/_sandbox/callback-faults": {"GET": lambda _: json_response(200, self._callbacks.faults.armed()),
-                                          "POST": self._add_callback_fault,
-                                          "DELETE": lambda _: done(self._callbacks.faults.clear)},
-            "/_sandbox/rotate-callback-key": {"POST": self._rotate_callback_key},
-            "/_sandbox/coverage": {"GET": lambda _: self._coverage_now(),
-                                   "POST": self._set_coverage,
-                                   "DELETE": lambda _: done(self._coverage.reset)},
+            "/_sandbox/callback-faults": self.fault_routes(self._callbacks.faults),
+            "/_sandbox/rotate-callback-key": {"POST": lambda request: self.answer(lambda: rotate(request))},
+            "/_sandbox/coverage": {"GET": lambda _: json_response(200, covered()),
+                                   "POST": lambda request: self.answer(lambda: set_coverage(request)),
+                                   "DELETE": lambda _: done(coverage.reset)},
         }
-        return route(routes, request, lambda: problem(404, "not_found"),
-                     lambda allow: problem(405, headers=(("Allow", allow),)))
-
-    def _add_fault(self, request: Request) -> Response:
-        try:
-            fault = self.faults.add(request.json())
-        except ValueError as exc:
-            return problem(400, "bad_request", str(exc))
-        return json_response(201, {**fault.spec, "count": fault.remaining})
-
-    def _add_callback_fault(self, request: Request) -> Response:
-        try:
-            armed = self._callbacks.faults.add(request.json())
-        except ValueError as exc:
-            return problem(400, "bad_request", str(exc))
-        return json_response(201, armed)
-
-    def _rotate_callback_key(self, request: Request) -> Response:
-        """Body: nothing, `{}` or `{"drop_old": bool}`; answers the new kid and the JWKS now published."""
-        try:
-            options = request.json() if request.body.strip() else {}
-        except ValueError:
-            options = None
-        drop_old = options.get("drop_old", False) if isinstance(options, dict) else None
-        if not isinstance(drop_old, bool) or set(options or {}) - {"drop_old"}:
-            return problem(400, "bad_request", 'The body must be empty or {"drop_old": true|false}')
-        key = self._callbacks.keys.rotate(drop_old)
-        return json_response(200, {"kid": key.kid, "jwks": self._callbacks.keys.jwks()})
-
-    def _set_coverage(self, request: Request) -> Response:
-        try:
-            networks = parse_networks(request.json())
-        except ValueError as exc:
-            return problem(400, "bad_request", str(exc))
-        self._coverage.replace_unsupported(networks)
-        return self._coverage_now()
-
-    def _coverage_now(self) -> Response:
-        return json_response(200, {"unsupported_networks": sorted(self._coverage.unsupported_networks())})
-
-    def _redeliver(self, check_id: str) -> Response:
-        attempt = self._callbacks.redeliver(check_id)
-        if attempt is None:
-            return problem(404, "not_found", "No callback has been made for this check")
-        return json_response(200, attempt)

@@ -165,9 +165,8 @@ class CallbackFaultPlan(FaultQueue):
     """Faults for the next callbacks; one armed with a `check_id` shapes only that tru.ID check's callbacks,
     so another check's late callback cannot use it up."""
 
-    def add(self, spec: Any) -> dict[str, Any]:
-        fault = self.arm(spec, _fault_kind)
-        return {"mode": fault.kind, "count": fault.remaining, "check_id": fault.spec.get("check_id")}
+    def __init__(self) -> None:
+        super().__init__(_fault_kind)
 
     def take(self, check_id: str) -> CallbackFault | None:
         fault = self.take_first(lambda f: f.spec.get("check_id") in (None, check_id))
