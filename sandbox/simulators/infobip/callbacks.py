@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from sandbox.simulators import courier
 from sandbox.simulators.courier import Outgoing
+from sandbox.simulators.faults import is_int
 from sandbox.simulators.infobip.api import error_object
 
 Mode = Literal["normal", "late", "held", "twice", "never", "out_of_order"]
@@ -57,8 +58,7 @@ def parse_plan(spec: Any) -> tuple[DeliveryPlan, str | None]:
     delay = _number(spec, "delay_seconds", DEFAULT_DELAY_SECONDS, MAX_DELAY_SECONDS)
     retry = _number(spec, "retry_seconds", None, MAX_RETRY_SECONDS)
     attempts = spec.get("attempts")
-    if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int)
-                                 or not 1 <= attempts <= MAX_ATTEMPTS):
+    if attempts is not None and (not is_int(attempts) or not 1 <= attempts <= MAX_ATTEMPTS):
         raise ValueError(f"attempts must be an integer from 1 to {MAX_ATTEMPTS}")
     return DeliveryPlan(mode, delay if delay is not None else DEFAULT_DELAY_SECONDS, result, attempts, retry), token
 

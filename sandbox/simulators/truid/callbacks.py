@@ -191,6 +191,3 @@ class Callbacks(Courier):
             return signed_request(check_id, url, payload, key, date, fault, kind)
 
         self.in_background(lambda: self.deliver(build, fault), f"truid-callback:{check_id}")
-
-    def attempts(self) -> list[dict[str, Any]]:
-        return self.records()
