@@ -54,16 +54,6 @@ class PhoneRecord:
 
 
 @dataclass(frozen=True)
-class Line:
-    """What the operator knows about a cellular address."""
-
-    ip: str
-    msisdn: str
-    network_id: str
-    operator: str
-
-
-@dataclass(frozen=True)
 class HeSession:
     """What header enrichment saw when a device passed through `/he/authorize`: the line (None off mobile
     data), the address the device came from, and the one-time continuation handed to that device."""
@@ -201,20 +191,18 @@ class MobileNetwork:
         self.sim_changes.record(sim, changed_hours_ago)
         return phone
 
-    def line_for_ip(self, ip: str) -> Line | None:
-        """The line behind a cellular address; None for Wi-Fi and unknown addresses."""
+    def line_for_ip(self, ip: str) -> PhoneRecord | None:
+        """The phone whose cellular line has this address; None for Wi-Fi and unknown addresses."""
         with self._lock:
             phone = self._phones.get(ip)
-        if phone is None or phone.bearer != "cellular":
-            return None
-        return Line(phone.ip, phone.sim, phone.network_id, operator_name(phone.network_id))
+        return phone if phone is not None and phone.bearer == "cellular" else None
 
     def record_session(self, session: str, ip: str) -> HeSession:
         """Remember which line (if any) the request for `session` came from, and mint the continuation only
         that request's answer carries; raises SessionAlreadyUsed."""
         line = self.line_for_ip(ip)
         continuation = secrets.token_urlsafe(24)
-        seen = HeSession(session, line.msisdn if line else None, line.network_id if line else None, ip, continuation)
+        seen = HeSession(session, line.sim if line else None, line.network_id if line else None, ip, continuation)
         with self._lock:
             if session in self._sessions:
                 raise SessionAlreadyUsed(session)
@@ -277,7 +265,10 @@ def _line(network: MobileNetwork, ip: str) -> Response:
     except ValueError:
         return _error(400, "invalid_request", f"not an IPv4 address: {ip!r}")
     line = network.line_for_ip(ip)
-    return json_response(200, {"ip": ip, "mobile": False} if line is None else {**asdict(line), "mobile": True})
+    if line is None:
+        return json_response(200, {"ip": ip, "mobile": False})
+    return json_response(200, {"ip": ip, "msisdn": line.sim, "network_id": line.network_id,
+                               "operator": operator_name(line.network_id), "mobile": True})
 
 
 def _authorize(network: MobileNetwork, request: Request) -> Response:
