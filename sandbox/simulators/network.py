@@ -1,13 +1,6 @@
-"""The simulated mobile network: it tells phones apart by their loopback source address,
-as an operator's header enrichment does.
-
-The header-enrichment hop (`GET /he/authorize?session=S&return_to=R`) answers the device that made it with a
-redirect to R carrying S and a fresh one-time `continuation`: the operator's answer travels in the redirect the
-device itself receives, as in a real chain, so whoever learnt S before the hop (anyone who read check_url's
-Location) cannot finish the chain. R must be a URL a partner registered (`POST /_admin/partners`), never any
-loopback URL. The partner (a provider) redeems the continuation once, server to server
-(`POST /he/sessions/{S}/redeem {"continuation"}`), and learns the line and the address of the device that
-made the hop."""
+"""The simulated mobile network: it tells phones apart by their loopback source address, as an operator's header
+enrichment does, and its hop hands the device a one-time continuation that the provider redeems once
+(docs/sandbox.md, "The operator's hop")."""
 
 from __future__ import annotations
 
