@@ -17,11 +17,11 @@ from silentcheck.providers.base import (
     CallbackRequest,
     DeviceNetwork,
     PollAgain,
-    Provider,
     ProviderRefused,
     StartContext,
     Started,
 )
+from silentcheck.providers.measured import Measured, measured
 from silentcheck.store import TransitionLost
 
 
@@ -290,10 +290,12 @@ class FakeCoverageProvider(FakeProvider):
 
 @dataclass
 class FakeProviders:
+    """The registry over fake adapters: each handed out measured, as providers.get hands out the real ones."""
+
     adapters: dict[str, FakeCoreProvider]
 
-    def get(self, name: str) -> Provider:
-        return self.adapters[name]
+    def get(self, name: str) -> Measured:
+        return measured(self.adapters[name])
 
     def names(self) -> tuple[str, ...]:
         return tuple(self.adapters)

@@ -16,8 +16,9 @@ import silentcheck
 from sandbox.local_aws import services as sandbox_aws
 from silentcheck import aws, caches, config, credentials, provider_http, routing, signing_keys, snapstart
 
-# boto3's service models: the installed botocore's read-only data, the same in every container (aws.py).
-KEPT = {"silentcheck.aws._loader"}
+# boto3's service models: the installed botocore's read-only data, the same in every container (aws.py); the
+# measured adapter classes, one per combination of capabilities: made from the code alone.
+KEPT = {"silentcheck.aws._loader", "silentcheck.providers.measured._measured_type"}
 # How to put something in each functools cache of the layer; a cache missing here fails
 # test_every_function_cache_of_the_layer_is_known_here, so a new one cannot go unchecked.
 FILL: dict[str, Callable[[str], object]] = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from silentcheck.checks import Binding, Check, Outcome
-from silentcheck.providers.base import Provider
+from silentcheck.providers.measured import Measured
 
 
 class Clock(Protocol):
@@ -30,7 +30,9 @@ class Signer(Protocol):
 
 
 class Providers(Protocol):
-    def get(self, name: str) -> Provider: ...
+    def get(self, name: str) -> Measured:
+        """The adapter, measured (providers/measured.py)."""
+        ...
 
     def names(self) -> tuple[str, ...]: ...
 
@@ -87,7 +89,7 @@ class Counters(Protocol):
 
 
 class _Registry:
-    def get(self, name: str) -> Provider:
+    def get(self, name: str) -> Measured:
         from silentcheck import providers
 
         return providers.get(name)

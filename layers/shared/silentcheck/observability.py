@@ -1,26 +1,19 @@
 """Logs and metrics shared by every function: JSON logs in which phone numbers never appear unmasked, and
-CloudWatch metrics (EMF) whose dimensions hold nothing personal."""
+CloudWatch metrics (EMF) whose dimensions hold nothing personal. Depends on no module of ours, so every
+room may log and count; what a provider call counts as is decided beside the registry (providers/measured.py)."""
 
 from __future__ import annotations
 
 import os
 import re
-import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-
-from silentcheck.checks import Check, Outcome, Reason
-from silentcheck.errors import CallbackTooEarly, ProviderNotConfigured
-from silentcheck.providers.base import CallbackRejected, ProviderRefused
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 # Any run of 7 or more digits, wherever it stands: a number glued to letters (`abc447400900002xyz`, a
 # provider's error text) or to more digits is masked too.
@@ -135,35 +128,19 @@ def count(metric: Metric | str, **dimensions: object) -> None:
     emit({Metric(metric): (MetricUnit.Count, 1)}, **dimensions)
 
 
-def finished(check: Check) -> None:
+class Final(Protocol):
+    """What a final check is counted by (checks.Check has it)."""
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+
+def finished(check: Final) -> None:
     """A check reached its final status (counted once: by the transition that won)."""
     count(Metric.CHECKS_FINISHED, provider=check.provider, status=check.status, reason=check.reason or "NONE")
-
-
-def provider_call(provider: str, operation: str, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Run one adapter call and record how long it took, whether it failed (an outage-type failure: a
-    PROVIDER_ERROR verdict or refusal, or an unexpected exception) and whether the provider rejected our
-    credentials or configuration (PROVIDER_REJECTED, or a secret without the provider's section)."""
-    started = time.monotonic()
-    outcome: object = None
-    try:
-        result = call(*args, **kwargs)
-        outcome = result
-        return result
-    except ProviderRefused as refused:
-        outcome = refused.outcome
-        raise
-    except ProviderNotConfigured:
-        outcome = Outcome.failed(Reason.PROVIDER_REJECTED, "not_configured")
-        raise
-    except (CallbackRejected, CallbackTooEarly):  # the message's fault, not the provider's
-        raise
-    except Exception:
-        outcome = Outcome.failed(Reason.PROVIDER_ERROR, "internal_error")
-        raise
-    finally:
-        reason = outcome.reason if isinstance(outcome, Outcome) else None
-        emit({Metric.PROVIDER_LATENCY: (MetricUnit.Milliseconds, round((time.monotonic() - started) * 1000, 1)),
-              Metric.PROVIDER_FAILURES: (MetricUnit.Count, int(reason is Reason.PROVIDER_ERROR)),
-              Metric.PROVIDER_REJECTIONS: (MetricUnit.Count, int(reason is Reason.PROVIDER_REJECTED))},
-             provider=provider, operation=operation)

@@ -11,16 +11,15 @@ from silentcheck import binding, breakers, config, observability, phone, routing
 from silentcheck.api_shapes import CheckCreated, iso
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.deps import Deps
-from silentcheck.errors import ProviderNotConfigured
 from silentcheck.observability import Metric, logger
 from silentcheck.providers.base import (
-    Provider,
     ProviderRefused,
     PushesResults,
     StartContext,
     Started,
     TakesOperatorToken,
 )
+from silentcheck.providers.measured import Measured
 
 UNBOUND_NOT_ALLOWED = "unbound_not_allowed"  # raw code of a start refused for binding `none` (AllowUnboundChecks)
 
@@ -44,9 +43,6 @@ def offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: breakers.C
             started = _offer(adapter, name, context, offered)
         except ProviderRefused as refused:
             outcome = refused.outcome
-        except ProviderNotConfigured as error:
-            logger.error("provider is not configured", extra={**log, "provider": name, "detail": error.detail})
-            outcome = Outcome.failed(Reason.PROVIDER_REJECTED, "not_configured")
         except Exception:
             settle(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps, fallback.attempts)
             raise
@@ -64,7 +60,7 @@ def offer_in_turn(check: Check, candidates: tuple[str, ...], breaker: breakers.C
     return created(failed, minted.poll_token, None)
 
 
-def _offer(adapter: Provider, name: str, context: StartContext, minted: binding.Minted) -> Started:
+def _offer(adapter: Measured, name: str, context: StartContext, minted: binding.Minted) -> Started:
     """Ask one provider to start the check with this offer's own state (in the return URL), with the
     operator token when there is one, and with a callback URL carrying this offer's capability when the
     provider pushes results and the deployment has one."""
@@ -74,8 +70,8 @@ def _offer(adapter: Provider, name: str, context: StartContext, minted: binding.
     if callback_base and isinstance(adapter, PushesResults):
         context = replace(context, callback_url=f"{str(callback_base).rstrip('/')}/{name}/{minted.capability}")
     if context.operator_token and isinstance(adapter, TakesOperatorToken):
-        return observability.provider_call(name, "start", adapter.start_with_operator_token, context)
-    return observability.provider_call(name, "start", adapter.start, context)
+        return adapter.start_with_operator_token(context)
+    return adapter.start(context)
 
 
 def _started(check: Check, provider: str, started: Started, attempts: list[str], poll_token: str,

@@ -146,8 +146,7 @@ def device_return(query: Mapping[str, str], deps: Deps | None = None) -> DeviceR
     observability.count(Metric.DEVICE_RETURNS, provider=check.provider)
     if check.status is Status.PENDING:
         try:
-            outcome = observability.provider_call(check.provider, "return",
-                                                  deps.providers.get(check.provider).on_return, check, query)
+            outcome = deps.providers.get(check.provider).on_return(check, query)
         except Exception:
             offers.settle(check, Outcome.failed(Reason.PROVIDER_ERROR, "internal_error"), deps)  # the state is spent
             raise
@@ -179,7 +178,7 @@ def provider_callback(provider: str, capability: str, request: CallbackRequest, 
         logger.info("callback for a settled or expired check ignored", check_id=check_id, status=check.status)
         return
     try:
-        outcome = observability.provider_call(provider, "callback", adapter.on_callback, check, request)
+        outcome = adapter.on_callback(check, request)
     except CallbackRejected as rejected:
         observability.count(Metric.CALLBACKS_REJECTED, provider=provider, reason="NOT_AUTHENTIC")
         logger.warning("callback rejected", check_id=check_id, provider=provider, why=rejected.why)
@@ -207,8 +206,7 @@ def _advance(check: Check, now: int, deps: Deps) -> Check:
             check = deps.store.claim_poll(check.check_id, now, check.next_poll_at, next_at)
         except store.TransitionLost as lost:
             return lost.current or check
-    result = observability.provider_call(check.provider, "refresh", deps.providers.get(check.provider).refresh,
-                                         check)
+    result = deps.providers.get(check.provider).refresh(check)
     if result is None:
         return check
     if isinstance(result, PollAgain):

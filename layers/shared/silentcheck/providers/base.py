@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from silentcheck.checks import Binding, Check, Outcome
 
@@ -112,7 +112,10 @@ class ProviderRefused(Exception):
 class Provider(Protocol):
     """What every adapter does: start a check, take the device's return, and answer a poll."""
 
-    name: ClassVar[str]
+    @property
+    def name(self) -> str:
+        """The provider's name in the registry and the routing table."""
+        ...
 
     def start(self, ctx: StartContext) -> Started: ...
 
