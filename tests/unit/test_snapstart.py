@@ -96,13 +96,14 @@ def test_after_restore_the_secret_is_read_again(moto_env: sandbox_aws.MotoServer
 
 
 def test_after_restore_provider_connections_and_tokens_start_empty() -> None:
-    from silentcheck.providers import truid
+    from silentcheck.providers import oauth
 
     snapstart.register()
     connections = provider_http.session()
-    truid._tokens[("https://eu.api.tru.id", "client", "phone_check")] = truid._Token("token-from-the-snapshot", 1e12)
+    oauth._tokens[("https://eu.api.tru.id/oauth2/v1/token", "client", "phone_check")] = oauth._Token(
+        "token-from-the-snapshot", 1e12)
 
     _run_restore_hooks()
 
     assert provider_http.session() is not connections
-    assert truid._tokens == {}
+    assert oauth._tokens == {}

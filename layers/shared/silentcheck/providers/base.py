@@ -1,5 +1,6 @@
-"""The Protocol every provider adapter implements (`Provider`), the optional capabilities some add, and
-the values adapters hand back.
+"""The Protocol every provider adapter implements (`Provider`), the optional capabilities some add, the
+values adapters hand back, and their one failure type with the one reading of an HTTP failure
+(`ProviderRefused`, `http_failure`).
 
 Optional capabilities are small runtime-checkable Protocols (`PushesResults`, `TakesOperatorToken`,
 `CoverageLookup`) that the service and routing test with isinstance: an adapter has the capability
@@ -8,12 +9,15 @@ exactly when it has the method, so there are no flags to keep in step and no stu
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol, runtime_checkable
 
-from silentcheck.checks import Binding, Check, Outcome
+from silentcheck.checks import Binding, Check, Outcome, Reason
 
 _CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _DIGIT_RUN = re.compile(r"\d{7}")  # could be (part of) a phone number
@@ -101,12 +105,61 @@ class CallbackRejected(Exception):
 
 
 class ProviderRefused(Exception):
-    """The provider would not start the check; `outcome` says why in our vocabulary."""
+    """The one failure type of the adapters: a provider call got no usable answer. `outcome` says what that
+    means in our vocabulary; `transient`, whether asking again later may answer otherwise (an outage, a
+    rate limit); `retry_after`, the seconds the provider asked us to wait; `error`, the OAuth `error` when
+    there was one. Raised by `start` it is the refusal; the adapters' other calls turn it into a verdict
+    or, when transient, into PollAgain (no sooner than `retry_after`)."""
 
-    def __init__(self, outcome: Outcome, retry_after: int | None = None) -> None:
+    def __init__(self, outcome: Outcome, *, transient: bool = False, retry_after: int | None = None,
+                 error: str | None = None) -> None:
         super().__init__(f"{outcome.reason}: {outcome.raw_code}")
         self.outcome = outcome
+        self.transient = transient
         self.retry_after = retry_after
+        self.error = error
+
+
+def unavailable(kind: str, prefix: str = "") -> ProviderRefused:
+    """No answer at all (provider_http.ProviderUnavailable: timeout, connection, too_large): an outage."""
+    return ProviderRefused(Outcome.failed(Reason.PROVIDER_ERROR, f"{prefix}{kind}"), transient=True)
+
+
+def is_transient(status: int) -> bool:
+    """429 and 5xx: the provider may answer otherwise later."""
+    return status == 429 or status >= 500
+
+
+def status_reason(status: int) -> Reason:
+    """What an HTTP failure means where the provider's own code says nothing we know: an outage (429, 5xx)
+    or a refusal of our request, credentials or configuration (any other status)."""
+    return Reason.PROVIDER_ERROR if is_transient(status) else Reason.PROVIDER_REJECTED
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> int | None:
+    """Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        at = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if at.tzinfo is None:
+        return None
+    return max(0, math.ceil(at.timestamp() - (time.time() if now is None else now)))
+
+
+def http_failure(response: Any, raw_code: str, reason: Reason | None = None, *,
+                 error: str | None = None) -> ProviderRefused:
+    """An HTTP answer that is not the success asked for: `reason` when the adapter's table knows the
+    provider's code, else what the status says (status_reason); transient for 429 and 5xx; the
+    provider's Retry-After kept. `raw_code` is the adapter's, already made safe."""
+    status = int(response.status_code)
+    return ProviderRefused(Outcome.failed(reason or status_reason(status), raw_code), transient=is_transient(status),
+                           retry_after=retry_after_seconds(response.headers.get("Retry-After")), error=error)
 
 
 class Provider(Protocol):

@@ -23,7 +23,9 @@ from silentcheck.providers.base import (
     ProviderRefused,
     StartContext,
     Started,
+    http_failure,
     safe_code,
+    unavailable,
 )
 from silentcheck.providers.camara_config import Config, code_verifier, hashed_phone_number, nonce_for
 from silentcheck.providers.camara_results import (
@@ -38,14 +40,6 @@ from silentcheck.sim_swap import HoursRange
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
 CIBA_DEFAULT_INTERVAL = 5  # CIBA Core §7.3 when the response has none
 SLOW_DOWN_SECONDS = 5
-
-
-class _Failed(Exception):
-    def __init__(self, outcome: Outcome, transient: bool = False, error: str | None = None) -> None:
-        super().__init__(outcome.raw_code)
-        self.outcome = outcome
-        self.transient = transient
-        self.error = error  # the OAuth `error`, when there was one
 
 
 def _api_version(api_base_url: str) -> str:
@@ -95,15 +89,13 @@ class Camara:
         endpoint = metadata.backchannel_authentication_endpoint
         if not endpoint:
             raise ProviderRefused(Outcome.failed(Reason.PROVIDER_REJECTED, "bc-authorize:not_offered"))
-        scope = config.ciba_scope if ctx.sim_swap_hours is None else camara_sim_swap.with_scope(config.ciba_scope)
+        scope = config.ciba if ctx.sim_swap_hours is None else camara_sim_swap.with_scope(config.ciba)
         form = {"scope": scope, "login_hint": f"operatortoken:{ctx.operator_token}"}
         try:
             body = self._oauth_post(config, endpoint, form, "bc-authorize")
             auth_req_id = str(body["auth_req_id"])
             expires_in = int(body["expires_in"])
             interval = int(body.get("interval") or CIBA_DEFAULT_INTERVAL)
-        except _Failed as failure:
-            raise ProviderRefused(failure.outcome) from None
         except (KeyError, TypeError, ValueError):
             raise ProviderRefused(Outcome.failed(Reason.PROVIDER_ERROR, "bc-authorize:malformed")) from None
         return Started(
@@ -151,9 +143,9 @@ class Camara:
         try:
             return self._redeem(config, check, {"grant_type": CIBA_GRANT, "auth_req_id": auth_req_id}, nonce=None,
                                 raise_pending=True)
-        except _Failed as failure:
+        except ProviderRefused as failure:
             if failure.error == "authorization_pending" or failure.transient:
-                return PollAgain(interval)
+                return PollAgain(max(interval, failure.retry_after or 0))  # no sooner than Retry-After
             if failure.error == "slow_down":
                 return PollAgain(interval + SLOW_DOWN_SECONDS)
             if failure.error == "expired_token":
@@ -171,7 +163,7 @@ class Camara:
         try:
             metadata = config.metadata()
             body = self._oauth_post(config, metadata.token_endpoint, form, stage)
-        except _Failed as failure:
+        except ProviderRefused as failure:
             if raise_pending:
                 raise
             return failure.outcome
@@ -179,7 +171,7 @@ class Camara:
         if not isinstance(access_token, str) or not access_token:
             return Outcome.failed(Reason.PROVIDER_ERROR, f"{stage}:malformed")
         id_token = body.get("id_token")
-        scope = config.ciba_scope if stage == "ciba" else config.scope
+        scope = config.ciba if stage == "ciba" else config.scope
         if id_token is None and "openid" in scope.split():
             # OIDC Core §3.1.3.3 / CIBA Core §10.1.1: asked for, so it must come; without it nothing binds
             # these tokens to this issuer, this client and (code flow) this request's nonce.
@@ -207,25 +199,17 @@ class Camara:
             request = config.client.apply(form, endpoint, config.issuer)
             response = provider_http.send("POST", endpoint, headers={"Accept": "application/json", **request.headers},
                                           data=request.data)
-        except provider_http.ProviderUnavailable as unavailable:
-            outcome = Outcome.failed(Reason.PROVIDER_ERROR, f"{stage}:{unavailable.kind}")
-            raise _Failed(outcome, transient=True) from None
+        except provider_http.ProviderUnavailable as failure:
+            raise unavailable(failure.kind, f"{stage}:") from None
         try:
             body = response.json()
         except ValueError:
             body = None
         if response.status_code == 200 and isinstance(body, dict):
             return body
-        error = body.get("error") if isinstance(body, dict) else None
-        status = int(response.status_code)
-        if isinstance(error, str) and error in TOKEN_ERROR_REASONS:
-            reason = TOKEN_ERROR_REASONS[error]
-        else:
-            reason = Reason.PROVIDER_ERROR if status >= 500 or status == 429 else Reason.PROVIDER_REJECTED
-        code = safe_code(error) if isinstance(error, str) else str(status)
-        transient = status >= 500 or status == 429
-        raise _Failed(Outcome.failed(reason, f"{stage}:{code}"), transient=transient,
-                      error=error if isinstance(error, str) else None)
+        error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
+        code = safe_code(error) if error else str(response.status_code)
+        raise http_failure(response, f"{stage}:{code}", TOKEN_ERROR_REASONS.get(error or ""), error=error)
 
     def _verify_number(self, config: Config, access_token: str, e164: str, check_id: str) -> Outcome:
         correlator = str(uuid.uuid4())
@@ -240,8 +224,8 @@ class Camara:
                 body = ({"hashedPhoneNumber": hashed_phone_number(e164)} if config.number_format == "hashed"
                         else {"phoneNumber": e164})
                 response = provider_http.send("POST", f"{config.api_base_url}/verify", headers=headers, json=body)
-        except provider_http.ProviderUnavailable as unavailable:
-            return Outcome.failed(Reason.PROVIDER_ERROR, f"verify:{unavailable.kind}")
+        except provider_http.ProviderUnavailable as failure:
+            return unavailable(failure.kind, "verify:").outcome
         if response.headers.get("x-correlator") not in (None, correlator):
             logger.warning("x-correlator not echoed as sent", check_id=check_id, x_correlator=correlator)
         try:

@@ -8,7 +8,7 @@ import hmac
 from typing import Any
 
 from silentcheck.checks import Outcome, Reason
-from silentcheck.providers.base import safe_code
+from silentcheck.providers.base import safe_code, status_reason
 
 # `error` on the authorization response (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6, CAMARA ICM appendix A).
 AUTHORIZE_ERROR_REASONS: dict[str, Reason] = {
@@ -93,8 +93,7 @@ def nv_failure(status: int, payload: Any) -> Outcome:
     if code.startswith("USER_NOT_AUTHENTICATED"):
         reason = Reason.USER_NOT_AUTHENTICATED
     else:
-        reason = NV_CODE_REASONS.get(code) or NV_STATUS_REASONS.get(status) or (
-            Reason.PROVIDER_ERROR if status >= 500 else Reason.PROVIDER_REJECTED)
+        reason = NV_CODE_REASONS.get(code) or NV_STATUS_REASONS.get(status) or status_reason(status)
     return Outcome.failed(reason, f"verify:{status}:{safe_code(raw)}" if isinstance(raw, str) else f"verify:{status}")
 
 

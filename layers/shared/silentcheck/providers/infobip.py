@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from silentcheck import bodies, credentials, provider_http
@@ -24,8 +23,12 @@ from silentcheck.providers.base import (
     ProviderRefused,
     StartContext,
     Started,
+    http_failure,
     safe_code,
+    status_reason,
+    unavailable,
 )
+from silentcheck.providers.secret_sections import BaseUrl, SecretSection
 
 # Mobile Identity error ids (reference §A.7), on the verify response and in callbacks.
 ERROR_REASONS: dict[int, Reason] = {
@@ -52,18 +55,16 @@ ERROR_REASONS: dict[int, Reason] = {
 VERIFY_PATH = "/mi/verification/1/verify"
 
 
-@dataclass(frozen=True)
-class _Config:
-    base_url: str
-    api_key: str
+class _Config(SecretSection):
+    SECTION: ClassVar[str] = "infobip"
+    PROVIDER: ClassVar[str] = "Infobip"
+
+    base_url: BaseUrl  # your account's base URL
+    api_key: str  # sent as Authorization: App <key>
 
     @classmethod
     def from_secret(cls) -> _Config:
-        raw = credentials.section("infobip")
-        missing = [k for k in ("base_url", "api_key") if not raw.get(k)]
-        if missing:
-            raise ProviderNotConfigured(f"Infobip is not configured: secret key infobip lacks {', '.join(missing)}")
-        return cls(provider_http.secure_url(str(raw["base_url"]).rstrip("/"), "infobip.base_url"), str(raw["api_key"]))
+        return cls.parse(credentials.section("infobip"))
 
 
 def _error_outcome(error: Any, prefix: str, status: int | None = None) -> Outcome:
@@ -75,25 +76,21 @@ def _error_outcome(error: Any, prefix: str, status: int | None = None) -> Outcom
         label = f"{error_id}:{name}" if isinstance(name, str) and safe_code(name) == name else str(error_id)
         return Outcome.failed(reason, f"{prefix}{label}")
     if status is not None:
-        return Outcome.failed(Reason.PROVIDER_ERROR if status >= 500 or status == 429 else Reason.PROVIDER_REJECTED,
-                              f"{prefix}{status}")
+        return Outcome.failed(status_reason(status), f"{prefix}{status}")
     return Outcome.failed(Reason.PROVIDER_ERROR, f"{prefix}unknown_error")
 
 
 def _refusal(response: Any) -> ProviderRefused:
+    """A verify answer other than 200: 401, 403 (platform `requestError`: our key or the account's
+    permissions) and 429 by their status, anything else by its Mobile Identity `error` id when it has one."""
     status = int(response.status_code)
     try:
         body = response.json()
     except ValueError:
         body = None
-    retry_after = response.headers.get("Retry-After")
-    retry = int(retry_after) if retry_after and retry_after.isdigit() else None
-    if status in (401, 403):  # platform `requestError`: our key or the account's permissions
-        return ProviderRefused(Outcome.failed(Reason.PROVIDER_REJECTED, f"verify:{status}"))
-    if status == 429:
-        return ProviderRefused(Outcome.failed(Reason.PROVIDER_ERROR, "verify:429"), retry)
-    error = body.get("error") if isinstance(body, dict) else None
-    return ProviderRefused(_error_outcome(error, "verify:", status), retry)
+    error = body.get("error") if isinstance(body, dict) and status not in (401, 403, 429) else None
+    outcome = _error_outcome(error, "verify:", status)
+    return http_failure(response, outcome.raw_code or f"verify:{status}", outcome.reason)
 
 
 class Infobip:
@@ -117,8 +114,8 @@ class Infobip:
             response = provider_http.send(
                 "POST", config.base_url + VERIFY_PATH, json=payload,
                 headers={"Authorization": f"App {config.api_key}", "Accept": "application/json"})
-        except provider_http.ProviderUnavailable as unavailable:
-            raise ProviderRefused(Outcome.failed(Reason.PROVIDER_ERROR, f"verify:{unavailable.kind}")) from None
+        except provider_http.ProviderUnavailable as failure:
+            raise unavailable(failure.kind, "verify:") from None
         if response.status_code != 200:
             raise _refusal(response)
         try:

@@ -1,7 +1,8 @@
 """OAuth 2.0 and OpenID Connect client plumbing the adapters share: discovery, JWKS and signing keys
 (CAMARA's ID tokens, tru.ID's callback signatures), ID token validation, client authentication
-(client_secret_basic for CAMARA's and tru.ID's token calls, private_key_jwt) and PKCE. Standards, not
-one provider: RFC 6749, RFC 7636, RFC 7523, RFC 9207, OIDC Core and Discovery."""
+(client_secret_basic for CAMARA's and tru.ID's token calls, private_key_jwt), PKCE, and client
+credentials tokens cached until shortly before they expire (tru.ID). Standards, not one provider:
+RFC 6749, RFC 7636, RFC 7523, RFC 9207, OIDC Core and Discovery."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from typing import Any, Literal
 from urllib.parse import quote_plus
 
 from silentcheck import clock, provider_http, tokens
+from silentcheck.checks import Outcome, Reason
+from silentcheck.providers.base import ProviderRefused, http_failure, safe_code, unavailable
 
 # Asymmetric algorithms only: `none` and HS* (whose key would be a value we share) are never accepted.
 ID_TOKEN_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
@@ -23,6 +26,7 @@ CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLOCK_SKEW_SECONDS = 60
 ASSERTION_LIFETIME_SECONDS = 60  # CAMARA: at most 300
 METADATA_CACHE_SECONDS = 3600
+TOKEN_MARGIN_SECONDS = 60  # a cached access token is renewed this long before it expires
 
 TokenEndpointAuthMethod = Literal["client_secret_basic", "private_key_jwt"]
 # The `aud` of a private_key_jwt assertion: the URL of the endpoint it is sent to (RFC 7523 §3, CIBA Core
@@ -123,6 +127,50 @@ def client_assertion(auth: TokenEndpointAuth, audience: str) -> str:
 def pkce_challenge(verifier: str) -> str:
     """S256: BASE64URL(SHA256(verifier)) without padding."""
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+# -- client credentials (RFC 6749 §4.4) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    refresh_after: float  # time.monotonic()
+
+
+_tokens: dict[tuple[str, str, str], _Token] = {}
+_tokens_lock = threading.Lock()
+
+
+def client_credentials_token(token_endpoint: str, auth: TokenEndpointAuth, scope: str, *, fresh: bool = False) -> str:
+    """An access token for `scope`, cached per endpoint, client and scope until TOKEN_MARGIN_SECONDS before it
+    expires; `fresh` fetches a new one (the credentials may have been rotated). A failure is ProviderRefused
+    with raw code token:<status>[:<error>] (RFC 6749 §5.2), token:<timeout|connection|too_large> or
+    token:malformed: PROVIDER_REJECTED for our credentials or request, PROVIDER_ERROR (transient) for an outage."""
+    key = (token_endpoint, auth.client_id, scope)
+    with _tokens_lock:
+        cached = _tokens.get(key)
+        if cached and not fresh and time.monotonic() < cached.refresh_after:
+            return cached.value
+        request = auth.apply({"grant_type": "client_credentials", "scope": scope}, token_endpoint, token_endpoint)
+        try:
+            response = provider_http.send("POST", token_endpoint, headers=request.headers, data=request.data)
+        except provider_http.ProviderUnavailable as failure:
+            raise unavailable(failure.kind, "token:") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200:
+            error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
+            raise http_failure(response, f"token:{response.status_code}" + (f":{safe_code(error)}" if error else ""),
+                               error=error)
+        try:
+            value, expires_in = str(body["access_token"]), int(body.get("expires_in", 3600))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ProviderRefused(Outcome.failed(Reason.PROVIDER_ERROR, "token:malformed"), transient=True) from None
+        _tokens[key] = _Token(value, time.monotonic() + max(0, expires_in - TOKEN_MARGIN_SECONDS))
+        return value
 
 
 # -- discovery ----------------------------------------------------------------------------------
@@ -241,7 +289,9 @@ def validate_id_token(id_token: str, *, issuer: str, client_id: str, jwks_uri: s
 
 
 def forget() -> None:
-    """Drop cached metadata and keys (tests; a new container starts empty)."""
+    """Drop cached metadata, keys and access tokens (tests; a new container starts empty)."""
+    with _tokens_lock:
+        _tokens.clear()
     with _metadata_lock:
         _metadata.clear()
     with _jwks_lock:

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import hmac
 import json
-import threading
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from silentcheck import bodies, clock, credentials, provider_http, sim_swap
 from silentcheck.checks import Binding, Check, Outcome, Reason
 from silentcheck.config import settings
-from silentcheck.errors import CallbackTooEarly, ProviderNotConfigured
+from silentcheck.errors import CallbackTooEarly
 from silentcheck.providers import message_signatures, oauth, truid_subscriber
 from silentcheck.providers.base import (
     CALLBACK_MAX_BYTES,
@@ -26,23 +23,24 @@ from silentcheck.providers.base import (
     CallbackRejected,
     CallbackRequest,
     DeviceNetwork,
+    PollAgain,
     ProviderRefused,
     StartContext,
     Started,
     safe_code,
+    unavailable,
 )
+from silentcheck.providers.secret_sections import CALLBACK_SECRET, HttpsUrl, SecretSection
 from silentcheck.providers.truid_results import (
     CHECK_ERROR_REASONS,
     FINAL_STATUSES,
     MISMATCH_CODES,
-    Failed,
     Version,
     http_failure,
     outcome_for_check_error,
     result_outcome,
 )
 
-_TOKEN_MARGIN_SECONDS = 60
 # What reading a check may answer while credentials rotate (a token of the old client, revoked or from
 # another project, may get 403 or 404 as well as 401): read the secret again and retry once before the
 # answer can end the check.
@@ -52,74 +50,64 @@ _ROTATION_STATUSES = frozenset({401, 403, 404})
 POLL_INTERVAL_SECONDS = 2
 
 
-@dataclass(frozen=True)
-class _Config:
-    base_url: str
+class _Config(SecretSection):
+    """Key `truid` of the callback secret: provider_callback reads checks back from tru.ID with these credentials."""
+
+    SECTION: ClassVar[str] = "truid"
+    PROVIDER: ClassVar[str] = "tru.ID"
+    SECRET: ClassVar[str] = CALLBACK_SECRET
+
+    base_url: HttpsUrl
     client_id: str
     client_secret: str
-    version: Version
-    scope: str
+    api_version: Version = "v0.2"
+    scope: str = "phone_check"
 
     @classmethod
-    def from_secret(cls) -> _Config:
-        # In the callback secret: provider_callback reads checks back from tru.ID with these credentials.
-        raw = credentials.callback_section("truid")
-        missing = [k for k in ("base_url", "client_id", "client_secret") if not raw.get(k)]
-        if missing:
-            raise ProviderNotConfigured(f"tru.ID is not configured: key truid of the callback secret "
-                                        f"(CALLBACK_SECRET_ID) lacks {', '.join(missing)}")
-        version = raw.get("api_version", "v0.2")
-        if version not in ("v0.1", "v0.2"):
-            raise ProviderNotConfigured(f"truid.api_version must be v0.1 or v0.2, not {version!r}")
-        base_url = provider_http.secure_url(str(raw["base_url"]).rstrip("/"), "truid.base_url")
-        return cls(base_url, str(raw["client_id"]), str(raw["client_secret"]), version,
-                   str(raw.get("scope", "phone_check")))
+    def from_secret(cls, scope: str | None = None) -> _Config:
+        """The section as the secret holds it now; with `scope`, for a call that needs that scope."""
+        config = cls.parse(credentials.callback_section("truid"))
+        return config if scope is None else config.model_copy(update={"scope": scope})
 
-
-@dataclass(frozen=True)
-class _Token:
-    value: str
-    refresh_after: float  # time.monotonic()
-
-
-_tokens: dict[tuple[str, str, str], _Token] = {}
-_tokens_lock = threading.Lock()
+    def token(self, fresh: bool = False) -> str:
+        return oauth.client_credentials_token(
+            f"{self.base_url}/oauth2/v1/token",
+            oauth.TokenEndpointAuth("client_secret_basic", self.client_id, self.client_secret), self.scope, fresh=fresh)
 
 
 class TruId:
     name: ClassVar[str] = "truid"
 
     def sim_swap_range(self) -> sim_swap.HoursRange | None:  # SubscriberCheck v0.2; v0.1 has no `period`
-        return truid_subscriber.HOURS if _Config.from_secret().version == "v0.2" else None
+        return truid_subscriber.HOURS if _Config.from_secret().api_version == "v0.2" else None
 
     def start(self, ctx: StartContext) -> Started:
         config = _Config.from_secret()
-        if config.version == "v0.1" and not settings().allow_unbound_checks:  # refused before anything is billed
+        version = config.api_version
+        if version == "v0.1" and not settings().allow_unbound_checks:  # refused before anything is billed
             raise ProviderRefused(Outcome.failed(Reason.PROVIDER_REJECTED, "unbound_not_allowed"))
         payload: dict[str, Any] = {"phone_number": ctx.phone_number.lstrip("+"), "reference_id": ctx.check_id}
         product = truid_subscriber.SUBSCRIBER_CHECK if ctx.sim_swap_hours is not None else "phone_check"
         if ctx.sim_swap_hours is not None:
-            config = replace(config, scope=truid_subscriber.SCOPE)
+            config = config.model_copy(update={"scope": truid_subscriber.SCOPE})
             payload["period"] = truid_subscriber.period_minutes(ctx.sim_swap_hours)
-        if config.version == "v0.2":
+        if version == "v0.2":
             payload["redirect_url"] = ctx.return_url
         if ctx.callback_url:
             payload["callback_url"] = ctx.callback_url
         if ctx.device_ip:  # tru.ID then ends a chain opened from another address in ERROR ip_mismatch
             payload["phone_ip"] = ctx.device_ip
         try:
-            body = self._call(config, "POST", f"/{product}/{config.version}/checks", json=payload).json()
+            body = self._call(config, "POST", f"/{product}/{version}/checks", json=payload).json()
             check_url = body["_links"]["check_url"]["href"]
             check_id = body["check_id"]
-        except Failed as failure:
-            raise ProviderRefused(failure.outcome, failure.retry_after) from None
         except (KeyError, TypeError, ValueError):
             raise ProviderRefused(Outcome.failed(Reason.PROVIDER_ERROR, "malformed_create_response")) from None
         ttl = body.get("ttl")
         # v0.2 ends at our /checks/return (device binding); v0.1 has no return hop.
-        binding = Binding.DEVICE if config.version == "v0.2" else Binding.NONE
+        binding = Binding.DEVICE if version == "v0.2" else Binding.NONE
         return Started(provider_ref=str(check_id), check_url=str(check_url), binding=binding,
-                       provider_version=config.version, ttl_seconds=int(ttl) if isinstance(ttl, int) else None,
+                       provider_version=version, ttl_seconds=int(ttl) if isinstance(ttl, int) else None,
                        poll_interval=POLL_INTERVAL_SECONDS, attributes={"product": product})
 
     def on_return(self, check: Check, query: Mapping[str, str]) -> Outcome:
@@ -142,7 +130,7 @@ class TruId:
                 data=_json_patch(code), headers={"Content-Type": "application/json-patch+json"},
             )
             outcome = result_outcome(body := response.json(), "v0.2", truid_subscriber.answer(body, check))
-        except Failed as failure:
+        except ProviderRefused as failure:
             if failure.outcome.raw_code in ("404", "404:check_not_found"):
                 return Outcome.failed(Reason.REDIRECT_FAILED, failure.outcome.raw_code)
             return failure.outcome
@@ -150,7 +138,9 @@ class TruId:
             return Outcome.failed(Reason.PROVIDER_ERROR, "malformed_patch_response")
         return outcome or Outcome.failed(Reason.PROVIDER_ERROR, "patch:not_completed")
 
-    def refresh(self, check: Check) -> Outcome | None:
+    def refresh(self, check: Check) -> Outcome | PollAgain | None:
+        """tru.ID's word on the check; an outage asks again at the next poll, or no sooner than tru.ID's
+        Retry-After."""
         if not check.provider_ref:
             return None
         config = _product_config(check)
@@ -158,8 +148,10 @@ class TruId:
         try:
             path = f"/{truid_subscriber.product_of(check)}/{version}/checks/{check.provider_ref}"
             body = self._call(config, "GET", path, fresh_on=_ROTATION_STATUSES).json()
-        except Failed as failure:
-            return None if failure.transient else failure.outcome
+        except ProviderRefused as failure:
+            if not failure.transient:
+                return failure.outcome
+            return PollAgain(max(failure.retry_after, POLL_INTERVAL_SECONDS)) if failure.retry_after else None
         except ValueError:
             return None
         outcome = result_outcome(body, version)
@@ -171,10 +163,10 @@ class TruId:
         """tru.ID's Coverage API for a device IP (a token with the `coverage` scope): 200 names the network
         and whether PhoneCheck serves it, 412 says the IP is not on mobile data, 400 that tru.ID does not
         serve the network. Anything else: None (unknown; routing goes on without it)."""
-        config = replace(_Config.from_secret(), scope="coverage")
+        config = _Config.from_secret(scope="coverage")
         try:
             body = self._call(config, "GET", f"/coverage/v0.1/device_ips/{quote(ip, safe='')}").json()
-        except Failed as failure:
+        except ProviderRefused as failure:
             code = failure.outcome.raw_code or ""
             if code.startswith("412"):
                 return DeviceNetwork(mobile=False)
@@ -216,7 +208,8 @@ class TruId:
             raise CallbackTooEarly()
         if not hmac.compare_digest(named.encode(), check.provider_ref.encode()):
             raise CallbackRejected("other_check")
-        outcome = self.refresh(check)
+        read = self.refresh(check)
+        outcome = read if isinstance(read, Outcome) else None
         if outcome is None and check.provider_version == "v0.1" and body.get("status") in FINAL_STATUSES:
             raise CallbackTooEarly()  # tru.ID's read still lags its callback: have tru.ID deliver again
         return outcome
@@ -231,68 +224,36 @@ class TruId:
         for fresh in (False, True):
             if fresh:  # a 401: the credentials may have been rotated; read the secret again, once
                 credentials.forget()
-                config = replace(_Config.from_secret(), scope=config.scope)  # the scope this call needs
+                config = _Config.from_secret(scope=config.scope)  # the scope this call needs
             try:
-                token = self._token(config, force=fresh)
-            except Failed as failure:
+                token = config.token(fresh=fresh)
+            except ProviderRefused as failure:
                 if not fresh and (failure.outcome.raw_code or "").startswith("token:401"):
                     continue
                 raise
             headers = {**extra_headers, "Authorization": f"Bearer {token}"}
             try:
                 response = provider_http.send(method, config.base_url + path, headers=headers, **kwargs)
-            except provider_http.ProviderUnavailable as unavailable:
-                raise Failed(Outcome.failed(Reason.PROVIDER_ERROR, unavailable.kind), transient=True) from None
+            except provider_http.ProviderUnavailable as failure:
+                raise unavailable(failure.kind) from None
             if response.status_code in fresh_on and not fresh:
                 continue
             if response.status_code >= 400:
                 raise http_failure(response)
             if "json" not in response.headers.get("Content-Type", ""):  # an HTML error page answered 200
-                raise Failed(Outcome.failed(Reason.PROVIDER_ERROR, f"{response.status_code}:not_json"),
-                              transient=True)
+                raise ProviderRefused(Outcome.failed(Reason.PROVIDER_ERROR, f"{response.status_code}:not_json"),
+                                      transient=True)
             return response
         raise AssertionError("unreachable")
 
-    def _token(self, config: _Config, force: bool) -> str:
-        key = (config.base_url, config.client_id, config.scope)
-        with _tokens_lock:
-            cached = _tokens.get(key)
-            if cached and not force and time.monotonic() < cached.refresh_after:
-                return cached.value
-            try:
-                response = provider_http.send(
-                    "POST", f"{config.base_url}/oauth2/v1/token",
-                    headers={"Authorization": oauth.basic_authorization(config.client_id, config.client_secret)},
-                    data={"grant_type": "client_credentials", "scope": config.scope},
-                )
-            except provider_http.ProviderUnavailable as unavailable:
-                raise Failed(Outcome.failed(Reason.PROVIDER_ERROR, f"token:{unavailable.kind}"),
-                              transient=True) from None
-            if response.status_code != 200:
-                failure = http_failure(response)
-                reason = Reason.PROVIDER_ERROR if failure.transient else Reason.PROVIDER_REJECTED
-                raise Failed(Outcome.failed(reason, f"token:{failure.outcome.raw_code}"),
-                              failure.retry_after, failure.transient)
-            try:
-                body = response.json()
-                value, expires_in = str(body["access_token"]), int(body.get("expires_in", 3600))
-            except (KeyError, TypeError, ValueError):
-                raise Failed(Outcome.failed(Reason.PROVIDER_ERROR, "token:malformed"), transient=True) from None
-            _tokens[key] = _Token(value, time.monotonic() + max(0, expires_in - _TOKEN_MARGIN_SECONDS))
-            return value
-
 
 def _product_config(check: Check) -> _Config:  # SubscriberCheck's endpoints need their own scope
-    return replace(config := _Config.from_secret(), scope=truid_subscriber.scope_for(check, config.scope))
+    config = _Config.from_secret()
+    return config.model_copy(update={"scope": truid_subscriber.scope_for(check, config.scope)})
 
 
 def _json_patch(code: str) -> str:
     return json.dumps([{"op": "add", "path": "/code", "value": code}])
-
-
-def forget_tokens() -> None:
-    with _tokens_lock:
-        _tokens.clear()
 
 
 def adapter() -> TruId:

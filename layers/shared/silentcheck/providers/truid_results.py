@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from silentcheck.checks import Outcome, Reason, Status
-from silentcheck.providers.base import safe_code
+from silentcheck.providers import base
+from silentcheck.providers.base import ProviderRefused, safe_code
 from silentcheck.sim_swap import SimSwapAnswer
 
 # tru.ID problem `type` fragments (…/api-errors#<code>) on HTTP errors.
@@ -52,14 +53,6 @@ FINAL_STATUSES = frozenset({"COMPLETED", "EXPIRED", "ERROR"})
 Version = Literal["v0.1", "v0.2"]
 
 
-class Failed(Exception):
-    def __init__(self, outcome: Outcome, retry_after: int | None = None, transient: bool = False) -> None:
-        super().__init__(outcome.raw_code)
-        self.outcome = outcome
-        self.retry_after = retry_after
-        self.transient = transient
-
-
 def outcome_for_check_error(code: str, prefix: str = "") -> Outcome:
     raw = f"{prefix}{safe_code(code)}"
     if code in MISMATCH_CODES:
@@ -67,26 +60,19 @@ def outcome_for_check_error(code: str, prefix: str = "") -> Outcome:
     return Outcome.failed(CHECK_ERROR_REASONS.get(code, Reason.PROVIDER_ERROR), raw)
 
 
-def http_failure(response: Any) -> Failed:
+def http_failure(response: Any) -> ProviderRefused:
+    """A tru.ID problem (RFC 7807) answer: its `type` fragment decides when we know it, else the status."""
     fragment = ""
     if "json" in response.headers.get("Content-Type", ""):
         try:
             fragment = str(response.json().get("type", "")).rpartition("#")[2]
-        except ValueError:
+        except (ValueError, AttributeError):
             fragment = ""
     status = int(response.status_code)
     raw = f"{status}:{safe_code(fragment)}" if fragment else str(status)
     if fragment in MISMATCH_CODES:
-        return Failed(Outcome.not_verified(raw))
-    reason = PROBLEM_REASONS.get(fragment) or STATUS_REASONS.get(status) or (
-        Reason.PROVIDER_ERROR if status >= 500 else Reason.PROVIDER_REJECTED
-    )
-    retry_after = response.headers.get("Retry-After")
-    return Failed(
-        Outcome.failed(reason, raw),
-        retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
-        transient=status == 429 or status >= 500,
-    )
+        return ProviderRefused(Outcome.not_verified(raw))
+    return base.http_failure(response, raw, PROBLEM_REASONS.get(fragment) or STATUS_REASONS.get(status))
 
 
 def result_outcome(body: Any, version: Version, sim_swap: SimSwapAnswer | None = None) -> Outcome | None:
