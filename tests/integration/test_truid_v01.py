@@ -86,6 +86,22 @@ def test_transient_error_while_polling_keeps_the_check_pending(app: App, advance
     assert poll_until_final(app, check, advance)["status"] == "VERIFIED"
 
 
+def test_a_rate_limited_read_asks_truid_again_only_after_its_retry_after(app: App, advance: Advance):
+    check = app.started()
+    app.open_on_own_phone(check)
+    app.truid_fault(method="GET", path_regex="/phone_check/v0.1/checks/", status=429, count=1)  # Retry-After: 30
+
+    assert _due_poll(app, check, advance)["status"] == "PENDING"
+    reads = len(_truid_reads(app))
+    for _ in range(4):  # an app polling every 5 s within tru.ID's 30 s
+        advance(5)
+        app.poll(check)
+
+    assert len(_truid_reads(app)) == reads
+    assert int(app.item(check["check_id"])["poll_interval"]["N"]) == 30
+    assert poll_until_final(app, check, advance)["status"] == "VERIFIED"
+
+
 def test_polls_inside_truids_interval_are_answered_from_the_record(app: App, monkeypatch: pytest.MonkeyPatch):
     check = app.started()  # nobody opens it: tru.ID has no verdict, every read would be one more request
     one_second = clock.now() + 10  # past the first due time: exactly one of the polls asks

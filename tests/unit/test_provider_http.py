@@ -30,6 +30,10 @@ def _app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterabl
     if environ["PATH_INFO"] == "/endless":  # no Content-Length: chunk after chunk, never ending on its own
         start_response("200 OK", [("Content-Type", "application/json")])
         return _endless()
+    if environ["PATH_INFO"] in ("/429", "/503"):  # a rate limit or an outage that says when to come back
+        start_response(f"{environ['PATH_INFO'][1:]} Busy",
+                       [("Content-Type", "application/json"), ("Retry-After", "30")])
+        return [b'{"busy": true}']
     if environ["PATH_INFO"] == "/inflating":  # small on the wire, huge once decoded
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Encoding", "gzip"),
                                   ("Content-Length", str(len(INFLATING)))])
@@ -118,3 +122,11 @@ def test_a_body_past_the_size_cap_is_not_read_and_counts_as_no_answer(base_url: 
     with pytest.raises(provider_http.ProviderUnavailable) as raised:
         provider_http.send("GET", f"{base_url}{path}")
     assert raised.value.kind == "too_large"
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_read_answered_with_retry_after_is_handed_back_once_not_retried_or_raised(base_url: str, status: int) -> None:
+    response = provider_http.send("GET", f"{base_url}/{status}")
+
+    assert (response.status_code, response.headers["Retry-After"]) == (status, "30")
+    assert calls == [f"/{status}"]

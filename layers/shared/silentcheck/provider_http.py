@@ -58,8 +58,11 @@ def session() -> requests.Session:
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
-    # One retry on connection failures for idempotent reads; never for POST/PATCH, which may have landed.
-    retry = Retry(total=1, connect=1, read=0, status=0, allowed_methods=frozenset({"GET"}), backoff_factor=0.2)
+    # One retry on connection failures for idempotent reads; never for POST/PATCH, which may have landed. An
+    # answer is never retried nor raised, whatever its status: a 429 or 503 with Retry-After is the adapter's
+    # to read (urllib3 would otherwise count it as a status retry and raise once none is left).
+    retry = Retry(total=1, connect=1, read=0, status=0, allowed_methods=frozenset({"GET"}), backoff_factor=0.2,
+                  respect_retry_after_header=False, raise_on_status=False)
     s = requests.Session()
     s.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=10))
     s.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=10))
