@@ -1,4 +1,5 @@
-"""ID token validation (OIDC Core §3.1.3.7) and client assertions, against a JWKS served on loopback."""
+"""ID token validation (OIDC Core §3.1.3.7), client assertions and client credentials tokens, against a JWKS
+and a token endpoint served on loopback."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sandbox.httpserver import serve
 from silentcheck.providers import oauth
+from silentcheck.providers.base import ProviderRefused
 
 ISSUER = "https://op.example"
 CLIENT = "client-1"
@@ -210,3 +212,83 @@ def test_client_secret_basic_form_encodes_id_and_secret_before_base64(secret):
     assert (unquote_plus(raw_id), unquote_plus(raw_secret)) == ("id:1+2", secret)
 
 
+
+
+# -- client credentials tokens (tru.ID's), cached in oauth -------------------------------------------
+
+
+class _TokenEndpoint:
+    """Answers each token request with what the test scripts: (status, body, headers)."""
+
+    def __init__(self) -> None:
+        self.answer: tuple[int, Any, dict[str, str]] = (200, {"access_token": "t", "expires_in": 3600}, {})
+        self.requests: list[dict[str, str]] = []
+        self.url = ""
+
+    def app(self, environ, start_response):
+        form = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode()
+        self.requests.append({**dict(pair.split("=", 1) for pair in form.split("&")),
+                              "authorization": environ.get("HTTP_AUTHORIZATION", "")})
+        status, body, headers = self.answer
+        if isinstance(body, dict) and "access_token" in body:  # each token issued is a new one
+            body = {**body, "access_token": f"{body['access_token']}-{len(self.requests)}"}
+        raw = json.dumps(body).encode() if not isinstance(body, bytes) else body
+        start_response(f"{status} X", [("Content-Type", "application/json"), *headers.items()])
+        return [raw]
+
+
+@pytest.fixture
+def token_endpoint(moto_env) -> Iterator[_TokenEndpoint]:
+    endpoint = _TokenEndpoint()
+    server = serve(endpoint.app)
+    endpoint.url = f"{server.base_url}/oauth2/v1/token"
+    oauth.forget()
+    yield endpoint
+    oauth.forget()
+    server.stop()
+
+
+AUTH = oauth.TokenEndpointAuth("client_secret_basic", CLIENT, "s3cret")
+
+
+def test_a_client_credentials_token_is_asked_for_once_per_scope_and_then_cached(token_endpoint):
+    first = oauth.client_credentials_token(token_endpoint.url, AUTH, "phone_check")
+    again = oauth.client_credentials_token(token_endpoint.url, AUTH, "phone_check")
+    other = oauth.client_credentials_token(token_endpoint.url, AUTH, "coverage")
+
+    assert (first, again, other) == ("t-1", "t-1", "t-2")
+    assert [(r["grant_type"], r["scope"]) for r in token_endpoint.requests] == [
+        ("client_credentials", "phone_check"), ("client_credentials", "coverage")]
+    assert token_endpoint.requests[0]["authorization"] == oauth.basic_authorization(CLIENT, "s3cret")
+
+
+def test_a_fresh_token_is_asked_for_even_when_one_is_cached(token_endpoint):
+    oauth.client_credentials_token(token_endpoint.url, AUTH, "phone_check")
+
+    assert oauth.client_credentials_token(token_endpoint.url, AUTH, "phone_check", fresh=True) == "t-2"
+
+
+def test_a_token_expiring_within_the_margin_is_not_reused(token_endpoint):
+    token_endpoint.answer = (200, {"access_token": "t", "expires_in": oauth.TOKEN_MARGIN_SECONDS}, {})
+
+    oauth.client_credentials_token(token_endpoint.url, AUTH, "phone_check")
+
+    assert oauth.client_credentials_token(token_endpoint.url, AUTH, "phone_check") == "t-2"
+
+
+@pytest.mark.parametrize(("answer", "raw_code", "reason", "transient", "retry_after"), [
+    ((401, {"error": "invalid_client"}, {}), "token:401:invalid_client", "PROVIDER_REJECTED", False, None),
+    ((401, {"title": "Unauthorized"}, {}), "token:401", "PROVIDER_REJECTED", False, None),
+    ((503, {}, {"Retry-After": "7"}), "token:503", "PROVIDER_ERROR", True, 7),
+    ((200, {"expires_in": 60}, {}), "token:malformed", "PROVIDER_ERROR", True, None),
+    ((200, b"<html>", {}), "token:malformed", "PROVIDER_ERROR", True, None),
+])
+def test_a_token_request_that_fails_is_one_provider_failure(token_endpoint, answer, raw_code, reason, transient,
+                                                            retry_after):
+    token_endpoint.answer = answer
+
+    with pytest.raises(ProviderRefused) as failed:
+        oauth.client_credentials_token(token_endpoint.url, AUTH, "phone_check")
+
+    assert (failed.value.outcome.raw_code, failed.value.outcome.reason, failed.value.transient,
+            failed.value.retry_after) == (raw_code, reason, transient, retry_after)
