@@ -40,13 +40,15 @@ class Line:
 
 def per_million(calls: Calls, invocations: Mapping[str, int], duration_ms: Mapping[str, float],
                 memory_mb: Mapping[str, int], provider_price: float = ASSUMED_PROVIDER_PRICE,
-                batch_get_keys: int = 1) -> tuple[list[Line], float]:
+                batch_get_keys: int = 1, transaction_items: int = 4) -> tuple[list[Line], float]:
     """Lines of the bill for one million checks of one flow, and the provider's bill for comparison.
 
     `calls`: what one check asked of AWS; `invocations`: how often each function ran for it;
     `duration_ms`: each function's billed duration (rounded up to 1 ms); `memory_mb`: its MemorySize.
     Items are under 1 KB (one unit per write, one per strongly consistent read); `batch_get_keys`
-    reads per BatchGetItem (one per provider in the routing plan)."""
+    reads per BatchGetItem (one per provider in the routing plan); `transaction_items` writes per
+    TransactWriteItems (a start's check and its three caller budgets), each two units (DynamoDB's
+    transactional writes: prepare and commit)."""
     million = 1_000_000
     gb_seconds = sum(n * math.ceil(duration_ms.get(f, 0.0)) / 1000 * memory_mb.get(f, 512) / 1024
                      for f, n in invocations.items())
@@ -55,6 +57,7 @@ def per_million(calls: Calls, invocations: Mapping[str, int], duration_ms: Mappi
     writes = sum(n for (svc, op), n in calls.aws.items() if svc == "dynamodb" and op in _WRITES)
     reads = sum(n for (svc, op), n in calls.aws.items() if svc == "dynamodb" and op in _READS)
     reads += batch_get_keys * calls.aws_count("dynamodb", "BatchGetItem")
+    writes += 2 * transaction_items * calls.aws_count("dynamodb", "TransactWriteItems")
     signs = calls.aws_count("kms", "Sign")
     other_kms = calls.aws_count("kms") - signs
     secrets = calls.aws_count("secrets-manager")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -23,6 +23,7 @@ from silentcheck.providers.base import (
 )
 from silentcheck.providers.measured import Measured, measured
 from silentcheck.store import TransitionLost
+from silentcheck.store.counters import BudgetSpent, Take
 
 
 class FakeClock:
@@ -61,19 +62,27 @@ class FakeSigner:
 class FakeStore:
     """The checks table in memory; every change applies only under the same conditions as store/check_items.py."""
 
-    def __init__(self) -> None:
+    def __init__(self, counters: FakeCounters | None = None) -> None:
         self.checks: dict[str, Check] = {}
-        self.signing_since: dict[str, int] = {}
+        self.counters = counters or FakeCounters()  # the budgets a check is created with are counted here
         self.lock = threading.Lock()
-        self.on_claim_signing: Callable[[str], None] | None = None  # lets a test interleave a rival
+        self.on_save_attestation: Callable[[str], object] | None = None  # lets a test interleave a rival, once
         self.on_claim_poll: Callable[[str], object] | None = None  # likewise, once, before the next claim
         self.on_mark_expired: Callable[[str], object] | None = None  # likewise, once, before the next expiry
 
-    def create(self, check: Check) -> None:
+    def create(self, check: Check, budgets: Sequence[Take] = ()) -> None:
         with self.lock:
             if check.check_id in self.checks:
                 raise ValueError("exists")
+            self.counters.take_all(budgets)  # all or nothing, as the one transaction: BudgetSpent, no check
             self.checks[check.check_id] = check
+
+    def withdraw(self, check_id: str, now: int) -> None:
+        with self.lock:
+            check = self.checks.get(check_id)
+            if check is not None and check.status is Status.PENDING and check.provider_ref is None:
+                self.checks[check_id] = replace(check, expires_at=now, state_hash=None, capability_hash=None,
+                                                subject=None)
 
     def get(self, check_id: str) -> Check | None:
         return self.checks.get(check_id)
@@ -146,29 +155,16 @@ class FakeStore:
                                                       completed_at=now, state_hash=None, confidential={})
             return changed
 
-    def claim_signing(self, check_id: str, now: int, stale_before: int) -> Check:
-        if self.on_claim_signing:
-            self.on_claim_signing(check_id)
-        with self.lock:
-            check = self.checks.get(check_id)
-            since = self.signing_since.get(check_id)
-            if (check is None or check.status is Status.PENDING or check.subject is None
-                    or check.attestation is not None or (since is not None and since >= stale_before)):
-                raise TransitionLost(check)
-            self.signing_since[check_id] = now
-            return check
-
     def save_attestation(self, check_id: str, attestation: str) -> Check:
+        rival, self.on_save_attestation = self.on_save_attestation, None
+        if rival:
+            rival(check_id)
         with self.lock:
             check = self.checks.get(check_id)
             if check is None or check.attestation is not None:
                 raise TransitionLost(check)
-            self.signing_since.pop(check_id, None)
             self.checks[check_id] = changed = replace(check, attestation=attestation, subject=None)
             return changed
-
-    def release_signing(self, check_id: str) -> None:
-        self.signing_since.pop(check_id, None)
 
 
 class FakeCounters:
@@ -194,6 +190,22 @@ class FakeCounters:
         members.add(member)
         return True
 
+    def take_all(self, budgets: Sequence[Take]) -> None:
+        for budget in budgets:  # nothing is counted unless every budget has room
+            if budget.member is None:
+                full = self.hits.get(_window_of(budget), 0) >= budget.count
+            else:
+                members = self.members.get(_window_of(budget), set())
+                full = budget.member not in members and len(members) >= budget.count
+            if full:
+                raise BudgetSpent(budget.scope)
+        for budget in budgets:
+            if budget.member is None:
+                self.take(budget.scope, budget.subject, budget.window, budget.count, budget.window_end)
+            else:
+                self.admit(budget.scope, budget.subject, budget.member, budget.window, budget.count,
+                           budget.window_end)
+
     def breaker_states(self, names: tuple[str, ...]) -> dict[str, dict[str, int]]:
         return {name: dict(self.breakers[name]) for name in names if name in self.breakers}
 
@@ -213,6 +225,10 @@ class FakeCounters:
 
     def close_breaker(self, provider: str) -> None:
         self._breaker(provider).update(failures=0, open_until=0)
+
+
+def _window_of(budget: Take) -> tuple[str, str, int]:
+    return budget.scope, budget.subject, budget.window
 
 
 @dataclass
@@ -329,6 +345,9 @@ class World:
     signer: FakeSigner = field(default_factory=FakeSigner)
     provider: FakeProvider = field(default_factory=FakeProvider)
     others: dict[str, FakeCoreProvider] = field(default_factory=dict)  # more providers, by name
+
+    def __post_init__(self) -> None:
+        self.store.counters = self.counters  # one table: the budgets a start records its check with are these
 
     @property
     def deps(self) -> Deps:

@@ -84,15 +84,30 @@ def store_operations(module: str, entry: str) -> set[Call]:
 
 _BOTO_ACTIONS = {"get_item": "GetItem", "put_item": "PutItem", "update_item": "UpdateItem",
                  "batch_get_item": "BatchGetItem", "delete_item": "DeleteItem", "query": "Query", "scan": "Scan",
-                 "batch_write_item": "BatchWriteItem", "transact_write_items": "TransactWriteItems",
-                 "transact_get_items": "TransactGetItems"}
+                 "batch_write_item": "BatchWriteItem"}
+# A transaction (TransactWriteItems, TransactGetItems) is authorised per item it holds, as the action that item
+# names (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html): its items
+# are read from the `{"Put": …}`, `{"Update": …}` entries the operation builds.
+_TRANSACTION_ITEMS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                      "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+
+
+def _transaction_items(function: ast.FunctionDef) -> Iterator[str]:
+    for node in ast.walk(function):
+        if isinstance(node, ast.Dict):
+            for key in node.keys:
+                if isinstance(key, ast.Constant) and key.value in _TRANSACTION_ITEMS:
+                    yield _TRANSACTION_ITEMS[key.value]
 
 
 def dynamodb_requests(seam: str, operation: str) -> set[tuple[str, str]]:
-    """(DynamoDB action, partition-key prefix) of one store or counter operation, helpers followed."""
+    """(DynamoDB action, partition-key prefix) of one store or counter operation, helpers followed; a call
+    into the other store module (`counters.take_all(…)` from a check's operation) is read as an operation
+    of its own, so the items of one transaction keep their own actions."""
     functions = _functions(STORE_MODULES[seam])
     actions: set[str] = set()
     prefixes: set[str] = set()
+    others: set[tuple[str, str]] = set()
     seen: set[str] = set()
     pending = [operation]
     while pending:
@@ -100,6 +115,7 @@ def dynamodb_requests(seam: str, operation: str) -> set[tuple[str, str]]:
         if name in seen or name not in functions:
             continue
         seen.add(name)
+        actions.update(_transaction_items(functions[name]))
         for receiver, called in _calls(functions[name]):
             if called in _BOTO_ACTIONS:
                 actions.add(_BOTO_ACTIONS[called])
@@ -107,7 +123,9 @@ def dynamodb_requests(seam: str, operation: str) -> set[tuple[str, str]]:
                 prefixes.add(_KEY_BUILDERS[called])
             elif receiver == "":
                 pending.append(called)
-    return {(action, prefix) for action in actions for prefix in prefixes}
+            elif receiver in STORE_MODULES and receiver != seam:
+                others |= dynamodb_requests(receiver, called)
+    return {(action, prefix) for action in actions for prefix in prefixes} | others
 
 
 def handler_entries(code_uri: str) -> set[str]:

@@ -21,7 +21,9 @@ from sandbox.local_aws.template import TEMPLATE_PATH, load_template
 
 _acting = threading.local()
 _HOOK_ID = "sandbox-iam-dynamodb"
-_KEYED = {"GetItem": "Key", "UpdateItem": "Key", "DeleteItem": "Key", "PutItem": "Item"}
+_KEYED = {"GetItem": "Key", "UpdateItem": "Key", "DeleteItem": "Key", "PutItem": "Item", "ConditionCheckItem": "Key"}
+_TRANSACTION_ITEMS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                      "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
 
 
 @contextmanager
@@ -70,15 +72,28 @@ class TableAccess:
 
     def refusal(self, function: str, operation: str, params: Mapping[str, Any]) -> str | None:
         """Why the function's role refuses this call, or None when it allows it."""
-        requests = self._requests(operation, params)
         statements = self.statements.get(function, [])
-        for table, leading_keys in requests:
-            request = Request(f"role/{function}", f"dynamodb:{operation}", self.table_arns.get(table, table),
+        for action, table, leading_keys in self._authorised(operation, params):
+            request = Request(f"role/{function}", f"dynamodb:{action}", self.table_arns.get(table, table),
                               {"dynamodb:LeadingKeys": leading_keys} if leading_keys is not None else {})
             if decide(statements, request) is not Decision.ALLOW:
                 keys = ", ".join(leading_keys or ["(no key)"])
-                return f"{function}'s role may not dynamodb:{operation} on {table} ({keys}) (template.yaml)"
+                return f"{function}'s role may not dynamodb:{action} on {table} ({keys}) (template.yaml)"
         return None
+
+    def _authorised(self, operation: str, params: Mapping[str, Any]) -> list[tuple[str, str, list[str] | None]]:
+        """(action, table, partition keys) IAM decides for the call. A transaction is authorised per item, as
+        the action that item names: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+        transaction-apis-iam.html"""
+        if operation in ("TransactWriteItems", "TransactGetItems"):
+            found: list[tuple[str, str, list[str] | None]] = []
+            for item in params.get("TransactItems") or []:
+                for kind, spec in item.items():
+                    action = _TRANSACTION_ITEMS[kind]
+                    found.append((action, str(spec.get("TableName", "")),
+                                  [self._pk(str(spec.get("TableName", "")), spec.get(_KEYED[action]) or {})]))
+            return found
+        return [(operation, table, keys) for table, keys in self._requests(operation, params)]
 
     def _requests(self, operation: str, params: Mapping[str, Any]) -> list[tuple[str, list[str] | None]]:
         """(table, partition keys) of each table the call touches."""

@@ -94,7 +94,21 @@ def test_a_start_throttled_through_every_retry_is_a_503_problem_and_calls_no_pro
         response = app.start()
 
     _assert_busy_problem(response)
-    assert throttle.seen == ["UpdateItem"] * attempts()  # the first write (a start budget), retried, then no more
+    # the first write (the start's budgets with its check: one transaction), retried, then no more
+    assert throttle.seen == ["TransactWriteItems"] * attempts()
+    assert app.truid_checks_created() == []
+
+
+def test_a_start_whose_transaction_is_cancelled_for_throttling_is_a_503_problem_and_records_nothing(app: App):
+    cancelled = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                            "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
+                            "CancellationReasons": [{"Code": "ThrottlingError"}, {"Code": "None"}, {"Code": "None"},
+                                                    {"Code": "None"}]})
+    with throttled("TransactWriteItems", body=cancelled) as throttle:
+        response = app.start()
+
+    _assert_busy_problem(response)
+    assert throttle.seen == ["TransactWriteItems"]  # not a budget's refusal: answered at once, not tried again
     assert app.truid_checks_created() == []
 
 

@@ -17,17 +17,18 @@ from tests.integration.conftest import App, completion_code
 # Each DynamoDB request of the check, by function, and why it is there (docs/capacity.md, Calls per check).
 EXPECTED_DYNAMODB = {
     "StartCheckFunction": Counter({
-        # the address's budget, the number's from this address and its places for addresses, the global budget;
-        # the provider's acceptance
-        ("dynamodb", "UpdateItem"): 5,
-        ("dynamodb", "PutItem"): 1,  # the check, recorded before any billable call
+        # the check, recorded with the address's budget, the number's from this address and its places for
+        # addresses: one transaction, all or nothing
+        ("dynamodb", "TransactWriteItems"): 1,
+        # the global budget's shard (shared by every start: kept out of the transaction); the provider's acceptance
+        ("dynamodb", "UpdateItem"): 2,
     }),
     "OidcCallbackFunction": Counter({
         ("dynamodb", "UpdateItem"): 2,  # the one-time state spent (and the completion code attached); the verdict
     }),
     "PollResultFunction": Counter({
         ("dynamodb", "GetItem"): 1,  # the check
-        ("dynamodb", "UpdateItem"): 2,  # the claim to sign (one KMS Sign per check); the attestation kept
+        ("dynamodb", "UpdateItem"): 1,  # the attestation signed from that read, kept unless one is kept already
     }),
 }
 
@@ -60,7 +61,7 @@ def _by_function(instrumented: Instrumented, first: int, service: str) -> dict[s
     return found
 
 
-def test_a_plain_truid_check_makes_eleven_dynamodb_requests_each_with_its_reason(app: App, instrumented: Instrumented):
+def test_a_plain_truid_check_makes_seven_dynamodb_requests_each_with_its_reason(app: App, instrumented: Instrumented):
     _verified(app)  # warms this flow's caches: secrets, tokens, the breakers' read
     first = len(instrumented.served)
 
@@ -68,7 +69,7 @@ def test_a_plain_truid_check_makes_eleven_dynamodb_requests_each_with_its_reason
 
     counted = _by_function(instrumented, first, "dynamodb")
     assert counted == EXPECTED_DYNAMODB
-    assert sum(sum(c.values()) for c in counted.values()) == 11
+    assert sum(sum(c.values()) for c in counted.values()) == 7
 
 
 def test_a_plain_truid_check_signs_once_with_kms(app: App, instrumented: Instrumented):

@@ -103,7 +103,9 @@ def test_concurrent_polls_of_a_settled_provider_check_make_one_transition(app: A
     assert transitions == [check["check_id"]]
 
 
-def test_concurrent_polls_with_the_code_sign_the_verdict_once(app: App):
+def test_concurrent_polls_with_the_code_are_all_served_the_one_attestation_kept(app: App):
+    """Reads that find no attestation at the same moment may each sign (no claim write before signing), but one
+    signature is kept and every read, then and later, is served that one."""
     check = app.started()
     code = completion_code(app.open_on_own_phone(check))
     signed: list[str] = []
@@ -113,7 +115,9 @@ def test_concurrent_polls_with_the_code_sign_the_verdict_once(app: App):
         views = all_at_once(lambda: app.poll(check, code=code).json())
     finally:
         events.unregister("before-send.kms.Sign", unique_id="count-sign")
+    later = app.poll(check, code=code).json()
 
     assert {view["status"] for view in views} == {"VERIFIED"}
-    assert len(signed) == 1
-    assert len({view.get("attestation") for view in views} - {None}) == 1
+    assert 1 <= len(signed) <= len(views)
+    assert {view.get("attestation") for view in views} == {later["attestation"]}
+    assert later["attestation"]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from sandbox.local_aws.functions import Function, read_functions
@@ -66,3 +68,25 @@ def test_a_batch_read_is_refused_when_one_of_its_keys_is(access: TableAccess,
                              {"RequestItems": {TABLE_NAME: {"Keys": [*breakers, _key(keys.check("c"))]}}})
 
     assert allowed is None and refused is not None
+
+
+def _transaction(*items: Mapping[str, object]) -> dict[str, object]:
+    return {"TransactItems": list(items)}
+
+
+def test_a_transaction_is_allowed_as_the_actions_of_its_items(access: TableAccess, functions: dict[str, Function]):
+    starting = _serving(functions, START_ROUTE)
+    budget = {"Update": {"TableName": TABLE_NAME, "Key": _key(keys.limit("ip", "digest", 1))}}
+    check = {"Put": {"TableName": TABLE_NAME, "Item": {**_key(keys.check("c")), "status": {"S": "PENDING"}}}}
+
+    assert access.refusal(starting, "TransactWriteItems", _transaction(budget, check)) is None
+
+
+def test_a_transaction_is_refused_when_one_of_its_items_is(access: TableAccess, functions: dict[str, Function]):
+    starting = _serving(functions, START_ROUTE)
+    budget = {"Update": {"TableName": TABLE_NAME, "Key": _key(keys.limit("ip", "digest", 1))}}
+    stray = {"Put": {"TableName": TABLE_NAME, "Item": _key(keys.limit("ip", "digest", 1) + "x")}}
+
+    refusal = access.refusal(starting, "TransactWriteItems", _transaction(budget, stray))
+
+    assert refusal is not None and "PutItem" in refusal

@@ -97,6 +97,7 @@ def test_unused_by_request_lists_imports_whose_code_never_ran() -> None:
 
 def test_cost_model_prices_each_counted_call() -> None:
     calls = Calls(aws=Counter({("dynamodb", "UpdateItem"): 3, ("dynamodb", "PutItem"): 1,
+                               ("dynamodb", "TransactWriteItems"): 1,
                                ("dynamodb", "GetItem"): 2, ("dynamodb", "BatchGetItem"): 1,
                                ("kms", "Sign"): 1, ("secrets-manager", "GetSecretValue"): 0}))
     invocations = {"StartCheckFunction": 1, "PollResultFunction": 1, "ProviderCallbackFunction": 1}
@@ -105,7 +106,7 @@ def test_cost_model_prices_each_counted_call() -> None:
                                         provider_price=0.02)
     bill = {line.item: round(line.usd_per_million_checks, 4) for line in lines}
 
-    assert bill["DynamoDB writes"] == round(4 * 0.625, 4)
+    assert bill["DynamoDB writes"] == round((4 + 2 * 4) * 0.625, 4)  # a transaction's 4 items: 2 units each
     assert bill["DynamoDB reads"] == round(3 * 0.125, 4)
     assert bill["KMS Sign (ECC)"] == round(0.15 / 10_000 * 1_000_000, 4)
     assert bill["API Gateway REST requests"] == round(2 * 3.50, 4)  # the function URL is not API Gateway

@@ -5,13 +5,15 @@ import json
 import re
 
 import pytest
+from botocore.stub import Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from silentcheck import config, limits, store
+from silentcheck import aws, config, limits, store
+from silentcheck.checks import Check, Status
 from silentcheck.deps import Counters
 from silentcheck.errors import RateLimited
-from tests.fakes import FakeCounters
+from tests.fakes import FakeCounters, FakeStore
 from tests.functions import load_start_function
 from tests.template_tools import start_budgets
 
@@ -310,3 +312,76 @@ def test_a_sharded_global_budget_lets_exactly_its_count_start_and_no_more():
 def test_a_shard_count_out_of_range_says_what_to_fix(shards: int):
     with pytest.raises(config.LimitsInvalid, match="GLOBAL_BUDGET_SHARDS must be an integer from 1 to 100"):
         config.parse_limits(config.DEFAULT_LIMITS, shards)
+
+
+# -- one write for the caller's budgets and the check --------------------------------------------------
+
+@pytest.mark.usefixtures("_moto")
+def test_a_start_refused_for_its_number_spends_nothing_of_its_addresss_budget():
+    budgets = _limits(number={"count": 2, "window_seconds": 600}, ip={"count": 3, "window_seconds": 600})
+    _spend(budgets, UK, "198.51.100.7")
+    _spend(budgets, UK, "198.51.100.7")
+    with pytest.raises(RateLimited, match="for this phone number from this address"):
+        _spend(budgets, UK, "198.51.100.7")
+
+    assert _admitted(budgets, OTHER, "198.51.100.7")  # the address's third start is still there
+
+
+def _check(check_id: str) -> Check:
+    return Check(check_id=check_id, provider="truid", status=Status.PENDING, created_at=NOW, expires_at=NOW + 300,
+                 poll_token_hash="h", number_key="k", state_hash="s", subject=UK)
+
+
+def test_a_start_refused_for_its_address_records_no_check():
+    budgets = _limits(ip={"count": 1, "window_seconds": 600})
+    fakes = FakeStore()
+    limits.spend_and_record(budgets, PEPPER, UK, "198.51.100.7", NOW, fakes.counters, fakes, _check("first"))
+
+    with pytest.raises(RateLimited, match="from this address"):
+        limits.spend_and_record(budgets, PEPPER, OTHER, "198.51.100.7", NOW, fakes.counters, fakes, _check("second"))
+
+    assert set(fakes.checks) == {"first"}
+
+
+def test_a_start_the_deployments_budget_refuses_leaves_no_usable_check_behind():
+    budgets = _limits(ip={"count": 5, "window_seconds": 600}, **{"global": {"count": 1, "window_seconds": 600}})
+    fakes = FakeStore()
+    limits.spend_and_record(budgets, PEPPER, UK, "198.51.100.7", NOW, fakes.counters, fakes, _check("first"))
+
+    with pytest.raises(RateLimited, match="budget is spent"):
+        limits.spend_and_record(budgets, PEPPER, OTHER, "203.0.113.9", NOW, fakes.counters, fakes, _check("second"))
+
+    withdrawn = fakes.checks["second"]
+    assert withdrawn.is_expired_at(NOW) and withdrawn.state_hash is None and withdrawn.subject is None
+    assert not fakes.checks["first"].is_expired_at(NOW)
+
+
+def _conflicted(stubber: Stubber, times: int) -> None:
+    for _ in range(times):
+        stubber.add_client_error("transact_write_items", "TransactionCanceledException", http_status_code=400,
+                                 modeled_fields={"CancellationReasons": [{"Code": "TransactionConflict"},
+                                                                         {"Code": "None"}]})
+
+
+@pytest.mark.usefixtures("_moto")
+def test_a_start_whose_budgets_another_start_wrote_at_the_same_moment_is_tried_again():
+    budgets = _limits(number={"count": 2, "window_seconds": 600}, ip={"count": 5, "window_seconds": 600})
+    with Stubber(aws.client("dynamodb")) as stubber:  # the container's one client
+        _conflicted(stubber, 2)
+        stubber.add_response("transact_write_items", {})
+
+        limits.spend(budgets, PEPPER, UK, "198.51.100.7", NOW, store.counters)
+
+        stubber.assert_no_pending_responses()
+
+
+@pytest.mark.usefixtures("_moto")
+def test_a_start_that_keeps_meeting_other_starts_is_asked_to_retry_in_a_second():
+    budgets = _limits(number={"count": 2, "window_seconds": 600}, ip={"count": 5, "window_seconds": 600})
+    with Stubber(aws.client("dynamodb")) as stubber:  # the container's one client
+        _conflicted(stubber, 3)
+
+        with pytest.raises(RateLimited, match="starting at once") as refused:
+            limits.spend(budgets, PEPPER, UK, "198.51.100.7", NOW, store.counters)
+
+    assert refused.value.retry_after == 1

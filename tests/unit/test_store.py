@@ -1,9 +1,12 @@
 """The DynamoDB repository's conditional transitions, against moto's server (table from template.yaml)."""
 
+from dataclasses import replace
+
 import pytest
 
 from silentcheck import store, tokens
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status
+from silentcheck.store import counters
 
 NOW = 1_900_000_000
 
@@ -150,55 +153,63 @@ def test_the_number_is_stored_sealed_and_reads_back():
     assert store.get("signed-1").subject == "+447400900002"  # type: ignore[union-attr]
 
 
-def test_of_two_signing_claims_only_the_first_holds():
-    _final_with_subject()
-
-    store.claim_signing("signed-1", NOW + 10, stale_before=NOW)
-    with pytest.raises(store.TransitionLost):
-        store.claim_signing("signed-1", NOW + 11, stale_before=NOW)
-
-
-def test_an_abandoned_signing_claim_can_be_taken_again():
-    _final_with_subject()
-    store.claim_signing("signed-1", NOW + 10, stale_before=NOW)
-
-    assert store.claim_signing("signed-1", NOW + 30, stale_before=NOW + 20).check_id == "signed-1"
-
-
-def test_a_released_signing_claim_can_be_taken_again():
-    _final_with_subject()
-    store.claim_signing("signed-1", NOW + 10, stale_before=NOW)
-
-    store.release_signing("signed-1")
-
-    assert store.claim_signing("signed-1", NOW + 11, stale_before=NOW).check_id == "signed-1"
-
-
-def test_a_pending_check_cannot_be_claimed_for_signing():
-    store.create(Check(check_id="p-1", provider="truid", status=Status.PENDING, created_at=NOW, expires_at=NOW + 300,
-                       poll_token_hash="h", number_key="key", subject="+447400900002"))
-
-    with pytest.raises(store.TransitionLost):
-        store.claim_signing("p-1", NOW + 1, stale_before=NOW)
-
-
 def test_a_saved_attestation_replaces_the_number_and_is_kept_once():
     _final_with_subject()
-    store.claim_signing("signed-1", NOW + 10, stale_before=NOW)
 
     saved = store.save_attestation("signed-1", "header.payload.signature")
-    with pytest.raises(store.TransitionLost):
+    with pytest.raises(store.TransitionLost) as lost:
         store.save_attestation("signed-1", "another.attestation.entirely")
 
     assert (saved.attestation, saved.subject) == ("header.payload.signature", None)
+    assert lost.value.current is not None and lost.value.current.attestation == "header.payload.signature"
+
+
+def _budget(scope: str, count: int = 1) -> counters.Take:
+    return counters.Take(scope, f"{scope}-digest", 7, count, NOW + 600)
+
+
+def test_a_check_created_with_its_budgets_counts_them_in_the_same_write():
+    check = replace(_new_check(), check_id="check-2")
+
+    store.create(check, [_budget("ip"), _budget("number", 2)])
+
+    assert store.get("check-2") == check
+    assert not counters.take("ip", "ip-digest", 7, 1, NOW + 600)  # its one start is spent
+    assert counters.take("number", "number-digest", 7, 2, NOW + 600)
+
+
+def test_a_budget_without_room_refuses_the_check_and_counts_nothing():
+    counters.take("number", "number-digest", 7, 1, NOW + 600)
+    check = replace(_new_check(), check_id="check-2")
+
+    with pytest.raises(counters.BudgetSpent) as spent:
+        store.create(check, [_budget("ip"), _budget("number"), _budget("global-like")])
+
+    assert spent.value.scope == "number"
+    assert store.get("check-2") is None
+    assert counters.take("ip", "ip-digest", 7, 1, NOW + 600)  # the address's start was not counted
+
+
+def test_a_check_withdrawn_before_any_provider_was_asked_expires_at_once_and_cannot_be_used():
+    check = replace(_new_check(), check_id="check-2", capability_hash="cap", subject="+447400900002")
+    store.create(check)
+
+    store.withdraw("check-2", NOW + 1)
+
+    withdrawn = store.get("check-2")
+    assert withdrawn is not None and withdrawn.is_expired_at(NOW + 1)
+    assert (withdrawn.state_hash, withdrawn.capability_hash, withdrawn.subject) == (None, None, None)
     with pytest.raises(store.TransitionLost):
-        store.claim_signing("signed-1", NOW + 60, stale_before=NOW + 50)
+        store.consume_state("check-2", tokens.digest("check-1.state"), NOW + 1, "code-hash")
 
 
-def test_releasing_the_claim_of_an_unknown_check_creates_nothing():
-    store.release_signing("never-created")
+def test_a_started_check_is_never_withdrawn():
+    check = _new_check()
+    started = store.record_started(check.check_id, NOW + 1, "ref-1", None, Binding.DEVICE, NOW + 300, {})
 
-    assert store.get("never-created") is None
+    store.withdraw(check.check_id, NOW + 2)
+
+    assert store.get(check.check_id) == started
 
 
 def test_an_offer_to_the_next_provider_replaces_the_refused_providers_state_and_capability():

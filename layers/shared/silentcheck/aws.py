@@ -67,6 +67,8 @@ RETRY_LATER_CODES = frozenset({
     "PriorRequestNotComplete", "RequestTimeout", "RequestTimeoutException",
 })
 RETRY_LATER_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Why DynamoDB cancels a transaction (its CancellationReasons) when the table, not the request, is at fault.
+RETRY_LATER_CANCELLATIONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 def exhausted(error: BaseException) -> bool:
@@ -75,6 +77,9 @@ def exhausted(error: BaseException) -> bool:
     from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
     if isinstance(error, ClientError):
+        reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
+        if reasons & RETRY_LATER_CANCELLATIONS:  # a transaction cancelled because the table throttled it
+            return True
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return error.response.get("Error", {}).get("Code") in RETRY_LATER_CODES or status in RETRY_LATER_STATUSES
     return isinstance(error, ConnectionError | HTTPClientError)

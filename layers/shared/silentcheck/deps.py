@@ -7,12 +7,13 @@ handlers pass `Deps.real()`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from silentcheck.checks import Binding, Check, Outcome
 from silentcheck.providers.measured import Measured
+from silentcheck.store.counters import Take
 
 
 class Clock(Protocol):
@@ -41,7 +42,9 @@ class Store(Protocol):
     """What silentcheck.store offers; every change is conditional and raises store.TransitionLost when
     the check is not in the state the change expects."""
 
-    def create(self, check: Check) -> None: ...
+    def create(self, check: Check, budgets: Sequence[Take] = ()) -> None: ...
+
+    def withdraw(self, check_id: str, now: int) -> None: ...
 
     def get(self, check_id: str) -> Check | None: ...
 
@@ -64,11 +67,7 @@ class Store(Protocol):
 
     def mark_expired(self, check_id: str, now: int) -> Check | None: ...
 
-    def claim_signing(self, check_id: str, now: int, stale_before: int) -> Check: ...
-
     def save_attestation(self, check_id: str, attestation: str) -> Check: ...
-
-    def release_signing(self, check_id: str) -> None: ...
 
 
 class Counters(Protocol):
@@ -78,6 +77,8 @@ class Counters(Protocol):
     def take(self, scope: str, subject: str, window: int, count: int, window_end: int) -> bool: ...
 
     def admit(self, scope: str, subject: str, member: str, window: int, count: int, window_end: int) -> bool: ...
+
+    def take_all(self, budgets: Sequence[Take]) -> None: ...
 
     def breaker_states(self, names: tuple[str, ...]) -> dict[str, dict[str, int]]: ...
 

@@ -1,7 +1,8 @@
 """Spending the start budgets (config.Limits: how many checks one number, one source IP and the whole
 deployment may start in a window). Counters are fixed-window items in the checks table (store.counters),
-so every container counts together, and each is spent before the check is recorded or any provider is
-called.
+so every container counts together. A start's own budgets (its address's, its number's) are counted in the
+same transaction that records its check, and the deployment's right after: all before any provider is
+called (docs/capacity.md, Calls per check).
 
 A number's budget counts addresses, not starts: at most `count` addresses may start checks for one
 number in a window, each at most `count` times. So one address holds one of a number's `count` (≥ 2)
@@ -21,9 +22,11 @@ import ipaddress
 import secrets
 
 from silentcheck import observability, tokens
+from silentcheck.checks import Check
 from silentcheck.config import Budget, Limits
-from silentcheck.deps import Counters
+from silentcheck.deps import Counters, Store
 from silentcheck.errors import RateLimited
+from silentcheck.store.counters import BudgetSpent, Take
 
 NO_ADDRESS = "-"  # the one place every start without a source address shares (API Gateway always gives one)
 
@@ -50,43 +53,91 @@ def _window(budget: Budget, now: int) -> tuple[int, int]:
     return current, (current + 1) * budget.window_seconds
 
 
-def _refuse(scope: str, detail: str, budget: Budget, now: int) -> RateLimited:
+_REFUSALS = {  # scope: (its budget in config.Limits, what the caller is told)
+    "ip": ("ip", "Too many checks from this address"),
+    "number_address": ("number", "Too many checks for this phone number from this address"),
+    "number": ("number", "Too many addresses started checks for this phone number"),
+    "global": ("global", "This deployment's check budget is spent"),
+}
+
+
+def _refuse(scope: str, budget: Budget, now: int) -> RateLimited:
     window_end = _window(budget, now)[1]
     observability.count(observability.Metric.STARTS_REFUSED, reason=RateLimited.code, scope=scope)
-    return RateLimited(f"{detail}: at most {budget.count} per {budget.window_seconds} s. "
+    return RateLimited(f"{_REFUSALS[scope][1]}: at most {budget.count} per {budget.window_seconds} s. "
                        f"Retry after {window_end - now} s.", retry_after=window_end - now)
 
 
-def spend(config: Limits, pepper: str, number_e164: str, source_ip: str | None, now: int,
-          counters: Counters) -> None:
-    """Count one start against each budget in turn (the address's; the number's from this address, then the
-    number's places for addresses; the deployment's); RateLimited (with the seconds until that window ends)
-    at the first that is spent. Budgets counted before it stay counted: the request was made."""
+def _refused(spent: BudgetSpent, config: Limits, now: int) -> RateLimited:
+    if spent.busy:  # the budget had room, but other starts for this address or number kept writing it
+        observability.count(observability.Metric.STARTS_REFUSED, reason=RateLimited.code, scope=spent.scope)
+        return RateLimited("Too many checks are starting at once for this address or phone number. "
+                           "Retry after 1 s.", retry_after=1)
+    return _refuse(spent.scope, config.budgets[_REFUSALS[spent.scope][0]], now)
+
+
+def caller_budgets(config: Limits, pepper: str, number_e164: str, source_ip: str | None, now: int) -> list[Take]:
+    """What one start counts against the caller's budgets, in the order a refusal names them: the
+    address's; the number's from this address, then the number's places for addresses."""
     key = tokens.subkey(pepper, "limits")
     source_ip = counted_address(source_ip)
+    budgets = []
     ip = config.budgets.get("ip")
     if ip is not None and source_ip is not None:
         current, window_end = _window(ip, now)
-        if not counters.take("ip", tokens.derive(key, source_ip), current, ip.count, window_end):
-            raise _refuse("ip", "Too many checks from this address", ip, now)
-
+        budgets.append(Take("ip", tokens.derive(key, source_ip), current, ip.count, window_end))
     number = config.budgets.get("number")
     if number is not None:
         caller = source_ip or NO_ADDRESS
         current, window_end = _window(number, now)
         pair = tokens.derive(key, f"{number_e164} {caller}")
-        if not counters.take("number_address", pair, current, number.count, window_end):
-            raise _refuse("number_address", "Too many checks for this phone number from this address", number, now)
-        if not counters.admit("number", tokens.derive(key, number_e164), tokens.derive(key, caller), current,
-                              number.count, window_end):
-            raise _refuse("number", "Too many addresses started checks for this phone number", number, now)
+        budgets.append(Take("number_address", pair, current, number.count, window_end))
+        budgets.append(Take("number", tokens.derive(key, number_e164), current, number.count, window_end,
+                            member=tokens.derive(key, caller)))
+    return budgets
 
+
+def spend(config: Limits, pepper: str, number_e164: str, source_ip: str | None, now: int,
+          counters: Counters) -> None:
+    """Count one start that records no check (an answer that starts nothing) against every budget: the
+    caller's together (all or nothing, one write), then the deployment's. RateLimited (with the seconds
+    until that window ends) names the first that is spent; the caller's budgets stay counted when the
+    deployment's refuses: the request was made."""
+    try:
+        counters.take_all(caller_budgets(config, pepper, number_e164, source_ip, now))
+    except BudgetSpent as spent:
+        raise _refused(spent, config, now) from None
+    _spend_global(config, pepper, now, counters)
+
+
+def spend_and_record(config: Limits, pepper: str, number_e164: str, source_ip: str | None, now: int,
+                     counters: Counters, store: Store, check: Check) -> None:
+    """Count one start against every budget and record its check, before any provider is called: the
+    caller's budgets and the check in one write (store.create: all or nothing, so no budget is spent
+    without its check recorded), then the deployment's. A start the deployment's budget refuses is
+    withdrawn (made unusable, left to the table's TTL); the caller's budgets stay counted (the request was
+    made)."""
+    try:
+        store.create(check, caller_budgets(config, pepper, number_e164, source_ip, now))
+    except BudgetSpent as spent:
+        raise _refused(spent, config, now) from None
+    try:
+        _spend_global(config, pepper, now, counters)
+    except RateLimited:
+        store.withdraw(check.check_id, now)
+        raise
+
+
+def _spend_global(config: Limits, pepper: str, now: int, counters: Counters) -> None:
+    """The deployment's budget, in a write of its own: every start in the deployment shares its shards, and
+    in a transaction concurrent starts on one shard would cancel each other (docs/capacity.md)."""
     deployment = config.budgets.get("global")
-    if deployment is not None:
-        current, window_end = _window(deployment, now)
-        if not _take_global(counters, tokens.derive(key, "all"), current, deployment, window_end,
-                            config.global_shards):
-            raise _refuse("global", "This deployment's check budget is spent", deployment, now)
+    if deployment is None:
+        return
+    current, window_end = _window(deployment, now)
+    digest = tokens.derive(tokens.subkey(pepper, "limits"), "all")
+    if not _take_global(counters, digest, current, deployment, window_end, config.global_shards):
+        raise _refuse("global", deployment, now)
 
 
 def shard_count(budget: Budget, shards: int, shard: int) -> int:

@@ -58,10 +58,11 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
         candidates = answering(candidates, ranges_of(candidates, deps.providers, table.sim_swap), hours)
 
     now = deps.clock.now()
-    limits.spend(config.limits(), credentials.pepper(), number.e164, source_ip, now, deps.counters)  # before billing
     minted = binding.Minted.new()
     check = replace(_new_check(minted, candidates[0], number, now), sim_swap_hours=hours)
-    deps.store.create(check)  # before any billable call: every provider request has a record
+    # Before any billable call: the budgets are spent and every provider request has a record.
+    limits.spend_and_record(config.limits(), credentials.pepper(), number.e164, source_ip, now, deps.counters,
+                            deps.store, check)
 
     device_address = device_ip or source_ip
     if table.coverage_precheck and device_address and not operator_token:

@@ -8,7 +8,6 @@ from silentcheck.store import counters, keys
 from silentcheck.store.check_items import (
     TransitionLost,
     claim_poll,
-    claim_signing,
     consume_state,
     create,
     finish,
@@ -17,14 +16,13 @@ from silentcheck.store.check_items import (
     pace_polls,
     record_offer,
     record_started,
-    release_signing,
     save_attestation,
+    withdraw,
 )
 
 __all__ = [
     "TransitionLost",
     "claim_poll",
-    "claim_signing",
     "consume_state",
     "counters",
     "create",
@@ -35,6 +33,6 @@ __all__ = [
     "pace_polls",
     "record_offer",
     "record_started",
-    "release_signing",
     "save_attestation",
+    "withdraw",
 ]

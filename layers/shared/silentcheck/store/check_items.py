@@ -4,12 +4,13 @@ when it lost (the check had left the state the change expects)."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from silentcheck import aws, observability, sealing
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.config import settings
-from silentcheck.store import keys, sim_swap_items
+from silentcheck.store import counters, keys, sim_swap_items
 
 _PENDING = {"S": Status.PENDING.value}
 
@@ -121,13 +122,26 @@ def _lost(error: Exception) -> TransitionLost:
     return TransitionLost(_from_item(old) if old else None)
 
 
-def create(check: Check) -> None:
-    """Write a new PENDING check; never overwrites an existing item."""
-    aws.client("dynamodb").put_item(
-        TableName=_table(),
-        Item=_to_item(check, purge_at=check.expires_at + settings().retention_seconds),
-        ConditionExpression="attribute_not_exists(pk)",
-    )
+def create(check: Check, budgets: Sequence[counters.Take] = ()) -> None:
+    """Write a new PENDING check (never over an existing item), counted in `budgets` in the same write: one
+    transaction, all or nothing (counters.BudgetSpent when a budget has no room: no check, nothing counted)."""
+    put = {"TableName": _table(), "Item": _to_item(check, purge_at=check.expires_at + settings().retention_seconds),
+           "ConditionExpression": "attribute_not_exists(pk)"}
+    if budgets:
+        counters.take_all(budgets, with_items=[{"Put": put}])
+    else:
+        aws.client("dynamodb").put_item(**put)
+
+
+def withdraw(check_id: str, now: int) -> None:
+    """Make a check recorded with its budgets but refused before any provider was asked (the deployment's
+    budget, counted after it, was spent) unusable: it expires now, loses its return state, callback
+    capability and number, and the table's TTL purges it. Nothing was handed out for it; no function may
+    delete items (the template grants no DeleteItem on the checks table)."""
+    with contextlib.suppress(TransitionLost):
+        _update(check_id, "SET expires_at = :now, purge_at = :now REMOVE state_hash, capability_hash, sealed_subject",
+                "#status = :pending AND attribute_not_exists(provider_ref)",
+                {":pending": _PENDING, ":now": {"N": str(now)}}, {"#status": "status"})
 
 
 def get(check_id: str) -> Check | None:
@@ -279,25 +293,9 @@ def mark_expired(check_id: str, now: int) -> Check | None:
     return expired
 
 
-def claim_signing(check_id: str, now: int, stale_before: int) -> Check:
-    """Take the one right to sign this final check's attestation: of concurrent readers exactly one signs
-    (at most one KMS call per check). A claim older than `stale_before` was abandoned and may be retaken."""
-    return _update(check_id, "SET signing_since = :now",
-                   "#status <> :pending AND attribute_exists(sealed_subject) "
-                   "AND attribute_not_exists(sealed_attestation) "
-                   "AND (attribute_not_exists(signing_since) OR signing_since < :stale)",
-                   {":pending": _PENDING, ":now": {"N": str(now)}, ":stale": {"N": str(stale_before)}},
-                   {"#status": "status"})
-
-
 def save_attestation(check_id: str, attestation: str) -> Check:
-    """Keep the signed result (sealed) for every later read, and forget the number it was signed for."""
-    return _update(check_id, "SET sealed_attestation = :jws REMOVE sealed_subject, signing_since",
+    """Keep the signed result (sealed) for every later read, and forget the number it was signed for; only
+    the first attestation is kept (TransitionLost, with the check as stored, for any later one)."""
+    return _update(check_id, "SET sealed_attestation = :jws REMOVE sealed_subject",
                    "attribute_not_exists(sealed_attestation)",
                    {":jws": {"B": sealing.seal({"jws": attestation}, check_id)}})
-
-
-def release_signing(check_id: str) -> None:
-    """Give the signing claim back after a failed signature, so the next read tries again."""
-    with contextlib.suppress(TransitionLost):
-        _update(check_id, "REMOVE signing_since", "attribute_exists(signing_since)", {})
