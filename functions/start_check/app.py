@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from silentcheck import config, idempotency, routing, service, snapstart
+from silentcheck import idempotency, limits, routing, service, snapstart
 from silentcheck.api import (
     api_key_id,
     json_object_body,
@@ -21,7 +21,7 @@ from silentcheck.cors import cors
 app = rest_resolver()
 snapstart.register()  # SnapStart's runtime hooks, when Lambda offers them (template parameter SnapStart)
 routing.table()  # a bad ROUTING table fails the cold start with a message that says what to fix
-config.limits()  # and so do bad LIMITS
+limits.configured()  # and so do bad LIMITS
 
 
 @app.post("/checks")

@@ -14,7 +14,7 @@ import pytest
 
 import silentcheck
 from sandbox.local_aws import services as sandbox_aws
-from silentcheck import aws, caches, config, credentials, provider_http, routing, signing_keys, snapstart
+from silentcheck import aws, caches, config, credentials, limits, provider_http, routing, signing_keys, snapstart
 
 # boto3's service models: the installed botocore's read-only data, the same in every container (aws.py); the
 # measured adapter classes, one per combination of capabilities: made from the code alone.
@@ -24,14 +24,14 @@ KEPT = {"silentcheck.aws._loader", "silentcheck.providers.measured._measured_typ
 FILL: dict[str, Callable[[str], object]] = {
     "silentcheck.config.settings": lambda _: config.settings(),
     "silentcheck.routing.parse_table": lambda _: routing.table(),
-    "silentcheck.config.limits": lambda _: config.limits(),
+    "silentcheck.limits.parse_limits": lambda _: limits.configured(),
     "silentcheck.signing_keys.signer": lambda _: signing_keys.signer(),
     "silentcheck.signing_keys.public_jwk": signing_keys.public_jwk,
     "silentcheck.aws.session": lambda _: aws.session(),
     "silentcheck.aws.client": lambda _: aws.client("dynamodb"),
     "silentcheck.provider_http.session": lambda _: provider_http.session(),
 }
-CONFIGURATION = {"silentcheck.config.settings", "silentcheck.routing.parse_table", "silentcheck.config.limits",
+CONFIGURATION = {"silentcheck.config.settings", "silentcheck.routing.parse_table", "silentcheck.limits.parse_limits",
                  "silentcheck.signing_keys.signer", "silentcheck.signing_keys.public_jwk"}
 CONNECTIONS = {"silentcheck.aws.session", "silentcheck.aws.client", "silentcheck.provider_http.session"}
 

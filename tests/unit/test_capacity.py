@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from silentcheck import config, limits
+from silentcheck import limits
 from silentcheck.store import keys
 from tests.fakes import FakeCounters
 from tests.template_tools import cfn_lint_all, load_sam_template, start_budgets, transform_offline, write_json
@@ -77,8 +77,8 @@ def _resolved(profile: str, **parameters: str) -> dict[str, Any]:
     return _capacity_values(conditions.resolve(SOURCE, values, specialise=True))
 
 
-def _limits_of(profile: str) -> config.Limits:
-    return config.parse_limits(*start_budgets({PARAMETER: profile}))
+def _limits_of(profile: str) -> limits.Limits:
+    return limits.parse_limits(*start_budgets({PARAMETER: profile}))
 
 
 def test_every_throttle_and_limit_reads_the_capacity_profile_of_peak_starts_per_second() -> None:

@@ -22,15 +22,15 @@ PEPPER = "a-pepper-of-at-least-16-characters"
 UK, OTHER = "+447400900002", "+447400900004"
 
 
-def _limits(**raw) -> config.Limits:
-    return config.parse_limits(json.dumps(raw))
+def _limits(**raw) -> limits.Limits:
+    return limits.parse_limits(json.dumps(raw))
 
 
-def _spend(budgets: config.Limits, number: str = UK, ip: str | None = "198.51.100.7", now: int = NOW) -> None:
+def _spend(budgets: limits.Limits, number: str = UK, ip: str | None = "198.51.100.7", now: int = NOW) -> None:
     limits.spend(budgets, PEPPER, number, ip, now, store.counters)
 
 
-def _admitted(budgets: config.Limits, number: str = UK, ip: str | None = "198.51.100.7", now: int = NOW,
+def _admitted(budgets: limits.Limits, number: str = UK, ip: str | None = "198.51.100.7", now: int = NOW,
               counters: Counters = store.counters) -> bool:
     """Whether the budgets let this start through (False: RateLimited)."""
     try:
@@ -50,11 +50,11 @@ def _moto(moto_env):
 def test_the_templates_default_is_the_code_default():
     default, _ = start_budgets()
 
-    assert config.parse_limits(default) == config.parse_limits(config.DEFAULT_LIMITS)
+    assert limits.parse_limits(default) == limits.parse_limits(limits.DEFAULT_LIMITS)
 
 
 def test_the_default_limits_each_scope():
-    budgets = config.parse_limits(config.DEFAULT_LIMITS)
+    budgets = limits.parse_limits(limits.DEFAULT_LIMITS)
 
     assert set(budgets.budgets) == {"number", "ip", "global"}
 
@@ -77,15 +77,15 @@ def test_a_scope_left_out_or_null_has_no_limit():
     ('{"number": {"count": 5, "window_seconds": true}}', "LIMITS number.window_seconds must be a positive integer"),
 ])
 def test_a_bad_setting_says_what_to_fix(text: str, message: str):
-    with pytest.raises(config.LimitsInvalid, match=re.escape(message)):
-        config.parse_limits(text)
+    with pytest.raises(limits.LimitsInvalid, match=re.escape(message)):
+        limits.parse_limits(text)
 
 
 def test_bad_limits_in_the_environment_fail_when_the_start_function_loads(monkeypatch):
     monkeypatch.setenv("LIMITS", '{"number": {"count": -1, "window_seconds": 60}}')
     config.reset()
 
-    with pytest.raises(config.LimitsInvalid, match=re.escape("LIMITS number.count must be a positive integer")):
+    with pytest.raises(limits.LimitsInvalid, match=re.escape("LIMITS number.count must be a positive integer")):
         load_start_function()
     config.reset()
 
@@ -287,7 +287,7 @@ def test_what_the_budgets_count_as_one_address(source: str, counted: str):
 
 @pytest.mark.parametrize(("count", "shards"), [(10, 4), (3, 10), (1_000_000, 10), (7, 1)])
 def test_the_global_budgets_shards_together_hold_exactly_its_count(count: int, shards: int):
-    budget = config.Budget(count, 600)
+    budget = limits.Budget(count, 600)
 
     assert sum(limits.shard_count(budget, shards, shard) for shard in range(shards)) == count
 
@@ -295,7 +295,7 @@ def test_the_global_budgets_shards_together_hold_exactly_its_count(count: int, s
 def test_a_sharded_global_budget_lets_exactly_its_count_start_and_no_more():
     from tests.fakes import FakeCounters
 
-    budgets = config.parse_limits('{"global": {"count": 10, "window_seconds": 600}}', global_shards=4)
+    budgets = limits.parse_limits('{"global": {"count": 10, "window_seconds": 600}}', global_shards=4)
     counters, started = FakeCounters(), 0
     for n in range(60):  # far more than the count: every shard is found full long before the end
         try:
@@ -308,10 +308,10 @@ def test_a_sharded_global_budget_lets_exactly_its_count_start_and_no_more():
     assert len({subject for scope, subject, _ in counters.hits if scope == "global"}) == 4
 
 
-@pytest.mark.parametrize("shards", [0, config.MAX_GLOBAL_SHARDS + 1])
+@pytest.mark.parametrize("shards", [0, limits.MAX_GLOBAL_SHARDS + 1])
 def test_a_shard_count_out_of_range_says_what_to_fix(shards: int):
-    with pytest.raises(config.LimitsInvalid, match="GLOBAL_BUDGET_SHARDS must be an integer from 1 to 100"):
-        config.parse_limits(config.DEFAULT_LIMITS, shards)
+    with pytest.raises(limits.LimitsInvalid, match="GLOBAL_BUDGET_SHARDS must be an integer from 1 to 100"):
+        limits.parse_limits(limits.DEFAULT_LIMITS, shards)
 
 
 # -- one write for the caller's budgets and the check --------------------------------------------------

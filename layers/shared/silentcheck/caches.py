@@ -27,10 +27,11 @@ def reset_caches(*, configuration: bool = True, connections: bool = True) -> Non
     credentials.forget()
     oauth.forget()
     if configuration:
-        from silentcheck import config, routing, signing_keys
+        from silentcheck import config, limits, routing, signing_keys
 
         config.reset()
         routing.parse_table.cache_clear()
+        limits.parse_limits.cache_clear()
         signing_keys.forget()
     if connections:
         from silentcheck import aws, provider_http

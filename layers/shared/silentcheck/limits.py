@@ -1,15 +1,15 @@
-"""Spending the start budgets (config.Limits: how many checks one number, one source IP and the whole
-deployment may start in a window). Counters are fixed-window items in the checks table (store.counters),
-so every container counts together. A start's own budgets (its address's, its number's) are counted in the
-same transaction that records its check, and the deployment's right after: all before any provider is
-called (docs/capacity.md, Calls per check).
+"""The start budgets: LIMITS parsed once per container (`configured()`), and spending them (Limits: how many checks
+one number, one source IP and the whole deployment may start in a window). Counters are fixed-window items in the
+checks table (store.counters), so every container counts together. A start's own budgets (its address's, its
+number's) are counted in the same transaction that records its check, and the deployment's right after: all before
+any provider is called (docs/capacity.md, Calls per check).
 
 A number's budget counts addresses, not starts: at most `count` addresses may start checks for one
 number in a window, each at most `count` times. So one address holds one of a number's `count` (≥ 2)
 places whatever it sends, and cannot lock the number's owner out (docs/security.md, Abuse and cost).
 
 Every start of the deployment spends the global budget, so its window is split over `global_shards` items
-(config.Limits, from GLOBAL_BUDGET_SHARDS): each start adds to one shard picked at random, and shard i may
+(Limits, from GLOBAL_BUDGET_SHARDS): each start adds to one shard picked at random, and shard i may
 hold `count // shards` starts (plus one for the first `count % shards`), so together they hold exactly
 `count`. DynamoDB serves about 1,000 write units a second per partition and a counter's write is one unit:
 template.yaml gives one shard per 100 starts a second of PeakStartsPerSecond, so no shard sees more than a
@@ -19,14 +19,89 @@ it is refused, so near the end of the window a start may be refused while anothe
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from silentcheck import observability, tokens
 from silentcheck.checks import Check
-from silentcheck.config import Budget, Limits
 from silentcheck.deps import Counters, Store
 from silentcheck.errors import RateLimited
 from silentcheck.store.counters import BudgetSpent, Take
+
+# -- LIMITS: how many checks one number, one address and the deployment may start (parameter `Limits`) --
+
+DEFAULT_LIMITS = ('{"number": {"count": 5, "window_seconds": 600}, "ip": {"count": 60, "window_seconds": 600},'
+                  ' "global": {"count": 10000, "window_seconds": 86400}}')
+# The order budgets are spent in: the caller's own address first, so an address past its budget spends
+# nobody else's (it cannot lock a number out); the deployment's budget last, so a refused start costs it nothing.
+LIMIT_SCOPES = ("ip", "number", "global")
+# A number's budget is places for addresses (below): at least two, so one address never holds them all;
+# at most 1000, so one window's item of address digests stays far below DynamoDB's 400 KB.
+NUMBER_PLACES = (2, 1000)
+MAX_GLOBAL_SHARDS = 100
+
+
+class LimitsInvalid(RuntimeError):
+    """The LIMITS setting cannot be used; the message says where and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    count: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    budgets: Mapping[str, Budget]  # by scope ("number", "ip", "global"); a scope not here has no limit
+    global_shards: int = 1  # items the global budget's window is split over (GLOBAL_BUDGET_SHARDS)
+
+
+def _budget(scope: str, raw: Any) -> Budget | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"count", "window_seconds"}:
+        raise LimitsInvalid(f'LIMITS {scope} must be {{"count": N, "window_seconds": S}} or null (no limit)')
+    for key, value in raw.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise LimitsInvalid(f"LIMITS {scope}.{key} must be a positive integer")
+    if scope == "number" and not NUMBER_PLACES[0] <= raw["count"] <= NUMBER_PLACES[1]:
+        raise LimitsInvalid(f"LIMITS number.count must be {NUMBER_PLACES[0]} to {NUMBER_PLACES[1]}: it is how many "
+                            "addresses may start checks for one number per window (each as many times), and one "
+                            "address must never hold them all, or it could lock the number's owner out")
+    return Budget(raw["count"], raw["window_seconds"])
+
+
+@cache
+def parse_limits(text: str, global_shards: int = 1) -> Limits:
+    """The limits from their JSON text; LimitsInvalid says exactly what is wrong."""
+    if not 1 <= global_shards <= MAX_GLOBAL_SHARDS:
+        raise LimitsInvalid(f"GLOBAL_BUDGET_SHARDS must be an integer from 1 to {MAX_GLOBAL_SHARDS}")
+    try:
+        raw = json.loads(text)
+    except ValueError as error:
+        raise LimitsInvalid(f"LIMITS is not JSON: {error}") from None
+    if not isinstance(raw, dict):
+        raise LimitsInvalid(f"LIMITS must be a JSON object with any of the keys {', '.join(LIMIT_SCOPES)}")
+    unknown = set(raw) - set(LIMIT_SCOPES)
+    if unknown:
+        raise LimitsInvalid(f"LIMITS has unknown keys {sorted(unknown)}; allowed: {', '.join(LIMIT_SCOPES)}")
+    budgets = {scope: _budget(scope, raw.get(scope)) for scope in LIMIT_SCOPES}
+    return Limits({scope: budget for scope, budget in budgets.items() if budget is not None}, global_shards)
+
+
+def configured() -> Limits:
+    """The deployment's start budgets, from LIMITS (the defaults when unset), the global one split over
+    GLOBAL_BUDGET_SHARDS items (template.yaml derives it from PeakStartsPerSecond); parsed at first use."""
+    shards = os.environ.get("GLOBAL_BUDGET_SHARDS") or "1"
+    if not shards.isdigit():
+        raise LimitsInvalid(f"GLOBAL_BUDGET_SHARDS must be an integer from 1 to {MAX_GLOBAL_SHARDS}")
+    return parse_limits(os.environ.get("LIMITS") or DEFAULT_LIMITS, int(shards))
 
 NO_ADDRESS = "-"  # the one place every start without a source address shares (API Gateway always gives one)
 
@@ -53,7 +128,7 @@ def _window(budget: Budget, now: int) -> tuple[int, int]:
     return current, (current + 1) * budget.window_seconds
 
 
-_REFUSALS = {  # scope: (its budget in config.Limits, what the caller is told)
+_REFUSALS = {  # scope: (its budget in Limits, what the caller is told)
     "ip": ("ip", "Too many checks from this address"),
     "number_address": ("number", "Too many checks for this phone number from this address"),
     "number": ("number", "Too many addresses started checks for this phone number"),

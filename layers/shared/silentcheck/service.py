@@ -61,7 +61,7 @@ def start(request: StartRequest, source_ip: str | None, api_base_url: str, deps:
     minted = binding.Minted.new()
     check = replace(_new_check(minted, candidates[0], number, now), sim_swap_hours=hours)
     # Before any billable call: the budgets are spent and every provider request has a record.
-    limits.spend_and_record(config.limits(), credentials.pepper(), number.e164, source_ip, now, deps.counters,
+    limits.spend_and_record(limits.configured(), credentials.pepper(), number.e164, source_ip, now, deps.counters,
                             deps.store, check)
 
     device_address = device_ip or source_ip
@@ -85,7 +85,7 @@ def charge_start(request: StartRequest, source_ip: str | None, deps: Deps | None
     Idempotency-Key reused with another number): an answer about a number the caller chose costs a start."""
     deps = deps or Deps.real()
     number = phone.parse(request.phone_number)
-    limits.spend(config.limits(), credentials.pepper(), number.e164, source_ip, deps.clock.now(), deps.counters)
+    limits.spend(limits.configured(), credentials.pepper(), number.e164, source_ip, deps.clock.now(), deps.counters)
 
 
 def _new_check(minted: binding.Minted, provider: str, number: phone.PhoneNumber, now: int) -> Check:
