@@ -118,10 +118,9 @@ class Transitions:
 
     def _counting(self, original: Callable[..., Any]) -> Callable[..., Any]:
         def counted(check_id: str, *args: Any, **kwargs: Any) -> Any:
-            result = original(check_id, *args, **kwargs)
-            if result is not None:  # mark_expired answers None when it lost
-                with self.lock:
-                    self.won[check_id] += 1
+            result = original(check_id, *args, **kwargs)  # raises store.TransitionLost when it lost
+            with self.lock:
+                self.won[check_id] += 1
             return result
 
         return counted

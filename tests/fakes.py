@@ -60,7 +60,9 @@ class FakeSigner:
 
 
 class FakeStore:
-    """The checks table in memory; every change applies only under the same conditions as store/check_items.py."""
+    """The checks table in memory. Each change is one conditional update, as in store/check_items.py: the
+    same condition, the same fields left as stored when not given, TransitionLost with the check as it
+    was when it lost. tests/integration/test_store_contract.py runs the same tests on both."""
 
     def __init__(self, counters: FakeCounters | None = None) -> None:
         self.checks: dict[str, Check] = {}
@@ -77,94 +79,86 @@ class FakeStore:
             self.counters.take_all(budgets)  # all or nothing, as the one transaction: BudgetSpent, no check
             self.checks[check.check_id] = check
 
-    def withdraw(self, check_id: str, now: int) -> None:
-        with self.lock:
-            check = self.checks.get(check_id)
-            if check is not None and check.status is Status.PENDING and check.provider_ref is None:
-                self.checks[check_id] = replace(check, expires_at=now, state_hash=None, capability_hash=None,
-                                                subject=None)
+    def withdraw(self, check_id: str, now: int) -> Check:
+        return self._update(check_id, lambda c: c.status is Status.PENDING and c.provider_ref is None,
+                            lambda c: replace(c, expires_at=now, state_hash=None, capability_hash=None, subject=None))
 
     def get(self, check_id: str) -> Check | None:
         return self.checks.get(check_id)
 
-    def _pending(self, check_id: str, now: int, change: Callable[[Check], Check],
-                 condition: Callable[[Check], bool] = lambda _: True) -> Check:
+    def _update(self, check_id: str, condition: Callable[[Check], bool], change: Callable[[Check], Check]) -> Check:
+        """The one way a check changes (check_items._update): `change` applies only when `condition` holds."""
         with self.lock:
             check = self.checks.get(check_id)
-            if check is None or check.status is not Status.PENDING or check.expires_at <= now or not condition(check):
+            if check is None or not condition(check):
                 raise TransitionLost(check)
             self.checks[check_id] = changed = change(check)
             return changed
+
+    def _update_pending(self, check_id: str, now: int, change: Callable[[Check], Check],
+                        condition: Callable[[Check], bool] = lambda _: True) -> Check:
+        return self._update(check_id, lambda c: c.status is Status.PENDING and c.expires_at > now and condition(c),
+                            change)
 
     def record_started(self, check_id: str, now: int, provider_ref: str | None, provider_version: str | None,
                        binding: Binding, expires_at: int, attributes: dict[str, str],
                        confidential: dict[str, str] | None = None, poll_interval: int | None = None,
                        provider: str | None = None, attempts: list[str] | None = None) -> Check:
-        def change(check: Check) -> Check:
-            return replace(check, provider_ref=provider_ref, provider_version=provider_version, binding=binding,
-                           expires_at=expires_at, attributes=attributes, confidential=confidential or {},
-                           poll_interval=poll_interval,
-                           next_poll_at=next_poll_at(now, poll_interval) if poll_interval else None,
-                           provider=provider or check.provider, attempts=tuple(attempts or ()))
-        return self._pending(check_id, now, change)
+        def change(c: Check) -> Check:
+            return replace(c, binding=binding, expires_at=expires_at, attributes=attributes,
+                           provider_ref=provider_ref or c.provider_ref,
+                           provider_version=provider_version or c.provider_version,
+                           confidential=confidential or c.confidential,
+                           poll_interval=poll_interval or c.poll_interval,
+                           next_poll_at=next_poll_at(now, poll_interval) if poll_interval else c.next_poll_at,
+                           provider=provider or c.provider, attempts=tuple(attempts) if attempts else c.attempts)
+        return self._update_pending(check_id, now, change)
 
     def record_offer(self, check_id: str, now: int, provider: str, state_hash: str,
                      capability_hash: str | None) -> Check:
-        return self._pending(check_id, now, lambda c: replace(c, provider=provider, state_hash=state_hash,
-                                                              capability_hash=capability_hash))
+        return self._update_pending(check_id, now, lambda c: replace(
+            c, provider=provider, state_hash=state_hash, capability_hash=capability_hash or c.capability_hash))
 
     def claim_poll(self, check_id: str, now: int, due_at: int, next_at: int) -> Check:
         rival, self.on_claim_poll = self.on_claim_poll, None
         if rival:
             rival(check_id)
-        return self._pending(check_id, now, lambda c: replace(c, next_poll_at=next_at),
-                             lambda c: c.next_poll_at == due_at)
+        return self._update_pending(check_id, now, lambda c: replace(c, next_poll_at=next_at),
+                                    lambda c: c.next_poll_at == due_at)
 
     def pace_polls(self, check_id: str, now: int, interval: int) -> Check:
-        return self._pending(check_id, now, lambda c: replace(c, poll_interval=interval,
-                                                              next_poll_at=next_poll_at(now, interval)))
+        return self._update_pending(check_id, now, lambda c: replace(c, poll_interval=interval,
+                                                                     next_poll_at=next_poll_at(now, interval)))
 
     def consume_state(self, check_id: str, state_hash: str, now: int, completion_code_hash: str) -> Check:
-        with self.lock:
-            check = self.checks.get(check_id)
-            if check is None or check.state_hash != state_hash or check.expires_at <= now:
-                raise TransitionLost(check)
-            self.checks[check_id] = changed = replace(check, state_hash=None,
-                                                      completion_code_hash=completion_code_hash)
-            return changed
+        return self._update(check_id, lambda c: c.state_hash == state_hash and c.expires_at > now,
+                            lambda c: replace(c, state_hash=None, completion_code_hash=completion_code_hash))
 
     def finish(self, check_id: str, outcome: Outcome, now: int, attempts: list[str] | None = None,
                provider: str | None = None) -> Check:
-        def change(check: Check) -> Check:
-            return replace(check, status=outcome.status, reason=outcome.reason, raw_code=outcome.raw_code,
-                           completed_at=now, confidential={},
-                           attempts=tuple(attempts) if attempts else check.attempts,
-                           provider=provider or check.provider, sim_swap=outcome.sim_swap or check.sim_swap)
-        return self._pending(check_id, now, change)
+        def change(c: Check) -> Check:
+            return replace(c, status=outcome.status, completed_at=now, confidential={},
+                           reason=outcome.reason if outcome.reason is not None else c.reason,
+                           raw_code=outcome.raw_code if outcome.raw_code is not None else c.raw_code,
+                           attempts=tuple(attempts) if attempts else c.attempts, provider=provider or c.provider,
+                           sim_swap=outcome.sim_swap if outcome.sim_swap is not None else c.sim_swap)
+        return self._update_pending(check_id, now, change)
 
-    def mark_expired(self, check_id: str, now: int) -> Check | None:
+    def mark_expired(self, check_id: str, now: int) -> Check:
         rival, self.on_mark_expired = self.on_mark_expired, None
         if rival:
             rival(check_id)
-        with self.lock:
-            check = self.checks.get(check_id)
-            if check is None or check.status is not Status.PENDING or check.expires_at > now:
-                return None
-            expired = Outcome.expired()
-            self.checks[check_id] = changed = replace(check, status=expired.status, reason=expired.reason,
-                                                      completed_at=now, state_hash=None, confidential={})
-            return changed
+        expired = Outcome.expired()
+        return self._update(check_id, lambda c: c.status is Status.PENDING and c.expires_at <= now,
+                            lambda c: replace(c, status=expired.status, reason=expired.reason, completed_at=now,
+                                              state_hash=None, confidential={}))
 
     def save_attestation(self, check_id: str, attestation: str) -> Check:
         rival, self.on_save_attestation = self.on_save_attestation, None
         if rival:
             rival(check_id)
-        with self.lock:
-            check = self.checks.get(check_id)
-            if check is None or check.attestation is not None:
-                raise TransitionLost(check)
-            self.checks[check_id] = changed = replace(check, attestation=attestation, subject=None)
-            return changed
+        return self._update(check_id, lambda c: c.attestation is None,
+                            lambda c: replace(c, attestation=attestation, subject=None))
 
 
 class FakeCounters:

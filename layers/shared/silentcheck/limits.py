@@ -18,6 +18,7 @@ it is refused, so near the end of the window a start may be refused while anothe
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -31,6 +32,7 @@ from silentcheck import observability, tokens
 from silentcheck.checks import Check
 from silentcheck.deps import Counters, Store
 from silentcheck.errors import RateLimited
+from silentcheck.store.check_items import TransitionLost
 from silentcheck.store.counters import BudgetSpent, Take
 
 # -- LIMITS: how many checks one number, one address and the deployment may start (parameter `Limits`) --
@@ -199,7 +201,8 @@ def spend_and_record(config: Limits, pepper: str, number_e164: str, source_ip: s
     try:
         _spend_global(config, pepper, now, counters)
     except RateLimited:
-        store.withdraw(check.check_id, now)
+        with contextlib.suppress(TransitionLost):  # a withdrawal that lost must not hide the refusal
+            store.withdraw(check.check_id, now)
         raise
 
 

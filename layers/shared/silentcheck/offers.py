@@ -1,6 +1,6 @@
 """A new check offered to its providers in turn (routing.Fallback), each offer with its own return state
-and callback capability; and the two ends every use case shares: `settle` records a final outcome unless
-another request did first, `created` is the answer to a start."""
+and callback capability; and the ends every use case shares: `settle` and `expire` record a final outcome
+unless another request did first (`finished` counts it, once), `created` is the answer to a start."""
 
 from __future__ import annotations
 
@@ -98,9 +98,26 @@ def settle(check: Check, outcome: Outcome, deps: Deps, attempts: list[str] | Non
            provider: str | None = None) -> Check:
     """Record a final outcome, unless another request settled the check first: then theirs stands."""
     try:
-        return deps.store.finish(check.check_id, outcome, deps.clock.now(), attempts=attempts, provider=provider)
+        return finished(deps.store.finish(check.check_id, outcome, deps.clock.now(), attempts=attempts,
+                                          provider=provider))
     except store.TransitionLost as lost:
         return lost.current or check  # someone else settled it first; theirs stands
+
+
+def expire(check: Check, now: int, deps: Deps) -> Check:
+    """Record EXPIRED for a check past its expires_at, unless a return or callback settled it just before
+    (then that final item, as the lost write read it, is the answer)."""
+    try:
+        return finished(deps.store.mark_expired(check.check_id, now))
+    except store.TransitionLost as lost:
+        return lost.current or check
+
+
+def finished(check: Check) -> Check:
+    """Count a check that reached its final status. Only the transition that won calls this, so each check
+    counts once."""
+    observability.finished(check)
+    return check
 
 
 def created(check: Check, poll_token: str, check_url: str | None) -> CheckCreated:

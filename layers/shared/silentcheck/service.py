@@ -122,7 +122,7 @@ def poll(check_id: str, poll_token: str | None, completion_code: str | None, iss
     if not binding.sees_verdict(check, completion_code):
         hidden = binding.reveal(check, now, sees_verdict=False)
         if hidden.status is Status.EXPIRED:  # a conditional write whatever the record holds: one request either way
-            deps.store.mark_expired(check.check_id, now)
+            offers.expire(check, now, deps)
         return CheckView.of(check, hidden)  # no provider is asked: its answer would be hidden anyway
     if check.status is Status.PENDING:
         check = _advance(check, now, deps)
@@ -153,7 +153,7 @@ def device_return(query: Mapping[str, str], deps: Deps | None = None) -> DeviceR
             raise
         if outcome is not None:
             try:
-                check = deps.store.finish(check_id, outcome, deps.clock.now())
+                check = offers.finished(deps.store.finish(check_id, outcome, deps.clock.now()))
             except store.TransitionLost as lost:
                 if lost.current is None or lost.current.status is Status.PENDING:  # it expired meanwhile
                     raise InvalidReturn("this check expired before it completed; start a new check") from None
@@ -187,7 +187,7 @@ def provider_callback(provider: str, capability: str, request: CallbackRequest, 
     if outcome is None:
         return
     try:
-        finished = deps.store.finish(check_id, outcome, deps.clock.now())
+        finished = offers.finished(deps.store.finish(check_id, outcome, deps.clock.now()))
     except store.TransitionLost:
         return  # a duplicate, or the device return, settled it first: theirs stands
     logger.info("callback settled the check", check_id=check_id, status=finished.status, raw_code=outcome.raw_code)
@@ -197,8 +197,7 @@ def _advance(check: Check, now: int, deps: Deps) -> Check:
     """Bring a PENDING check up to date: expire it, or ask the provider for a verdict. Flows that pace
     their polls (CIBA) ask only when due, and only the one poll that claims the slot asks."""
     if check.is_expired_at(now):
-        # Lost: a return or callback finished it just before expires_at; that final item is the answer.
-        return deps.store.mark_expired(check.check_id, now) or deps.store.get(check.check_id) or check
+        return offers.expire(check, now, deps)
     if check.next_poll_at is not None:
         if not check.poll_due_at(now):
             return check

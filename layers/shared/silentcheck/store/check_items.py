@@ -3,11 +3,10 @@ when it lost (the check had left the state the change expects)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from silentcheck import aws, observability, sealing
+from silentcheck import aws, sealing
 from silentcheck.checks import Binding, Check, Outcome, Reason, Status, next_poll_at
 from silentcheck.config import settings
 from silentcheck.store import counters, keys, sim_swap_items
@@ -133,15 +132,16 @@ def create(check: Check, budgets: Sequence[counters.Take] = ()) -> None:
         aws.client("dynamodb").put_item(**put)
 
 
-def withdraw(check_id: str, now: int) -> None:
+def withdraw(check_id: str, now: int) -> Check:
     """Make a check recorded with its budgets but refused before any provider was asked (the deployment's
     budget, counted after it, was spent) unusable: it expires now, loses its return state, callback
     capability and number, and the table's TTL purges it. Nothing was handed out for it; no function may
-    delete items (the template grants no DeleteItem on the checks table)."""
-    with contextlib.suppress(TransitionLost):
-        _update(check_id, "SET expires_at = :now, purge_at = :now REMOVE state_hash, capability_hash, sealed_subject",
-                "#status = :pending AND attribute_not_exists(provider_ref)",
-                {":pending": _PENDING, ":now": {"N": str(now)}}, {"#status": "status"})
+    delete items (the template grants no DeleteItem on the checks table). Raises TransitionLost once a
+    provider started it or it is final."""
+    return _update(check_id, "#status = :pending AND attribute_not_exists(provider_ref)",
+                   {":pending": _PENDING}, {"#status": "status"},
+                   sets={"expires_at": {"N": str(now)}, "purge_at": {"N": str(now)}},
+                   removes=("state_hash", "capability_hash", "sealed_subject"))
 
 
 def get(check_id: str) -> Check | None:
@@ -150,33 +150,51 @@ def get(check_id: str) -> Check | None:
     return _from_item(item) if item else None
 
 
-def _update(check_id: str, update: str, condition: str, values: dict[str, Any],
-            names: dict[str, str] | None = None) -> Check:
-    """One conditional update of an existing check: the check as it is after it, or TransitionLost with
-    the check as it was when the condition did not hold."""
+AttributeValue = dict[str, Any]  # one DynamoDB attribute value: {"S": ...}, {"N": ...}, {"B": ...}, ...
+
+
+def _optional(value: object, kind: str = "S") -> AttributeValue | None:
+    """The attribute value of `value`; None (the field is left as stored) when there is none."""
+    return {kind: str(value)} if value is not None else None
+
+
+def _update(check_id: str, condition: str, values: dict[str, AttributeValue] | None = None,
+            names: dict[str, str] | None = None, *, sets: dict[str, AttributeValue | None] | None = None,
+            removes: tuple[str, ...] = ()) -> Check:
+    """The one way a check changes: one conditional update of an existing check that sets `sets` (a field
+    given None is left as stored) and removes `removes`. The check as it is after it, or TransitionLost
+    with the check as it was when `condition` did not hold (None when there is no such check)."""
+    assigned = {name: value for name, value in (sets or {}).items() if value is not None}
+    clauses = [f"SET {', '.join(f'#{name} = :{name}' for name in assigned)}" if assigned else "",
+               f"REMOVE {', '.join(f'#{name}' for name in removes)}" if removes else ""]
+    all_values = {**(values or {}), **{f":{name}": value for name, value in assigned.items()}}
+    all_names = {**(names or {}), **{f"#{name}": name for name in (*assigned, *removes)}}
+    if len(all_values) != len(values or {}) + len(assigned):
+        raise ValueError("a condition's value is named like a field the update sets")
     client = aws.client("dynamodb")
     try:
         response = client.update_item(
             TableName=_table(),
             Key=_key(check_id),
-            UpdateExpression=update,
+            UpdateExpression=" ".join(clause for clause in clauses if clause),
             ConditionExpression=f"attribute_exists(pk) AND {condition}",
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            **({"ExpressionAttributeValues": values} if values else {}),
-            **({"ExpressionAttributeNames": names} if names else {}),
+            ExpressionAttributeNames=all_names,
+            **({"ExpressionAttributeValues": all_values} if all_values else {}),
         )
     except client.exceptions.ConditionalCheckFailedException as error:
         raise _lost(error) from None
     return _from_item(response["Attributes"])
 
 
-def _update_pending(check_id: str, now: int, update: str, condition: str = "", **values: Any) -> Check:
+def _update_pending(check_id: str, now: int, sets: dict[str, AttributeValue | None], condition: str = "",
+                    values: dict[str, AttributeValue] | None = None, removes: tuple[str, ...] = ()) -> Check:
     """A conditional update that applies only while the check is PENDING and unexpired."""
-    attribute_values = {":pending": _PENDING, ":now": {"N": str(now)}, **values}
     pending = "#status = :pending AND expires_at > :now"
-    return _update(check_id, update, f"{pending} AND {condition}" if condition else pending, attribute_values,
-                   {"#status": "status"})
+    return _update(check_id, f"{pending} AND {condition}" if condition else pending,
+                   {":pending": _PENDING, ":now": {"N": str(now)}, **(values or {})}, {"#status": "status"},
+                   sets=sets, removes=removes)
 
 
 def record_started(check_id: str, now: int, provider_ref: str | None, provider_version: str | None,
@@ -184,58 +202,48 @@ def record_started(check_id: str, now: int, provider_ref: str | None, provider_v
                    confidential: dict[str, str] | None = None, poll_interval: int | None = None,
                    provider: str | None = None, attempts: list[str] | None = None) -> Check:
     """Attach what the provider's acceptance tells us: its reference, the flow's binding, deadlines,
-    and (encrypted) what the adapter needs again; `provider` when routing fell back to another one."""
-    values: dict[str, Any] = {
-        ":binding": {"S": binding.value},
-        ":expires": {"N": str(expires_at)},
-        ":attrs": {"M": {k: {"S": v} for k, v in attributes.items()}},
-    }
-    sets = ["binding = :binding", "expires_at = :expires", "attributes = :attrs"]
-    optional: dict[str, dict[str, Any] | None] = {
-        "provider_ref": {"S": provider_ref} if provider_ref else None,
-        "provider_version": {"S": provider_version} if provider_version else None,
+    and (encrypted) what the adapter needs again; `provider` when routing fell back to another one.
+    What is not given (None or empty) is left as stored."""
+    return _update_pending(check_id, now, {
+        "binding": {"S": binding.value},
+        "expires_at": {"N": str(expires_at)},
+        "attributes": {"M": {k: {"S": v} for k, v in attributes.items()}},
+        "provider_ref": _optional(provider_ref or None),
+        "provider_version": _optional(provider_version or None),
         "sealed": {"B": sealing.seal(confidential, check_id)} if confidential else None,
-        "poll_interval": {"N": str(poll_interval)} if poll_interval else None,
-        "next_poll_at": {"N": str(next_poll_at(now, poll_interval))} if poll_interval else None,
-        "provider": {"S": provider} if provider else None,
+        "poll_interval": _optional(poll_interval or None, "N"),
+        "next_poll_at": _optional(next_poll_at(now, poll_interval) if poll_interval else None, "N"),
+        "provider": _optional(provider or None),
         "attempts": {"L": [{"S": a} for a in attempts]} if attempts else None,
-    }
-    for name, value in optional.items():
-        if value is not None:
-            values[f":{name}"] = value
-            sets.append(f"{name} = :{name}")
-    return _update_pending(check_id, now, f"SET {', '.join(sets)}", **values)
+    })
 
 
 def record_offer(check_id: str, now: int, provider: str, state_hash: str, capability_hash: str | None) -> Check:
-    """A fallback offers the check to `provider`: its state and capability replace the refused provider's."""
-    values: dict[str, Any] = {":provider": {"S": provider}, ":state": {"S": state_hash}}
-    sets = "provider = :provider, state_hash = :state"
-    if capability_hash:  # none is stored where no callback URL is deployed
-        values[":capability"] = {"S": capability_hash}
-        sets += ", capability_hash = :capability"
-    return _update_pending(check_id, now, f"SET {sets}", **values)
+    """A fallback offers the check to `provider`: its state and capability replace the refused provider's
+    (no capability is stored where no callback URL is deployed)."""
+    return _update_pending(check_id, now, {"provider": {"S": provider}, "state_hash": {"S": state_hash},
+                                           "capability_hash": _optional(capability_hash or None)})
 
 
 def claim_poll(check_id: str, now: int, due_at: int, next_at: int) -> Check:
     """Take the provider poll that fell due at `due_at`: of concurrent polls, exactly one asks."""
-    values: dict[str, Any] = {":next": {"N": str(next_at)}, ":due": {"N": str(due_at)}}
-    return _update_pending(check_id, now, "SET next_poll_at = :next", "next_poll_at = :due", **values)
+    return _update_pending(check_id, now, {"next_poll_at": {"N": str(next_at)}}, "next_poll_at = :due",
+                           {":due": {"N": str(due_at)}})
 
 
 def pace_polls(check_id: str, now: int, interval: int) -> Check:
     """The provider asked us to wait `interval` seconds between polls (CIBA `interval`, `slow_down`)."""
-    values: dict[str, Any] = {":interval": {"N": str(interval)}, ":next": {"N": str(next_poll_at(now, interval))}}
-    return _update_pending(check_id, now, "SET poll_interval = :interval, next_poll_at = :next", **values)
+    return _update_pending(check_id, now, {"poll_interval": {"N": str(interval)},
+                                           "next_poll_at": {"N": str(next_poll_at(now, interval))}})
 
 
 def consume_state(check_id: str, state_hash: str, now: int, completion_code_hash: str) -> Check:
     """Use a device-return state exactly once (concurrent returns: one wins, the rest lose) and attach
     the completion code handed to that device. The check may be final already when something settled it
     first (finish keeps the state for the device's return)."""
-    return _update(check_id, "SET completion_code_hash = :code REMOVE state_hash",
-                   "state_hash = :state AND expires_at > :now",
-                   {":state": {"S": state_hash}, ":now": {"N": str(now)}, ":code": {"S": completion_code_hash}})
+    return _update(check_id, "state_hash = :state AND expires_at > :now",
+                   {":state": {"S": state_hash}, ":now": {"N": str(now)}},
+                   sets={"completion_code_hash": {"S": completion_code_hash}}, removes=("state_hash",))
 
 
 def finish(check_id: str, outcome: Outcome, now: int, attempts: list[str] | None = None,
@@ -243,59 +251,34 @@ def finish(check_id: str, outcome: Outcome, now: int, attempts: list[str] | None
     """PENDING -> a final status. Raises TransitionLost if the check is final or expired already.
     The return state is kept, whoever finishes: the device may still come back for its completion code
     (consume_state uses it once, and only before expires_at)."""
-    values: dict[str, Any] = {
-        ":status": {"S": outcome.status.value},
-        ":completed": {"N": str(now)},
-        ":purge": {"N": str(now + settings().retention_seconds)},
-    }
-    sets = ["#status = :status", "completed_at = :completed", "purge_at = :purge"]
-    optional: dict[str, dict[str, Any] | None] = {
-        "reason": {"S": outcome.reason.value} if outcome.reason is not None else None,
-        "raw_code": {"S": outcome.raw_code} if outcome.raw_code is not None else None,
+    return _update_pending(check_id, now, {
+        "status": {"S": outcome.status.value},
+        "completed_at": {"N": str(now)},
+        "purge_at": {"N": str(now + settings().retention_seconds)},
+        "reason": _optional(outcome.reason),
+        "raw_code": _optional(outcome.raw_code),
         "attempts": {"L": [{"S": a} for a in attempts]} if attempts else None,
         "sim_swap": sim_swap_items.attribute(outcome.sim_swap) if outcome.sim_swap is not None else None,
-        "provider": {"S": provider} if provider else None,
-    }
-    present = {name: value for name, value in optional.items() if value is not None}
-    values.update({f":{name}": value for name, value in present.items()})
-    sets += [f"{name} = :{name}" for name in present]
-    update = f"SET {', '.join(sets)} REMOVE sealed"
-    finished = _update_pending(check_id, now, update, **values)
-    observability.finished(finished)  # only the transition that won gets here: each check counts once
-    return finished
+        "provider": _optional(provider or None),
+    }, removes=("sealed",))
 
 
 _EXPIRED = Outcome.expired()
 
 
-def mark_expired(check_id: str, now: int) -> Check | None:
-    """Record EXPIRED for a PENDING check whose expires_at has passed (best effort, idempotent)."""
-    client = aws.client("dynamodb")
-    try:
-        response = client.update_item(
-            TableName=_table(),
-            Key=_key(check_id),
-            UpdateExpression="SET #status = :expired, reason = :reason, completed_at = :now REMOVE state_hash, sealed",
-            ConditionExpression="attribute_exists(pk) AND #status = :pending AND expires_at <= :now",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":pending": _PENDING,
-                ":expired": {"S": _EXPIRED.status.value},
-                ":reason": {"S": str(_EXPIRED.reason)},
-                ":now": {"N": str(now)},
-            },
-            ReturnValues="ALL_NEW",
-        )
-    except client.exceptions.ConditionalCheckFailedException:
-        return None
-    expired = _from_item(response["Attributes"])
-    observability.finished(expired)
-    return expired
+def mark_expired(check_id: str, now: int) -> Check:
+    """PENDING -> EXPIRED once expires_at has passed. Raises TransitionLost if the check is final already
+    or not yet expired; the device's return state and the sealed values go with it."""
+    return _update(check_id, "#status = :pending AND expires_at <= :now",
+                   {":pending": _PENDING, ":now": {"N": str(now)}}, {"#status": "status"},
+                   sets={"status": {"S": _EXPIRED.status.value}, "reason": _optional(_EXPIRED.reason),
+                         "completed_at": {"N": str(now)}},
+                   removes=("state_hash", "sealed"))
 
 
 def save_attestation(check_id: str, attestation: str) -> Check:
     """Keep the signed result (sealed) for every later read, and forget the number it was signed for; only
     the first attestation is kept (TransitionLost, with the check as stored, for any later one)."""
-    return _update(check_id, "SET sealed_attestation = :jws REMOVE sealed_subject",
-                   "attribute_not_exists(sealed_attestation)",
-                   {":jws": {"B": sealing.seal({"jws": attestation}, check_id)}})
+    return _update(check_id, "attribute_not_exists(sealed_attestation)",
+                   sets={"sealed_attestation": {"B": sealing.seal({"jws": attestation}, check_id)}},
+                   removes=("sealed_subject",))
