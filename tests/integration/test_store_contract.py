@@ -7,7 +7,9 @@ the check as it was, and changes nothing."""
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +27,7 @@ NOW = 1_900_000_000
 TTL = 300
 NUMBER = "+447400900002"
 IMPLEMENTATIONS = ["dynamodb", "fake"]
+RIVALS = 16
 
 
 @pytest.fixture(autouse=True)
@@ -94,6 +97,21 @@ def _lost(change: Callable[[], object]) -> Check | None:
     with pytest.raises(TransitionLost) as lost:
         change()
     return lost.value.current
+
+
+def _all_at_once(change: Callable[[], Check]) -> list[Check | None]:
+    """`change` made by RIVALS threads released together: what each got (None: it lost)."""
+    gate = threading.Barrier(RIVALS)
+
+    def one() -> Check | None:
+        gate.wait(timeout=30)
+        try:
+            return change()
+        except TransitionLost:
+            return None
+
+    with ThreadPoolExecutor(RIVALS) as pool:
+        return list(pool.map(lambda _: one(), range(RIVALS)))
 
 
 # create, get
@@ -579,3 +597,41 @@ def test_breaker_states_are_read_for_the_providers_named_only(counters: Counters
 
     assert set(counters.breaker_states((failing, _unique("provider")))) == {failing}
 
+
+
+# concurrent rivals: of identical changes made at once, exactly one wins
+
+
+def test_of_concurrent_verdicts_exactly_one_is_recorded(store: Store):
+    check = _pending(store)
+
+    won = [c for c in _all_at_once(lambda: store.finish(check.check_id, Outcome.verified(), NOW + 1)) if c]
+
+    assert len(won) == 1 and won == [store.get(check.check_id)]
+
+
+def test_of_concurrent_returns_with_one_state_exactly_one_uses_it(store: Store):
+    check = _pending(store)
+
+    won = [c for c in _all_at_once(lambda: store.consume_state(check.check_id, _state(check.check_id), NOW + 1,
+                                                               tokens.digest(secrets.token_hex(4)))) if c]
+
+    assert len(won) == 1 and won == [store.get(check.check_id)]
+
+
+def test_of_concurrent_polls_of_one_due_slot_exactly_one_asks(store: Store):
+    check = _started(store, poll_interval=2)
+    due = check.next_poll_at
+    assert due is not None
+
+    won = [c for c in _all_at_once(lambda: store.claim_poll(check.check_id, due, due, due + 3)) if c]
+
+    assert len(won) == 1
+
+
+def test_of_concurrent_signing_claims_exactly_one_holds(store: Store):
+    finished = _finished(store)
+
+    won = [c for c in _all_at_once(lambda: store.claim_signing(finished.check_id, NOW + 10, NOW)) if c]
+
+    assert len(won) == 1
