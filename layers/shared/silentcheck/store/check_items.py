@@ -11,11 +11,13 @@ from silentcheck.checks import Binding, Check, Outcome, Reason, Status, next_pol
 from silentcheck.config import settings
 from silentcheck.store import counters, keys, sim_swap_items
 
+AttributeValue = dict[str, Any]  # one DynamoDB attribute value: {"S": ...}, {"N": ...}, {"B": ...}, ...
 _PENDING = {"S": Status.PENDING.value}
 
 
 class TransitionLost(Exception):
-    """The conditional update lost: the check is no longer PENDING, expired, or the state was used."""
+    """A change lost: the check was not in the state the change expects (final, expired or not yet, the
+    state used…). `current` is the check as it was then; None when there is no such check."""
 
     def __init__(self, current: Check | None) -> None:
         super().__init__("check is not in the expected state")
@@ -150,9 +152,6 @@ def get(check_id: str) -> Check | None:
     return _from_item(item) if item else None
 
 
-AttributeValue = dict[str, Any]  # one DynamoDB attribute value: {"S": ...}, {"N": ...}, {"B": ...}, ...
-
-
 def _optional(value: object, kind: str = "S") -> AttributeValue | None:
     """The attribute value of `value`; None (the field is left as stored) when there is none."""
     return {kind: str(value)} if value is not None else None
@@ -162,13 +161,12 @@ def _update(check_id: str, condition: str, values: dict[str, AttributeValue] | N
             names: dict[str, str] | None = None, *, sets: dict[str, AttributeValue | None] | None = None,
             removes: tuple[str, ...] = ()) -> Check:
     """The one way a check changes: one conditional update of an existing check that sets `sets` (a field
-    given None is left as stored) and removes `removes`. The check as it is after it, or TransitionLost
-    with the check as it was when `condition` did not hold (None when there is no such check)."""
+    given None is left as stored) and removes `removes`; `values` and `names` are the condition's. The
+    check as it is after it, or TransitionLost with the check as it was when `condition` did not hold."""
     assigned = {name: value for name, value in (sets or {}).items() if value is not None}
-    clauses = [f"SET {', '.join(f'#{name} = :{name}' for name in assigned)}" if assigned else "",
-               f"REMOVE {', '.join(f'#{name}' for name in removes)}" if removes else ""]
+    clauses = {"SET": [f"#{name} = :{name}" for name in assigned], "REMOVE": [f"#{name}" for name in removes]}
     all_values = {**(values or {}), **{f":{name}": value for name, value in assigned.items()}}
-    all_names = {**(names or {}), **{f"#{name}": name for name in (*assigned, *removes)}}
+    all_names = {**(names or {}), **{f"#{name}": name for name in (*assigned, *removes)}}  # `status` is reserved
     if len(all_values) != len(values or {}) + len(assigned):
         raise ValueError("a condition's value is named like a field the update sets")
     client = aws.client("dynamodb")
@@ -176,7 +174,7 @@ def _update(check_id: str, condition: str, values: dict[str, AttributeValue] | N
         response = client.update_item(
             TableName=_table(),
             Key=_key(check_id),
-            UpdateExpression=" ".join(clause for clause in clauses if clause),
+            UpdateExpression=" ".join(f"{verb} {', '.join(parts)}" for verb, parts in clauses.items() if parts),
             ConditionExpression=f"attribute_exists(pk) AND {condition}",
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
