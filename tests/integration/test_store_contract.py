@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -41,23 +41,24 @@ def _within_function_timeouts() -> None:
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    """The checks' store: silentcheck.store on the sandbox's DynamoDB Local, or FakeStore."""
-    if request.param == "fake":
-        yield FakeStore()
-    else:
-        request.getfixturevalue("stack")  # DynamoDB Local, the table from template.yaml, the functions' env
-        yield dynamodb_store
-
-
-@pytest.fixture(params=IMPLEMENTATIONS)
-def counters(request: pytest.FixtureRequest) -> Iterator[Counters]:
-    """The shared counters: silentcheck.store.counters on the sandbox's DynamoDB Local, or FakeCounters."""
-    if request.param == "fake":
-        yield FakeCounters()
-    else:
+def implementation(request: pytest.FixtureRequest) -> str:
+    """Which store: silentcheck.store on the sandbox's DynamoDB Local (the table from template.yaml, the
+    functions' environment), or the fakes."""
+    if request.param == "dynamodb":
         request.getfixturevalue("stack")
-        yield dynamodb_store.counters
+    return str(request.param)
+
+
+@pytest.fixture
+def counters(implementation: str) -> Counters:
+    """The shared counters: silentcheck.store.counters, or FakeCounters."""
+    return dynamodb_store.counters if implementation == "dynamodb" else FakeCounters()
+
+
+@pytest.fixture
+def store(implementation: str, counters: Counters) -> Store:
+    """The checks: silentcheck.store, or FakeStore, in one table with `counters`."""
+    return dynamodb_store if implementation == "dynamodb" else FakeStore()
 
 
 def _unique(prefix: str) -> str:
