@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -21,6 +21,7 @@ from silentcheck.checks import Binding, Check, Outcome, Reason, Status
 from silentcheck.deps import Counters, Store
 from silentcheck.sim_swap import SimSwapAnswer
 from silentcheck.store import TransitionLost
+from silentcheck.store.counters import BudgetSpent, Take
 from tests.fakes import FakeCounters, FakeStore
 
 NOW = 1_900_000_000
@@ -56,9 +57,9 @@ def counters(implementation: str) -> Counters:
 
 
 @pytest.fixture
-def store(implementation: str, counters: Counters) -> Store:
+def store(counters: Counters) -> Store:
     """The checks: silentcheck.store, or FakeStore, in one table with `counters`."""
-    return dynamodb_store if implementation == "dynamodb" else FakeStore()
+    return FakeStore(counters) if isinstance(counters, FakeCounters) else dynamodb_store
 
 
 def _unique(prefix: str) -> str:
@@ -70,15 +71,19 @@ def _state(check_id: str, offer: str = "first") -> str:
     return tokens.digest(f"{check_id}.{offer}.state")
 
 
-def _pending(store: Store, **fields: Any) -> Check:
-    """A new PENDING check, as service.start creates it (its number kept for the attestation)."""
+def _new(**fields: Any) -> Check:
+    """A new PENDING check, as service.start makes it (its number kept for the attestation)."""
     check_id = _unique("contract")
     check = Check(check_id=check_id, provider="truid", status=Status.PENDING, created_at=NOW,
                   expires_at=NOW + TTL, poll_token_hash=tokens.digest(f"{check_id}.poll"), number_key="key",
                   state_hash=_state(check_id), capability_hash=tokens.digest(f"{check_id}.capability"),
                   subject=NUMBER)
-    check = replace(check, **fields)
-    store.create(check)
+    return replace(check, **fields)
+
+
+def _pending(store: Store, budgets: Sequence[Take] = (), **fields: Any) -> Check:
+    check = _new(**fields)
+    store.create(check, budgets)
     return check
 
 
@@ -136,6 +141,65 @@ def test_a_check_id_is_never_overwritten(store: Store):
         store.create(replace(check, provider="infobip"))
 
     assert store.get(check.check_id) == check
+
+
+def _budget(scope: str, count: int = 1, member: str | None = None) -> Take:
+    return Take(scope, "digest", 7, count, NOW + 60, member)
+
+
+def test_a_check_created_with_its_budgets_counts_them_in_the_same_write(store: Store, counters: Counters):
+    ip, number = _budget(_unique("ip")), _budget(_unique("number"), 2, member="address")
+
+    check = _pending(store, budgets=[ip, number])
+
+    assert store.get(check.check_id) == check
+    assert not counters.take(ip.scope, ip.subject, ip.window, ip.count, ip.window_end)  # its one start is spent
+    assert counters.admit(number.scope, number.subject, "another-address", number.window, number.count,
+                          number.window_end)
+
+
+def test_a_budget_without_room_refuses_the_check_and_counts_nothing(store: Store, counters: Counters):
+    ip, number = _budget(_unique("ip")), _budget(_unique("number"))
+    counters.take(number.scope, number.subject, number.window, number.count, number.window_end)
+
+    check = _new()
+
+    with pytest.raises(BudgetSpent) as spent:
+        store.create(check, [ip, number])
+
+    assert (spent.value.scope, spent.value.busy) == (number.scope, False)
+    assert store.get(check.check_id) is None
+    assert counters.take(ip.scope, ip.subject, ip.window, ip.count, ip.window_end)  # not counted
+
+
+def test_a_check_refused_before_any_provider_was_asked_is_withdrawn_unusable(store: Store):
+    check = _pending(store)
+
+    withdrawn = store.withdraw(check.check_id, NOW + 1)
+
+    assert withdrawn.is_expired_at(NOW + 1)
+    assert (withdrawn.state_hash, withdrawn.capability_hash, withdrawn.subject) == (None, None, None)
+    assert store.get(check.check_id) == withdrawn
+    assert _lost(lambda: store.consume_state(check.check_id, _state(check.check_id), NOW + 1, "code")) == withdrawn
+
+
+def test_a_started_check_is_never_withdrawn(store: Store):
+    check = _started(store)
+
+    assert _lost(lambda: store.withdraw(check.check_id, NOW + 1)) == check == store.get(check.check_id)
+
+
+def test_a_final_check_is_never_withdrawn(store: Store):
+    finished = _finished(store)
+
+    assert _lost(lambda: store.withdraw(finished.check_id, NOW + 6)) == finished == store.get(finished.check_id)
+
+
+def test_an_unknown_check_is_not_withdrawn(store: Store):
+    check_id = _unique("never-created")
+
+    assert _lost(lambda: store.withdraw(check_id, NOW)) is None
+    assert store.get(check_id) is None
 
 
 # record_started
@@ -440,71 +504,23 @@ def test_an_unknown_check_is_not_marked_expired(store: Store):
     assert store.get(check_id) is None
 
 
-# claim_signing, save_attestation, release_signing
-
-
-def test_of_two_signing_claims_only_the_first_holds(store: Store):
-    finished = _finished(store)
-
-    claimed = store.claim_signing(finished.check_id, NOW + 10, stale_before=NOW)
-    current = _lost(lambda: store.claim_signing(finished.check_id, NOW + 11, stale_before=NOW))
-
-    assert claimed == current == finished
-
-
-def test_an_abandoned_signing_claim_can_be_taken_again(store: Store):
-    finished = _finished(store)
-    store.claim_signing(finished.check_id, NOW + 10, stale_before=NOW)
-
-    assert store.claim_signing(finished.check_id, NOW + 30, stale_before=NOW + 20) == finished
-
-
-def test_a_released_signing_claim_can_be_taken_again(store: Store):
-    finished = _finished(store)
-    store.claim_signing(finished.check_id, NOW + 10, stale_before=NOW)
-
-    store.release_signing(finished.check_id)
-
-    assert store.claim_signing(finished.check_id, NOW + 11, stale_before=NOW) == finished
-
-
-def test_a_pending_check_cannot_be_claimed_for_signing(store: Store):
-    check = _pending(store)
-
-    assert _lost(lambda: store.claim_signing(check.check_id, NOW + 1, stale_before=NOW)) == check
-
-
-def test_a_check_whose_number_is_not_kept_cannot_be_claimed_for_signing(store: Store):
-    check = _pending(store, subject=None)
-    finished = store.finish(check.check_id, Outcome.verified(), NOW + 1)
-
-    assert _lost(lambda: store.claim_signing(check.check_id, NOW + 2, stale_before=NOW)) == finished
+# save_attestation
 
 
 def test_a_saved_attestation_replaces_the_number_and_is_kept_once(store: Store):
     finished = _finished(store)
-    store.claim_signing(finished.check_id, NOW + 10, stale_before=NOW)
 
     saved = store.save_attestation(finished.check_id, "header.payload.signature")
     current = _lost(lambda: store.save_attestation(finished.check_id, "another.attestation.entirely"))
 
     assert (saved.attestation, saved.subject) == ("header.payload.signature", None)
     assert current == saved == store.get(finished.check_id)
-    assert _lost(lambda: store.claim_signing(finished.check_id, NOW + 60, stale_before=NOW + 50)) == saved
 
 
 def test_an_attestation_of_an_unknown_check_creates_nothing(store: Store):
     check_id = _unique("never-created")
 
     assert _lost(lambda: store.save_attestation(check_id, "header.payload.signature")) is None
-    assert store.get(check_id) is None
-
-
-def test_releasing_the_claim_of_an_unknown_check_creates_nothing(store: Store):
-    check_id = _unique("never-created")
-
-    store.release_signing(check_id)
-
     assert store.get(check_id) is None
 
 
@@ -542,6 +558,27 @@ def test_a_member_already_admitted_is_admitted_again_when_the_window_is_full(cou
         counters.admit(scope, "digest", member, window=7, count=2, window_end=NOW + 60)
 
     assert counters.admit(scope, "digest", "a", window=7, count=2, window_end=NOW + 60)
+
+
+def test_budgets_taken_together_count_all_of_them(counters: Counters):
+    ip, number = _budget(_unique("ip")), _budget(_unique("number"), 2, member="address")
+
+    counters.take_all([ip, number])
+
+    assert not counters.take(ip.scope, ip.subject, ip.window, ip.count, ip.window_end)
+    assert not counters.admit(number.scope, number.subject, "a-third", number.window, 1, number.window_end)
+
+
+def test_budgets_taken_together_count_none_when_one_has_no_room(counters: Counters):
+    ip, full, other = _budget(_unique("ip")), _budget(_unique("number")), _budget(_unique("other"))
+    counters.take(full.scope, full.subject, full.window, full.count, full.window_end)
+
+    with pytest.raises(BudgetSpent) as spent:
+        counters.take_all([ip, full, other])
+
+    assert spent.value.scope == full.scope
+    assert counters.take(ip.scope, ip.subject, ip.window, ip.count, ip.window_end)
+    assert counters.take(other.scope, other.subject, other.window, other.count, other.window_end)
 
 
 # counters: circuit breakers
@@ -630,9 +667,9 @@ def test_of_concurrent_polls_of_one_due_slot_exactly_one_asks(store: Store):
     assert len(won) == 1
 
 
-def test_of_concurrent_signing_claims_exactly_one_holds(store: Store):
+def test_of_concurrent_attestations_exactly_one_is_kept(store: Store):
     finished = _finished(store)
 
-    won = [c for c in _all_at_once(lambda: store.claim_signing(finished.check_id, NOW + 10, NOW)) if c]
+    won = [c for c in _all_at_once(lambda: store.save_attestation(finished.check_id, secrets.token_hex(8))) if c]
 
-    assert len(won) == 1
+    assert len(won) == 1 and won == [store.get(finished.check_id)]

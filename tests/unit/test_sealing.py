@@ -57,6 +57,15 @@ def test_confidential_values_read_back_but_the_item_holds_no_plaintext():
     assert NUMBER.lstrip("+") not in repr(_raw_item("check-1"))
 
 
+def test_the_number_kept_for_the_attestation_reads_back_but_the_item_holds_no_plaintext():
+    check = Check(check_id="check-1", provider="truid", status=Status.PENDING, created_at=NOW, expires_at=NOW + 300,
+                  poll_token_hash=tokens.digest("poll"), number_key="key", subject=NUMBER)
+    store.create(check)
+
+    assert store.get("check-1").subject == NUMBER  # type: ignore[union-attr]
+    assert NUMBER.lstrip("+") not in repr(_raw_item("check-1"))
+
+
 def test_a_final_check_keeps_no_sealed_values():
     _pending()
     store.record_started("check-1", NOW, None, "v2", Binding.DEVICE, NOW + 300, {},
