@@ -75,7 +75,7 @@ class FakeStore:
     def create(self, check: Check, budgets: Sequence[Take] = ()) -> None:
         with self.lock:
             if check.check_id in self.checks:
-                raise ValueError("exists")
+                raise TransitionLost(self.checks[check.check_id])
             self.counters.take_all(budgets)  # all or nothing, as the one transaction: BudgetSpent, no check
             self.checks[check.check_id] = check
 

@@ -136,11 +136,15 @@ def test_an_unknown_check_reads_as_none(store: Store):
 def test_a_check_id_is_never_overwritten(store: Store):
     check = _pending(store)
 
-    # The DynamoDB store lets the condition failure through, FakeStore raises ValueError: no caller expects either.
-    with pytest.raises(Exception, match=r"ConditionalCheckFailed|exists"):
-        store.create(replace(check, provider="infobip"))
-
+    assert _lost(lambda: store.create(replace(check, provider="infobip"))) == check
     assert store.get(check.check_id) == check
+
+
+def test_a_check_id_taken_counts_none_of_the_budgets_it_came_with(store: Store, counters: Counters):
+    check, ip = _pending(store), _budget(_unique("ip"))
+
+    assert _lost(lambda: store.create(replace(check, provider="infobip"), [ip])) == check
+    assert counters.take(ip.scope, ip.subject, ip.window, ip.count, ip.window_end)
 
 
 def _budget(scope: str, count: int = 1, member: str | None = None) -> Take:

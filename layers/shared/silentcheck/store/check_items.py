@@ -17,7 +17,7 @@ _PENDING = {"S": Status.PENDING.value}
 
 class TransitionLost(Exception):
     """A change lost: the check was not in the state the change expects (final, expired or not yet, the
-    state used…). `current` is the check as it was then; None when there is no such check."""
+    state used, its id taken…). `current` is the check as it was then; None when there is no such check."""
 
     def __init__(self, current: Check | None) -> None:
         super().__init__("check is not in the expected state")
@@ -124,14 +124,25 @@ def _lost(error: Exception) -> TransitionLost:
 
 
 def create(check: Check, budgets: Sequence[counters.Take] = ()) -> None:
-    """Write a new PENDING check (never over an existing item), counted in `budgets` in the same write: one
-    transaction, all or nothing (counters.BudgetSpent when a budget has no room: no check, nothing counted)."""
+    """Write a new PENDING check, counted in `budgets` in the same write: one transaction, all or nothing
+    (counters.BudgetSpent when a budget has no room: no check, nothing counted). Never over an existing
+    item: TransitionLost, with the check as stored, when the id is taken (nothing written or counted)."""
     put = {"TableName": _table(), "Item": _to_item(check, purge_at=check.expires_at + settings().retention_seconds),
-           "ConditionExpression": "attribute_not_exists(pk)"}
-    if budgets:
-        counters.take_all(budgets, with_items=[{"Put": put}])
-    else:
-        aws.client("dynamodb").put_item(**put)
+           "ConditionExpression": "attribute_not_exists(pk)", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    client = aws.client("dynamodb")
+    try:
+        if budgets:
+            counters.take_all(budgets, with_items=[{"Put": put}])
+        else:
+            client.put_item(**put)
+    except client.exceptions.ConditionalCheckFailedException as error:
+        raise _lost(error) from None
+    except client.exceptions.TransactionCanceledException as cancelled:
+        reasons = cancelled.response.get("CancellationReasons", [])
+        taken = reasons[len(budgets)] if len(reasons) > len(budgets) else {}  # the Put's, after the budgets'
+        if taken.get("Code") != "ConditionalCheckFailed":
+            raise
+        raise TransitionLost(_from_item(taken["Item"]) if "Item" in taken else None) from None
 
 
 def withdraw(check_id: str, now: int) -> Check:
