@@ -98,6 +98,11 @@ def _finished(store: Store) -> Check:
     return store.finish(_started(store).check_id, Outcome.verified("COMPLETED"), NOW + 5)
 
 
+def _budget(scope: str, count: int = 1, member: str | None = None) -> Take:
+    """One start counted in budget `scope` (unique per test), window 7: a count, or a set of `member`s."""
+    return Take(scope, "digest", 7, count, NOW + 60, member)
+
+
 def _lost(change: Callable[[], object]) -> Check | None:
     """What TransitionLost said the check was when `change` lost."""
     with pytest.raises(TransitionLost) as lost:
@@ -145,10 +150,6 @@ def test_a_check_id_taken_counts_none_of_the_budgets_it_came_with(store: Store, 
 
     assert _lost(lambda: store.create(replace(check, provider="infobip"), [ip])) == check
     assert counters.take(ip.scope, ip.subject, ip.window, ip.count, ip.window_end)
-
-
-def _budget(scope: str, count: int = 1, member: str | None = None) -> Take:
-    return Take(scope, "digest", 7, count, NOW + 60, member)
 
 
 def test_a_check_created_with_its_budgets_counts_them_in_the_same_write(store: Store, counters: Counters):
