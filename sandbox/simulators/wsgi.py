@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import hmac
 import json
 import logging
 import re
@@ -51,21 +53,28 @@ def with_query(url: str, params: Mapping[str, str]) -> str:
 _BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
-def basic_credentials(credentials: str) -> tuple[str, str] | None:
-    """The client id and secret in HTTP Basic `credentials` (what follows "Basic "), decoded as RFC 6749
-    §2.3.1 says: base64, split at the first ':', then each half form-urldecoded as UTF-8. None when
-    malformed, as a compliant server (e.g. panva's oidc-provider) refuses a broken escape: a client that
-    sends the raw pair fails with any secret holding '+', '%' or non-ASCII characters."""
+def authorization(request: Request, scheme: str) -> str | None:
+    """The credentials in the request's `Authorization: <scheme> <credentials>` (the scheme in any case); None
+    for another scheme or none."""
+    given, _, credentials = request.headers.get("authorization", "").strip().partition(" ")
+    return (credentials.strip() or None) if given.lower() == scheme else None
+
+
+def basic_client(request: Request, secret_of: Callable[[str], str | None]) -> str | None:
+    """The client id in the request's HTTP Basic credentials when `secret_of(client id)` is their secret.
+    Decoded as RFC 6749 §2.3.1 says: base64, split at the first ':', then each half form-urldecoded as UTF-8;
+    a broken escape is refused, as a compliant server (e.g. panva's oidc-provider) does, so a client that sends
+    the raw pair fails with any secret holding '+', '%' or non-ASCII characters."""
     try:
-        raw_id, sep, raw_secret = base64.b64decode(credentials.strip(), validate=True).decode("ascii").partition(":")
+        decoded = base64.b64decode(authorization(request, "basic") or "", validate=True).decode("ascii")
+        raw_id, sep, raw_secret = decoded.partition(":")
+        if not sep or _BROKEN_ESCAPE.search(decoded):
+            return None
+        client_id, secret = unquote_plus(raw_id, errors="strict"), unquote_plus(raw_secret, errors="strict")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    if not sep or _BROKEN_ESCAPE.search(raw_id) or _BROKEN_ESCAPE.search(raw_secret):
-        return None
-    try:
-        return unquote_plus(raw_id, errors="strict"), unquote_plus(raw_secret, errors="strict")
-    except UnicodeDecodeError:
-        return None
+    expected = secret_of(client_id)
+    return client_id if expected is not None and hmac.compare_digest(secret.encode(), expected.encode()) else None
 
 
 def is_http_url(value: str) -> bool:
@@ -187,20 +196,31 @@ class RequestLog:
             self._entries.clear()
 
 
-Routes = Mapping[str, Mapping[str, Callable[[Request], Response]]]  # path -> method -> handler
+Routes = Mapping[str, Mapping[str, Callable[..., Response]]]  # path pattern -> method -> handler
+_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+@functools.cache
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """`/checks/{check_id}/redirect` as a regex: each {name} is one path segment, passed on as `name`."""
+    parts = _PARAMETER.split(path)
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts)))
 
 
 def route(routes: Routes, request: Request, not_found: Callable[[], Response],
           not_allowed: Callable[[str], Response]) -> Response:
-    """The answer of the handler `routes` has for the request's path (a trailing slash ignored) and method;
-    `not_found()` for an unknown path, `not_allowed(allow)` for a method it does not take."""
-    methods = routes.get(request.path.rstrip("/"))
-    if methods is None:
-        return not_found()
-    handler = methods.get(request.method)
-    if handler is None:
-        return not_allowed(", ".join(methods))
-    return handler(request)
+    """The answer of the handler `routes` has for the request's path (a trailing slash ignored; {name} segments
+    are passed to it as keywords) and method; `not_found()` for an unknown path, `not_allowed(allow)` for a
+    method it does not take: each provider answers those in its own shape."""
+    path = request.path.rstrip("/")
+    for pattern, methods in routes.items():
+        match = _path_pattern(pattern).fullmatch(path)
+        if match is not None:
+            handler = methods.get(request.method)
+            if handler is None:
+                return not_allowed(", ".join(methods))
+            return handler(request, **match.groupdict())
+    return not_found()
 
 
 def done(action: Callable[[], Any]) -> Response:

@@ -1,19 +1,17 @@
-"""The Number Verification resource API of the simulated CAMARA aggregator: POST /verify and
-GET /device-phone-number under /number-verification/{api_version}, answering CAMARA ErrorInfo on failure."""
+"""The CAMARA resource APIs of the simulated aggregator: what they share (x-correlator, ErrorInfo, single-use bearer
+tokens, JSON bodies) and Number Verification (POST /verify, GET /device-phone-number)."""
 
 from __future__ import annotations
 
 import hmac
 import re
-import time
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from sandbox.simulators.camara.config import Mode
-from sandbox.simulators.camara.faults import Fault, FaultQueue, injected_response
 from sandbox.simulators.camara.oauth import E164, AccessTokens, Grant, msisdn_hash
-from sandbox.simulators.wsgi import Headers, Request, Response, json_response
+from sandbox.simulators.wsgi import Headers, Request, Response, Routes, authorization, json_response, route
 
 NOT_BY_NETWORK = "NUMBER_VERIFICATION.USER_NOT_AUTHENTICATED_BY_MOBILE_NETWORK"
 NETWORK_AMR = frozenset({"nba", "ts43"})  # network-based and SIM-based (TS.43) authentication
@@ -36,7 +34,7 @@ MESSAGES = {
 STATUS_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE", 429: "TOO_MANY_REQUESTS",
                 500: "INTERNAL", 502: "BAD_GATEWAY", 503: "UNAVAILABLE", 504: "TIMEOUT"}
-# Sandbox triggers on the last two digits of a /verify phoneNumber (both modes): see app.py.
+# Sandbox triggers on the last two digits of a /verify phoneNumber (both modes): docs/sandbox.md.
 VERIFY_TRIGGERS = {"94": (403, NOT_BY_NETWORK), "95": (503, "UNAVAILABLE")}
 
 X_CORRELATOR = re.compile(r"[A-Za-z0-9_:;./<>{}-]{0,256}")  # the spec's ^[a-zA-Z0-9-_:;.\/<>{}]{0,256}$
@@ -54,6 +52,44 @@ def error_info(status: int, code: str, message: str | None = None, headers: Head
     return json_response(status, body, headers=headers)
 
 
+def serve_api(request: Request, operations: Routes) -> Response:
+    """A call to one of CAMARA's APIs: ErrorInfo for an unknown path or method, an invalid x-correlator refused
+    (and not echoed), a valid one echoed on every answer."""
+    correlator = request.headers.get("x-correlator")
+    valid = correlator is None or X_CORRELATOR.fullmatch(correlator) is not None
+    if not valid:
+        refuse: Callable[..., Response] = lambda *_: error_info(  # noqa: E731
+            400, "INVALID_ARGUMENT", "x-correlator does not match the schema pattern")
+        operations = {path: dict.fromkeys(methods, refuse) for path, methods in operations.items()}
+    response = route(operations, request, lambda: error_info(404, "NOT_FOUND"),
+                     lambda allow: error_info(405, "METHOD_NOT_ALLOWED", headers=(("Allow", allow),)))
+    echo: Headers = (("x-correlator", correlator),) if correlator is not None and valid else ()
+    return Response(response.status, (*response.headers, *echo), response.body)
+
+
+def spend_token(request: Request, tokens: AccessTokens, api: str) -> Grant | Response:
+    """The grant of the request's bearer token, spent for `api`; else the 401 to answer."""
+    token = authorization(request, "bearer")
+    grant = tokens.consume(token, api) if token else None
+    if grant is None:
+        return error_info(401, "UNAUTHENTICATED",
+                          headers=(("WWW-Authenticate", 'Bearer realm="camara", error="invalid_token"'),))
+    return grant
+
+
+def json_object(request: Request) -> dict[str, Any] | Response:
+    """The JSON object in the body; else the 415 or 400 to answer."""
+    if request.media_type != "application/json":
+        return error_info(415, "UNSUPPORTED_MEDIA_TYPE")
+    try:
+        body = request.json()
+    except ValueError:
+        return error_info(400, "INVALID_ARGUMENT", "The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        return error_info(400, "INVALID_ARGUMENT", "The request body must be a JSON object.")
+    return body
+
+
 def mock_verdict(phone_number: str, now: float) -> bool:
     """Telefónica's mock rule: last digit 1 → true, 2 → false, otherwise the parity of the time (even → true)."""
     last = phone_number[-1]
@@ -66,52 +102,23 @@ class NumberVerificationApi:
     """Checks single-use bearer tokens, their scope and AMR, then the body, and answers."""
 
     def __init__(self, api_version: str, tokens: AccessTokens, mode_of: Callable[[str], Mode],
-                 clock: Callable[[], float], faults: FaultQueue) -> None:
+                 clock: Callable[[], float]) -> None:
         self.base_path = f"/number-verification/{api_version}"
         self._tokens = tokens
         self._mode_of = mode_of
         self._clock = clock
-        self._faults = faults
-
-    def handles(self, path: str) -> bool:
-        return path == self.base_path or path.startswith(self.base_path + "/")
-
-    def handle(self, request: Request) -> Response:
-        correlator = request.headers.get("x-correlator")
-        valid_correlator = correlator is None or X_CORRELATOR.fullmatch(correlator) is not None
-        echo: Headers = (("x-correlator", correlator),) if correlator is not None and valid_correlator else ()
-        operations = {"/verify": ("verify", "POST"), "/device-phone-number": ("device-phone-number", "GET")}
-        endpoint, method = operations.get(request.path.removeprefix(self.base_path), (None, None))
-        if endpoint is None or method is None:
-            return error_info(404, "NOT_FOUND", headers=echo)
-        if request.method != method:
-            return error_info(405, "METHOD_NOT_ALLOWED", headers=(*echo, ("Allow", method)))
-        raw = self._faults.take(endpoint, {"raw"})
-        if raw is not None:
-            return injected_response(raw, default_error_body, echo)
-        delay = self._faults.take(endpoint, {"delay"})
-        if not valid_correlator:
-            response = error_info(400, "INVALID_ARGUMENT", "x-correlator does not match the schema pattern")
-        elif endpoint == "verify":
-            response = self._verify(request)
-        else:
-            response = self._share(request)
-        _sleep(delay)
-        return Response(response.status, (*response.headers, *echo), response.body)
 
     def _grant(self, request: Request, share: bool) -> Grant | Response:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        grant = self._tokens.consume(value.strip()) if scheme.lower() == "bearer" and value.strip() else None
-        if grant is None:
-            challenge = (("WWW-Authenticate", 'Bearer realm="camara", error="invalid_token"'),)
-            return error_info(401, "UNAUTHENTICATED", headers=challenge)
+        grant = spend_token(request, self._tokens, "number-verification")
+        if isinstance(grant, Response):
+            return grant
         if not (grant.scopes.share if share else grant.scopes.verify):
             return error_info(403, "PERMISSION_DENIED")
         if not NETWORK_AMR & set(grant.amr):
             return error_info(403, NOT_BY_NETWORK)
         return grant
 
-    def _verify(self, request: Request) -> Response:
+    def verify(self, request: Request) -> Response:
         grant = self._grant(request, share=False)
         if isinstance(grant, Response):
             return grant
@@ -131,7 +138,7 @@ class NumberVerificationApi:
             verified = grant.msisdn is not None and hmac.compare_digest(hashed, msisdn_hash(grant.msisdn))
         return json_response(200, {"devicePhoneNumberVerified": verified})
 
-    def _share(self, request: Request) -> Response:
+    def share(self, request: Request) -> Response:
         grant = self._grant(request, share=True)
         if isinstance(grant, Response):
             return grant
@@ -144,13 +151,10 @@ def _verify_body(request: Request) -> dict[str, str] | Response:
     """Exactly one of phoneNumber / hashedPhoneNumber, schema-valid; else the 400 (or 415) to answer."""
     if not request.body.strip():
         return error_info(400, "INVALID_ARGUMENT", "A request body is required.")
-    if request.media_type != "application/json":
-        return error_info(415, "UNSUPPORTED_MEDIA_TYPE")
-    try:
-        body = request.json()
-    except ValueError:
-        return error_info(400, "INVALID_ARGUMENT", "The request body is not valid JSON.")
-    if not isinstance(body, dict) or len(body) != 1 or not set(body) <= _BODY_FIELDS:
+    body = json_object(request)
+    if isinstance(body, Response):
+        return body
+    if len(body) != 1 or not set(body) <= _BODY_FIELDS:
         return error_info(400, "INVALID_ARGUMENT",
                           "The body must have exactly one of phoneNumber or hashedPhoneNumber, and nothing else.")
     [(name, value)] = body.items()
@@ -158,8 +162,3 @@ def _verify_body(request: Request) -> dict[str, str] | Response:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         return error_info(400, "INVALID_ARGUMENT", f"{name} does not match its schema pattern.")
     return {name: value}
-
-
-def _sleep(fault: Fault | None) -> None:
-    if fault is not None:
-        time.sleep(float(fault.spec["delay_seconds"]))

@@ -1,63 +1,19 @@
-"""A simulated CAMARA Number Verification "Open Gateway aggregator + operator" that checks what a strict
-real one checks.
-
-Serve `make_app(CamaraSimulator(CamaraConfig(network_url=...)))` with `sandbox.httpserver.serve`, then
-register clients with `set_client` (their redirect URIs usually need the gateway's URL). The issuer is the
-simulator's base URL. It speaks OIDC discovery and JWKS, the authorization-code flow with network-based
-authentication (the device is sent through the simulated network's `/he/authorize` hop, which tells the
-operator which line it came from), CIBA with a TS.43 operator token, client_secret_basic and
-private_key_jwt, and the NV API (`/number-verification/{api_version}/verify`, `/device-phone-number`)
-with single-use access tokens and CAMARA ErrorInfo bodies, and the SIM Swap API (`/sim-swap/v2/check`,
-`/retrieve-date`: sim_swap.py) with the same tokens.
-
-A "live" client gets the operator's truth: a device not on mobile data ends in `login_required`, and
-/verify compares with the line behind the token. A "mock" client follows Telefónica's sandbox
-conventions: a device off mobile data still gets a code (no line behind it), and a /verify phoneNumber
-ending in 1 is true, in 2 false, otherwise the parity of the current second (even → true).
-
-Trigger numbers (the last two digits):
-
-| where | ends in | effect |
-|---|---|---|
-| /authorize login_hint (live clients) | 91 | error redirect `access_denied` |
-| /authorize login_hint (live clients) | 92 | error redirect `consent_required` |
-| /authorize login_hint (live clients) | 93 | error redirect `server_error` |
-| /verify phoneNumber (all clients) | 94 | 403 `NUMBER_VERIFICATION.USER_NOT_AUTHENTICATED_BY_MOBILE_NETWORK` |
-| /verify phoneNumber (all clients) | 95 | 503 `UNAVAILABLE` |
-
-The operator's hop: /authorize remembers the device's address and sets the `camara_device` cookie; the
-flow resumes at /authorize/continue only with the one-time `continuation` the network handed the device,
-redeemed once (else the 400 page: nothing is decided), from that address, after a hop from it, with the
-cookie; another device ends the flow in an `access_denied` error redirect (RFC 6749 §4.1.2.1).
-
-The authorize triggers act when the device comes back from the network hop, before the line is checked.
-
-Where the CAMARA texts leave a choice, this simulator chooses: Basic credentials are form-urlencoded
-before base64 (RFC 6749 §2.3.1) and a broken escape is refused, as panva's oidc-provider does; a
-private_key_jwt `aud` is what the client's registration says (`assertion_audience`): the URL of the
-endpoint it is posted to (at /bc-authorize the token endpoint too), or only the issuer, as a string (FAPI
-2.0); any redemption attempt by the code's own client spends the code;
-a token presented to the API is spent even when the call fails after authentication; an invalid
-`x-correlator` is not echoed; `/device-phone-number` for a token with no line behind it (mock mode,
-Wi-Fi) answers 403 `…USER_NOT_AUTHENTICATED_BY_MOBILE_NETWORK`. Test controls live under /_sandbox/
-(requests, faults, rotate-keys, operator-tokens, access-tokens): see admin.py, and faults.py for the fault shapes.
-"""
+"""A simulated CAMARA aggregator and operator, as strict as a real one: what it checks is in docs/sandbox.md."""
 
 from __future__ import annotations
 
-import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from sandbox.httpserver import WSGIApp
 from sandbox.simulators.camara.admin import SandboxControls
-from sandbox.simulators.camara.api import NumberVerificationApi
+from sandbox.simulators.camara.api import NumberVerificationApi, default_error_body, serve_api
 from sandbox.simulators.camara.config import CamaraClient, CamaraConfig, Mode
-from sandbox.simulators.camara.faults import Fault
-from sandbox.simulators.camara.grants import GrantService, PendingAuthorization
-from sandbox.simulators.camara.keys import KeyRing
+from sandbox.simulators.camara.faults import Fault, injected_response
+from sandbox.simulators.camara.grants import GrantService, PendingAuthorization, default_oauth_body
 from sandbox.simulators.camara.oauth import (
     ASSERTION_ALGS,
     CIBA_GRANT,
@@ -69,12 +25,25 @@ from sandbox.simulators.camara.oauth import (
     VERIFY_SCOPE,
     AccessTokens,
     login_hint_number,
+    oauth_error,
     parse_scope,
 )
+from sandbox.simulators.camara.sim_swap import BASE_PATH as SIM_SWAP_PATH
 from sandbox.simulators.camara.sim_swap import SimSwapApi
 from sandbox.simulators.device_marks import device_mismatch, mark_device, with_cookie
+from sandbox.simulators.keypool import KeySet
 from sandbox.simulators.network import NetworkDown, redeem_continuation
-from sandbox.simulators.wsgi import ADMIN_PREFIX, Request, Response, json_response, redirect, simulator_app, with_query
+from sandbox.simulators.wsgi import (
+    ADMIN_PREFIX,
+    Request,
+    Response,
+    Routes,
+    json_response,
+    redirect,
+    route,
+    simulator_app,
+    with_query,
+)
 
 __all__ = ["CamaraSimulator", "make_app"]
 
@@ -88,8 +57,6 @@ TRIGGER_DESCRIPTIONS = {
     "server_error": "the operator failed to authenticate the device",
 }
 NOT_ON_MOBILE_DATA = "network authentication failed; the device must be on mobile data"
-_log = logging.getLogger(__name__)
-
 
 
 class CamaraSimulator:
@@ -100,13 +67,26 @@ class CamaraSimulator:
         self._lock = threading.Lock()
         self._clients: dict[str, CamaraClient] = dict(clients or {})
         self._pending: dict[str, PendingAuthorization] = {}
-        self.keys = KeyRing()
+        self.keys = KeySet("camara", newest_first=False)
         self.tokens = AccessTokens(config.clock)
         self.controls = SandboxControls(self._rotate_keys, self.mint_operator_token, self._mint_access_token)
         self.faults = self.controls.faults
         self.grants = GrantService(config, self.clients, self.keys, self.faults, self.tokens)
-        self.api = NumberVerificationApi(config.api_version, self.tokens, self._mode_of, config.clock, self.faults)
+        self.api = NumberVerificationApi(config.api_version, self.tokens, self._mode_of, config.clock)
         self.sim_swap = SimSwapApi(self.tokens, config.network_url, config.clock, config.sim_swap_max_age_hours)
+        self._apis: dict[str, Routes] = {self.api.base_path: {
+            f"{self.api.base_path}/verify": {"POST": self._faulted("verify", default_error_body, self.api.verify)},
+            f"{self.api.base_path}/device-phone-number": {
+                "GET": self._faulted("device-phone-number", default_error_body, self.api.share)},
+        }, SIM_SWAP_PATH: self.sim_swap.routes}
+        self._routes: Routes = {
+            "/.well-known/openid-configuration": {"GET": self._discovery},
+            "/jwks": {"GET": lambda _: json_response(200, self.keys.jwks())},
+            "/authorize": {"GET": self._authorize},
+            RESUME_PATH: {"GET": self._continue},
+            "/token": {"POST": self._faulted("token", default_oauth_body, self.grants.token)},
+            "/bc-authorize": {"POST": self._faulted("bc-authorize", default_oauth_body, self.grants.bc_authorize)},
+        }
 
     def set_client(self, client_id: str, client: CamaraClient) -> None:
         with self._lock:
@@ -124,31 +104,25 @@ class CamaraSimulator:
         if request.path.startswith(ADMIN_PREFIX):
             return self.controls.handle(request)
         self.controls.log.record(request)
-        return self._route(request)
+        for base_path, operations in self._apis.items():
+            if f"{request.path}/".startswith(f"{base_path}/"):
+                return serve_api(request, operations)
+        return route(self._routes, request, lambda: oauth_error(404, "not_found", f"no such path: {request.path}"),
+                     lambda allow: oauth_error(405, "method_not_allowed", f"use {allow}", (("Allow", allow),)))
 
-    # -- routing --------------------------------------------------------------------------------
-
-    def _route(self, request: Request) -> Response:
-        if self.api.handles(request.path):
-            return self.api.handle(request)
-        if self.sim_swap.handles(request.path):
-            return self.sim_swap.handle(request)
-        routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
-            "/.well-known/openid-configuration": ("GET", self._discovery),
-            "/jwks": ("GET", lambda _: json_response(200, self.keys.jwks())),
-            "/authorize": ("GET", self._authorize),
-            RESUME_PATH: ("GET", self._continue),
-            "/token": ("POST", self.grants.token),
-            "/bc-authorize": ("POST", self.grants.bc_authorize),
-        }
-        route = routes.get(request.path)
-        if route is None:
-            return json_response(404, {"error": "not_found", "error_description": f"no such path: {request.path}"})
-        method, handler = route
-        if request.method != method:
-            return json_response(405, {"error": "method_not_allowed", "error_description": f"use {method}"},
-                                 headers=(("Allow", method),))
-        return handler(request)
+    def _faulted(self, endpoint: str, default_body: Callable[[int], Any],
+                 handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        """`handler` as the faults armed for `endpoint` shape it: a raw answer instead, or its own answer late."""
+        def answer(request: Request) -> Response:
+            raw = self.faults.take(endpoint, {"raw"})
+            if raw is not None:
+                return injected_response(raw, default_body)
+            delay = self.faults.take(endpoint, {"delay"})
+            response = handler(request)
+            if delay is not None:
+                time.sleep(float(delay.spec["delay_seconds"]))
+            return response
+        return answer
 
     def _discovery(self, request: Request) -> Response:
         issuer = request.base_url
@@ -288,7 +262,7 @@ class CamaraSimulator:
 
     def _rotate_keys(self, drop_old: bool) -> list[str]:
         self.keys.rotate(drop_old)
-        return self.keys.kids()
+        return self.keys.kids()  # oldest first: the new one last
 
     def _mint_access_token(self, spec: dict[str, Any]) -> str:
         return self.grants.mint_access_token(spec)

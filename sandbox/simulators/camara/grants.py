@@ -3,19 +3,17 @@ operator tokens, and the /token and /bc-authorize endpoints that turn them into 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sandbox.simulators.camara.config import CamaraClient, CamaraConfig
-from sandbox.simulators.camara.faults import Fault, FaultQueue, injected_response
-from sandbox.simulators.camara.keys import KeyRing
+from sandbox.simulators.camara.faults import Fault, FaultQueue
+from sandbox.simulators.camara.keys import id_token
 from sandbox.simulators.camara.oauth import (
     CIBA_GRANT,
     E164,
@@ -30,6 +28,7 @@ from sandbox.simulators.camara.oauth import (
     pkce_failure,
 )
 from sandbox.simulators.device_marks import DeviceMark
+from sandbox.simulators.keypool import KeySet, b64url
 from sandbox.simulators.wsgi import Request, Response, json_response
 
 OPERATOR_TOKEN_TTL_SECONDS = 300
@@ -97,7 +96,7 @@ class _OperatorToken:
 class GrantService:
     """Codes, CIBA requests and operator tokens in memory; safe to share across threads."""
 
-    def __init__(self, config: CamaraConfig, clients: Callable[[], Mapping[str, CamaraClient]], keys: KeyRing,
+    def __init__(self, config: CamaraConfig, clients: Callable[[], Mapping[str, CamaraClient]], keys: KeySet,
                  faults: FaultQueue, tokens: AccessTokens) -> None:
         self.config = config
         self._clients = clients
@@ -160,16 +159,6 @@ class GrantService:
     # -- POST /token -----------------------------------------------------------------------------
 
     def token(self, request: Request) -> Response:
-        raw = self._faults.take("token", {"raw"})
-        if raw is not None:
-            return injected_response(raw, default_oauth_body)
-        delay = self._faults.take("token", {"delay"})
-        response = self._token(request)
-        if delay is not None:
-            time.sleep(float(delay.spec["delay_seconds"]))
-        return response
-
-    def _token(self, request: Request) -> Response:
         form = parse_form(request)
         if isinstance(form, Response):
             return form
@@ -250,10 +239,10 @@ class GrantService:
                                 "expires_in": self.config.token_expires_in, "scope": grant.scopes.text}
         if grant.scopes.openid:
             defect = self._faults.take("token", {"id_token"})
-            id_token = self._keys.id_token(self._id_claims(grant, issuer, auth_time, nonce),
-                                           defect.spec["id_token"] if defect else None)
-            if id_token is not None:
-                body["id_token"] = id_token
+            token = id_token(self._keys, self._id_claims(grant, issuer, auth_time, nonce),
+                             defect.spec["id_token"] if defect else None)
+            if token is not None:
+                body["id_token"] = token
         return json_response(200, body, headers=NO_STORE)
 
     def _id_claims(self, grant: Grant, issuer: str, auth_time: float, nonce: str | None) -> dict[str, Any]:
@@ -269,22 +258,12 @@ class GrantService:
     def _pairwise_sub(self, grant: Grant) -> str:
         """A pseudonym per (client, line), never the MSISDN; a line-less (mock) grant gets a throwaway one."""
         subject = grant.msisdn if grant.msisdn is not None else "anonymous:" + secrets.token_hex(16)
-        mac = hmac.new(self._pairwise_secret, f"{grant.client_id}\x00{subject}".encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        mac = hmac.new(self._pairwise_secret, f"{grant.client_id}\x00{subject}".encode(), hashlib.sha256)
+        return b64url(mac.digest())
 
     # -- POST /bc-authorize ------------------------------------------------------------------------
 
     def bc_authorize(self, request: Request) -> Response:
-        raw = self._faults.take("bc-authorize", {"raw"})
-        if raw is not None:
-            return injected_response(raw, default_oauth_body)
-        delay = self._faults.take("bc-authorize", {"delay"})
-        response = self._bc_authorize(request)
-        if delay is not None:
-            time.sleep(float(delay.spec["delay_seconds"]))
-        return response
-
-    def _bc_authorize(self, request: Request) -> Response:
         form = parse_form(request)
         if isinstance(form, Response):
             return form

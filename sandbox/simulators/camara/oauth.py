@@ -16,7 +16,7 @@ from typing import Any, TypeGuard
 import jwt
 
 from sandbox.simulators.camara.config import CamaraClient
-from sandbox.simulators.wsgi import FormInvalid, Headers, Request, Response, basic_credentials, json_response
+from sandbox.simulators.wsgi import FormInvalid, Headers, Request, Response, basic_client, json_response
 
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
 JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -163,8 +163,9 @@ class ClientAuthenticator:
             return invalid_client("client_secret in the body is not accepted; use HTTP Basic or private_key_jwt")
         if authorization is not None and uses_assertion:
             return invalid_client("use exactly one client authentication method", basic_attempted=True)
-        if authorization is not None:
-            client_id = self._basic(authorization, clients)
+        if authorization is not None:  # RFC 6749 §2.3.1: both halves form-urlencoded before base64
+            client_id = basic_client(request, lambda cid: getattr(clients.get(cid), "client_secret", None)) \
+                or invalid_client("Basic credentials malformed, of another client or another secret", True)
         elif uses_assertion:
             client_id = self._assertion(form, clients, issuer, endpoints)
         else:
@@ -173,22 +174,6 @@ class ClientAuthenticator:
             return client_id
         if form.get("client_id", client_id) != client_id:
             return invalid_client("client_id does not match the authenticated client")
-        return client_id
-
-    @staticmethod
-    def _basic(authorization: str, clients: Mapping[str, CamaraClient]) -> str | Response:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() != "basic":
-            return invalid_client("only the Basic scheme is accepted in Authorization", basic_attempted=True)
-        decoded = basic_credentials(value)
-        if decoded is None:  # RFC 6749 §2.3.1: both halves form-urlencoded before base64
-            return invalid_client("malformed Basic credentials", basic_attempted=True)
-        client_id, secret = decoded
-        client = clients.get(client_id)
-        if client is None or client.client_secret is None:
-            return invalid_client("unknown client or client_secret_basic not registered", basic_attempted=True)
-        if not hmac.compare_digest(secret.encode(), client.client_secret.encode()):
-            return invalid_client("wrong client secret", basic_attempted=True)
         return client_id
 
     def _assertion(self, form: Mapping[str, str], clients: Mapping[str, CamaraClient], issuer: str,

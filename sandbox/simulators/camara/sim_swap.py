@@ -1,26 +1,17 @@
-"""The SIM Swap API of the simulated CAMARA aggregator (sim-swap.yaml, API v2): POST /check and POST
-/retrieve-date under /sim-swap/v2, answering CAMARA ErrorInfo on failure, strict per the published YAML.
-
-The number is the access token's (three-legged; then a `phoneNumber` is 422 UNNECESSARY_IDENTIFIER) or the
-body's `phoneNumber` (a token with no line behind it; without one 422 MISSING_IDENTIFIER). The line's SIM
-history comes from the simulated network (`GET /subscribers/{msisdn}`): `swapped` says whether its SIM took
-the number within `maxAge` hours (default 240; 1 to 2400, and no more than the operator's own limit,
-`CamaraConfig.sim_swap_max_age_hours`, else 400 OUT_OF_RANGE); retrieve-date answers the change's time, or
-null with `monitoredPeriod` for a line that never changed SIM. A number the network never saw is 404
-IDENTIFIER_NOT_FOUND; a line ending 96 is 422 SERVICE_NOT_APPLICABLE (the operator does not offer SIM swap
-for it). Tokens are spent once per API (oauth.AccessTokens)."""
+"""The SIM Swap API of the simulated CAMARA aggregator (sim-swap.yaml, v2), strict per the YAML: docs/sandbox.md."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from sandbox.simulators.camara.api import X_CORRELATOR, error_info
+from sandbox.simulators.camara.api import error_info, json_object, spend_token
 from sandbox.simulators.camara.oauth import E164, AccessTokens, Grant
 from sandbox.simulators.network import NetworkDown, ask_network
 from sandbox.simulators.sim_changes import HOUR_SECONDS, changed_within
-from sandbox.simulators.wsgi import Headers, Request, Response, json_response
+from sandbox.simulators.wsgi import Request, Response, Routes, json_response
 
 BASE_PATH = "/sim-swap/v2"
 MAX_AGE = (1, 2400)
@@ -40,43 +31,22 @@ class SimSwapApi:
         self._clock = clock
         self.operator_max_age_hours = operator_max_age_hours  # tests lower it, as a regulated operator would
         self._monitored_days = monitored_period_days
-
-    @staticmethod
-    def handles(path: str) -> bool:
-        return path == BASE_PATH or path.startswith(BASE_PATH + "/")
-
-    def handle(self, request: Request) -> Response:
-        correlator = request.headers.get("x-correlator")
-        valid_correlator = correlator is None or X_CORRELATOR.fullmatch(correlator) is not None
-        echo: Headers = (("x-correlator", correlator),) if correlator is not None and valid_correlator else ()
-        operation = request.path.removeprefix(BASE_PATH)
-        if operation not in OPERATIONS:
-            response = error_info(404, "NOT_FOUND")
-        elif request.method != "POST":
-            response = error_info(405, "METHOD_NOT_ALLOWED", headers=(("Allow", "POST"),))
-        elif not valid_correlator:
-            response = error_info(400, "INVALID_ARGUMENT", "x-correlator does not match the schema pattern")
-        else:
-            response = self._answer(request, operation)
-        return Response(response.status, (*response.headers, *echo), response.body)
+        self.routes: Routes = {BASE_PATH + operation: {"POST": partial(self._answer, operation=operation)}
+                               for operation in OPERATIONS}
 
     def _answer(self, request: Request, operation: str) -> Response:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        grant = self._tokens.consume(value.strip(), "sim-swap") if scheme.lower() == "bearer" and value.strip() \
-            else None
-        if grant is None:
-            return error_info(401, "UNAUTHENTICATED",
-                              headers=(("WWW-Authenticate", 'Bearer realm="camara", error="invalid_token"'),))
+        grant = spend_token(request, self._tokens, "sim-swap")
+        if isinstance(grant, Response):
+            return grant
         if not {OPERATIONS[operation], "sim-swap"} & grant.scopes.sim_swap:
             return error_info(403, "PERMISSION_DENIED")
-        body = _body(request)
+        body = json_object(request)
         if isinstance(body, Response):
             return body
-        max_age = body.get("maxAge", DEFAULT_MAX_AGE) if operation == "/check" else None
-        if operation == "/check":
-            refusal = self._max_age_refusal(max_age)
-            if refusal is not None:
-                return refusal
+        max_age = body.get("maxAge", DEFAULT_MAX_AGE)
+        refusal = self._max_age_refusal(max_age) if operation == "/check" else None
+        if refusal is not None:
+            return refusal
         number = _subject(grant, body)
         if isinstance(number, Response):
             return number
@@ -90,13 +60,12 @@ class SimSwapApi:
             return error_info(404, "IDENTIFIER_NOT_FOUND", "The phone number is not known to this operator.")
         changed_at = record.get("sim_changed_at")
         changed_at = float(changed_at) if isinstance(changed_at, int | float) else None
+        now = self._clock()
         if operation == "/check":
-            assert isinstance(max_age, int)
-            return json_response(200, {"swapped": changed_within(changed_at, self._clock(), max_age * HOUR_SECONDS)})
-        if not changed_within(changed_at, self._clock(), self._monitored_days * 24 * HOUR_SECONDS):
+            return json_response(200, {"swapped": changed_within(changed_at, now, max_age * HOUR_SECONDS)})
+        if changed_at is None or not changed_within(changed_at, now, self._monitored_days * 24 * HOUR_SECONDS):
             # never changed, or before the monitored period: nothing this operator may tell
             return json_response(200, {"latestSimChange": None, "monitoredPeriod": self._monitored_days})
-        assert changed_at is not None
         stamp = datetime.fromtimestamp(changed_at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return json_response(200, {"latestSimChange": stamp})
 
@@ -109,18 +78,6 @@ class SimSwapApi:
             return error_info(400, "OUT_OF_RANGE", f"Check monitor period could not exceed local regulations "
                                                    f"({self.operator_max_age_hours} hours).")
         return None
-
-
-def _body(request: Request) -> dict[str, Any] | Response:
-    if request.media_type != "application/json":
-        return error_info(415, "UNSUPPORTED_MEDIA_TYPE")
-    try:
-        body = request.json()
-    except ValueError:
-        return error_info(400, "INVALID_ARGUMENT", "The request body is not valid JSON.")
-    if not isinstance(body, dict):
-        return error_info(400, "INVALID_ARGUMENT", "The request body must be a JSON object.")
-    return body
 
 
 def _subject(grant: Grant, body: dict[str, Any]) -> str | Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -10,7 +9,7 @@ from dataclasses import dataclass
 
 from sandbox.simulators.truid.config import Project
 from sandbox.simulators.truid.problems import problem
-from sandbox.simulators.wsgi import FormInvalid, Request, Response, basic_credentials, json_response
+from sandbox.simulators.wsgi import FormInvalid, Request, Response, authorization, basic_client, json_response
 
 # The scopes basics.yaml documents for /oauth2/v1/token (OAuth2Scope), and mo_check (MO Check), which tru.ID's own
 # dev-server asks for with the others at start. A token carries every scope it was issued with (`scope` is
@@ -44,7 +43,7 @@ class TokenStore:
 
     def issue(self, request: Request) -> Response:
         """`POST /oauth2/v1/token`."""
-        client_id = self._basic_client(request)
+        client_id = basic_client(request, lambda cid: getattr(self._projects.get(cid), "client_secret", None))
         if client_id is None:
             return problem(401, "unauthorized", headers=(("WWW-Authenticate", 'Basic realm="tru.ID"'),))
         try:
@@ -71,9 +70,8 @@ class TokenStore:
 
     def authenticate(self, request: Request, scope: str) -> str | Response:
         """The client_id behind the request's bearer token, or the 401/403 to answer."""
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
         with self._lock:
-            token = self._tokens.get(value.strip()) if scheme.lower() == "bearer" else None
+            token = self._tokens.get(authorization(request, "bearer") or "")
         if token is None or self._clock() >= token.expires_at:
             return problem(401, "unauthorized", headers=(("WWW-Authenticate", 'Bearer realm="tru.ID"'),))
         if scope not in token.scopes:
@@ -83,18 +81,3 @@ class TokenStore:
     def revoke_all(self) -> None:
         with self._lock:
             self._tokens.clear()
-
-    def _basic_client(self, request: Request) -> str | None:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        decoded = basic_credentials(value)
-        if decoded is None:
-            return None
-        client_id, secret = decoded
-        project = self._projects.get(client_id)
-        if project is None:
-            return None
-        if not hmac.compare_digest(secret.encode(), project.client_secret.encode()):
-            return None
-        return client_id

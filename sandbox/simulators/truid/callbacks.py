@@ -21,19 +21,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
 from sandbox.simulators.courier import Courier, Outgoing
 from sandbox.simulators.faults import FaultQueue
-from sandbox.simulators.keypool import KeyDraw
+from sandbox.simulators.keypool import KeySet, SigningKey
 
 CALLBACK_KIND = "phone_check"  # x-tru-callback: the product (a SubscriberCheck's say subscriber_check)
 SIGNATURE_ALGORITHM = "rsa-sha256"
@@ -42,80 +37,6 @@ STALE_DATE_SECONDS = 600
 
 CallbackFault = Literal["tamper_body", "bad_signature", "stale_date", "unknown_kid", "no_signature", "twice", "never"]
 CALLBACK_FAULTS: tuple[str, ...] = get_args(CallbackFault)
-
-
-def _b64url_uint(value: int) -> str:
-    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    """An RSA key pair; `kid` is its RFC 7638 JWK thumbprint."""
-
-    kid: str
-    private_key: rsa.RSAPrivateKey
-
-    @classmethod
-    def generate(cls, draw: KeyDraw) -> SigningKey:
-        private_key = draw.rsa_key()
-        numbers = private_key.public_key().public_numbers()
-        canonical = json.dumps({"e": _b64url_uint(numbers.e), "kty": "RSA", "n": _b64url_uint(numbers.n)},
-                               separators=(",", ":"), sort_keys=True)
-        kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
-        return cls(kid, private_key)
-
-    def jwk(self) -> dict[str, str]:
-        numbers = self.private_key.public_key().public_numbers()
-        return {"kty": "RSA", "kid": self.kid, "alg": "RS256", "use": "sig",
-                "n": _b64url_uint(numbers.n), "e": _b64url_uint(numbers.e)}
-
-    def sign(self, data: bytes) -> bytes:
-        return self.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-
-
-class SigningKeys:
-    """The current signing key and the older ones still published; the first is made in the background at start."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._draw = KeyDraw("truid")
-        self._keys: list[SigningKey] = []  # the current one first
-        self._stranger: SigningKey | None = None
-        self._ready = threading.Event()
-        threading.Thread(target=self._make_first, name="truid-keygen", daemon=True).start()
-
-    def _make_first(self) -> None:
-        key = SigningKey.generate(self._draw)
-        with self._lock:
-            self._keys.insert(0, key)
-        self._ready.set()
-
-    @property
-    def current(self) -> SigningKey:
-        self._ready.wait()
-        with self._lock:
-            return self._keys[0]
-
-    def jwks(self) -> dict[str, Any]:
-        self._ready.wait()
-        with self._lock:
-            return {"keys": [key.jwk() for key in self._keys]}
-
-    def rotate(self, drop_old: bool) -> SigningKey:
-        """A new current key; the old ones stay published unless `drop_old`."""
-        self._ready.wait()
-        key = SigningKey.generate(self._draw)
-        with self._lock:
-            self._keys = [key] if drop_old else [key, *self._keys]
-        return key
-
-    def stranger(self) -> SigningKey:
-        """A key that is never published (the `unknown_kid` fault)."""
-        with self._lock:
-            if self._stranger is None:
-                self._stranger = SigningKey.generate(self._draw)
-            return self._stranger
 
 
 def signing_string(method: str, url: str, headers: Sequence[tuple[str, str]]) -> str:
@@ -178,7 +99,7 @@ class Callbacks(Courier):
 
     def __init__(self, retry_delays: Sequence[float], timeout: float, clock: Callable[[], float]) -> None:
         super().__init__("check_id", timeout, retry_delays, clock)
-        self.keys = SigningKeys()
+        self.keys = KeySet("truid", newest_first=True)
         self.faults = CallbackFaultPlan()
 
     def dispatch(self, check_id: str, url: str, payload: dict[str, Any], kind: str = CALLBACK_KIND) -> None:
