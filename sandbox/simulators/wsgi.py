@@ -197,14 +197,17 @@ class RequestLog:
 
 
 Routes = Mapping[str, Mapping[str, Callable[..., Response]]]  # path pattern -> method -> handler
-_PARAMETER = re.compile(r"\{(\w+)\}")
+_PARAMETER = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 
 
 @functools.cache
 def _path_pattern(path: str) -> re.Pattern[str]:
-    """`/checks/{check_id}/redirect` as a regex: each {name} is one path segment, passed on as `name`."""
-    parts = _PARAMETER.split(path)
-    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts)))
+    """`/checks/{check_id}/redirect` as a regex: {name} is one path segment, {name:regex} what the regex matches."""
+    regex, end = "", 0
+    for parameter in _PARAMETER.finditer(path):
+        regex += re.escape(path[end:parameter.start()]) + f"(?P<{parameter[1]}>{parameter[2] or '[^/]+'})"
+        end = parameter.end()
+    return re.compile(regex + re.escape(path[end:]))
 
 
 def route(routes: Routes, request: Request, not_found: Callable[[], Response],

@@ -1,84 +1,16 @@
-"""A simulated tru.ID (PhoneCheck v0.1 and v0.2, Coverage's device lookup) that checks what the real one checks.
-
-Serve `make_app(TruIdSimulator(TruIdConfig(...)))` with `sandbox.httpserver.serve`; its base URL plays
-`https://{dr}.api.tru.id`. A "live" Project asks the simulated mobile network (`network_url`) which line
-opened the check URL (header enrichment) and matches when that line is the checked number; a "sandbox"
-Project follows tru.ID's published rule (even last digit matches, odd does not) and never calls the network
-for a check.
-
-Trigger numbers (the last two digits of the checked number, in both modes):
-
-| ends in | effect |
-|---|---|
-| 99 | check_url: the check ends ERROR `mno_server_error` (tru.ID's own sandbox rule) [1] |
-| 98 | create answers 400 `#mno_not_supported` |
-| 97 | create answers 429 `#too_many_requests` with `Retry-After: 30` |
-| 96 | create answers 503 `#service_unavailable` |
-| 95 | create answers 201 only after `slow_seconds` (the check exists already): client timeouts |
-| 94 | create answers 409 `#ip_msisdn_mismatch` |
-| 93 | check_url: the check ends ERROR `mno_redirect_unsupported`, answer 501 problem [2] |
-| 92 | operator: the check ends ERROR `mno_user_not_found` (live mode: after header enrichment) [1] |
-
-[1] The phone gets 200 `{check_id, error, error_description}`; for v0.2 with a `redirect_url`, a 302 to
-    it with those three appended to its query.
-[2] For v0.2 with a `redirect_url`: a 302 to it with `check_id`, `error=mno_redirect_unsupported`,
-    `error_description` instead.
-
-The operator's hop (live projects): check_url remembers the device's address, sets the `truid_device` cookie
-and sends the device to the network's `/he/authorize`, registered return `/_mno/return`. The check resumes only
-with the one-time `continuation` the network handed the device, redeemed once, from the address that opened
-check_url (and made the hop) with its cookie; otherwise the check ends ERROR `ip_mismatch`, tru.ID's documented
-code for a redirect from another address than the create's `phone_ip`, which also ends it when check_url is
-opened from another address. A missing or unknown continuation answers 404 `#check_not_found` and decides nothing.
-
-SubscriberCheck v0.2 (`/subscriber_check/v0.2/checks`, scope `subscriber_check`) is a PhoneCheck v0.2 with an
-integer `period` (60 to 540,000 minutes, default 10,080) whose completed resource adds `no_sim_change`,
-`no_sim_change_period` and `sim_change_within`, from the network's record of the number's SIM (a sandbox-mode
-Project's lines never changed SIM); a number ending 91 completes without them (the operator shares no SIM data).
-SIMCheck v0.1 (`/sim_check/v0.1/checks`, scope `sim_check`) answers the same server to server. See subscriber.py.
-
-Coverage: `GET /coverage/v0.1/device_ips/{ip}` (a token with the `coverage` scope; tokens carry every scope
-asked for, so `scope=phone_check coverage` serves both APIs, and a token without the scope an API needs gets 403
-`#forbidden`) asks the network for `/lines/{ip}` in both modes. A cellular line answers 200 DeviceReachability
-(`network_id`, `network_name`, `country_code` from the MCC, `mobile_data_ip`, the products PCK, SCK and SUK,
-`_links.self`); Wi-Fi and unknown addresses 412 `#not_mobile_ip`; a line on one of `unsupported_networks`
-(TruIdConfig; `/_sandbox/coverage` replaces them at runtime) 400 `#mno_not_supported`; anything but an IPv4 or
-IPv6 literal 400 `#bad_request`; the network down 503 `#service_unavailable`. Details in coverage.py.
-
-Callbacks: when a check with a `callback_url` reaches COMPLETED, EXPIRED or ERROR, the simulator POSTs the
-PhoneCheckCallbackPayload to it, signed as tru.ID signs (`Authorization: Signature keyId=…` over
-`(request-target) host date x-tru-callback digest`, RSA-SHA256), from a daemon thread, with
-`callback_retry_delays` between attempts for as long as the answer is not 200 (tru.ID: 10 s, then +10 s up to
-1 min). The public keys are at `GET /.well-known/jwks.json` (RSA 2048, made at start). The format and the
-delivery are in callbacks.py. A v0.1 check calls back when the device hop completes it; a v0.2 check only
-when the PATCH completes it (a code never exchanged ends EXPIRED); ERROR as soon as the check fails; EXPIRED
-at TTL, noticed within `expiry_sweep_seconds` of the simulator's clock even if nobody reads the check.
-
-Where tru.ID's documents are silent, this simulator chooses: check ids are UUIDs (the spec's path parameter
-type); `phone_number` may carry a leading "+"; the check URL works once (then 404 `#check_not_found`, also
-when the check has expired); a wrong Content-Type is 415; checks are visible only to the Project and API
-version that created them; `callback_url` must be a loopback http(s) URL (else 400 `#bad_request`: the sandbox
-calls nothing outside the machine); a callback's `date` is the simulator's clock, and each attempt is signed
-afresh (so retries carry a new `date`; a redelivery does not); only exactly 200 ends the retries (redirects are
-not followed); the JWKS lists the current key first and keeps rotated-out keys; `kid` is the key's RFC 7638
-thumbprint; `digest` is `SHA-256=<base64>` (the spec's prose; its example says hex). Test controls live under
-/_sandbox/ (requests, revoke-tokens, faults, checks, callbacks, callback-faults, rotate-callback-key, coverage):
-see admin.py. Coverage lookups are in the request log like every other API call. The simulated network
-hands out IPv4 addresses only, so an IPv6 address is never a line (412, without asking it); IPv4-mapped IPv6
-addresses are not unwrapped; `mobile_data_ip` is the address in its canonical (compressed) form.
-"""
+"""A simulated tru.ID (PhoneCheck, SubscriberCheck, SIMCheck, Coverage, signed callbacks): docs/sandbox.md."""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-import logging
-import re
 import secrets
 import threading
 import time
 import uuid
-from typing import Any, cast
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 from urllib.parse import quote
 
 from sandbox.httpserver import WSGIApp
@@ -102,16 +34,18 @@ from sandbox.simulators.truid.checks import (
     sandbox_match,
 )
 from sandbox.simulators.truid.config import TruIdConfig
-from sandbox.simulators.truid.coverage import DEVICE_IPS_PATH, Coverage
+from sandbox.simulators.truid.coverage import Coverage
 from sandbox.simulators.truid.problems import problem
-from sandbox.simulators.truid.subscriber import SIM_CHECK, SUBSCRIBER_CHECK
+from sandbox.simulators.truid.subscriber import PHONE_CHECK, SIM_CHECK, SUBSCRIBER_CHECK
 from sandbox.simulators.wsgi import (
     ADMIN_PREFIX,
     Request,
     Response,
+    Routes,
     is_http_url,
     json_response,
     redirect,
+    route,
     simulator_app,
     with_query,
 )
@@ -122,13 +56,10 @@ HAL_JSON = "application/hal+json"
 JWKS_PATH = "/.well-known/jwks.json"
 RESUME_PATH = "/_mno/return"  # where the operator's hop sends the device back (registered with the network)
 DEVICE_COOKIE = "truid_device"
-_CHECKS_PATH = re.compile(r"/(phone_check|subscriber_check)/(v0\.[12])/checks(?:/([^/]+)(/redirect)?)?/?")
-_SIM_CHECKS_PATH = re.compile(r"/sim_check/v0\.1/checks(?:/([^/]+))?/?")
 _CREATE_FIELDS: dict[Version, frozenset[str]] = {
     "v0.1": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url"}),
     "v0.2": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url", "redirect_url"}),
 }
-_log = logging.getLogger(__name__)
 
 
 class TruIdSimulator:
@@ -147,16 +78,18 @@ class TruIdSimulator:
         self._balances: dict[str, float] = {}
         self._sweeper: threading.Thread | None = None
         self._closed = threading.Event()
+        self._routes = self._route_table()
 
     def handle(self, request: Request) -> Response:
         if request.path.startswith(ADMIN_PREFIX):
             return self.controls.handle(request)
         self.controls.log.record(request)
         injected = self.controls.faults.take(request)
-        if injected is None:
-            return self._route(request)
-        time.sleep(injected.delay_seconds)
-        return injected.response or self._route(request)
+        if injected is not None:
+            time.sleep(injected.delay_seconds)
+        return (injected and injected.response) or route(
+            self._routes, request, lambda: problem(404, "not_found"),
+            lambda allow: problem(405, "method_not_allowed", headers=(("Allow", allow),)))
 
     def check_summaries(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -167,43 +100,38 @@ class TruIdSimulator:
         self._closed.set()
         self.callbacks.close()
 
-    def _route(self, request: Request) -> Response:
-        path, method = request.path, request.method
-        if path == "/oauth2/v1/token":
-            return self.tokens.issue(request) if method == "POST" else _not_allowed("POST")
-        if path == RESUME_PATH:
-            return self._operator_return(request) if method == "GET" else _not_allowed("GET")
-        if path == JWKS_PATH:
-            return json_response(200, self.callbacks.keys.jwks()) if method == "GET" else _not_allowed("GET")
-        coverage = DEVICE_IPS_PATH.fullmatch(path)
-        if coverage is not None:
-            return self._device_reachability(request, coverage[1]) if method == "GET" else _not_allowed("GET")
-        if sim_check := _SIM_CHECKS_PATH.fullmatch(path):
-            return self._sim_check(request, sim_check[1])
-        match = _CHECKS_PATH.fullmatch(path)
-        if match is None or (match[1] == SUBSCRIBER_CHECK and match[2] != "v0.2"):
-            return problem(404, "not_found")
-        product, version, check_id, is_check_url = match[1], cast(Version, match[2]), match[3], bool(match[4])
-        if check_id is None:
-            return self._create(request, version, product) if method == "POST" else _not_allowed("POST")
-        if is_check_url:
-            return self._open_check_url(request, version, check_id, product) if method == "GET" \
-                else _not_allowed("GET")
-        if method == "GET":
-            return self._read(request, version, check_id, product)
-        if method == "PATCH" and version == "v0.2":
-            return self._patch(request, check_id, product)
-        return _not_allowed("GET, PATCH" if version == "v0.2" else "GET")
+    def _route_table(self) -> Routes:
+        routes: dict[str, dict[str, Callable[..., Response]]] = {
+            "/oauth2/v1/token": {"POST": self.tokens.issue},
+            RESUME_PATH: {"GET": self._operator_return},
+            JWKS_PATH: {"GET": lambda _: json_response(200, self.callbacks.keys.jwks())},
+            "/coverage/v0.1/device_ips/{ip:.+}": {"GET": self._authorized(
+                "coverage", lambda request, _, ip: self.coverage.device_reachability(ip, request.base_url))},
+            "/sim_check/v0.1/checks": {"POST": self._authorized(SIM_CHECK, self._create_sim_check)},
+            "/sim_check/v0.1/checks/{check_id}": {"GET": self._authorized(SIM_CHECK, self._read_sim_check)},
+        }
+        versions: tuple[tuple[str, Version], ...] = ((PHONE_CHECK, "v0.1"), (PHONE_CHECK, "v0.2"),
+                                                     (SUBSCRIBER_CHECK, "v0.2"))
+        for product, version in versions:
+            base, check = f"/{product}/{version}/checks", f"/{product}/{version}/checks/{{check_id}}"
+            routes[base] = {"POST": self._authorized(product, partial(self._create, version=version, product=product))}
+            routes[check] = {"GET": self._authorized(product, partial(self._read, version=version, product=product))}
+            if version == "v0.2":
+                routes[check]["PATCH"] = self._authorized(product, partial(self._patch, product=product))
+            routes[f"{check}/redirect"] = {"GET": partial(self._open_check_url, version=version, product=product)}
+        return routes
+
+    def _authorized(self, scope: str, handler: Callable[..., Response]) -> Callable[..., Response]:
+        """`handler(request, client_id, **path parameters)` for a bearer token with `scope`; else 401 or 403."""
+        def answer(request: Request, **params: str) -> Response:
+            client_id = self.tokens.authenticate(request, scope)
+            return client_id if isinstance(client_id, Response) else handler(request, client_id, **params)
+        return answer
 
     # -- the backend's calls ----------------------------------------------------------------------
 
-    def _create(self, request: Request, version: Version, product: str) -> Response:
-        client_id = self.tokens.authenticate(request, product)
-        if isinstance(client_id, Response):
-            return client_id
-        if request.media_type != "application/json":
-            return problem(415, "unsupported_media_type", "Content-Type must be application/json")
-        fields = _create_fields(request, version, {"period"} if product == SUBSCRIBER_CHECK else set())
+    def _create(self, request: Request, client_id: str, version: Version, product: str) -> Response:
+        fields = _create_fields(request, _CREATE_FIELDS[version], {"period"} if product == SUBSCRIBER_CHECK else set())
         if isinstance(fields, Response):
             return fields
         period = subscriber.period_of(fields) if product == SUBSCRIBER_CHECK else None
@@ -235,16 +163,7 @@ class TruIdSimulator:
             time.sleep(self.config.slow_seconds)
         return json_response(201, body, HAL_JSON, (("Location", check.self_href(request.base_url)),))
 
-    def _device_reachability(self, request: Request, ip: str) -> Response:
-        client_id = self.tokens.authenticate(request, "coverage")
-        if isinstance(client_id, Response):
-            return client_id
-        return self.coverage.device_reachability(ip, request.base_url)
-
-    def _read(self, request: Request, version: Version, check_id: str, product: str) -> Response:
-        client_id = self.tokens.authenticate(request, product)
-        if isinstance(client_id, Response):
-            return client_id
+    def _read(self, request: Request, client_id: str, check_id: str, version: Version, product: str) -> Response:
         now = self.config.clock()
         with self._lock:
             check = self._find(version, check_id, client_id, product)
@@ -259,10 +178,7 @@ class TruIdSimulator:
             body = check.resource_body(request.base_url, shown)
         return json_response(200, body, HAL_JSON)
 
-    def _patch(self, request: Request, check_id: str, product: str) -> Response:
-        client_id = self.tokens.authenticate(request, product)
-        if isinstance(client_id, Response):
-            return client_id
+    def _patch(self, request: Request, client_id: str, check_id: str, product: str) -> Response:
         if request.media_type != "application/json-patch+json":
             return problem(415, "unsupported_media_type", "Content-Type must be application/json-patch+json")
         code = _patched_code(request)
@@ -282,7 +198,7 @@ class TruIdSimulator:
 
     # -- the phone's hops -------------------------------------------------------------------------
 
-    def _open_check_url(self, request: Request, version: Version, check_id: str, product: str) -> Response:
+    def _open_check_url(self, request: Request, check_id: str, version: Version, product: str) -> Response:
         now = self.config.clock()
         with self._lock:
             check = self._find(version, check_id, product=product)
@@ -434,23 +350,13 @@ class TruIdSimulator:
             return None
         return history.fields(check.period, now) if history else None
 
-    def _sim_check(self, request: Request, check_id: str | None) -> Response:
-        """SIMCheck v0.1: create (answered at once) and read back."""
-        if request.method != ("POST" if check_id is None else "GET"):
-            return _not_allowed("POST" if check_id is None else "GET")
-        client_id = self.tokens.authenticate(request, SIM_CHECK)
-        if isinstance(client_id, Response):
-            return client_id
-        if check_id is not None:
-            with self._lock:
-                found = self._sim_checks.get(check_id)
-            if found is None or found.client_id != client_id:
-                return problem(404, "check_not_found")
-            return json_response(200, found.body(request.base_url), HAL_JSON)
-        if request.media_type != "application/json":
-            return problem(415, "unsupported_media_type", "Content-Type must be application/json")
+    def _create_sim_check(self, request: Request, client_id: str) -> Response:
+        """SIMCheck v0.1: answered at once."""
+        fields = _create_fields(request, subscriber.SIM_CHECK_FIELDS, {"period"})
+        if isinstance(fields, Response):
+            return fields
         live = self.config.projects[client_id].mode == "live"
-        created = subscriber.create_sim_check(request, client_id, self.config.network_url, live, self.config.clock())
+        created = subscriber.sim_check(fields, client_id, self.config.network_url, live, self.config.clock())
         if isinstance(created, Response):
             return created
         with self._lock:
@@ -458,6 +364,13 @@ class TruIdSimulator:
             balance = self._balances.get(client_id, STARTING_BALANCE) - CHARGE_AMOUNT
             self._balances[client_id] = balance
         return json_response(201, {**created.body(request.base_url), "snapshot_balance": balance}, HAL_JSON)
+
+    def _read_sim_check(self, request: Request, client_id: str, check_id: str) -> Response:
+        with self._lock:
+            found = self._sim_checks.get(check_id)
+        if found is None or found.client_id != client_id:
+            return problem(404, "check_not_found")
+        return json_response(200, found.body(request.base_url), HAL_JSON)
 
     def _phone_ip_refusal(self, phone_ip: str) -> Response | None:
         """412 when the network says `phone_ip` is not on mobile data (live mode only)."""
@@ -476,16 +389,18 @@ def _same_ip(first: str, second: str) -> bool:
         return False
 
 
-def _create_fields(request: Request, version: Version, extra: set[str]) -> dict[str, Any] | Response:
-    """The create payload, validated; `phone_number` reduced to its E.164 digits; `extra` fields (a
-    SubscriberCheck's integer `period`) are validated by their product."""
+def _create_fields(request: Request, allowed: frozenset[str], extra: set[str]) -> dict[str, Any] | Response:
+    """The create payload, validated; `phone_number` reduced to its E.164 digits; `extra` fields (the integer
+    `period` of a SubscriberCheck or SIMCheck) are validated by their product."""
+    if request.media_type != "application/json":
+        return problem(415, "unsupported_media_type", "Content-Type must be application/json")
     try:
         body = request.json()
     except ValueError:
         return problem(400, "bad_request")
     if not isinstance(body, dict):
         return problem(400, "bad_request")
-    unknown = sorted(set(body) - _CREATE_FIELDS[version] - extra)
+    unknown = sorted(set(body) - allowed - extra)
     if unknown:
         return problem(400, "bad_request", f"Unknown field(s): {', '.join(unknown)}")
     if not all(isinstance(value, str) for key, value in body.items() if key not in extra):
@@ -520,10 +435,6 @@ def _patched_code(request: Request) -> str | None:
         return None
     value = operation["value"]
     return value if isinstance(value, str) and value else None
-
-
-def _not_allowed(allowed: str) -> Response:
-    return problem(405, "method_not_allowed", headers=(("Allow", allowed),))
 
 
 def make_app(sim: TruIdSimulator) -> WSGIApp:

@@ -1,9 +1,4 @@
-"""SubscriberCheck v0.2 and SIMCheck v0.1 of the simulated tru.ID: the SIM-change part. A SubscriberCheck is a
-PhoneCheck v0.2 (same device flow, same code exchange) created under /subscriber_check/ with an optional
-`period`; when it completes it also says `no_sim_change` (no SIM change within `period` minutes),
-`no_sim_change_period` and `sim_change_within` (the window of the last change, per SimChangeWithin's table).
-SIMCheck answers the same from the number alone, server to server. The line's SIM history comes from the
-simulated network (`GET /subscribers/{msisdn}`); a sandbox-mode Project's lines never changed SIM.
+"""The SIM-change part of the simulated tru.ID: SubscriberCheck v0.2's answer and SIMCheck v0.1 (docs/sandbox.md).
 Facts: specs/truid models/subscriber_check/SubscriberCheckResourceModels.v0.2.yaml, models/sim_check/."""
 
 from __future__ import annotations
@@ -14,9 +9,9 @@ from typing import Any
 
 from sandbox.simulators.network import NetworkDown, ask_network
 from sandbox.simulators.sim_changes import changed_within
-from sandbox.simulators.truid.checks import CHARGE_AMOUNT, CHARGE_CURRENCY, e164_digits, iso
+from sandbox.simulators.truid.checks import CHARGE_AMOUNT, CHARGE_CURRENCY, iso
 from sandbox.simulators.truid.problems import problem
-from sandbox.simulators.wsgi import Request, Response
+from sandbox.simulators.wsgi import Response
 
 PHONE_CHECK, SUBSCRIBER_CHECK, SIM_CHECK = "phone_check", "subscriber_check", "sim_check"
 PERIOD_MINUTES = (60, 540_000)
@@ -24,7 +19,7 @@ DEFAULT_PERIOD = 10_080  # 7 days
 # SimChangeWithin: the top of each window, in minutes; beyond the last, 525601 ("> 365d").
 WINDOWS = (60, 360, 720, 1440, 2880, 4320, 10_080, 43_200, 129_600, 259_200, 525_600)
 BEYOND_A_YEAR = 525_601
-SIM_CHECK_FIELDS = frozenset({"phone_number", "phone_ip", "reference_id", "period"})
+SIM_CHECK_FIELDS = frozenset({"phone_number", "phone_ip", "reference_id"})  # and `period`
 NO_SIM_DATA = "91"  # a SubscriberCheck of a number ending 91 completes without no_sim_change (no SIM data shared)
 
 
@@ -94,32 +89,19 @@ class SimCheck:
         return body
 
 
-def create_sim_check(request: Request, client_id: str, network_url: str, live: bool, now: float
-                     ) -> SimCheck | Response:
-    """POST /sim_check/v0.1/checks: validated as SimCheckCreatePayload, answered at once."""
-    try:
-        body = request.json()
-    except ValueError:
-        return problem(400, "bad_request")
-    if not isinstance(body, dict) or "phone_number" not in body:
-        return problem(400, "bad_request", "phone_number is required")
-    unknown = sorted(set(body) - SIM_CHECK_FIELDS)
-    if unknown:
-        return problem(400, "bad_request", f"Unknown field(s): {', '.join(unknown)}")
-    if not all(isinstance(body[k], str) for k in set(body) - {"period"}):
-        return problem(400, "bad_request", "phone_number, phone_ip and reference_id must be strings")
-    digits = e164_digits(body["phone_number"])
-    if digits is None:
-        return problem(400, "phone_format_invalid")
-    period = period_of(body)
+def sim_check(fields: dict[str, Any], client_id: str, network_url: str, live: bool, now: float
+              ) -> SimCheck | Response:
+    """POST /sim_check/v0.1/checks with its validated fields, answered at once."""
+    period = period_of(fields)
     if isinstance(period, Response):
         return period
     try:
-        history = sim_history(network_url, digits, live)
+        history = sim_history(network_url, fields["phone_number"], live)
     except NetworkDown:
         return problem(502, "bad_gateway", "The mobile network did not answer")
     if history is None:
-        status, fields = "ERROR", {"error_code": "mno_user_not_found"}
+        status, answer = "ERROR", {"error_code": "mno_user_not_found"}
     else:
-        status, fields = "COMPLETED", history.fields(period, now)
-    return SimCheck(str(uuid.uuid4()), client_id, digits, now, body.get("reference_id"), status, fields)
+        status, answer = "COMPLETED", history.fields(period, now)
+    return SimCheck(str(uuid.uuid4()), client_id, fields["phone_number"], now, fields.get("reference_id"), status,
+                    answer)
