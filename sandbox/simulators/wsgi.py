@@ -7,6 +7,7 @@ import base64
 import binascii
 import functools
 import hmac
+import ipaddress
 import json
 import logging
 import re
@@ -75,6 +76,14 @@ def basic_client(request: Request, secret_of: Callable[[str], str | None]) -> st
         return None
     expected = secret_of(client_id)
     return client_id if expected is not None and hmac.compare_digest(secret.encode(), expected.encode()) else None
+
+
+def ip_literal(value: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IPv4 or IPv6 address `value` spells, else None."""
+    try:
+        return ipaddress.ip_address(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def is_http_url(value: str) -> bool:

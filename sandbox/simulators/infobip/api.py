@@ -4,7 +4,6 @@ and the validation of a basic verify request."""
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import re
 import uuid
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from sandbox.simulators.network import is_loopback_url
-from sandbox.simulators.wsgi import Headers, Request, Response, json_response
+from sandbox.simulators.wsgi import Headers, Request, Response, authorization, ip_literal, json_response
 
 VERIFY_PATH = "/mi/verification/1/verify"
 COMPLETE_PATH = "/mi/verification/1/complete"
@@ -21,25 +20,14 @@ VERIFY_FIELDS = frozenset({"phoneNumber", "consentGranted", "callbackUrl", "retu
 SMS_FAILOVER = "smsFailover"  # an /advanced field; basic verify refuses it
 RETRY_AFTER_SECONDS = 30
 
-# Mobile Identity error codes (reference A.7): id -> (name, description).
+# The Mobile Identity error codes the simulator answers (reference A.7): id -> (name, description).
 ERRORS: dict[int, tuple[str, str]] = {
     100: ("EC_NO_COVERAGE", "No coverage for the given phone number."),
     101: ("EC_GATEWAY_OPERATION_FAILED", "The provider's operation failed."),
-    102: ("EC_OPERATION_RESTRICTED", "The operation is restricted."),
     200: ("EC_INVALID_REQUEST", "The request is invalid."),
-    201: ("EC_INVALID_TOKEN", "The token is invalid or unknown."),
     202: ("EC_CONSENT_NOT_GRANTED", "Consent was not granted."),
-    300: ("EC_MI_ACCOUNT_DISABLED", "Mobile Identity is not enabled for the account."),
-    301: ("EC_OPERATION_NOT_ALLOWED", "The service is not allowed for the account."),
-    302: ("EC_COUNTRY_NOT_ALLOWED", "The destination country is not enabled."),
-    303: ("EC_GATEWAY_NOT_ALLOWED", "The provider is not enabled."),
-    304: ("EC_REJECTED_NOT_ENOUGH_CREDITS", "Not enough credits."),
     305: ("EC_MOBILE_DEVICE_TIMEOUT", "The mobile device did not complete the verification in time."),
     306: ("EC_REJECTED_INVALID_IP_ADDRESS", "The IP address is not in the mobile operator's data range."),
-    307: ("EC_OTP_SMS_SEND_FAILED", "The failover SMS could not be sent."),
-    308: ("EC_NI_ATTRIBUTE_NOT_ALLOWED", "The Number Intelligence attribute is not allowed."),
-    309: ("EC_SIM_SWAP_CHECK_FAILED", "The SIM swap check failed."),
-    310: ("EC_SIM_SWAP_DETECTED", "A SIM swap was detected."),
     400: ("EC_UNPROCESSABLE_CONTENT", "Unable to process the data."),
     1000: ("EC_USER_INTERNAL_ERROR", "Internal error."),
 }
@@ -138,7 +126,7 @@ def parse_verify(request: Request) -> VerifyRequest | Response:
     if return_url is not None and (not isinstance(return_url, str) or not is_loopback_url(return_url)):
         return error_response(200, "returnUrl must be an http(s) URL the sandbox can reach (loopback).")
     device_ip = body.get("deviceIp")
-    if device_ip is not None and not _is_ip_literal(device_ip):
+    if device_ip is not None and ip_literal(device_ip) is None:
         return error_response(200, "deviceIp must be an IPv4 or IPv6 address.")
     device_port = body.get("devicePort")
     if device_port is not None:
@@ -165,21 +153,7 @@ def sms_failover_of(request: Request) -> tuple[bool, Any]:
 
 
 def authorized(request: Request, api_keys: frozenset[str]) -> bool:
-    """`Authorization: App <key>` with a key the account has; compared in constant time."""
-    scheme, _, key = request.headers.get("authorization", "").strip().partition(" ")
-    key = key.strip()
-    if scheme.lower() != "app" or not key:
-        return False
-    # Every key is compared, so the time taken does not say which one came close.
-    matches = [hmac.compare_digest(key.encode(), known.encode()) for known in api_keys]
-    return any(matches)
-
-
-def _is_ip_literal(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
+    """`Authorization: App <key>` with a key the account has; every key is compared in constant time, so the time
+    taken does not say which one came close."""
+    key = authorization(request, "app")
+    return key is not None and any([hmac.compare_digest(key.encode(), known.encode()) for known in api_keys])

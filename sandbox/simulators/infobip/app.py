@@ -1,48 +1,11 @@
-"""A simulated Infobip Silent Mobile Verification (SMV) API that checks requests like the real one.
-
-Serve `make_app(InfobipSimulator(InfobipConfig(...)))` with `sandbox.httpserver.serve`; its base URL plays
-`https://api.infobip.com`. `POST /mi/verification/1/verify` answers REDIRECT with a `deviceRedirectUrl`. The
-phone that opens it is sent through the simulated mobile network's header enrichment (`network_url`); the line
-it came from decides the result, which is POSTed to `callbackUrl` before the phone is sent on to `returnUrl`.
-Numbers starting with 55 (Brazil) answer OK instead: the result is decided from `deviceIp` alone and the
-callback follows in the background.
-
-The operator's hop: the device link remembers the device's address and sets the `infobip_device` cookie; the
-return from the network resumes only with the one-time `continuation` the network handed the device, redeemed
-once (else the 404 page: nothing is decided), from that address, after a hop from it, with the cookie; another
-device gets ERROR 306 `EC_REJECTED_INVALID_IP_ADDRESS`.
-
-Results: the line's MSISDN is +phoneNumber → VALID; another line → INVALID; Wi-Fi or no line at all → ERROR
-306 `EC_REJECTED_INVALID_IP_ADDRESS`; the network not answering → ERROR 101 `EC_GATEWAY_OPERATION_FAILED`.
-
-Trigger numbers (the last two digits of phoneNumber):
-
-| ends in | effect |
-|---|---|
-| 98 | verify answers 400 ERROR 100 `EC_NO_COVERAGE` |
-| 97 | verify answers 429 (platform `requestError` shape, messageId `TOO_MANY_REQUESTS`), `Retry-After: 30` |
-| 96 | verify answers 500 ERROR 1000 `EC_USER_INTERNAL_ERROR` |
-| 95 | verify answers only after `slow_seconds` (the check exists already): client timeouts |
-| 94 | the device hop (Brazil: the deviceIp decision) ends with callback ERROR 101 `EC_GATEWAY_OPERATION_FAILED` |
-| 93 | callback ERROR 305 `EC_MOBILE_DEVICE_TIMEOUT` right after verify; the device link is already dead |
-
-Where Infobip's documents are silent, this simulator chooses: authentication is checked before the
-Content-Type (415) and the body; a body that is not a JSON object is 422 ERROR 400 `EC_UNPROCESSABLE_CONTENT`;
-field rules are checked before consent; `callbackUrl` and `returnUrl` must be on loopback (the sandbox never
-calls out); the device link works once, and an unopened link past `device_timeout_seconds` is dead (its 305
-callback goes out when it is swept or opened); only 200 from the receiver counts as delivered. Test controls
-live under /_sandbox/ (requests, callbacks, delivery plans, sweep): see admin.py.
-"""
+"""A simulated Infobip Silent Mobile Verification (SMV) API that checks requests like the real one: docs/sandbox.md."""
 
 from __future__ import annotations
 
-import ipaddress
-import logging
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -72,8 +35,10 @@ from sandbox.simulators.wsgi import (
     Request,
     RequestLog,
     Response,
+    Routes,
     json_response,
     redirect,
+    route,
     simulator_app,
     with_query,
 )
@@ -86,7 +51,6 @@ VERIFY_ERRORS = {"98": 100, "96": 1000}
 THROTTLED, SLOW_VERIFY, GATEWAY_FAILURE, DEVICE_TIMEOUT = "97", "95", "94", "93"
 RESUME_PATH = CONTINUE_PATH  # where the operator's hop sends the device back (registered with the network)
 DEVICE_COOKIE = "infobip_device"
-_log = logging.getLogger(__name__)
 
 Outcome = tuple[Result, dict[str, Any] | None]
 
@@ -130,24 +94,16 @@ class InfobipSimulator:
         self._next_plan = DeliveryPlan()
         self._sms_failover: list[dict[str, Any]] = []
         self.controls = SandboxControls(self)
+        self._routes: Routes = {VERIFY_PATH: {"POST": self._verify}, COMPLETE_PATH: {"GET": self._open_device_link},
+                                CONTINUE_PATH: {"GET": self._operator_return}}
 
     def handle(self, request: Request) -> Response:
         if request.path.startswith(ADMIN_PREFIX):
             return self.controls.handle(request)
         self.log.record(request)
         self._note_sms_failover(request)
-        routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
-            VERIFY_PATH: ("POST", self._verify),
-            COMPLETE_PATH: ("GET", self._open_device_link),
-            CONTINUE_PATH: ("GET", self._operator_return),
-        }
-        route = routes.get(request.path.rstrip("/"))
-        if route is None:
-            return platform_error(404)
-        method, handler = route
-        if request.method != method:
-            return platform_error(405, headers=(("Allow", method),))
-        return handler(request)
+        return route(self._routes, request, lambda: platform_error(404),
+                     lambda allow: platform_error(405, headers=(("Allow", allow),)))
 
     # -- test controls (reached through /_sandbox/, see admin.py) -------------------------
 
@@ -287,7 +243,7 @@ class InfobipSimulator:
         """Brazil: the result from the line behind `deviceIp` (the sandbox network has IPv4 lines only)."""
         if asked.trigger == GATEWAY_FAILURE:
             return _error(101)
-        if asked.device_ip is None or ipaddress.ip_address(asked.device_ip).version != 4:
+        if asked.device_ip is None or ":" in asked.device_ip:  # IPv6 (deviceIp is an IP literal)
             return _error(306)
         try:
             line = ask_network(self.config.network_url, f"/lines/{quote(asked.device_ip, safe='')}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 import threading
 import time
@@ -42,6 +41,7 @@ from sandbox.simulators.wsgi import (
     Request,
     Response,
     Routes,
+    ip_literal,
     is_http_url,
     json_response,
     redirect,
@@ -219,7 +219,7 @@ class TruIdSimulator:
             check.fail(CHECK_URL_ERRORS[check.trigger], now)
             return self._tell_failure(check)
         live = self.config.projects[check.client_id].mode == "live"
-        if live and check.phone_ip is not None and not _same_ip(check.phone_ip, request.remote_addr):
+        if live and check.phone_ip is not None and ip_literal(check.phone_ip) != ip_literal(request.remote_addr):
             check.fail("ip_mismatch", now)  # "the IP address of create check request and redirect do not match"
             return self._tell_failure(check)
         if not live:
@@ -382,12 +382,6 @@ class TruIdSimulator:
             return problem(412, "not_mobile_ip")
         return None
 
-def _same_ip(first: str, second: str) -> bool:
-    try:
-        return ipaddress.ip_address(first) == ipaddress.ip_address(second)
-    except ValueError:
-        return False
-
 
 def _create_fields(request: Request, allowed: frozenset[str], extra: set[str]) -> dict[str, Any] | Response:
     """The create payload, validated; `phone_number` reduced to its E.164 digits; `extra` fields (the integer
@@ -414,11 +408,8 @@ def _create_fields(request: Request, allowed: frozenset[str], extra: set[str]) -
         return problem(400, "bad_request", "redirect_url must be an absolute http(s) URL")
     if "callback_url" in body and not is_loopback_url(body["callback_url"]):
         return problem(400, "bad_request", "callback_url must be a loopback http(s) URL (127.x.x.x or localhost)")
-    if "phone_ip" in body:
-        try:
-            ipaddress.ip_address(body["phone_ip"])
-        except ValueError:
-            return problem(400, "bad_request", "phone_ip must be an IPv4 or IPv6 address")
+    if "phone_ip" in body and ip_literal(body["phone_ip"]) is None:
+        return problem(400, "bad_request", "phone_ip must be an IPv4 or IPv6 address")
     return {**body, "phone_number": digits}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -132,44 +132,34 @@ class PhoneCheck:
             "_links": {"self": {"href": self.self_href(base_url)}, "check_url": {"href": self.check_url(base_url)}},
         }
 
-    def resource_body(self, base_url: str, shown_status: Status | None = None) -> dict[str, Any]:
-        """PhoneCheck (GET): `match` and `network_id` only when COMPLETED, `error_code` only when ERROR."""
-        status = shown_status or self.status
-        body = {**self._common(), "status": status, "updated_at": iso(self.updated_at), "ttl": self.ttl}
-        if self.product == "subscriber_check":
-            del body["ttl"]  # SubscriberCheck (v0.2) declares no ttl on the resource
+    def _outcome(self, status: Status) -> dict[str, Any]:
+        """`match`, the SIM fields and `network_id` only when COMPLETED, `error_code` only when ERROR."""
         if status == "COMPLETED":
-            body["match"] = bool(self.match)
-            body.update(self.sim_fields or {})
-            if self.network_id:
-                body["network_id"] = self.network_id
-        if status == "ERROR" and self.error_code:
-            body["error_code"] = self.error_code
+            return {"match": bool(self.match), **(self.sim_fields or {}),
+                    **({"network_id": self.network_id} if self.network_id else {})}
+        return {"error_code": self.error_code} if status == "ERROR" and self.error_code else {}
+
+    def resource_body(self, base_url: str, shown_status: Status | None = None) -> dict[str, Any]:
+        """PhoneCheck (GET); SubscriberCheck (v0.2) declares no ttl on the resource."""
+        status = shown_status or self.status
+        body = {**self._common(), "status": status, "updated_at": iso(self.updated_at),
+                **({} if self.product == "subscriber_check" else {"ttl": self.ttl}), **self._outcome(status)}
         links: dict[str, Any] = {"self": {"href": self.self_href(base_url)}}
         if status == "ACCEPTED":
             links["check_url"] = {"href": self.check_url(base_url)}
-        body["_links"] = links
-        return body
+        return {**body, "_links": links}
 
     def patch_body(self) -> dict[str, Any]:
-        """PhoneCheckPatchPartial (200 to the code exchange)."""
+        """PhoneCheckPatchPartial (200 to the code exchange); SubscriberCheckPatchPartial: no no_sim_change_period."""
         body = {**self._common(), "updated_at": iso(self.updated_at)}
         if self.status == "COMPLETED":
-            body["match"] = bool(self.match)  # SubscriberCheckPatchPartial: no no_sim_change_period
+            body["match"] = bool(self.match)
             body.update({k: v for k, v in (self.sim_fields or {}).items() if k != "no_sim_change_period"})
         return body
 
     def callback_body(self) -> dict[str, Any]:
-        """PhoneCheckCallbackPayload: no `ttl`, no `_links`; `match` and `network_id` only when COMPLETED."""
-        body = {**self._common(), "updated_at": iso(self.updated_at)}
-        if self.status == "COMPLETED":
-            body["match"] = bool(self.match)
-            body.update(self.sim_fields or {})
-            if self.network_id:
-                body["network_id"] = self.network_id
-        if self.status == "ERROR" and self.error_code:
-            body["error_code"] = self.error_code
-        return body
+        """PhoneCheckCallbackPayload: no `ttl`, no `_links`."""
+        return {**self._common(), "updated_at": iso(self.updated_at), **self._outcome(self.status)}
 
     def redirect_error(self) -> dict[str, str]:
         """PhoneCheckRedirectError: how the device learns the check failed."""
@@ -177,22 +167,6 @@ class PhoneCheck:
         return {"check_id": self.check_id, "error": code, "error_description": ERROR_DESCRIPTIONS.get(code, code)}
 
     def summary(self) -> dict[str, Any]:
-        """Everything the simulator recorded (for GET /_sandbox/checks)."""
-        return {
-            "check_id": self.check_id,
-            "client_id": self.client_id,
-            "version": self.version,
-            "product": self.product,
-            "period": self.period,
-            "phone_number": self.phone_number,
-            "status": self.status,
-            "match": self.match,
-            "error_code": self.error_code,
-            "reference_id": self.reference_id,
-            "redirect_url": self.redirect_url,
-            "callback_url": self.callback_url,
-            "called_back": self.called_back,
-            "phone_ip": self.phone_ip,
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
-        }
+        """Everything the simulator recorded but the completion code (for GET /_sandbox/checks)."""
+        recorded = {k: v for k, v in asdict(self).items() if k not in ("code", "lag_reads_left", "sim_fields")}
+        return {**recorded, "created_at": iso(self.created_at), "updated_at": iso(self.updated_at)}

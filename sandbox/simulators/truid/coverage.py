@@ -1,9 +1,4 @@
-"""tru.ID's Coverage API in the simulator: device reachability by IP, `GET /coverage/v0.1/device_ips/{ip}`.
-
-The simulated mobile network says whether the address is one of its cellular lines (`GET /lines/{ip}`) and on
-which network; tru.ID serves every network except the ones in `unsupported_networks` (TruIdConfig, replaced
-at runtime by `POST /_sandbox/coverage`).
-"""
+"""tru.ID's Coverage API in the simulator: device reachability by IP (docs/sandbox.md), and the networks it serves."""
 
 from __future__ import annotations
 
@@ -15,7 +10,7 @@ from typing import Any
 
 from sandbox.simulators.network import NetworkDown, ask_network, operator_name
 from sandbox.simulators.truid.problems import problem
-from sandbox.simulators.wsgi import Response, json_response
+from sandbox.simulators.wsgi import Response, ip_literal, json_response
 
 HAL_JSON = "application/hal+json"
 DEVICE_IPS_PATH = re.compile(r"/coverage/v0\.1/device_ips/(.+?)/?")
@@ -72,10 +67,7 @@ class Coverage:
 
     def device_reachability(self, raw_ip: str, base_url: str) -> Response:
         """The lookup itself, after the caller has checked the token's `coverage` scope."""
-        try:
-            address = ipaddress.ip_address(raw_ip)
-        except ValueError:
-            address = None
+        address = ip_literal(raw_ip)
         if address is None or (isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None):
             return problem(400, "bad_request", "ip must be an IPv4 or IPv6 address")
         ip = str(address)
