@@ -44,6 +44,13 @@ def redirect(location: str) -> Response:
     return Response(302, (("Location", location), ("Cache-Control", "no-store")))
 
 
+def operator_hop(network_url: str, session: str, return_to: str, cookie: tuple[str, str]) -> Response:
+    """Send the device, marked with `cookie`, through the network's header-enrichment hop, which sends it back to
+    `return_to` with `session` and a one-time continuation (docs/sandbox.md, "The operator's hop")."""
+    hop = with_query(f"{network_url.rstrip('/')}/he/authorize", {"session": session, "return_to": return_to})
+    return Response(302, (("Location", hop), ("Cache-Control", "no-store"), cookie))
+
+
 def with_query(url: str, params: Mapping[str, str]) -> str:
     """`url` with `params` appended to whatever query it already has."""
     parts = urlsplit(url)
@@ -132,24 +139,17 @@ class Request:
         return json.loads(self.body.decode("utf-8"))
 
     def form(self, encoding: str = "utf-8") -> dict[str, str]:
-        """The x-www-form-urlencoded body; FormInvalid says why it is not one (a repeated parameter
-        is an error, RFC 6749 §3.2)."""
+        """The x-www-form-urlencoded body; ValueError says why it is not one (a repeated parameter is an error,
+        RFC 6749 §3.2)."""
         if self.media_type != "application/x-www-form-urlencoded":
-            raise FormInvalid("media_type")
+            raise ValueError("the body must be application/x-www-form-urlencoded")
         try:
             pairs = parse_qsl(self.body.decode(encoding), keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError):
-            raise FormInvalid("malformed") from None
-        form = dict(pairs)
-        if len(form) != len(pairs):
-            raise FormInvalid("repeated")
-        return form
-
-
-class FormInvalid(ValueError):
-    def __init__(self, why: str) -> None:  # media_type | malformed | repeated
-        super().__init__(why)
-        self.why = why
+            raise ValueError("the body is not a valid form") from None
+        if len(dict(pairs)) != len(pairs):
+            raise ValueError("a parameter is repeated")
+        return dict(pairs)
 
 
 def simulator_app(name: str, handle: Callable[[Request], Response], public_url: str | None,

@@ -30,7 +30,7 @@ from sandbox.simulators.camara.oauth import (
 )
 from sandbox.simulators.camara.sim_swap import BASE_PATH as SIM_SWAP_PATH
 from sandbox.simulators.camara.sim_swap import SimSwapApi
-from sandbox.simulators.device_marks import device_mismatch, mark_device, with_cookie
+from sandbox.simulators.device_marks import device_mismatch, mark_device
 from sandbox.simulators.keypool import KeySet
 from sandbox.simulators.network import NetworkDown, redeem_continuation
 from sandbox.simulators.wsgi import (
@@ -39,6 +39,7 @@ from sandbox.simulators.wsgi import (
     Response,
     Routes,
     json_response,
+    operator_hop,
     redirect,
     route,
     simulator_app,
@@ -194,10 +195,7 @@ class CamaraSimulator:
             for stale in [s for s, p in self._pending.items() if p.created_at + PENDING_TTL_SECONDS < now]:
                 del self._pending[stale]
             self._pending[session] = pending
-        network = self.config.network_url.rstrip("/")
-        hop = redirect(with_query(f"{network}/he/authorize",
-                                  {"session": session, "return_to": f"{issuer}{RESUME_PATH}"}))
-        return with_cookie(hop, cookie)
+        return operator_hop(self.config.network_url, session, f"{issuer}{RESUME_PATH}", cookie)
 
     def _continue(self, request: Request) -> Response:
         """The device is back from the operator's hop with the one-time continuation it was handed there."""

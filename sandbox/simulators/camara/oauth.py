@@ -16,7 +16,7 @@ from typing import Any, TypeGuard
 import jwt
 
 from sandbox.simulators.camara.config import CamaraClient
-from sandbox.simulators.wsgi import FormInvalid, Headers, Request, Response, basic_client, json_response
+from sandbox.simulators.wsgi import Headers, Request, Response, basic_client, json_response
 
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
 JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -48,19 +48,12 @@ def invalid_client(description: str, basic_attempted: bool = False) -> Response:
     return oauth_error(401, "invalid_client", description, headers)
 
 
-_FORM_ERRORS = {
-    "media_type": "the body must be application/x-www-form-urlencoded",
-    "malformed": "the body is not a valid form",
-    "repeated": "a parameter is repeated",
-}
-
-
 def parse_form(request: Request) -> dict[str, str] | Response:
     """The x-www-form-urlencoded body, or the OAuth error that says why it is not one."""
     try:
         return request.form()
-    except FormInvalid as invalid:
-        return oauth_error(400, "invalid_request", _FORM_ERRORS[invalid.why])
+    except ValueError as invalid:
+        return oauth_error(400, "invalid_request", str(invalid))
 
 
 # -- scopes, login hints, PKCE ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from sandbox.httpserver import WSGIApp
-from sandbox.simulators.device_marks import DeviceMark, device_mismatch, mark_device, with_cookie
+from sandbox.simulators.device_marks import DeviceMark, device_mismatch, mark_device
 from sandbox.simulators.infobip.admin import SandboxControls
 from sandbox.simulators.infobip.api import (
     COMPLETE_PATH,
@@ -37,6 +37,7 @@ from sandbox.simulators.wsgi import (
     Response,
     Routes,
     json_response,
+    operator_hop,
     redirect,
     route,
     simulator_app,
@@ -194,10 +195,7 @@ class InfobipSimulator:
         if expired:
             self._finish(check, _error(305), background=False)
             return not_found_page()
-        return_to = f"{request.base_url}{RESUME_PATH}"
-        network = self.config.network_url.rstrip("/")
-        hop = redirect(with_query(f"{network}/he/authorize", {"session": session, "return_to": return_to}))
-        return with_cookie(hop, cookie)
+        return operator_hop(self.config.network_url, session, f"{request.base_url}{RESUME_PATH}", cookie)
 
     def _operator_return(self, request: Request) -> Response:
         """The device is back from the operator's hop with the one-time continuation it was handed there."""

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sandbox.httpserver import WSGIApp
-from sandbox.simulators.device_marks import DeviceMark, device_mismatch, mark_device, with_cookie
+from sandbox.simulators.device_marks import DeviceMark, device_mismatch, mark_device
 from sandbox.simulators.network import NetworkDown, ask_network, is_loopback_url, redeem_continuation
 from sandbox.simulators.truid import subscriber
 from sandbox.simulators.truid.admin import SandboxControls
@@ -44,6 +44,7 @@ from sandbox.simulators.wsgi import (
     ip_literal,
     is_http_url,
     json_response,
+    operator_hop,
     redirect,
     route,
     simulator_app,
@@ -224,13 +225,9 @@ class TruIdSimulator:
             return self._tell_failure(check)
         if not live:
             return self._conclude(check, sandbox_match(check.phone_number), SANDBOX_NETWORK_ID, now)
-        session = secrets.token_urlsafe(24)
-        mark, cookie = mark_device(request, DEVICE_COOKIE)
+        session, (mark, cookie) = secrets.token_urlsafe(24), mark_device(request, DEVICE_COOKIE)
         self._sessions[session] = (check.check_id, mark)
-        return_to = f"{request.base_url}{RESUME_PATH}"
-        network = self.config.network_url.rstrip("/")
-        hop = redirect(with_query(f"{network}/he/authorize", {"session": session, "return_to": return_to}))
-        return with_cookie(hop, cookie)
+        return operator_hop(self.config.network_url, session, f"{request.base_url}{RESUME_PATH}", cookie)
 
     def _operator_return(self, request: Request) -> Response:
         """The device is back from the operator's hop with the one-time continuation it was handed there."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sandbox.simulators.truid.config import Project
 from sandbox.simulators.truid.problems import problem
-from sandbox.simulators.wsgi import FormInvalid, Request, Response, authorization, basic_client, json_response
+from sandbox.simulators.wsgi import Request, Response, authorization, basic_client, json_response
 
 # The scopes basics.yaml documents for /oauth2/v1/token (OAuth2Scope), and mo_check (MO Check), which tru.ID's own
 # dev-server asks for with the others at start. A token carries every scope it was issued with (`scope` is
@@ -22,13 +22,6 @@ class _Token:
     client_id: str
     scopes: frozenset[str]
     expires_at: float
-
-
-_FORM_PROBLEMS = {
-    "media_type": "Content-Type must be application/x-www-form-urlencoded",
-    "malformed": "The request body is not a valid form",
-    "repeated": "A form parameter is repeated",
-}
 
 
 class TokenStore:
@@ -48,8 +41,8 @@ class TokenStore:
             return problem(401, "unauthorized", headers=(("WWW-Authenticate", 'Basic realm="tru.ID"'),))
         try:
             form = request.form("ascii")
-        except FormInvalid as invalid:
-            return problem(400, "bad_request", _FORM_PROBLEMS[invalid.why])
+        except ValueError as invalid:
+            return problem(400, "bad_request", str(invalid))
         if form.get("grant_type") != "client_credentials":
             return problem(400, "bad_request", "grant_type must be client_credentials")
         requested = form.get("scope", "").split()
