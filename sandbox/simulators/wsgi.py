@@ -138,6 +138,16 @@ class Request:
         """The body as JSON; ValueError when it is not."""
         return json.loads(self.body.decode("utf-8"))
 
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object; ValueError says why it is not one."""
+        try:
+            body = self.json()
+        except ValueError:
+            raise ValueError("The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise ValueError("The request body must be a JSON object.")
+        return body
+
     def form(self, encoding: str = "utf-8") -> dict[str, str]:
         """The x-www-form-urlencoded body; ValueError says why it is not one (a repeated parameter is an error,
         RFC 6749 §3.2)."""

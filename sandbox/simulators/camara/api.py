@@ -82,12 +82,9 @@ def json_object(request: Request) -> dict[str, Any] | Response:
     if request.media_type != "application/json":
         return error_info(415, "UNSUPPORTED_MEDIA_TYPE")
     try:
-        body = request.json()
-    except ValueError:
-        return error_info(400, "INVALID_ARGUMENT", "The request body is not valid JSON.")
-    if not isinstance(body, dict):
-        return error_info(400, "INVALID_ARGUMENT", "The request body must be a JSON object.")
-    return body
+        return request.json_object()
+    except ValueError as invalid:
+        return error_info(400, "INVALID_ARGUMENT", str(invalid))
 
 
 def mock_verdict(phone_number: str, now: float) -> bool:

@@ -1,4 +1,4 @@
-"""The simulated Infobip Silent Mobile Verification API: what it does is in app.py's docstring."""
+"""The simulated Infobip Silent Mobile Verification API: what it does is in docs/sandbox.md."""
 
 from sandbox.simulators.infobip.app import RESUME_PATH, InfobipSimulator, make_app
 from sandbox.simulators.infobip.config import InfobipConfig

@@ -106,11 +106,9 @@ class VerifyRequest:
 def parse_verify(request: Request) -> VerifyRequest | Response:
     """The verify body validated like `SmvVerifyRequestDto`, or the ERROR answer that refuses it."""
     try:
-        body = request.json()
-    except ValueError:
-        return error_response(400, "The request body is not valid JSON.")
-    if not isinstance(body, dict):
-        return error_response(400, "The request body must be a JSON object.")
+        body = request.json_object()
+    except ValueError as invalid:
+        return error_response(400, str(invalid))
     if SMS_FAILOVER in body:
         return error_response(200, "smsFailover is not a field of the basic verify request.")
     unknown = sorted(set(body) - VERIFY_FIELDS)
@@ -144,12 +142,10 @@ def sms_failover_of(request: Request) -> tuple[bool, Any]:
     if SMS_FAILOVER.encode() not in request.body:
         return False, None
     try:
-        body = request.json()
+        body = request.json_object()
     except ValueError:
         return False, None
-    if isinstance(body, dict) and SMS_FAILOVER in body:
-        return True, body[SMS_FAILOVER]
-    return False, None
+    return SMS_FAILOVER in body, body.get(SMS_FAILOVER)
 
 
 def authorized(request: Request, api_keys: frozenset[str]) -> bool:

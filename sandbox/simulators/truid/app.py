@@ -157,9 +157,7 @@ class TruIdSimulator:
             if check.callback_url and self._sweeper is None and not self._closed.is_set():
                 self._sweeper = threading.Thread(target=self._sweep_expired, name="truid-expiry", daemon=True)
                 self._sweeper.start()
-            balance = self._balances.get(client_id, STARTING_BALANCE) - CHARGE_AMOUNT
-            self._balances[client_id] = balance
-            body = check.created_body(request.base_url, balance)
+            body = check.created_body(request.base_url, self._charge(client_id))
         if digits[-2:] == SLOW_CREATE:
             time.sleep(self.config.slow_seconds)
         return json_response(201, body, HAL_JSON, (("Location", check.self_href(request.base_url)),))
@@ -281,19 +279,15 @@ class TruIdSimulator:
         check.observe(matched, network_id, now)
         if check.product == SUBSCRIBER_CHECK and check.period is not None:
             check.sim_fields = self._sim_fields(check, now)
+        reference = {"reference_id": check.reference_id} if check.reference_id is not None else {}
         if check.version == "v0.1":
             check.complete(now, self.config.completion_lag_reads)
-            done = {"check_id": check.check_id}
-            if check.reference_id is not None:
-                done["reference_id"] = check.reference_id
-            return json_response(200, done)
+            return json_response(200, {"check_id": check.check_id, **reference})
         check.code = secrets.token_urlsafe(16)
         success = {"check_id": check.check_id, "code": check.code}
         if check.redirect_url:
             return redirect(with_query(check.redirect_url, success))
-        if check.reference_id is not None:
-            success["reference_id"] = check.reference_id
-        return json_response(200, success)
+        return json_response(200, {**success, **reference})
 
     @staticmethod
     def _tell_failure(check: PhoneCheck) -> Response:
@@ -327,6 +321,11 @@ class TruIdSimulator:
 
     # -- helpers ----------------------------------------------------------------------------------
 
+    def _charge(self, client_id: str) -> float:
+        """The Project's balance after paying for one check. Caller holds the lock."""
+        self._balances[client_id] = self._balances.get(client_id, STARTING_BALANCE) - CHARGE_AMOUNT
+        return self._balances[client_id]
+
     def _find(self, version: Version, check_id: str, client_id: str | None = None,
               product: str = "phone_check") -> PhoneCheck | None:
         check = self._checks.get(check_id)
@@ -358,8 +357,7 @@ class TruIdSimulator:
             return created
         with self._lock:
             self._sim_checks[created.check_id] = created
-            balance = self._balances.get(client_id, STARTING_BALANCE) - CHARGE_AMOUNT
-            self._balances[client_id] = balance
+            balance = self._charge(client_id)
         return json_response(201, {**created.body(request.base_url), "snapshot_balance": balance}, HAL_JSON)
 
     def _read_sim_check(self, request: Request, client_id: str, check_id: str) -> Response:
@@ -386,10 +384,8 @@ def _create_fields(request: Request, allowed: frozenset[str], extra: set[str]) -
     if request.media_type != "application/json":
         return problem(415, "unsupported_media_type", "Content-Type must be application/json")
     try:
-        body = request.json()
+        body = request.json_object()
     except ValueError:
-        return problem(400, "bad_request")
-    if not isinstance(body, dict):
         return problem(400, "bad_request")
     unknown = sorted(set(body) - allowed - extra)
     if unknown:
