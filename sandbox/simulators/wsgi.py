@@ -1,5 +1,5 @@
-"""What the three simulators share: the WSGI plumbing (a parsed request, a response, the app around a handler)
-and the helpers of their /_sandbox/ test controls (the request log)."""
+"""What the three simulators share: the WSGI plumbing (a parsed request, a response, the app around a handler, the
+router), the credentials they read, the operator hop they make, and their /_sandbox/ helpers (the request log)."""
 
 from __future__ import annotations
 
