@@ -30,9 +30,6 @@ class Response:
     headers: Headers = ()
     body: bytes = b""
 
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
-
 
 def json_response(
     status: int, payload: Any, content_type: str = "application/json", headers: Headers = ()

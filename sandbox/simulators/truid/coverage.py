@@ -13,7 +13,6 @@ from sandbox.simulators.truid.problems import problem
 from sandbox.simulators.wsgi import Response, ip_literal, json_response
 
 HAL_JSON = "application/hal+json"
-DEVICE_IPS_PATH = re.compile(r"/coverage/v0\.1/device_ips/(.+?)/?")
 # As tru.ID's documented example lists them (upper-case ids, as DataTypes' ProductIDResponse enum).
 PRODUCTS = (
     {"product_id": "PCK", "product_name": "Phone Check"},
