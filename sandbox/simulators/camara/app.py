@@ -17,16 +17,15 @@ from sandbox.simulators.camara.grants import GrantService, PendingAuthorization,
 from sandbox.simulators.camara.oauth import (
     ASSERTION_ALGS,
     CIBA_GRANT,
-    CODE_CHALLENGE,
     OLD_SHARE_SCOPE,
     OLD_VERIFY_SCOPE,
     SHARE_SCOPE,
     SIM_SWAP_SCOPES,
     VERIFY_SCOPE,
     AccessTokens,
+    authorized_scopes,
     login_hint_number,
     oauth_error,
-    parse_scope,
 )
 from sandbox.simulators.camara.sim_swap import BASE_PATH as SIM_SWAP_PATH
 from sandbox.simulators.camara.sim_swap import SimSwapApi
@@ -170,23 +169,15 @@ class CamaraSimulator:
         def fail(error: str, description: str) -> Response:
             return self._error_redirect(redirect_uri, error, description, state, issuer)
 
-        refusal = _response_type_refusal(query)
-        if refusal is not None:
-            return fail(*refusal)
-        scopes = parse_scope(query.get("scope", ""))
-        if isinstance(scopes, str):
-            return fail("invalid_scope", scopes)
-        if state is None:
-            return fail("invalid_request", "state is required")
-        refusal = _pkce_refusal(query, client) or _hint_refusal(query)
-        if refusal is not None:
-            return fail(*refusal)
+        scopes = authorized_scopes(query, client.require_pkce)
+        if isinstance(scopes, tuple):
+            return fail(*scopes)
         hint = query.get("login_hint")
         session = secrets.token_urlsafe(24)
         mark, cookie = mark_device(request, DEVICE_COOKIE)
         now = self.config.clock()
         pending = PendingAuthorization(
-            client_id=query["client_id"], redirect_uri=redirect_uri, state=state, scopes=scopes,
+            client_id=query["client_id"], redirect_uri=redirect_uri, state=query["state"], scopes=scopes,
             code_challenge=query.get("code_challenge"), nonce=query.get("nonce"),
             login_hint=login_hint_number(hint) if hint is not None else None, created_at=now,
             fault=self.faults.take("authorize", {"error", "iss"}), device=mark,
@@ -264,49 +255,6 @@ class CamaraSimulator:
 
     def _mint_access_token(self, spec: dict[str, Any]) -> str:
         return self.grants.mint_access_token(spec)
-
-
-def _response_type_refusal(query: Mapping[str, str]) -> tuple[str, str] | None:
-    """The (error, description) when the request is not a plain query-mode code request."""
-    response_type = query.get("response_type")
-    if not response_type:
-        return "invalid_request", "response_type is required"
-    if response_type != "code":
-        return "unsupported_response_type", "only response_type=code is supported"
-    if "request" in query:
-        return "request_not_supported", "request objects are not supported"
-    if "request_uri" in query:
-        return "request_uri_not_supported", "request_uri is not supported"
-    if query.get("response_mode", "query") != "query":
-        return "invalid_request", "only response_mode=query is supported"
-    return None
-
-
-def _pkce_refusal(query: Mapping[str, str], client: CamaraClient) -> tuple[str, str] | None:
-    challenge, method = query.get("code_challenge"), query.get("code_challenge_method")
-    if method is not None and method != "S256":
-        return "invalid_request", "code_challenge_method must be S256 (plain is refused)"
-    if challenge is None:
-        if method is not None:
-            return "invalid_request", "code_challenge_method without code_challenge"
-        return ("invalid_request", "PKCE is required: code_challenge and code_challenge_method=S256") \
-            if client.require_pkce else None
-    if method is None:
-        return "invalid_request", "code_challenge_method=S256 is required (the default, plain, is refused)"
-    if not CODE_CHALLENGE.fullmatch(challenge):
-        return "invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)"
-    return None
-
-
-def _hint_refusal(query: Mapping[str, str]) -> tuple[str, str] | None:
-    if query.get("prompt", "none") != "none":
-        return "invalid_request", "Number Verification allows no user interaction: prompt must be none"
-    hint = query.get("login_hint")
-    if hint is not None and login_hint_number(hint) is None:
-        return "invalid_request", "login_hint must be tel:+E164 or +E164"
-    if query.get("nonce") == "":
-        return "invalid_request", "nonce must not be empty"
-    return None
 
 
 def _error_page(message: str) -> Response:

@@ -3,7 +3,6 @@ client authentication (client_secret_basic, private_key_jwt) and single-use acce
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -16,6 +15,7 @@ from typing import Any, TypeGuard
 import jwt
 
 from sandbox.simulators.camara.config import CamaraClient
+from sandbox.simulators.keypool import b64url
 from sandbox.simulators.wsgi import Headers, Request, Response, basic_client, json_response
 
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
@@ -103,8 +103,42 @@ def login_hint_number(value: str) -> str | None:
     return number if E164.fullmatch(number) else None
 
 
+def authorized_scopes(query: Mapping[str, str], require_pkce: bool) -> Scopes | tuple[str, str]:
+    """The scopes of a plain query-mode code request with a state, S256 PKCE, prompt=none and a well-formed
+    login_hint; else the (error, description) that refuses it, the first in this order."""
+    scopes = parse_scope(query.get("scope", ""))
+    response_type, hint = query.get("response_type"), query.get("login_hint")
+    challenge, method = query.get("code_challenge"), query.get("code_challenge_method")
+    rules = (
+        (not response_type, "invalid_request", "response_type is required"),
+        (response_type != "code", "unsupported_response_type", "only response_type=code is supported"),
+        ("request" in query, "request_not_supported", "request objects are not supported"),
+        ("request_uri" in query, "request_uri_not_supported", "request_uri is not supported"),
+        (query.get("response_mode", "query") != "query", "invalid_request", "only response_mode=query is supported"),
+        (isinstance(scopes, str), "invalid_scope", str(scopes)),
+        (not query.get("state"), "invalid_request", "state is required"),
+        (method not in (None, "S256"), "invalid_request", "code_challenge_method must be S256 (plain is refused)"),
+        (challenge is None and method is not None, "invalid_request", "code_challenge_method without code_challenge"),
+        (challenge is None and require_pkce, "invalid_request",
+         "PKCE is required: code_challenge and code_challenge_method=S256"),
+        (challenge is not None and method is None, "invalid_request",
+         "code_challenge_method=S256 is required (the default, plain, is refused)"),
+        (challenge is not None and not CODE_CHALLENGE.fullmatch(challenge), "invalid_request",
+         "code_challenge must be a base64url SHA-256 (43 characters)"),
+        (query.get("prompt", "none") != "none", "invalid_request",
+         "Number Verification allows no user interaction: prompt must be none"),
+        (hint is not None and login_hint_number(hint) is None, "invalid_request",
+         "login_hint must be tel:+E164 or +E164"),
+        (query.get("nonce") == "", "invalid_request", "nonce must not be empty"),
+    )
+    refusal = next(((error, description) for refused, error, description in rules if refused), None)
+    if refusal is None and not isinstance(scopes, str):
+        return scopes
+    return refusal or ("invalid_scope", str(scopes))
+
+
 def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+    return b64url(hashlib.sha256(verifier.encode("ascii")).digest())
 
 
 def pkce_failure(challenge: str | None, verifier: str | None) -> str | None:
