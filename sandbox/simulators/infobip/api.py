@@ -109,32 +109,30 @@ def parse_verify(request: Request) -> VerifyRequest | Response:
         body = request.json_object()
     except ValueError as invalid:
         return error_response(400, str(invalid))
-    if SMS_FAILOVER in body:
-        return error_response(200, "smsFailover is not a field of the basic verify request.")
-    unknown = sorted(set(body) - VERIFY_FIELDS)
-    if unknown:
-        return error_response(200, f"Unknown field(s): {', '.join(unknown)}.")
-    phone_number = body.get("phoneNumber")
-    if not isinstance(phone_number, str) or not _PHONE_NUMBER.fullmatch(phone_number):
-        return error_response(200, "phoneNumber must be in international format, digits only, without '+'.")
-    callback_url = body.get("callbackUrl")
-    if not isinstance(callback_url, str) or not is_loopback_url(callback_url):
-        return error_response(200, "callbackUrl must be an http(s) URL the sandbox can reach (loopback).")
-    return_url = body.get("returnUrl")
-    if return_url is not None and (not isinstance(return_url, str) or not is_loopback_url(return_url)):
-        return error_response(200, "returnUrl must be an http(s) URL the sandbox can reach (loopback).")
-    device_ip = body.get("deviceIp")
-    if device_ip is not None and ip_literal(device_ip) is None:
-        return error_response(200, "deviceIp must be an IPv4 or IPv6 address.")
-    device_port = body.get("devicePort")
-    if device_port is not None:
-        if isinstance(device_port, bool) or not isinstance(device_port, int) or not 1 <= device_port <= 65535:
-            return error_response(200, "devicePort must be an integer from 1 to 65535.")
-        if device_ip is None:
-            return error_response(200, "devicePort is only valid together with deviceIp.")
+    unknown = sorted(set(body) - VERIFY_FIELDS - {SMS_FAILOVER})
+    phone_number, callback_url, return_url = body.get("phoneNumber"), body.get("callbackUrl"), body.get("returnUrl")
+    device_ip, device_port = body.get("deviceIp"), body.get("devicePort")
+    rules = (  # field rules come before consent, in this order
+        (SMS_FAILOVER in body, "smsFailover is not a field of the basic verify request."),
+        (bool(unknown), f"Unknown field(s): {', '.join(unknown)}."),
+        (not isinstance(phone_number, str) or not _PHONE_NUMBER.fullmatch(phone_number),
+         "phoneNumber must be in international format, digits only, without '+'."),
+        (not isinstance(callback_url, str) or not is_loopback_url(callback_url),
+         "callbackUrl must be an http(s) URL the sandbox can reach (loopback)."),
+        (return_url is not None and (not isinstance(return_url, str) or not is_loopback_url(return_url)),
+         "returnUrl must be an http(s) URL the sandbox can reach (loopback)."),
+        (device_ip is not None and ip_literal(device_ip) is None, "deviceIp must be an IPv4 or IPv6 address."),
+        (device_port is not None and (isinstance(device_port, bool) or not isinstance(device_port, int)
+                                      or not 1 <= device_port <= 65535),
+         "devicePort must be an integer from 1 to 65535."),
+        (device_port is not None and device_ip is None, "devicePort is only valid together with deviceIp."),
+    )
+    refusal = next((message for refused, message in rules if refused), None)
+    if refusal is not None:
+        return error_response(200, refusal)
     if body.get("consentGranted") is not True:
         return error_response(202)
-    return VerifyRequest(phone_number, callback_url, return_url, device_ip, device_port)
+    return VerifyRequest(body["phoneNumber"], body["callbackUrl"], return_url, device_ip, device_port)
 
 
 def sms_failover_of(request: Request) -> tuple[bool, Any]:

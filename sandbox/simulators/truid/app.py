@@ -388,21 +388,23 @@ def _create_fields(request: Request, allowed: frozenset[str], extra: set[str]) -
     except ValueError:
         return problem(400, "bad_request")
     unknown = sorted(set(body) - allowed - extra)
-    if unknown:
-        return problem(400, "bad_request", f"Unknown field(s): {', '.join(unknown)}")
-    if not all(isinstance(value, str) for key, value in body.items() if key not in extra):
-        return problem(400, "bad_request", "Every field must be a string")
-    if "phone_number" not in body:
-        return problem(400, "bad_request", "phone_number is required")
-    digits = e164_digits(body["phone_number"])
-    if digits is None:
-        return problem(400, "phone_format_invalid")
-    if "redirect_url" in body and not is_http_url(body["redirect_url"]):
-        return problem(400, "bad_request", "redirect_url must be an absolute http(s) URL")
-    if "callback_url" in body and not is_loopback_url(body["callback_url"]):
-        return problem(400, "bad_request", "callback_url must be a loopback http(s) URL (127.x.x.x or localhost)")
-    if "phone_ip" in body and ip_literal(body["phone_ip"]) is None:
-        return problem(400, "bad_request", "phone_ip must be an IPv4 or IPv6 address")
+    digits = e164_digits(body.get("phone_number"))
+    rules = (  # all evaluated first, so each is safe with a value of any type
+        (bool(unknown), "bad_request", f"Unknown field(s): {', '.join(unknown)}"),
+        (not all(isinstance(value, str) for key, value in body.items() if key not in extra), "bad_request",
+         "Every field must be a string"),
+        ("phone_number" not in body, "bad_request", "phone_number is required"),
+        (digits is None, "phone_format_invalid", None),
+        ("redirect_url" in body and not is_http_url(str(body["redirect_url"])), "bad_request",
+         "redirect_url must be an absolute http(s) URL"),
+        ("callback_url" in body and not is_loopback_url(str(body["callback_url"])), "bad_request",
+         "callback_url must be a loopback http(s) URL (127.x.x.x or localhost)"),
+        ("phone_ip" in body and ip_literal(body["phone_ip"]) is None, "bad_request",
+         "phone_ip must be an IPv4 or IPv6 address"),
+    )
+    refusal = next(((code, detail) for refused, code, detail in rules if refused), None)
+    if refusal is not None:
+        return problem(400, *refusal)
     return {**body, "phone_number": digits}
 
 
