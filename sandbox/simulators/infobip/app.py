@@ -47,7 +47,7 @@ from sandbox.simulators.wsgi import (
 __all__ = ["InfobipSimulator", "make_app"]
 
 BRAZIL_PREFIX = "55"
-# Keyed by the last two digits of phoneNumber; see the table above.
+# Keyed by the last two digits of phoneNumber (docs/sandbox.md, "The simulated Infobip")
 VERIFY_ERRORS = {"98": 100, "96": 1000}
 THROTTLED, SLOW_VERIFY, GATEWAY_FAILURE, DEVICE_TIMEOUT = "97", "95", "94", "93"
 RESUME_PATH = CONTINUE_PATH  # where the operator's hop sends the device back (registered with the network)
@@ -78,7 +78,6 @@ class SmvCheck:
             "created_at": self.created_at, "opened_at": self.opened_at, "result": self.result,
             "error": self.error, "finished_at": self.finished_at, "delivery": self.plan.as_json(),
         }
-
 
 
 class InfobipSimulator:

@@ -16,7 +16,7 @@ STARTING_BALANCE = 1000
 # Sandbox-mode checks never reach an operator; 001-01 is the ITU test network.
 SANDBOX_NETWORK_ID = "00101"
 
-# Keyed by the last two digits of the checked number; see the table in sandbox/simulators/truid/app.py.
+# Keyed by the last two digits of the checked number: docs/sandbox.md, "The simulated tru.ID".
 CREATE_FAILURES: dict[str, tuple[int, str]] = {
     "98": (400, "mno_not_supported"),
     "97": (429, "too_many_requests"),
