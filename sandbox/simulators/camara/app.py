@@ -11,11 +11,11 @@ from typing import Any
 from sandbox.httpserver import WSGIApp
 from sandbox.simulators.camara.admin import SandboxControls
 from sandbox.simulators.camara.api import NumberVerificationApi, default_error_body, serve_api
+from sandbox.simulators.camara.client_auth import ASSERTION_ALGS
 from sandbox.simulators.camara.config import CamaraClient, CamaraConfig, Mode
 from sandbox.simulators.camara.faults import Fault, injected_response
 from sandbox.simulators.camara.grants import GrantService, PendingAuthorization, default_oauth_body
 from sandbox.simulators.camara.oauth import (
-    ASSERTION_ALGS,
     CIBA_GRANT,
     OLD_SHARE_SCOPE,
     OLD_VERIFY_SCOPE,

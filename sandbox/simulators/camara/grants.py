@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.simulators.camara.client_auth import ClientAuthenticator
 from sandbox.simulators.camara.config import CamaraClient, CamaraConfig
 from sandbox.simulators.camara.faults import Fault, FaultQueue
 from sandbox.simulators.camara.keys import id_token
@@ -19,7 +20,6 @@ from sandbox.simulators.camara.oauth import (
     E164,
     NO_STORE,
     AccessTokens,
-    ClientAuthenticator,
     Grant,
     Scopes,
     oauth_error,
