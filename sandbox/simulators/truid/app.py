@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from sandbox.httpserver import WSGIApp
 from sandbox.simulators.device_marks import DeviceMark, device_mismatch, mark_device
-from sandbox.simulators.network import NetworkDown, ask_network, is_loopback_url, redeem_continuation
+from sandbox.simulators.network import NetworkDown, ask_network, redeem_continuation
 from sandbox.simulators.truid import subscriber
 from sandbox.simulators.truid.admin import SandboxControls
 from sandbox.simulators.truid.auth import TokenStore
@@ -23,13 +23,16 @@ from sandbox.simulators.truid.checks import (
     CHARGE_AMOUNT,
     CHECK_URL_ERRORS,
     CREATE_FAILURES,
+    CREATE_FIELDS,
     OPERATOR_ERRORS,
     SANDBOX_NETWORK_ID,
     SLOW_CREATE,
     STARTING_BALANCE,
     PhoneCheck,
     Version,
+    create_fields,
     e164_digits,
+    patched_code,
     sandbox_match,
 )
 from sandbox.simulators.truid.config import TruIdConfig
@@ -42,7 +45,6 @@ from sandbox.simulators.wsgi import (
     Response,
     Routes,
     ip_literal,
-    is_http_url,
     json_response,
     operator_hop,
     redirect,
@@ -57,10 +59,6 @@ HAL_JSON = "application/hal+json"
 JWKS_PATH = "/.well-known/jwks.json"
 RESUME_PATH = "/_mno/return"  # where the operator's hop sends the device back (registered with the network)
 DEVICE_COOKIE = "truid_device"
-_CREATE_FIELDS: dict[Version, frozenset[str]] = {
-    "v0.1": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url"}),
-    "v0.2": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url", "redirect_url"}),
-}
 
 
 class TruIdSimulator:
@@ -132,7 +130,7 @@ class TruIdSimulator:
     # -- the backend's calls ----------------------------------------------------------------------
 
     def _create(self, request: Request, client_id: str, version: Version, product: str) -> Response:
-        fields = _create_fields(request, _CREATE_FIELDS[version], {"period"} if product == SUBSCRIBER_CHECK else set())
+        fields = create_fields(request, CREATE_FIELDS[version], {"period"} if product == SUBSCRIBER_CHECK else set())
         if isinstance(fields, Response):
             return fields
         period = subscriber.period_of(fields) if product == SUBSCRIBER_CHECK else None
@@ -180,7 +178,7 @@ class TruIdSimulator:
     def _patch(self, request: Request, client_id: str, check_id: str, product: str) -> Response:
         if request.media_type != "application/json-patch+json":
             return problem(415, "unsupported_media_type", "Content-Type must be application/json-patch+json")
-        code = _patched_code(request)
+        code = patched_code(request)
         if code is None:
             return problem(400, "bad_request", 'The body must be [{"op": "add", "path": "/code", "value": "<code>"}]')
         now = self.config.clock()
@@ -348,7 +346,7 @@ class TruIdSimulator:
 
     def _create_sim_check(self, request: Request, client_id: str) -> Response:
         """SIMCheck v0.1: answered at once."""
-        fields = _create_fields(request, subscriber.SIM_CHECK_FIELDS, {"period"})
+        fields = create_fields(request, subscriber.SIM_CHECK_FIELDS, {"period"})
         if isinstance(fields, Response):
             return fields
         live = self.config.projects[client_id].mode == "live"
@@ -376,51 +374,6 @@ class TruIdSimulator:
         if line is None or line.get("mobile") is not True:
             return problem(412, "not_mobile_ip")
         return None
-
-
-def _create_fields(request: Request, allowed: frozenset[str], extra: set[str]) -> dict[str, Any] | Response:
-    """The create payload, validated; `phone_number` reduced to its E.164 digits; `extra` fields (the integer
-    `period` of a SubscriberCheck or SIMCheck) are validated by their product."""
-    if request.media_type != "application/json":
-        return problem(415, "unsupported_media_type", "Content-Type must be application/json")
-    try:
-        body = request.json_object()
-    except ValueError:
-        return problem(400, "bad_request")
-    unknown = sorted(set(body) - allowed - extra)
-    digits = e164_digits(body.get("phone_number"))
-    rules = (  # all evaluated first, so each is safe with a value of any type
-        (bool(unknown), "bad_request", f"Unknown field(s): {', '.join(unknown)}"),
-        (not all(isinstance(value, str) for key, value in body.items() if key not in extra), "bad_request",
-         "Every field must be a string"),
-        ("phone_number" not in body, "bad_request", "phone_number is required"),
-        (digits is None, "phone_format_invalid", None),
-        ("redirect_url" in body and not is_http_url(str(body["redirect_url"])), "bad_request",
-         "redirect_url must be an absolute http(s) URL"),
-        ("callback_url" in body and not is_loopback_url(str(body["callback_url"])), "bad_request",
-         "callback_url must be a loopback http(s) URL (127.x.x.x or localhost)"),
-        ("phone_ip" in body and ip_literal(body["phone_ip"]) is None, "bad_request",
-         "phone_ip must be an IPv4 or IPv6 address"),
-    )
-    refusal = next(((code, detail) for refused, code, detail in rules if refused), None)
-    if refusal is not None:
-        return problem(400, *refusal)
-    return {**body, "phone_number": digits}
-
-
-def _patched_code(request: Request) -> str | None:
-    """The code from exactly `[{"op": "add", "path": "/code", "value": code}]`, else None."""
-    try:
-        document = request.json()
-    except ValueError:
-        return None
-    if not isinstance(document, list) or len(document) != 1 or not isinstance(document[0], dict):
-        return None
-    operation = document[0]
-    if set(operation) != {"op", "path", "value"} or operation["op"] != "add" or operation["path"] != "/code":
-        return None
-    value = operation["value"]
-    return value if isinstance(value, str) and value else None
 
 
 def make_app(sim: TruIdSimulator) -> WSGIApp:

@@ -1,4 +1,5 @@
-"""The PhoneCheck resource of the simulated tru.ID: its life cycle, the trigger numbers and its JSON shapes."""
+"""The PhoneCheck resource of the simulated tru.ID: its life cycle, the trigger numbers, the create and patch
+payloads and its JSON shapes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from sandbox.simulators.network import is_loopback_url
+from sandbox.simulators.truid.problems import problem
+from sandbox.simulators.wsgi import Request, Response, ip_literal, is_http_url
 
 Version = Literal["v0.1", "v0.2"]
 Status = Literal["ACCEPTED", "PENDING", "COMPLETED", "EXPIRED", "ERROR"]
@@ -32,6 +37,11 @@ ERROR_DESCRIPTIONS = {
     "mno_user_not_found": "The phone number is not recognised by the MNO",
     "not_mobile_ip": "Not a mobile IP",
     "ip_mismatch": "The IP address of create check request and redirect do not match",
+}
+
+CREATE_FIELDS: dict[Version, frozenset[str]] = {
+    "v0.1": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url"}),
+    "v0.2": frozenset({"phone_number", "phone_ip", "reference_id", "callback_url", "redirect_url"}),
 }
 
 # E.164: up to 15 digits, no leading zero; tru.ID's examples omit the "+", its docs also show it.
@@ -170,3 +180,48 @@ class PhoneCheck:
         """Everything the simulator recorded but the completion code (for GET /_sandbox/checks)."""
         recorded = {k: v for k, v in asdict(self).items() if k not in ("code", "lag_reads_left", "sim_fields")}
         return {**recorded, "created_at": iso(self.created_at), "updated_at": iso(self.updated_at)}
+
+
+def create_fields(request: Request, allowed: frozenset[str], extra: set[str]) -> dict[str, Any] | Response:
+    """The create payload, validated; `phone_number` reduced to its E.164 digits; `extra` fields (the integer
+    `period` of a SubscriberCheck or SIMCheck) are validated by their product."""
+    if request.media_type != "application/json":
+        return problem(415, "unsupported_media_type", "Content-Type must be application/json")
+    try:
+        body = request.json_object()
+    except ValueError:
+        return problem(400, "bad_request")
+    unknown = sorted(set(body) - allowed - extra)
+    digits = e164_digits(body.get("phone_number"))
+    rules = (  # all evaluated first, so each is safe with a value of any type
+        (bool(unknown), "bad_request", f"Unknown field(s): {', '.join(unknown)}"),
+        (not all(isinstance(value, str) for key, value in body.items() if key not in extra), "bad_request",
+         "Every field must be a string"),
+        ("phone_number" not in body, "bad_request", "phone_number is required"),
+        (digits is None, "phone_format_invalid", None),
+        ("redirect_url" in body and not is_http_url(str(body["redirect_url"])), "bad_request",
+         "redirect_url must be an absolute http(s) URL"),
+        ("callback_url" in body and not is_loopback_url(str(body["callback_url"])), "bad_request",
+         "callback_url must be a loopback http(s) URL (127.x.x.x or localhost)"),
+        ("phone_ip" in body and ip_literal(body["phone_ip"]) is None, "bad_request",
+         "phone_ip must be an IPv4 or IPv6 address"),
+    )
+    refusal = next(((code, detail) for refused, code, detail in rules if refused), None)
+    if refusal is not None:
+        return problem(400, *refusal)
+    return {**body, "phone_number": digits}
+
+
+def patched_code(request: Request) -> str | None:
+    """The code from exactly `[{"op": "add", "path": "/code", "value": code}]`, else None."""
+    try:
+        document = request.json()
+    except ValueError:
+        return None
+    if not isinstance(document, list) or len(document) != 1 or not isinstance(document[0], dict):
+        return None
+    operation = document[0]
+    if set(operation) != {"op", "path", "value"} or operation["op"] != "add" or operation["path"] != "/code":
+        return None
+    value = operation["value"]
+    return value if isinstance(value, str) and value else None
