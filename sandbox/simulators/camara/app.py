@@ -27,7 +27,6 @@ from sandbox.simulators.camara.oauth import (
     login_hint_number,
     oauth_error,
 )
-from sandbox.simulators.camara.sim_swap import BASE_PATH as SIM_SWAP_PATH
 from sandbox.simulators.camara.sim_swap import SimSwapApi
 from sandbox.simulators.device_marks import device_mismatch, mark_device
 from sandbox.simulators.keypool import KeySet
@@ -78,7 +77,7 @@ class CamaraSimulator:
             f"{self.api.base_path}/verify": {"POST": self._faulted("verify", default_error_body, self.api.verify)},
             f"{self.api.base_path}/device-phone-number": {
                 "GET": self._faulted("device-phone-number", default_error_body, self.api.share)},
-        }, SIM_SWAP_PATH: self.sim_swap.routes}
+        }, self.sim_swap.base_path: self.sim_swap.routes}
         self._routes: Routes = {
             "/.well-known/openid-configuration": {"GET": self._discovery},
             "/jwks": {"GET": lambda _: json_response(200, self.keys.jwks())},

@@ -31,6 +31,7 @@ class SimSwapApi:
         self._clock = clock
         self.operator_max_age_hours = operator_max_age_hours  # tests lower it, as a regulated operator would
         self._monitored_days = monitored_period_days
+        self.base_path = BASE_PATH
         self.routes: Routes = {BASE_PATH + operation: {"POST": partial(self._answer, operation=operation)}
                                for operation in OPERATIONS}
 
