@@ -86,9 +86,10 @@ class TruIdSimulator:
         injected = self.controls.faults.take(request)
         if injected is not None:
             time.sleep(injected.delay_seconds)
-        return (injected and injected.response) or route(
-            self._routes, request, lambda: problem(404, "not_found"),
-            lambda allow: problem(405, "method_not_allowed", headers=(("Allow", allow),)))
+            if injected.response is not None:
+                return injected.response
+        return route(self._routes, request, lambda: problem(404, "not_found"),
+                     lambda allow: problem(405, "method_not_allowed", headers=(("Allow", allow),)))
 
     def check_summaries(self) -> list[dict[str, Any]]:
         with self._lock:
