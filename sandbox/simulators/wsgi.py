@@ -1,5 +1,5 @@
 """What the three simulators share: the WSGI plumbing (a parsed request, a response, the app around a handler, the
-router), the credentials they read, the operator hop they make, and their /_sandbox/ helpers (the request log)."""
+router), the credentials they read and the operator hop they make."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import ipaddress
 import json
 import logging
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -20,7 +19,6 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunspli
 
 _log = logging.getLogger("sandbox.simulators")
 MAX_BODY_BYTES = 256 * 1024
-ADMIN_PREFIX = "/_sandbox/"  # where every simulator keeps its test controls (not the provider's API)
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -178,40 +176,6 @@ def simulator_app(name: str, handle: Callable[[Request], Response], public_url: 
     return app
 
 
-# -- test controls ------------------------------------------------------------------------------------
-
-
-class RequestLog:
-    """Every request except the /_sandbox/ ones, with credentials reduced to their scheme."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: list[dict[str, Any]] = []
-
-    def record(self, request: Request) -> None:
-        headers = {_title(name): value for name, value in request.headers.items()}
-        if "Authorization" in headers:
-            headers["Authorization"] = headers["Authorization"].partition(" ")[0]
-        entry = {
-            "method": request.method,
-            "path": request.path,
-            "query": dict(request.query),
-            "headers": headers,
-            "body": request.body.decode("utf-8", errors="replace"),
-            "remote_addr": request.remote_addr,
-        }
-        with self._lock:
-            self._entries.append(entry)
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._entries)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
 Routes = Mapping[str, Mapping[str, Callable[..., Response]]]  # path pattern -> method -> handler
 _PARAMETER = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 
@@ -240,13 +204,3 @@ def route(routes: Routes, request: Request, not_found: Callable[[], Response],
                 return not_allowed(", ".join(methods))
             return handler(request, **match.groupdict())
     return not_found()
-
-
-def done(action: Callable[[], Any]) -> Response:
-    """Do `action` and answer 204, as every DELETE and plain POST of the test controls does."""
-    action()
-    return Response(204)
-
-
-def _title(name: str) -> str:
-    return "-".join(part.capitalize() for part in name.split("-"))

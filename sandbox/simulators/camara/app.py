@@ -32,14 +32,12 @@ from sandbox.simulators.device_marks import device_mismatch, mark_device
 from sandbox.simulators.keypool import KeySet
 from sandbox.simulators.network import NetworkDown, redeem_continuation
 from sandbox.simulators.wsgi import (
-    ADMIN_PREFIX,
     Request,
     Response,
     Routes,
     json_response,
     operator_hop,
     redirect,
-    route,
     simulator_app,
     with_query,
 )
@@ -100,14 +98,15 @@ class CamaraSimulator:
         return self.grants.mint_operator_token(msisdn)
 
     def handle(self, request: Request) -> Response:
-        if request.path.startswith(ADMIN_PREFIX):
-            return self.controls.handle(request)
-        self.controls.log.record(request)
-        for base_path, operations in self._apis.items():
-            if f"{request.path}/".startswith(f"{base_path}/"):
-                return serve_api(request, operations)
-        return route(self._routes, request, lambda: oauth_error(404, "not_found", f"no such path: {request.path}"),
-                     lambda allow: oauth_error(405, "method_not_allowed", f"use {allow}", (("Allow", allow),)))
+        return self.controls.serve(request, self._routes,
+                                   lambda: oauth_error(404, "not_found", f"no such path: {request.path}"),
+                                   lambda allow: oauth_error(405, "method_not_allowed", f"use {allow}",
+                                                             (("Allow", allow),)), self._api_call)
+
+    def _api_call(self, request: Request) -> Response | None:
+        """A call to Number Verification or SIM Swap (their own errors and x-correlator); None for OAuth's paths."""
+        base_path = next((base for base in self._apis if f"{request.path}/".startswith(f"{base}/")), None)
+        return None if base_path is None else serve_api(request, self._apis[base_path])
 
     def _faulted(self, endpoint: str, default_body: Callable[[int], Any],
                  handler: Callable[[Request], Response]) -> Callable[[Request], Response]:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sandbox.simulators.controls import Controls, Handlers, error_code
+from sandbox.simulators.controls import Controls, Handlers, done, error_code
 from sandbox.simulators.infobip.callbacks import Courier, DeliveryPlan, parse_plan
-from sandbox.simulators.wsgi import Headers, Request, RequestLog, Response, done, json_response
+from sandbox.simulators.wsgi import Headers, Request, Response, json_response
 
 
 class Controlled(Protocol):
-    """What the controls reach into: the simulator's request log, its courier and its checks."""
+    """What the controls reach into: the simulator's courier and its checks."""
 
-    log: RequestLog
     courier: Courier
 
     def set_delivery_plan(self, plan: DeliveryPlan, token: str | None = None) -> bool: ...
@@ -31,7 +30,7 @@ class SandboxControls(Controls):
     """For the simulator it is given."""
 
     def __init__(self, sim: Controlled) -> None:
-        super().__init__(_error, sim.log, sim.courier)
+        super().__init__(_error, sim.courier)
         self._sim = sim
 
     def routes(self) -> dict[str, Handlers]:

@@ -31,15 +31,12 @@ from sandbox.simulators.infobip.callbacks import Courier, DeliveryPlan, Result, 
 from sandbox.simulators.infobip.config import InfobipConfig
 from sandbox.simulators.network import NetworkDown, ask_network, redeem_continuation
 from sandbox.simulators.wsgi import (
-    ADMIN_PREFIX,
     Request,
-    RequestLog,
     Response,
     Routes,
     json_response,
     operator_hop,
     redirect,
-    route,
     simulator_app,
     with_query,
 )
@@ -85,7 +82,6 @@ class InfobipSimulator:
 
     def __init__(self, config: InfobipConfig) -> None:
         self.config = config
-        self.log = RequestLog()
         self.courier = Courier(config.callback_timeout_seconds, config.callback_attempts,
                                config.callback_retry_seconds, config.clock)
         self._lock = threading.Lock()
@@ -98,12 +94,9 @@ class InfobipSimulator:
                                 CONTINUE_PATH: {"GET": self._operator_return}}
 
     def handle(self, request: Request) -> Response:
-        if request.path.startswith(ADMIN_PREFIX):
-            return self.controls.handle(request)
-        self.log.record(request)
-        self._note_sms_failover(request)
-        return route(self._routes, request, lambda: platform_error(404),
-                     lambda allow: platform_error(405, headers=(("Allow", allow),)))
+        return self.controls.serve(request, self._routes, lambda: platform_error(404),
+                                   lambda allow: platform_error(405, headers=(("Allow", allow),)),
+                                   self._note_sms_failover)
 
     # -- test controls (reached through /_sandbox/, see admin.py) -------------------------
 
@@ -267,6 +260,7 @@ class InfobipSimulator:
                 and now - check.created_at >= self.config.device_timeout_seconds)
 
     def _note_sms_failover(self, request: Request) -> None:
+        """Every request that carries `smsFailover` (basic verify refuses it); the routes answer it."""
         sent, value = sms_failover_of(request)
         if sent:
             entry = {"at": self.config.clock(), "method": request.method, "path": request.path, "smsFailover": value}

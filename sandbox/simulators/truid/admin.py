@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sandbox.simulators import faults
-from sandbox.simulators.controls import Controls, Handlers, drop_old
+from sandbox.simulators.controls import Controls, Handlers, done, drop_old
 from sandbox.simulators.truid.callbacks import Callbacks
 from sandbox.simulators.truid.coverage import Coverage, parse_networks
 from sandbox.simulators.truid.problems import problem
-from sandbox.simulators.wsgi import Headers, Request, Response, done, json_response
-
-
-@dataclass(frozen=True)
-class Injected:
-    """What an armed fault does to one request: wait, then answer this (None: the normal answer)."""
-
-    delay_seconds: float
-    response: Response | None
+from sandbox.simulators.wsgi import Headers, Request, Response, json_response
 
 
 def _kind(spec: dict[str, Any]) -> str:
@@ -39,15 +31,15 @@ class FaultInjector(faults.FaultQueue):
     def __init__(self) -> None:
         super().__init__(_kind)
 
-    def take(self, request: Request) -> Injected | None:
-        """What an armed fault matching this request does to it (using one of its count), if any."""
+    def answer(self, request: Request) -> Response | None:
+        """The answer an armed fault matching this request gives (using one of its count), if any; a delay
+        fault waits and leaves the answer to the simulator."""
         fault = self.take_first(lambda f: f.spec.get("method", "*").upper() in ("*", request.method)
                                 and re.search(f.spec["path_regex"], request.path) is not None)
-        if fault is None:
+        if fault is None or fault.kind == "delay":
+            time.sleep(fault.spec["delay_seconds"] if fault else 0)
             return None
-        if fault.kind == "delay":
-            return Injected(fault.spec["delay_seconds"], None)
-        return Injected(0, fault.answer(lambda status: problem(status, detail="Injected by the sandbox")))
+        return fault.answer(lambda status: problem(status, detail="Injected by the sandbox"))
 
 
 def _error(status: int, detail: str, headers: Headers) -> Response:
@@ -59,7 +51,7 @@ class SandboxControls(Controls):
 
     def __init__(self, revoke_tokens: Callable[[], None], list_checks: Callable[[], list[dict[str, Any]]],
                  callbacks: Callbacks, coverage: Coverage) -> None:
-        super().__init__(_error, courier=callbacks)
+        super().__init__(_error, callbacks)
         self.faults = FaultInjector()
         self._revoke_tokens = revoke_tokens
         self._list_checks = list_checks

@@ -40,7 +40,6 @@ from sandbox.simulators.truid.coverage import Coverage
 from sandbox.simulators.truid.problems import problem
 from sandbox.simulators.truid.subscriber import PHONE_CHECK, SIM_CHECK, SUBSCRIBER_CHECK
 from sandbox.simulators.wsgi import (
-    ADMIN_PREFIX,
     Request,
     Response,
     Routes,
@@ -48,7 +47,6 @@ from sandbox.simulators.wsgi import (
     json_response,
     operator_hop,
     redirect,
-    route,
     simulator_app,
     with_query,
 )
@@ -80,16 +78,9 @@ class TruIdSimulator:
         self._routes = self._route_table()
 
     def handle(self, request: Request) -> Response:
-        if request.path.startswith(ADMIN_PREFIX):
-            return self.controls.handle(request)
-        self.controls.log.record(request)
-        injected = self.controls.faults.take(request)
-        if injected is not None:
-            time.sleep(injected.delay_seconds)
-            if injected.response is not None:
-                return injected.response
-        return route(self._routes, request, lambda: problem(404, "not_found"),
-                     lambda allow: problem(405, "method_not_allowed", headers=(("Allow", allow),)))
+        return self.controls.serve(request, self._routes, lambda: problem(404, "not_found"),
+                                   lambda allow: problem(405, "method_not_allowed", headers=(("Allow", allow),)),
+                                   self.controls.faults.answer)
 
     def check_summaries(self) -> list[dict[str, Any]]:
         with self._lock:
