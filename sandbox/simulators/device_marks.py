@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from sandbox.simulators.wsgi import Request, Response
+from sandbox.simulators.wsgi import Request
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,6 @@ def mark_device(request: Request, cookie_name: str) -> tuple[DeviceMark, tuple[s
     """A fresh mark for the device making `request`, and the Set-Cookie header that hands it its half."""
     mark = DeviceMark(request.remote_addr, secrets.token_urlsafe(24))
     return mark, ("Set-Cookie", f"{cookie_name}={mark.cookie}; Path=/; HttpOnly; SameSite=Lax")
-
-
-def with_cookie(response: Response, header: tuple[str, str]) -> Response:
-    return Response(response.status, (*response.headers, header), response.body)
 
 
 def device_mismatch(mark: DeviceMark, request: Request, cookie_name: str, seen: dict[str, Any]) -> str | None:

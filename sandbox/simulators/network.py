@@ -1,6 +1,7 @@
 """The simulated mobile network: it tells phones apart by their loopback source address, as an operator's header
 enrichment does, and its hop hands the device a one-time continuation that the provider redeems once
-(docs/sandbox.md, "The operator's hop")."""
+(docs/sandbox.md, "The operator's hop"). Its subscriber records say when each number's current SIM took it (a
+SIM swap, or a new line); the simulated SIM-swap answers read them at `GET /subscribers/{msisdn}`."""
 
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from sandbox.httpserver import WSGIApp
 from sandbox.simulators.device_marks import cookie_of
-from sandbox.simulators.sim_changes import SimChanges, hours_ago
-from sandbox.simulators.wsgi import Request, Response, json_response, simulator_app
+from sandbox.simulators.wsgi import Request, Response, Routes, json_response, route, simulator_app
 
 Bearer = Literal["cellular", "wifi"]
 
@@ -28,6 +28,8 @@ WIFI_RANGE = ipaddress.IPv4Network("127.192.0.0/16")
 DEFAULT_NETWORK_ID = "23410"
 OPERATORS = {"23410": "O2 UK", "23415": "Vodafone UK", "23420": "Three UK", "23430": "EE"}
 COOKIE_NAME = "mno_session"
+MAX_HOURS_AGO = 100_000
+HOUR_SECONDS = 3600
 
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 _NETWORK_ID = re.compile(r"[0-9]{5,6}")
@@ -114,6 +116,11 @@ class SessionAlreadyUsed(Exception):
     """A header-enrichment session is recorded once; a second device cannot overwrite the first."""
 
 
+def changed_within(sim_changed_at: float | None, now: float, seconds: float) -> bool:
+    """Whether the SIM took the number within the last `seconds` (at or after now - seconds)."""
+    return sim_changed_at is not None and sim_changed_at >= now - seconds
+
+
 def operator_name(network_id: str) -> str:
     return OPERATORS.get(network_id, f"Sandbox operator {network_id}")
 
@@ -142,7 +149,7 @@ class MobileNetwork:
     """Phones, their addresses and header-enrichment sessions, in memory; safe to share across threads."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self.sim_changes = SimChanges(clock)
+        self._clock = clock
         self._lock = threading.Lock()
         self._free: dict[Bearer, Iterator[ipaddress.IPv4Address]] = {
             "cellular": CELLULAR_RANGE.hosts(),
@@ -152,6 +159,7 @@ class MobileNetwork:
         self._sessions: dict[str, HeSession] = {}
         self._redeemed: set[str] = set()
         self._partners: set[str] = set()
+        self._sim_changed_at: dict[str, float | None] = {}  # msisdn -> when its current SIM took it (None: never)
 
     def register_partner(self, return_to: str) -> None:
         """Allow the hop to send devices back to `return_to` (exactly; a provider's resume URL)."""
@@ -167,8 +175,11 @@ class MobileNetwork:
     def add_phone(self, sim: str, bearer: Bearer = "cellular", network_id: str = DEFAULT_NETWORK_ID,
                   sim_changed_hours_ago: float | None = None) -> PhoneRecord:
         """Give a phone holding `sim` the next free address of its bearer's range; its SIM took the number
-        `sim_changed_hours_ago` hours ago (None: never changed) and holds it from now on (sim_changes.py)."""
-        changed_hours_ago = hours_ago(sim_changed_hours_ago)
+        `sim_changed_hours_ago` hours ago (None: never changed) and holds it from now on."""
+        changed = sim_changed_hours_ago
+        if changed is not None and (not isinstance(changed, int | float) or isinstance(changed, bool)
+                                    or not 0 <= changed <= MAX_HOURS_AGO):
+            raise ValueError(f"sim_changed_hours_ago must be a number of hours, 0 to {MAX_HOURS_AGO}, got {changed!r}")
         if not isinstance(sim, str) or not _E164.fullmatch(sim):
             raise ValueError(f"sim must be an E.164 number like +447400900002, got {sim!r}")
         if bearer not in get_args(Bearer):
@@ -181,8 +192,15 @@ class MobileNetwork:
                 raise RuntimeError(f"no {bearer} addresses left")
             phone = PhoneRecord(str(address), sim, bearer, network_id)
             self._phones[phone.ip] = phone
-        self.sim_changes.record(sim, changed_hours_ago)
+            self._sim_changed_at[sim] = None if changed is None else self._clock() - changed * HOUR_SECONDS
         return phone
+
+    def subscriber(self, msisdn: str) -> dict[str, Any] | None:
+        """{msisdn, sim_changed_at (epoch seconds or null)}; None for a number no SIM ever held."""
+        with self._lock:
+            if msisdn not in self._sim_changed_at:
+                return None
+            return {"msisdn": msisdn, "sim_changed_at": self._sim_changed_at[msisdn]}
 
     def line_for_ip(self, ip: str) -> PhoneRecord | None:
         """The phone whose cellular line has this address; None for Wi-Fi and unknown addresses."""
@@ -296,27 +314,23 @@ def _redeem(network: MobileNetwork, request: Request, session: str) -> Response:
 
 
 def _subscriber(network: MobileNetwork, msisdn: str) -> Response:
-    record = network.sim_changes.subscriber(msisdn)
+    record = network.subscriber(msisdn)
     return json_response(200, record) if record else _error(404, "not_found", "no SIM has ever held this number")
 
 
 def make_app(network: MobileNetwork) -> WSGIApp:
     """The network's HTTP face: admin, line lookup, the header-enrichment hop and its redemption."""
-    routes: list[tuple[re.Pattern[str], str, Callable[[Request, list[str]], Response]]] = [
-        (re.compile(r"/_admin/phones"), "POST", lambda r, _: _add_phone(network, r)),
-        (re.compile(r"/_admin/partners"), "POST", lambda r, _: _add_partner(network, r)),
-        (re.compile(r"/he/authorize"), "GET", lambda r, _: _authorize(network, r)),
-        (re.compile(r"/lines/([^/]+)"), "GET", lambda _, p: _line(network, p[0])),
-        (re.compile(r"/he/sessions/([^/]+)/redeem"), "POST", lambda r, p: _redeem(network, r, p[0])),
-        (re.compile(r"/subscribers/(\+[1-9][0-9]{1,14})"), "GET", lambda _, p: _subscriber(network, p[0])),
-    ]
+    routes: Routes = {
+        "/_admin/phones": {"POST": lambda request: _add_phone(network, request)},
+        "/_admin/partners": {"POST": lambda request: _add_partner(network, request)},
+        "/he/authorize": {"GET": lambda request: _authorize(network, request)},
+        "/lines/{ip}": {"GET": lambda _, ip: _line(network, ip)},
+        "/he/sessions/{session}/redeem": {"POST": lambda request, session: _redeem(network, request, session)},
+        "/subscribers/{msisdn}": {"GET": lambda _, msisdn: _subscriber(network, msisdn)},
+    }
 
     def handle(request: Request) -> Response:
-        for pattern, method, handler in routes:
-            if match := pattern.fullmatch(request.path):
-                if request.method != method:
-                    return _error(405, "method_not_allowed", f"{request.method} is not allowed here")
-                return handler(request, list(match.groups()))
-        return _error(404, "not_found", f"no such path: {request.path}")
+        return route(routes, request, lambda: _error(404, "not_found", f"no such path: {request.path}"),
+                     lambda _: _error(405, "method_not_allowed", f"{request.method} is not allowed here"))
 
     return simulator_app("network", handle, None, lambda: _error(500, "server_error", "the network failed"))

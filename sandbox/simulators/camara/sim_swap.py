@@ -9,8 +9,7 @@ from typing import Any
 
 from sandbox.simulators.camara.api import error_info, json_object, spend_token
 from sandbox.simulators.camara.oauth import E164, AccessTokens, Grant
-from sandbox.simulators.network import NetworkDown, ask_network
-from sandbox.simulators.sim_changes import HOUR_SECONDS, changed_within
+from sandbox.simulators.network import HOUR_SECONDS, NetworkDown, ask_network, changed_within
 from sandbox.simulators.wsgi import Request, Response, Routes, json_response
 
 BASE_PATH = "/sim-swap/v2"

@@ -7,8 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.simulators.network import NetworkDown, ask_network
-from sandbox.simulators.sim_changes import changed_within
+from sandbox.simulators.network import NetworkDown, ask_network, changed_within
 from sandbox.simulators.truid.checks import CHARGE_AMOUNT, CHARGE_CURRENCY, iso
 from sandbox.simulators.truid.problems import problem
 from sandbox.simulators.wsgi import Response
