@@ -35,6 +35,7 @@ OPERATOR_TOKEN_TTL_SECONDS = 300
 ID_TOKEN_TTL_SECONDS = 300
 SLOW_DOWN_STEP_SECONDS = 5
 OPERATOR_TOKEN_HINT = "operatortoken:"
+_Issued = tuple[str, Grant, float, str | None]  # access token, its grant, auth_time, nonce
 _OAUTH_STATUS_ERRORS = {400: "invalid_request", 401: "invalid_client", 403: "access_denied", 500: "server_error"}
 
 
@@ -167,74 +168,68 @@ class GrantService:
         if isinstance(client_id, Response):
             return client_id
         grant_type = form.get("grant_type")
-        if grant_type == "authorization_code":
-            return self._redeem_code(form, client_id, issuer)
-        if grant_type == CIBA_GRANT:
-            return self._poll(form, client_id, issuer)
+        grants = {"authorization_code": ("code", self._redeem_code), CIBA_GRANT: ("auth_req_id", self._poll)}
         if not grant_type:
             return oauth_error(400, "invalid_request", "grant_type is required")
-        return oauth_error(400, "unsupported_grant_type", f"grant_type {grant_type} is not supported")
-
-    def _redeem_code(self, form: Mapping[str, str], client_id: str, issuer: str) -> Response:
-        code = form.get("code")
-        if not code:
-            return oauth_error(400, "invalid_request", "code is required")
-        now = self.config.clock()
+        if grant_type not in grants:
+            return oauth_error(400, "unsupported_grant_type", f"grant_type {grant_type} is not supported")
+        name, redeem = grants[grant_type]
+        if not form.get(name):
+            return oauth_error(400, "invalid_request", f"{name} is required")
         with self._lock:
-            record = self._codes.get(code)
-            if record is None:
-                return oauth_error(400, "invalid_grant", "unknown authorization code")
-            if record.used:
-                if record.access_token is not None:
-                    self._tokens.revoke(record.access_token)
-                return oauth_error(400, "invalid_grant",
-                                   "the authorization code was already used; tokens issued from it are revoked")
-            if record.client_id != client_id:
-                return oauth_error(400, "invalid_grant", "the authorization code was issued to another client")
-            record.used = True  # any redemption attempt by its client spends the code
-            if now >= record.expires_at:
-                return oauth_error(400, "invalid_grant", "the authorization code has expired")
-            if form.get("redirect_uri") != record.redirect_uri:
-                return oauth_error(400, "invalid_grant", "redirect_uri differs from the authorization request's")
-            failure = pkce_failure(record.code_challenge, form.get("code_verifier"))
-            if failure is not None:
-                return oauth_error(400, "invalid_grant", failure)
-            grant = Grant(client_id, record.scopes, record.msisdn, ("nba",))
-            record.access_token = self._tokens.issue(grant, self.config.token_expires_in)
-            access_token = record.access_token
-        return self._token_response(access_token, grant, issuer, record.auth_time, record.nonce)
+            issued = redeem(form, form[name], client_id, self.config.clock())
+        return issued if isinstance(issued, Response) else self._token_response(*issued, issuer)
 
-    def _poll(self, form: Mapping[str, str], client_id: str, issuer: str) -> Response:
-        auth_req_id = form.get("auth_req_id")
-        if not auth_req_id:
-            return oauth_error(400, "invalid_request", "auth_req_id is required")
-        now = self.config.clock()
-        with self._lock:
-            ciba = self._ciba.get(auth_req_id)
-            if ciba is None or ciba.client_id != client_id or ciba.finished:
-                return oauth_error(400, "invalid_grant", "unknown, finished or foreign auth_req_id")
-            if now >= ciba.expires_at:
-                return oauth_error(400, "expired_token", "the auth_req_id has expired; start a new bc-authorize")
-            too_soon = now - ciba.last_poll < ciba.interval
-            ciba.last_poll = now
-            if too_soon:
-                ciba.interval += SLOW_DOWN_STEP_SECONDS
-                return oauth_error(400, "slow_down", f"poll at most every {ciba.interval} s")
-            refusal = self._faults.take("ciba", {"error"})
-            if refusal is not None:
-                ciba.finished = True
-                description = refusal.spec.get("error_description", "Injected by the sandbox")
-                return oauth_error(400, refusal.spec["error"], description)
-            if ciba.pending_polls > 0:
-                ciba.pending_polls -= 1
-                return oauth_error(400, "authorization_pending", "the authentication is still in progress")
+    def _redeem_code(self, form: Mapping[str, str], code: str, client_id: str, now: float) -> Response | _Issued:
+        """The authorization code grant. Caller holds the lock."""
+        record = self._codes.get(code)
+        if record is None:
+            return oauth_error(400, "invalid_grant", "unknown authorization code")
+        if record.used:
+            if record.access_token is not None:
+                self._tokens.revoke(record.access_token)
+            return oauth_error(400, "invalid_grant",
+                               "the authorization code was already used; tokens issued from it are revoked")
+        if record.client_id != client_id:
+            return oauth_error(400, "invalid_grant", "the authorization code was issued to another client")
+        record.used = True  # any redemption attempt by its client spends the code
+        if now >= record.expires_at:
+            return oauth_error(400, "invalid_grant", "the authorization code has expired")
+        if form.get("redirect_uri") != record.redirect_uri:
+            return oauth_error(400, "invalid_grant", "redirect_uri differs from the authorization request's")
+        failure = pkce_failure(record.code_challenge, form.get("code_verifier"))
+        if failure is not None:
+            return oauth_error(400, "invalid_grant", failure)
+        grant = Grant(client_id, record.scopes, record.msisdn, ("nba",))
+        record.access_token = self._tokens.issue(grant, self.config.token_expires_in)
+        return record.access_token, grant, record.auth_time, record.nonce
+
+    def _poll(self, _: Mapping[str, str], auth_req_id: str, client_id: str, now: float) -> Response | _Issued:
+        """A CIBA poll. Caller holds the lock."""
+        ciba = self._ciba.get(auth_req_id)
+        if ciba is None or ciba.client_id != client_id or ciba.finished:
+            return oauth_error(400, "invalid_grant", "unknown, finished or foreign auth_req_id")
+        if now >= ciba.expires_at:
+            return oauth_error(400, "expired_token", "the auth_req_id has expired; start a new bc-authorize")
+        too_soon = now - ciba.last_poll < ciba.interval
+        ciba.last_poll = now
+        if too_soon:
+            ciba.interval += SLOW_DOWN_STEP_SECONDS
+            return oauth_error(400, "slow_down", f"poll at most every {ciba.interval} s")
+        refusal = self._faults.take("ciba", {"error"})
+        if refusal is not None:
             ciba.finished = True
-            grant = Grant(client_id, ciba.scopes, ciba.msisdn, ("ts43",))
-            access_token = self._tokens.issue(grant, self.config.token_expires_in)
-        return self._token_response(access_token, grant, issuer, ciba.auth_time, None)
+            description = refusal.spec.get("error_description", "Injected by the sandbox")
+            return oauth_error(400, refusal.spec["error"], description)
+        if ciba.pending_polls > 0:
+            ciba.pending_polls -= 1
+            return oauth_error(400, "authorization_pending", "the authentication is still in progress")
+        ciba.finished = True
+        grant = Grant(client_id, ciba.scopes, ciba.msisdn, ("ts43",))
+        return self._tokens.issue(grant, self.config.token_expires_in), grant, ciba.auth_time, None
 
-    def _token_response(self, access_token: str, grant: Grant, issuer: str, auth_time: float,
-                        nonce: str | None) -> Response:
+    def _token_response(self, access_token: str, grant: Grant, auth_time: float, nonce: str | None,
+                        issuer: str) -> Response:
         body: dict[str, Any] = {"access_token": access_token, "token_type": "Bearer",
                                 "expires_in": self.config.token_expires_in, "scope": grant.scopes.text}
         if grant.scopes.openid:
