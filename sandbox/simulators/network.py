@@ -17,7 +17,6 @@ from typing import Any, Literal, get_args
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from sandbox.httpserver import WSGIApp
-from sandbox.simulators.device_marks import cookie_of
 from sandbox.simulators.wsgi import Request, Response, Routes, json_response, route, simulator_app
 
 Bearer = Literal["cellular", "wifi"]
@@ -292,7 +291,7 @@ def _authorize(network: MobileNetwork, request: Request) -> Response:
         seen = network.record_session(session, request.remote_addr)
     except SessionAlreadyUsed:
         return _error(409, "session_already_used", "this session has already been through header enrichment")
-    sent = cookie_of(request, COOKIE_NAME)  # the device's existing MNO cookie, else a new one
+    sent = request.cookie(COOKIE_NAME)  # the device's existing MNO cookie, else a new one
     cookie = sent if sent is not None and _COOKIE_VALUE.fullmatch(sent) else secrets.token_urlsafe(16)
     parts = urlsplit(return_to)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("session", "continuation")]

@@ -1,10 +1,11 @@
 """What the three simulators share: the WSGI plumbing (a parsed request, a response, the app around a handler, the
-router), the credentials they read and the operator hop they make."""
+router) and the credentials they read."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import hmac
 import ipaddress
@@ -14,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
@@ -37,13 +39,6 @@ def json_response(
 
 def redirect(location: str) -> Response:
     return Response(302, (("Location", location), ("Cache-Control", "no-store")))
-
-
-def operator_hop(network_url: str, session: str, return_to: str, cookie: tuple[str, str]) -> Response:
-    """Send the device, marked with `cookie`, through the network's header-enrichment hop, which sends it back to
-    `return_to` with `session` and a one-time continuation (docs/sandbox.md, "The operator's hop")."""
-    hop = with_query(f"{network_url.rstrip('/')}/he/authorize", {"session": session, "return_to": return_to})
-    return Response(302, (("Location", hop), ("Cache-Control", "no-store"), cookie))
 
 
 def with_query(url: str, params: Mapping[str, str]) -> str:
@@ -124,6 +119,13 @@ class Request:
             remote_addr=str(environ.get("REMOTE_ADDR", "")),
             base_url=(public_url or f"{environ.get('wsgi.url_scheme', 'http')}://{host}").rstrip("/"),
         )
+
+    def cookie(self, name: str) -> str | None:
+        cookies: SimpleCookie = SimpleCookie()
+        with contextlib.suppress(CookieError):
+            cookies.load(self.headers.get("cookie", ""))
+        morsel = cookies.get(name)
+        return morsel.value if morsel is not None else None
 
     @property
     def media_type(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -28,15 +27,13 @@ from sandbox.simulators.camara.oauth import (
     oauth_error,
 )
 from sandbox.simulators.camara.sim_swap import SimSwapApi
-from sandbox.simulators.device_marks import device_mismatch, mark_device
+from sandbox.simulators.device_marks import OperatorHops
 from sandbox.simulators.keypool import KeySet
-from sandbox.simulators.network import NetworkDown, redeem_continuation
 from sandbox.simulators.wsgi import (
     Request,
     Response,
     Routes,
     json_response,
-    operator_hop,
     redirect,
     simulator_app,
     with_query,
@@ -63,7 +60,7 @@ class CamaraSimulator:
         self.config = config
         self._lock = threading.Lock()
         self._clients: dict[str, CamaraClient] = dict(clients or {})
-        self._pending: dict[str, PendingAuthorization] = {}
+        self._hops: OperatorHops[PendingAuthorization] = OperatorHops(config.network_url, RESUME_PATH, DEVICE_COOKIE)
         self.keys = KeySet("camara", newest_first=False)
         self.tokens = AccessTokens(config.clock)
         self.controls = SandboxControls(self._rotate_keys, self.mint_operator_token, self._mint_access_token)
@@ -171,44 +168,27 @@ class CamaraSimulator:
         if isinstance(scopes, tuple):
             return fail(*scopes)
         hint = query.get("login_hint")
-        session = secrets.token_urlsafe(24)
-        mark, cookie = mark_device(request, DEVICE_COOKIE)
-        now = self.config.clock()
-        pending = PendingAuthorization(
+        return self._hops.send(request, PendingAuthorization(
             client_id=query["client_id"], redirect_uri=redirect_uri, state=query["state"], scopes=scopes,
             code_challenge=query.get("code_challenge"), nonce=query.get("nonce"),
-            login_hint=login_hint_number(hint) if hint is not None else None, created_at=now,
-            fault=self.faults.take("authorize", {"error", "iss"}), device=mark,
-        )
-        with self._lock:
-            for stale in [s for s, p in self._pending.items() if p.created_at + PENDING_TTL_SECONDS < now]:
-                del self._pending[stale]
-            self._pending[session] = pending
-        return operator_hop(self.config.network_url, session, f"{issuer}{RESUME_PATH}", cookie)
+            login_hint=login_hint_number(hint) if hint is not None else None, created_at=self.config.clock(),
+            fault=self.faults.take("authorize", {"error", "iss"}),
+        ))
 
     def _continue(self, request: Request) -> Response:
         """The device is back from the operator's hop with the one-time continuation it was handed there."""
-        session, issuer = request.query.get("session", ""), request.base_url
-        continuation = request.query.get("continuation", "")
-        with self._lock:
-            pending = self._pending.get(session)
-        if pending is None or pending.created_at + PENDING_TTL_SECONDS < self.config.clock() or not continuation:
+        issuer = request.base_url
+        parked = self._hops.parked(request)
+        fresh = parked is not None and parked.created_at + PENDING_TTL_SECONDS >= self.config.clock()
+        back = self._hops.resume(request) if fresh else None
+        if back is None:  # unknown, expired, or not the continuation the operator handed the device (or spent)
             return _error_page("unknown or expired authorization session")
-        seen: dict[str, Any] | None
-        try:
-            seen = redeem_continuation(self.config.network_url, session, continuation)
-        except NetworkDown:
-            seen = None  # answered temporarily_unavailable below, after this flow's injected faults and triggers
-        else:
-            if seen is None:  # not the continuation the operator handed the device, or spent already
-                return _error_page("unknown or expired authorization session")
-        with self._lock:
-            self._pending.pop(session, None)
+        pending, seen = back.parked, back.seen
 
         def fail(error: str, description: str) -> Response:
             return self._error_redirect(pending.redirect_uri, error, description, pending.state, issuer, pending.fault)
 
-        if seen is not None and device_mismatch(pending.device, request, DEVICE_COOKIE, seen) is not None:
+        if back.mismatch is not None:
             # RFC 6749 §4.1.2.1: the authorization server denies the request; CAMARA publishes no finer error.
             return fail("access_denied", "the authorization was resumed by another device than the one that began it")
         fault = pending.fault

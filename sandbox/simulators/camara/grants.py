@@ -27,7 +27,6 @@ from sandbox.simulators.camara.oauth import (
     parse_scope,
     pkce_failure,
 )
-from sandbox.simulators.device_marks import DeviceMark
 from sandbox.simulators.keypool import KeySet, b64url
 from sandbox.simulators.wsgi import Request, Response, json_response
 
@@ -57,7 +56,6 @@ class PendingAuthorization:
     login_hint: str | None  # E.164
     created_at: float
     fault: Fault | None  # an armed authorize fault this flow took
-    device: DeviceMark  # the device that opened /authorize: only it may come back from the hop
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 import uuid
@@ -11,7 +10,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from sandbox.httpserver import WSGIApp
-from sandbox.simulators.device_marks import DeviceMark, device_mismatch, mark_device
+from sandbox.simulators.device_marks import OperatorHops
 from sandbox.simulators.infobip.admin import SandboxControls
 from sandbox.simulators.infobip.api import (
     COMPLETE_PATH,
@@ -29,13 +28,12 @@ from sandbox.simulators.infobip.api import (
 )
 from sandbox.simulators.infobip.callbacks import Courier, DeliveryPlan, Result, callback_payload
 from sandbox.simulators.infobip.config import InfobipConfig
-from sandbox.simulators.network import NetworkDown, ask_network, redeem_continuation
+from sandbox.simulators.network import NetworkDown, ask_network
 from sandbox.simulators.wsgi import (
     Request,
     Response,
     Routes,
     json_response,
-    operator_hop,
     redirect,
     simulator_app,
     with_query,
@@ -86,7 +84,7 @@ class InfobipSimulator:
                                config.callback_retry_seconds, config.clock)
         self._lock = threading.Lock()
         self._checks: dict[str, SmvCheck] = {}
-        self._sessions: dict[str, tuple[str, DeviceMark]] = {}  # header-enrichment session -> token, device
+        self._hops: OperatorHops[SmvCheck] = OperatorHops(config.network_url, RESUME_PATH, DEVICE_COOKIE)
         self._next_plan = DeliveryPlan()
         self._sms_failover: list[dict[str, Any]] = []
         self.controls = SandboxControls(self)
@@ -181,53 +179,29 @@ class InfobipSimulator:
             expired = self._unopened_and_expired(check, now)
             if not expired:
                 check.opened_at = now
-                session = secrets.token_urlsafe(24)
-                mark, cookie = mark_device(request, DEVICE_COOKIE)
-                self._sessions[session] = (token, mark)
         if expired:
             self._finish(check, _error(305), background=False)
             return not_found_page()
-        return operator_hop(self.config.network_url, session, f"{request.base_url}{RESUME_PATH}", cookie)
+        return self._hops.send(request, check)
 
     def _operator_return(self, request: Request) -> Response:
         """The device is back from the operator's hop with the one-time continuation it was handed there."""
-        session, continuation = request.query.get("session", ""), request.query.get("continuation", "")
-        with self._lock:
-            pending = self._sessions.get(session) if session else None
-            check = self._checks[pending[0]] if pending is not None else None
-        if pending is None or check is None or not continuation:
+        back = self._hops.resume(request)
+        if back is None:  # not the continuation the operator handed the device, or spent already
             return not_found_page()
-        mark = pending[1]
-        if check.asked.trigger == GATEWAY_FAILURE:
+        check, seen = back.parked, back.seen
+        if check.asked.trigger == GATEWAY_FAILURE or seen is None:
             outcome = _error(101)
+        elif back.mismatch is not None or seen.get("mobile") is not True:
+            outcome = _error(306)  # Infobip's nearest documented error: the IP is not the one expected
         else:
-            try:
-                seen = redeem_continuation(self.config.network_url, session, continuation)
-            except NetworkDown:
-                outcome = _error(101)
-            else:
-                if seen is None:  # not the continuation the operator handed the device, or spent already
-                    return not_found_page()
-                outcome = self._judge_hop(check, mark, request, seen)
-        with self._lock:
-            self._sessions.pop(session, None)
+            outcome = ("VALID", None) if seen.get("msisdn") == check.asked.msisdn else ("INVALID", None)
         self._finish(check, outcome, background=False)
         if check.asked.return_url is not None:
             return redirect(check.asked.return_url)
         return page(200, "Verification complete. You can return to the app.")
 
     # -- deciding and finishing -------------------------------------------------------------------
-
-    @staticmethod
-    def _judge_hop(check: SmvCheck, mark: DeviceMark, request: Request, seen: dict[str, Any]) -> Outcome:
-        """The result from the line header enrichment saw when the phone passed through the network, if the
-        phone now resuming is the one that opened the link (Infobip's nearest documented error otherwise: 306,
-        the IP is not the one expected)."""
-        if device_mismatch(mark, request, DEVICE_COOKIE, seen) is not None:
-            return _error(306)
-        if seen.get("mobile") is not True:
-            return _error(306)
-        return ("VALID", None) if seen.get("msisdn") == check.asked.msisdn else ("INVALID", None)
 
     def _judge_device_ip(self, asked: VerifyRequest) -> Outcome:
         """Brazil: the result from the line behind `deviceIp` (the sandbox network has IPv4 lines only)."""

@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 from sandbox.httpserver import WSGIApp
-from sandbox.simulators.device_marks import DeviceMark, device_mismatch, mark_device
-from sandbox.simulators.network import NetworkDown, ask_network, redeem_continuation
+from sandbox.simulators.device_marks import OperatorHops
+from sandbox.simulators.network import NetworkDown, ask_network
 from sandbox.simulators.truid import subscriber
 from sandbox.simulators.truid.admin import SandboxControls
 from sandbox.simulators.truid.auth import TokenStore
@@ -45,7 +45,6 @@ from sandbox.simulators.wsgi import (
     Routes,
     ip_literal,
     json_response,
-    operator_hop,
     redirect,
     simulator_app,
     with_query,
@@ -71,7 +70,7 @@ class TruIdSimulator:
         self._lock = threading.Lock()
         self._checks: dict[str, PhoneCheck] = {}
         self._sim_checks: dict[str, subscriber.SimCheck] = {}
-        self._sessions: dict[str, tuple[str, DeviceMark]] = {}  # header-enrichment session -> check, device
+        self._hops: OperatorHops[str] = OperatorHops(config.network_url, RESUME_PATH, DEVICE_COOKIE)  # check ids
         self._balances: dict[str, float] = {}
         self._sweeper: threading.Thread | None = None
         self._closed = threading.Event()
@@ -213,53 +212,36 @@ class TruIdSimulator:
             return self._tell_failure(check)
         if not live:
             return self._conclude(check, sandbox_match(check.phone_number), SANDBOX_NETWORK_ID, now)
-        session, (mark, cookie) = secrets.token_urlsafe(24), mark_device(request, DEVICE_COOKIE)
-        self._sessions[session] = (check.check_id, mark)
-        return operator_hop(self.config.network_url, session, f"{request.base_url}{RESUME_PATH}", cookie)
+        return self._hops.send(request, check.check_id)
 
     def _operator_return(self, request: Request) -> Response:
         """The device is back from the operator's hop with the one-time continuation it was handed there."""
-        session, continuation = request.query.get("session", ""), request.query.get("continuation", "")
-        if not session:
+        if not request.query.get("session"):
             return problem(400, "bad_request", "session is required")
-        with self._lock:
-            pending = self._sessions.get(session)
-        if pending is None or not continuation:
+        back = self._hops.resume(request)
+        if back is None:  # not the continuation the operator handed the device, or spent
             return problem(404, "check_not_found")
-        try:
-            seen = redeem_continuation(self.config.network_url, session, continuation)
-        except NetworkDown:
+        seen = back.seen
+        if seen is None:
             return problem(502, "bad_gateway", "The mobile network did not answer")
-        if seen is None:  # not the continuation the operator handed the device, or spent
-            return problem(404, "check_not_found")
-        check_id, mark = pending
         now = self.config.clock()
         with self._lock:
-            self._sessions.pop(session, None)
-            check = self._checks[check_id]
+            check = self._checks[back.parked]
             try:
-                if device_mismatch(mark, request, DEVICE_COOKIE, seen) is not None:
-                    check.expire_if_due(now)
-                    if check.status != "PENDING":
-                        return problem(404, "check_not_found")
+                check.expire_if_due(now)
+                if check.status != "PENDING":
+                    return problem(404, "check_not_found")
+                if back.mismatch is not None:
                     check.fail("ip_mismatch", now)
                     return self._tell_failure(check)
-                return self._operator_vouched(check, seen, now)
+                if seen.get("mobile") is not True:  # what header enrichment saw decides the check
+                    check.fail("not_mobile_ip", now)
+                    return problem(412, "not_mobile_ip")
+                network_id = seen.get("network_id")
+                matched = e164_digits(seen.get("msisdn")) == check.phone_number
+                return self._conclude(check, matched, network_id if isinstance(network_id, str) else None, now)
             finally:
                 self._settled(check)
-
-    def _operator_vouched(self, check: PhoneCheck, seen: dict[str, Any] | None, now: float) -> Response:
-        """What header enrichment saw decides the check. Caller holds the lock."""
-        check.expire_if_due(now)
-        # An unknown session means the phone skipped the operator hop: there is no line to vouch for it.
-        if check.status != "PENDING" or seen is None:
-            return problem(404, "check_not_found")
-        if seen.get("mobile") is not True:
-            check.fail("not_mobile_ip", now)
-            return problem(412, "not_mobile_ip")
-        network_id = seen.get("network_id")
-        matched = e164_digits(seen.get("msisdn")) == check.phone_number
-        return self._conclude(check, matched, network_id if isinstance(network_id, str) else None, now)
 
     def _conclude(self, check: PhoneCheck, matched: bool, network_id: str | None, now: float) -> Response:
         """The operator's verdict is in: finish v0.1, or hand the phone a v0.2 code. Caller holds the lock."""
