@@ -10,11 +10,9 @@ import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Any
-from urllib.parse import quote
 
 from sandbox.httpserver import WSGIApp
 from sandbox.simulators.device_marks import OperatorHops
-from sandbox.simulators.network import NetworkDown, ask_network
 from sandbox.simulators.truid import subscriber
 from sandbox.simulators.truid.admin import SandboxControls
 from sandbox.simulators.truid.auth import TokenStore
@@ -24,6 +22,7 @@ from sandbox.simulators.truid.checks import (
     CHECK_URL_ERRORS,
     CREATE_FAILURES,
     CREATE_FIELDS,
+    HAL_JSON,
     OPERATOR_ERRORS,
     SANDBOX_NETWORK_ID,
     SLOW_CREATE,
@@ -52,7 +51,6 @@ from sandbox.simulators.wsgi import (
 
 __all__ = ["TruIdSimulator", "make_app"]
 
-HAL_JSON = "application/hal+json"
 JWKS_PATH = "/.well-known/jwks.json"
 RESUME_PATH = "/_mno/return"  # where the operator's hop sends the device back (registered with the network)
 DEVICE_COOKIE = "truid_device"
@@ -67,9 +65,9 @@ class TruIdSimulator:
         self.callbacks = Callbacks(config.callback_retry_delays, config.callback_timeout_seconds, config.clock)
         self.coverage = Coverage(config.network_url, config.unsupported_networks)
         self.controls = SandboxControls(self.tokens.revoke_all, self.check_summaries, self.callbacks, self.coverage)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by _charge during a create
         self._checks: dict[str, PhoneCheck] = {}
-        self._sim_checks: dict[str, subscriber.SimCheck] = {}
+        self.sim_checks = subscriber.SimChecks(config.network_url, config.clock, self._charge, self._live)
         self._hops: OperatorHops[str] = OperatorHops(config.network_url, RESUME_PATH, DEVICE_COOKIE)  # check ids
         self._balances: dict[str, float] = {}
         self._sweeper: threading.Thread | None = None
@@ -97,8 +95,8 @@ class TruIdSimulator:
             JWKS_PATH: {"GET": lambda _: json_response(200, self.callbacks.keys.jwks())},
             "/coverage/v0.1/device_ips/{ip:.+}": {"GET": self._authorized(
                 "coverage", lambda request, _, ip: self.coverage.device_reachability(ip, request.base_url))},
-            "/sim_check/v0.1/checks": {"POST": self._authorized(SIM_CHECK, self._create_sim_check)},
-            "/sim_check/v0.1/checks/{check_id}": {"GET": self._authorized(SIM_CHECK, self._read_sim_check)},
+            "/sim_check/v0.1/checks": {"POST": self._authorized(SIM_CHECK, self.sim_checks.create)},
+            "/sim_check/v0.1/checks/{check_id}": {"GET": self._authorized(SIM_CHECK, self.sim_checks.read)},
         }
         versions: tuple[tuple[str, Version], ...] = ((PHONE_CHECK, "v0.1"), (PHONE_CHECK, "v0.2"),
                                                      (SUBSCRIBER_CHECK, "v0.2"))
@@ -130,8 +128,8 @@ class TruIdSimulator:
         digits = fields["phone_number"]
         if digits[-2:] in CREATE_FAILURES:
             return problem(*CREATE_FAILURES[digits[-2:]])
-        if self.config.projects[client_id].mode == "live" and "phone_ip" in fields:
-            refusal = self._phone_ip_refusal(fields["phone_ip"])
+        if self._live(client_id) and "phone_ip" in fields:
+            refusal = self.coverage.phone_ip_refusal(fields["phone_ip"])
             if refusal is not None:
                 return refusal
         now = self.config.clock()
@@ -204,12 +202,11 @@ class TruIdSimulator:
             return problem(404, "check_not_found")
         check.start(now)
         if check.trigger in CHECK_URL_ERRORS:
-            check.fail(CHECK_URL_ERRORS[check.trigger], now)
-            return self._tell_failure(check)
-        live = self.config.projects[check.client_id].mode == "live"
+            return check.fail_device(CHECK_URL_ERRORS[check.trigger], now)
+        live = self._live(check.client_id)
         if live and check.phone_ip is not None and ip_literal(check.phone_ip) != ip_literal(request.remote_addr):
-            check.fail("ip_mismatch", now)  # "the IP address of create check request and redirect do not match"
-            return self._tell_failure(check)
+            # tru.ID: "the IP address of create check request and redirect do not match"
+            return check.fail_device("ip_mismatch", now)
         if not live:
             return self._conclude(check, sandbox_match(check.phone_number), SANDBOX_NETWORK_ID, now)
         return self._hops.send(request, check.check_id)
@@ -232,8 +229,7 @@ class TruIdSimulator:
                 if check.status != "PENDING":
                     return problem(404, "check_not_found")
                 if back.mismatch is not None:
-                    check.fail("ip_mismatch", now)
-                    return self._tell_failure(check)
+                    return check.fail_device("ip_mismatch", now)
                 if seen.get("mobile") is not True:  # what header enrichment saw decides the check
                     check.fail("not_mobile_ip", now)
                     return problem(412, "not_mobile_ip")
@@ -246,11 +242,10 @@ class TruIdSimulator:
     def _conclude(self, check: PhoneCheck, matched: bool, network_id: str | None, now: float) -> Response:
         """The operator's verdict is in: finish v0.1, or hand the phone a v0.2 code. Caller holds the lock."""
         if check.trigger in OPERATOR_ERRORS:
-            check.fail(OPERATOR_ERRORS[check.trigger], now)
-            return self._tell_failure(check)
+            return check.fail_device(OPERATOR_ERRORS[check.trigger], now)
         check.observe(matched, network_id, now)
-        if check.product == SUBSCRIBER_CHECK and check.period is not None:
-            check.sim_fields = self._sim_fields(check, now)
+        if check.product == SUBSCRIBER_CHECK:
+            check.sim_fields = subscriber.sim_fields(self.config.network_url, check, self._live(check.client_id), now)
         reference = {"reference_id": check.reference_id} if check.reference_id is not None else {}
         if check.version == "v0.1":
             check.complete(now, self.config.completion_lag_reads)
@@ -260,15 +255,6 @@ class TruIdSimulator:
         if check.redirect_url:
             return redirect(with_query(check.redirect_url, success))
         return json_response(200, {**success, **reference})
-
-    @staticmethod
-    def _tell_failure(check: PhoneCheck) -> Response:
-        error = check.redirect_error()
-        if check.version == "v0.2" and check.redirect_url:
-            return redirect(with_query(check.redirect_url, error))
-        if check.error_code == "mno_redirect_unsupported":
-            return problem(501, "mno_redirect_unsupported")
-        return json_response(200, error)
 
     # -- callbacks --------------------------------------------------------------------------------
 
@@ -291,63 +277,21 @@ class TruIdSimulator:
                     self._sweeper = None
                     return
 
-    # -- helpers ----------------------------------------------------------------------------------
-
     def _charge(self, client_id: str) -> float:
-        """The Project's balance after paying for one check. Caller holds the lock."""
-        self._balances[client_id] = self._balances.get(client_id, STARTING_BALANCE) - CHARGE_AMOUNT
-        return self._balances[client_id]
+        """The Project's balance after paying for one check."""
+        with self._lock:
+            self._balances[client_id] = self._balances.get(client_id, STARTING_BALANCE) - CHARGE_AMOUNT
+            return self._balances[client_id]
+
+    def _live(self, client_id: str) -> bool:
+        return self.config.projects[client_id].mode == "live"
 
     def _find(self, version: Version, check_id: str, client_id: str | None = None,
               product: str = "phone_check") -> PhoneCheck | None:
         check = self._checks.get(check_id)
-        if check is None or check.version != version or client_id not in (None, check.client_id) \
-                or check.product != product:
+        if check is None or (check.version, check.product) != (version, product):
             return None
-        return check
-
-    def _sim_fields(self, check: PhoneCheck, now: float) -> dict[str, Any] | None:
-        """What the operator says of the checked number's SIM, as a SubscriberCheck reports it; None (no
-        no_sim_change at all) when it shares nothing. Caller holds the lock."""
-        if check.trigger == subscriber.NO_SIM_DATA or check.period is None:
-            return None
-        live = self.config.projects[check.client_id].mode == "live"
-        try:
-            history = subscriber.sim_history(self.config.network_url, check.phone_number, live)
-        except NetworkDown:
-            return None
-        return history.fields(check.period, now) if history else None
-
-    def _create_sim_check(self, request: Request, client_id: str) -> Response:
-        """SIMCheck v0.1: answered at once."""
-        fields = create_fields(request, subscriber.SIM_CHECK_FIELDS, {"period"})
-        if isinstance(fields, Response):
-            return fields
-        live = self.config.projects[client_id].mode == "live"
-        created = subscriber.sim_check(fields, client_id, self.config.network_url, live, self.config.clock())
-        if isinstance(created, Response):
-            return created
-        with self._lock:
-            self._sim_checks[created.check_id] = created
-            balance = self._charge(client_id)
-        return json_response(201, {**created.body(request.base_url), "snapshot_balance": balance}, HAL_JSON)
-
-    def _read_sim_check(self, request: Request, client_id: str, check_id: str) -> Response:
-        with self._lock:
-            found = self._sim_checks.get(check_id)
-        if found is None or found.client_id != client_id:
-            return problem(404, "check_not_found")
-        return json_response(200, found.body(request.base_url), HAL_JSON)
-
-    def _phone_ip_refusal(self, phone_ip: str) -> Response | None:
-        """412 when the network says `phone_ip` is not on mobile data (live mode only)."""
-        try:
-            line = ask_network(self.config.network_url, f"/lines/{quote(phone_ip, safe='')}")
-        except NetworkDown:
-            return problem(502, "bad_gateway", "The mobile network did not answer")
-        if line is None or line.get("mobile") is not True:
-            return problem(412, "not_mobile_ip")
-        return None
+        return check if client_id in (None, check.client_id) else None
 
 
 def make_app(sim: TruIdSimulator) -> WSGIApp:

@@ -10,11 +10,12 @@ from typing import Any, Literal
 
 from sandbox.simulators.network import is_loopback_url
 from sandbox.simulators.truid.problems import problem
-from sandbox.simulators.wsgi import Request, Response, ip_literal, is_http_url
+from sandbox.simulators.wsgi import Request, Response, ip_literal, is_http_url, json_response, redirect, with_query
 
 Version = Literal["v0.1", "v0.2"]
 Status = Literal["ACCEPTED", "PENDING", "COMPLETED", "EXPIRED", "ERROR"]
 
+HAL_JSON = "application/hal+json"
 CHARGE_AMOUNT = 1
 CHARGE_CURRENCY = "API"
 STARTING_BALANCE = 1000
@@ -171,10 +172,16 @@ class PhoneCheck:
         """PhoneCheckCallbackPayload: no `ttl`, no `_links`."""
         return {**self._common(), "updated_at": iso(self.updated_at), **self._outcome(self.status)}
 
-    def redirect_error(self) -> dict[str, str]:
-        """PhoneCheckRedirectError: how the device learns the check failed."""
-        code = self.error_code or "mno_server_error"
-        return {"check_id": self.check_id, "error": code, "error_description": ERROR_DESCRIPTIONS.get(code, code)}
+    def fail_device(self, error_code: str, now: float) -> Response:
+        """End the check in ERROR, and the answer (PhoneCheckRedirectError) that tells the device on check_url."""
+        self.fail(error_code, now)
+        error = {"check_id": self.check_id, "error": error_code,
+                 "error_description": ERROR_DESCRIPTIONS.get(error_code, error_code)}
+        if self.version == "v0.2" and self.redirect_url:
+            return redirect(with_query(self.redirect_url, error))
+        if error_code == "mno_redirect_unsupported":
+            return problem(501, "mno_redirect_unsupported")
+        return json_response(200, error)
 
     def summary(self) -> dict[str, Any]:
         """Everything the simulator recorded but the completion code (for GET /_sandbox/checks)."""

@@ -7,12 +7,13 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from sandbox.simulators.network import NetworkDown, ask_network, operator_name
+from sandbox.simulators.truid.checks import HAL_JSON
 from sandbox.simulators.truid.problems import problem
 from sandbox.simulators.wsgi import Response, ip_literal, json_response
 
-HAL_JSON = "application/hal+json"
 # As tru.ID's documented example lists them (upper-case ids, as DataTypes' ProductIDResponse enum).
 PRODUCTS = (
     {"product_id": "PCK", "product_name": "Phone Check"},
@@ -63,6 +64,14 @@ class Coverage:
     def reset(self) -> None:
         """Back to the configured set."""
         self.replace_unsupported(self._configured)
+
+    def phone_ip_refusal(self, phone_ip: str) -> Response | None:
+        """412 when the network says a create's `phone_ip` is not on mobile data (live Projects only)."""
+        try:
+            line = ask_network(self._network_url, f"/lines/{quote(phone_ip, safe='')}")
+        except NetworkDown:
+            return problem(502, "bad_gateway", "The mobile network did not answer")
+        return None if line is not None and line.get("mobile") is True else problem(412, "not_mobile_ip")
 
     def device_reachability(self, raw_ip: str, base_url: str) -> Response:
         """The lookup itself, after the caller has checked the token's `coverage` scope."""

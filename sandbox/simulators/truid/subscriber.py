@@ -3,14 +3,16 @@ Facts: specs/truid models/subscriber_check/SubscriberCheckResourceModels.v0.2.ya
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sandbox.simulators.network import NetworkDown, ask_network, changed_within
-from sandbox.simulators.truid.checks import CHARGE_AMOUNT, CHARGE_CURRENCY, iso
+from sandbox.simulators.truid.checks import CHARGE_AMOUNT, CHARGE_CURRENCY, HAL_JSON, PhoneCheck, create_fields, iso
 from sandbox.simulators.truid.problems import problem
-from sandbox.simulators.wsgi import Response
+from sandbox.simulators.wsgi import Request, Response, json_response
 
 PHONE_CHECK, SUBSCRIBER_CHECK, SIM_CHECK = "phone_check", "subscriber_check", "sim_check"
 PERIOD_MINUTES = (60, 540_000)
@@ -66,6 +68,18 @@ def sim_history(network_url: str, digits: str, live: bool) -> SimHistory | None:
     return SimHistory(float(changed_at) if isinstance(changed_at, int | float) else None)
 
 
+def sim_fields(network_url: str, check: PhoneCheck, live: bool, now: float) -> dict[str, Any] | None:
+    """What the operator says of a SubscriberCheck's number's SIM, as the check reports it; None (no no_sim_change
+    at all) when it shares nothing."""
+    if check.trigger == NO_SIM_DATA or check.period is None:
+        return None
+    try:
+        history = sim_history(network_url, check.phone_number, live)
+    except NetworkDown:
+        return None
+    return history.fields(check.period, now) if history else None
+
+
 @dataclass
 class SimCheck:
     """A SIMCheck: created COMPLETED (or ERROR) at once, read back by id."""
@@ -104,3 +118,32 @@ def sim_check(fields: dict[str, Any], client_id: str, network_url: str, live: bo
         status, answer = "COMPLETED", history.fields(period, now)
     return SimCheck(str(uuid.uuid4()), client_id, fields["phone_number"], now, fields.get("reference_id"), status,
                     answer)
+
+
+class SimChecks:
+    """SIMCheck v0.1: answered at once, read back by the Project that made it; safe to share across threads."""
+
+    def __init__(self, network_url: str, clock: Callable[[], float], charge: Callable[[str], float],
+                 live: Callable[[str], bool]) -> None:
+        self._network_url, self._clock, self._charge, self._live = network_url, clock, charge, live
+        self._lock = threading.Lock()
+        self._checks: dict[str, SimCheck] = {}
+
+    def create(self, request: Request, client_id: str) -> Response:
+        fields = create_fields(request, SIM_CHECK_FIELDS, {"period"})
+        if isinstance(fields, Response):
+            return fields
+        created = sim_check(fields, client_id, self._network_url, self._live(client_id), self._clock())
+        if isinstance(created, Response):
+            return created
+        with self._lock:
+            self._checks[created.check_id] = created
+        balance = self._charge(client_id)
+        return json_response(201, {**created.body(request.base_url), "snapshot_balance": balance}, HAL_JSON)
+
+    def read(self, request: Request, client_id: str, check_id: str) -> Response:
+        with self._lock:
+            found = self._checks.get(check_id)
+        if found is None or found.client_id != client_id:
+            return problem(404, "check_not_found")
+        return json_response(200, found.body(request.base_url), HAL_JSON)
