@@ -1,7 +1,7 @@
 """The simulators' RSA signing keys: one key type, one set of published keys per simulator.
 
 Making a 2048-bit key costs about 0.1 s of CPU, and the tests start hundreds of simulators, so keys are made once
-per process and handed out again: a `KeyDraw` never hands its simulator the same key twice (rotations and the
+per process and handed out again: a `KeySet` never draws the same key twice (rotations and the
 "unknown key" faults need a key it has not published), while the next simulator of the same kind starts again
 from the first key. Each kind (`truid`, `camara`) has a pool of its own, so no two providers share a key.
 """
@@ -33,20 +33,6 @@ def _pooled(kind: str, index: int) -> rsa.RSAPrivateKey:
         return pool[index]
 
 
-class KeyDraw:
-    """One simulator's supply of distinct RSA keys."""
-
-    def __init__(self, kind: str) -> None:
-        self._kind = kind
-        self._lock = threading.Lock()
-        self._next = 0
-
-    def rsa_key(self) -> rsa.RSAPrivateKey:
-        with self._lock:
-            index, self._next = self._next, self._next + 1
-        return _pooled(self._kind, index)
-
-
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -63,8 +49,7 @@ class SigningKey:
     private_key: rsa.RSAPrivateKey
 
     @classmethod
-    def generate(cls, draw: KeyDraw) -> SigningKey:
-        private_key = draw.rsa_key()
+    def of(cls, private_key: rsa.RSAPrivateKey) -> SigningKey:
         numbers = private_key.public_key().public_numbers()
         canonical = json.dumps({"e": _b64url_uint(numbers.e), "kty": "RSA", "n": _b64url_uint(numbers.n)},
                                separators=(",", ":"), sort_keys=True)
@@ -93,19 +78,25 @@ class KeySet:
     first, as the provider does. The first key is made in the background at start; safe to share across threads."""
 
     def __init__(self, kind: str, newest_first: bool) -> None:
-        self._draw = KeyDraw(kind)
+        self._kind = kind
+        self._drawn = 0  # how many keys of the kind's pool this set has used
         self._newest_first = newest_first
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by _draw when the stranger is made
         self._keys: list[SigningKey] = []  # oldest first
         self._stranger: SigningKey | None = None
         self._ready = threading.Event()
         threading.Thread(target=self._make_first, name=f"{kind}-keygen", daemon=True).start()
 
     def _make_first(self) -> None:
-        key = SigningKey.generate(self._draw)
+        key = self._draw()
         with self._lock:
             self._keys.append(key)
         self._ready.set()
+
+    def _draw(self) -> SigningKey:
+        with self._lock:
+            index, self._drawn = self._drawn, self._drawn + 1
+        return SigningKey.of(_pooled(self._kind, index))
 
     @property
     def current(self) -> SigningKey:
@@ -120,7 +111,7 @@ class KeySet:
     def rotate(self, drop_old: bool = False) -> SigningKey:
         """A new current key; the old ones stay published unless `drop_old`."""
         self._ready.wait()
-        key = SigningKey.generate(self._draw)
+        key = self._draw()
         with self._lock:
             self._keys = [key] if drop_old else [*self._keys, key]
         return key
@@ -128,7 +119,7 @@ class KeySet:
     def stranger(self) -> SigningKey:
         with self._lock:
             if self._stranger is None:
-                self._stranger = SigningKey.generate(self._draw)
+                self._stranger = self._draw()
             return self._stranger
 
     def _published(self) -> list[SigningKey]:
