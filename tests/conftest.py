@@ -90,6 +90,7 @@ def refresh(stack: stacks.Stack) -> None:
     stack.clock.reset()
     for simulator in (stack.truid, stack.camara):
         requests.delete(f"{simulator.base_url}/_sandbox/faults", timeout=5)
+    for simulator in (stack.truid, stack.camara, stack.infobip):
         requests.delete(f"{simulator.base_url}/_sandbox/requests", timeout=5)
     requests.delete(f"{stack.truid.base_url}/_sandbox/callback-faults", timeout=5)
 
