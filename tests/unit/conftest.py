@@ -17,3 +17,15 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     configure_for_fakes(monkeypatch)
     yield World()
     config.reset()
+
+
+@pytest.fixture
+def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The environment of a deployment: the template never sets SANDBOX_LOOPBACK_PROVIDERS, so what a
+    provider URL must be is the settings' word."""
+    for name, value in {"TABLE_NAME": "checks", "CALLBACK_SECRET_ID": "callback-secret"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SANDBOX_LOOPBACK_PROVIDERS", raising=False)
+    config.reset()
+    yield
+    config.reset()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 import pytest
 import requests
 
-from silentcheck import config
 from silentcheck.checks import Reason
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers import base, camara_config, infobip, truid, truid_results
@@ -107,14 +105,8 @@ def _problem(model: type[SecretSection], raw: dict[str, Any]) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A deployment's environment (no SANDBOX_LOOPBACK_PROVIDERS): what a URL must be is the settings' word."""
-    for name, value in {"TABLE_NAME": "checks", "CALLBACK_SECRET_ID": "callback-secret"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("SANDBOX_LOOPBACK_PROVIDERS", raising=False)
-    config.reset()
-    yield
-    config.reset()
+def _deployed(deployed: None) -> None:
+    """Every test here reads sections as a deployment would (tests/unit/conftest.py)."""
 
 
 @pytest.mark.parametrize("name", SECTIONS)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sandbox.local_aws import services as aws
-from silentcheck import config, credentials, provider_http
+from silentcheck import credentials, provider_http
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers import camara_config, infobip, oauth, truid
 from tests.conftest import TEST_CALLBACK_SECRET, TEST_SECRET
@@ -20,17 +20,6 @@ PEPPER = "a-pepper-of-at-least-16-characters"
 
 LOOPBACK_HTTP = ["http://127.0.0.1:8080", "http://127.8.9.10/path", "http://[::1]:9000/", "http://localhost:5000",
                  "http://LOCALHOST", "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next"]
-
-
-@pytest.fixture
-def deployed(monkeypatch: pytest.MonkeyPatch):
-    """The environment of a deployment: the template never sets SANDBOX_LOOPBACK_PROVIDERS."""
-    for name, value in {"TABLE_NAME": "checks", "CALLBACK_SECRET_ID": "callback-secret"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("SANDBOX_LOOPBACK_PROVIDERS", raising=False)
-    config.reset()
-    yield
-    config.reset()
 
 
 @pytest.mark.parametrize("url", ["https://eu.api.tru.id", "https://127.0.0.1:8443/x", *LOOPBACK_HTTP])
