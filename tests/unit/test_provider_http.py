@@ -130,3 +130,69 @@ def test_a_read_answered_with_retry_after_is_handed_back_once_not_retried_or_rai
 
     assert (response.status_code, response.headers["Retry-After"]) == (status, "30")
     assert calls == [f"/{status}"]
+
+
+@pytest.fixture
+def without_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """No *_proxy variable in the environment, and a session made anew for the test and after it."""
+    import os
+
+    for name in [n for n in os.environ if n.lower().endswith("_proxy")]:
+        monkeypatch.delenv(name)
+    provider_http.reset()
+    yield monkeypatch
+    provider_http.reset()
+
+
+def test_without_a_proxy_variable_the_environment_is_read_once_per_container_not_per_request(
+        base_url: str, without_proxy_variables: pytest.MonkeyPatch) -> None:
+    import requests.sessions
+
+    read: list[str] = []
+    for name in ("get_environ_proxies", "get_netrc_auth"):
+        original = getattr(requests.sessions, name)
+        without_proxy_variables.setattr(requests.sessions, name,
+                                        lambda *a, _n=name, _o=original, **k: read.append(_n) or _o(*a, **k))
+
+    provider_http.send("GET", f"{base_url}/fast")
+    provider_http.send("GET", f"{base_url}/fast")
+
+    assert read == [] and calls == ["/fast", "/fast"]
+
+
+def test_a_ca_bundle_variable_is_still_the_sessions_trust_store(without_proxy_variables: pytest.MonkeyPatch) -> None:
+    without_proxy_variables.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/provider-ca.pem")
+
+    # what requests verifies an https request against (Session.request merges it for every call)
+    settings = provider_http.session().merge_environment_settings("https://provider.example/", {}, None, None, None)
+
+    assert settings["verify"] == "/etc/ssl/certs/provider-ca.pem"
+
+
+def test_a_proxy_variable_sends_provider_requests_through_that_proxy(
+        base_url: str, without_proxy_variables: pytest.MonkeyPatch) -> None:
+    proxied: list[str] = []
+
+    def proxy(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        proxied.append(str(environ["PATH_INFO"]))  # the absolute URL a proxy is asked for
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"via": "proxy"}']
+
+    server = serve(proxy)
+    try:
+        without_proxy_variables.setenv("HTTP_PROXY", server.base_url)
+        response = provider_http.send("GET", f"{base_url}/fast")
+    finally:
+        server.stop()
+
+    assert response.json() == {"via": "proxy"} and proxied == [f"{base_url}/fast"] and calls == []
+
+
+def test_a_host_in_no_proxy_is_reached_directly_despite_a_proxy_variable(
+        base_url: str, without_proxy_variables: pytest.MonkeyPatch) -> None:
+    without_proxy_variables.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    without_proxy_variables.setenv("NO_PROXY", "127.0.0.1")
+
+    response = provider_http.send("GET", f"{base_url}/fast")
+
+    assert response.json() == {"ok": True} and calls == ["/fast"]

@@ -4,6 +4,7 @@ of one invocation within that invocation's deadline (see docs/reliability.md, Ti
 from __future__ import annotations
 
 import ipaddress
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +55,8 @@ def remaining() -> float | None:
 
 @cache
 def session() -> requests.Session:
+    from urllib.request import getproxies  # what requests asks, per request, when trust_env is on
+
     import requests
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
@@ -67,6 +70,13 @@ def session() -> requests.Session:
     s.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=10))
     s.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=10))
     s.headers["User-Agent"] = "silentcheck/0.1"
+    # With trust_env, requests reads the environment on every request: every variable for a proxy, ~/.netrc for
+    # credentials, the CA-bundle variables (in the sandbox a fifth of a provider request's CPU: docs/benchmarks.md).
+    # A container's environment does not change, so without a proxy variable it is read here once; with one,
+    # requests goes on reading it per request and HTTPS_PROXY and NO_PROXY work as requests documents them.
+    if not getproxies():
+        s.trust_env = False  # and no credentials from a ~/.netrc: each adapter sends its own
+        s.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     return s
 
 
