@@ -149,10 +149,17 @@ def test_without_a_proxy_variable_the_environment_is_read_once_per_container_not
     import requests.sessions
 
     read: list[str] = []
-    for name in ("get_environ_proxies", "get_netrc_auth"):
+
+    def counted(name: str) -> Callable[..., Any]:
         original = getattr(requests.sessions, name)
-        without_proxy_variables.setattr(requests.sessions, name,
-                                        lambda *a, _n=name, _o=original, **k: read.append(_n) or _o(*a, **k))
+
+        def reading(*args: Any, **kwargs: Any) -> Any:
+            read.append(name)
+            return original(*args, **kwargs)
+        return reading
+
+    for name in ("get_environ_proxies", "get_netrc_auth"):  # what requests calls per request with trust_env
+        without_proxy_variables.setattr(requests.sessions, name, counted(name))
 
     provider_http.send("GET", f"{base_url}/fast")
     provider_http.send("GET", f"{base_url}/fast")
