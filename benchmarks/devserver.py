@@ -14,7 +14,8 @@ its handlers (benchmarks/counting.py); the dev-server by a timing hook preloaded
 written to a temporary directory): each incoming request's time from its arrival to its response's
 `finish`, less its outgoing HTTP requests' time from creation to the response's `end`. It also reports CPU time
 per flow (silentcheck: its handlers' thread CPU time; the dev-server: the Node process's CPU while it served
-the request, one request at a time), which a busy machine's scheduling inflates far less than wall time."""
+the request, one request at a time), which a busy machine's scheduling inflates far less than wall time. As on
+Lambda, botocore signs without awscrt and IAM is not evaluated in the function (the sandbox's check is off)."""
 
 from __future__ import annotations
 
@@ -150,12 +151,14 @@ def silentcheck_flow(stack: Any) -> bool:
 
 def measure(dev_server_path: Path, flows: int) -> dict[str, Any]:
     from sandbox import stack as stacks
+    from sandbox.local_aws import iam
 
     # Both backends log as they do in production (silentcheck's metrics and log lines, the dev-server's pino
     # lines) to stdout, and both stdouts go to /dev/null: writing to a slow terminal is nobody's own time.
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), \
             stacks.running_stack(log_level="INFO") as stack:
         stack.configure_limits(ROOMY_LIMITS)
+        iam.uninstall()  # the sandbox's IAM check runs in the handler's thread; on AWS the service evaluates IAM
         client_id = next(c for c, (_, mode) in stacks.TRUID_PROJECTS.items() if mode == "live")
         server = DevServer(dev_server_path, stack.truid.base_url, client_id, stacks.TRUID_PROJECTS[client_id][0])
         instrumented = Instrumented(CallCounter().install()).install_on(stack)
@@ -201,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="a copy of tru.ID's dev-server with its production dependencies installed")
     parser.add_argument("--flows", type=int, default=200)
     args = parser.parse_args(argv)
+    # Lambda's runtime has no awscrt (aws-sam-cli brings it into .venv): without this, botocore would sign with
+    # the CRT instead of the pure-Python SigV4 signer a function uses. Read when botocore is first imported.
+    os.environ.setdefault("BOTO_DISABLE_CRT", "true")
     if not (args.dev_server / "node_modules" / "express").is_dir():
         parser.error(f"{args.dev_server}: run `npm install --ignore-scripts --omit=dev` in the copy first")
     load = os.getloadavg()[0]

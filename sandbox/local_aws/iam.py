@@ -131,3 +131,12 @@ def install(access: TableAccess) -> None:
     events.unregister("before-parameter-build.dynamodb", unique_id=_HOOK_ID)
     events.register("before-parameter-build.dynamodb", check, unique_id=_HOOK_ID)
     aws.client.cache_clear()  # clients copy the session's handlers when they are made
+
+
+def uninstall() -> None:
+    """Stop checking (benchmarks of the functions' own time: on AWS, IAM is evaluated by the service, not in
+    the function)."""
+    from silentcheck import aws
+
+    aws.session().events.unregister("before-parameter-build.dynamodb", unique_id=_HOOK_ID)
+    aws.client.cache_clear()
