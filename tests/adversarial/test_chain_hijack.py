@@ -13,7 +13,6 @@ handed to the device that made the hop, and only from the device that opened che
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
@@ -22,22 +21,10 @@ import requests
 
 from sandbox.device import bound_session
 from tests.integration.conftest import App
+from tests.integration.device_flows import DEVICE_FLOWS, DeviceFlow, start
 
 ATTACKER_SIM = "+447400900004"
 MAX_HOPS = 10
-
-
-@dataclass(frozen=True)
-class Flow:
-    provider: str
-    victim: str  # the number the attacker starts a check for; the victim's phone holds its SIM
-
-
-FLOWS = [
-    pytest.param(Flow("truid", "+447400900002"), id="truid_v02"),
-    pytest.param(Flow("camara", "+34600000012"), id="camara_auth_code"),
-    pytest.param(Flow("infobip", "+447400900112"), id="infobip_redirect"),
-]
 
 
 def _with_session(return_to: str, session: str) -> str:
@@ -95,38 +82,30 @@ def verdict(app: App, check: dict[str, Any], code: str | None) -> dict[str, Any]
     return polled
 
 
-def started(app: App, flow: Flow) -> dict[str, Any]:
-    response = app.start(flow.victim, provider=flow.provider)
-    assert response.status_code == 201, response.text
-    check: dict[str, Any] = response.json()
-    assert (check["provider"], check["binding"]) == (flow.provider, "device")
-    return check
+@pytest.mark.parametrize("flow", DEVICE_FLOWS)
+def test_hop_session_read_from_check_url_does_not_let_the_attacker_finish_the_victims_chain(app: App, flow: DeviceFlow):
+    check = start(app, flow)
 
-
-@pytest.mark.parametrize("flow", FLOWS)
-def test_hop_session_read_from_check_url_does_not_let_the_attacker_finish_the_victims_chain(app: App, flow: Flow):
-    check = started(app, flow)
-
-    code = hijack(app, check, flow.victim, leaked_continuation=False)
+    code = hijack(app, check, flow.number, leaked_continuation=False)
 
     assert verdict(app, check, code)["status"] != "VERIFIED"
 
 
-@pytest.mark.parametrize("flow", FLOWS)
-def test_continuation_leaked_from_the_victims_hop_does_not_verify_from_the_attackers_device(app: App, flow: Flow):
-    check = started(app, flow)
+@pytest.mark.parametrize("flow", DEVICE_FLOWS)
+def test_continuation_leaked_from_the_victims_hop_does_not_verify_from_the_attackers_device(app: App, flow: DeviceFlow):
+    check = start(app, flow)
 
-    code = hijack(app, check, flow.victim, leaked_continuation=True)
+    code = hijack(app, check, flow.number, leaked_continuation=True)
 
     assert verdict(app, check, code)["status"] != "VERIFIED"
 
 
-@pytest.mark.parametrize("flow", FLOWS)
-def test_the_victims_own_phone_still_verifies_the_victims_number(app: App, flow: Flow):
+@pytest.mark.parametrize("flow", DEVICE_FLOWS)
+def test_the_victims_own_phone_still_verifies_the_victims_number(app: App, flow: DeviceFlow):
     """The control: the same chain, walked by the phone that holds the SIM, verifies."""
-    check = started(app, flow)
+    check = start(app, flow)
 
-    opened = app.phone(flow.victim).open(check["check_url"])
+    opened = app.phone(flow.number).open(check["check_url"])
 
     assert isinstance(opened.json, dict), opened.body
     assert verdict(app, check, opened.json["completion_code"])["status"] == "VERIFIED"

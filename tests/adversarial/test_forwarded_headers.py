@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from sandbox.device import bound_session
-from tests.adversarial.test_chain_hijack import FLOWS, Flow, forwarded_headers, hijack, started, verdict
+from tests.adversarial.test_chain_hijack import forwarded_headers, hijack, verdict
 from tests.integration.conftest import App
+from tests.integration.device_flows import DEVICE_FLOWS, DeviceFlow, start
 
 BRAZIL_VICTIM, BRAZIL_ATTACKER = "+5511987650012", "+5511987650034"
 
@@ -33,10 +34,10 @@ def test_forwarded_headers_naming_the_victims_phone_do_not_become_the_device_add
     assert app.poll(created).json()["status"] == "NOT_VERIFIED"  # the attacker's line, judged by its own address
 
 
-@pytest.mark.parametrize("flow", FLOWS)
-def test_a_leaked_continuation_resumed_with_the_victims_address_in_headers_is_still_refused(app: App, flow: Flow):
-    check = started(app, flow)
+@pytest.mark.parametrize("flow", DEVICE_FLOWS)
+def test_a_leaked_continuation_resumed_with_the_victims_address_in_headers_is_still_refused(app: App, flow: DeviceFlow):
+    check = start(app, flow)
 
-    code = hijack(app, check, flow.victim, leaked_continuation=True, claim_the_victims_address=True)
+    code = hijack(app, check, flow.number, leaked_continuation=True, claim_the_victims_address=True)
 
     assert verdict(app, check, code)["status"] != "VERIFIED"

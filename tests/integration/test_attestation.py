@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -16,53 +15,18 @@ import requests
 
 from sandbox.stack import SigningSlot
 from silentcheck import clock
-from tests.integration.conftest import App, completion_code
+from tests.integration.conftest import App
+from tests.integration.device_flows import DEVICE_FLOWS, TRUID, DeviceFlow, opened, prepare, settle, start
 
 AUDIENCE = "silentcheck"  # the template's AttestationAudience default, which the sandbox deploys
 
 
-@dataclass(frozen=True)
-class Flow:
-    provider: str
-    number: str
-    other_sim: str
-    settle: Callable[[App], None]  # wait for whatever the provider delivers by callback
-
-
-def _nothing(app: App) -> None:
-    return None
-
-
-def _infobip_callbacks(app: App) -> None:
-    assert app.stack.infobip_simulator.courier.wait_idle(10)
-
-
-FLOWS = [
-    Flow("truid", "+447400900002", "+447400900006", _nothing),
-    Flow("camara", "+34600000012", "+34600000034", _nothing),
-    Flow("infobip", "+447400900112", "+447400900134", _infobip_callbacks),
-]
-
-
-@pytest.fixture(params=FLOWS, ids=lambda flow: flow.provider)
-def flow(request: pytest.FixtureRequest, app: App) -> Flow:
-    app.stack.configure_infobip()
-    chosen: Flow = request.param
-    return chosen
-
-
-def _start(app: App, flow: Flow) -> dict[str, Any]:
-    response = app.start(flow.number, provider=flow.provider)
-    assert response.status_code == 201, response.text
-    check: dict[str, Any] = response.json()
-    assert check["provider"] == flow.provider and check["binding"] == "device"
-    return check
-
-
-def _open(app: App, flow: Flow, check: dict[str, Any], sim: str) -> str:
-    code = completion_code(app.phone(sim).open(check["check_url"]))
-    flow.settle(app)
-    return code
+@pytest.fixture(params=DEVICE_FLOWS)
+def flow(request: pytest.FixtureRequest, app: App) -> Iterator[DeviceFlow]:
+    chosen: DeviceFlow = request.param
+    prepare(app, chosen)
+    yield chosen
+    settle(app, chosen)
 
 
 def verified_claims(app: App, attestation: str, audience: str = AUDIENCE, leeway: int = 0,
@@ -87,9 +51,9 @@ def _with_claims(attestation: str, **changes: Any) -> str:
     return ".".join([header, _b64(json.dumps({**claims, **changes}).encode()), signature])
 
 
-def _verified_attestation(app: App, flow: Flow) -> tuple[dict[str, Any], str]:
-    check = _start(app, flow)
-    code = _open(app, flow, check, flow.number)
+def _verified_attestation(app: App, flow: DeviceFlow) -> tuple[dict[str, Any], str]:
+    check = start(app, flow)
+    code = opened(app, flow, check, flow.number)
     view = app.poll(check, code=code).json()
     assert view["status"] == "VERIFIED", view
     return check, str(view["attestation"])
@@ -97,9 +61,9 @@ def _verified_attestation(app: App, flow: Flow) -> tuple[dict[str, Any], str]:
 
 # -- no verdict oracle ----------------------------------------------------------------------------------
 
-def test_another_sims_phone_leaves_a_poll_without_the_code_pending(app: App, flow: Flow):
-    check = _start(app, flow)
-    _open(app, flow, check, flow.other_sim)
+def test_another_sims_phone_leaves_a_poll_without_the_code_pending(app: App, flow: DeviceFlow):
+    check = start(app, flow)
+    opened(app, flow, check, flow.other_sim)
 
     view = app.poll(check).json()
 
@@ -107,9 +71,9 @@ def test_another_sims_phone_leaves_a_poll_without_the_code_pending(app: App, flo
 
 
 def test_another_sims_phone_leaves_a_poll_without_the_code_expired_after_expires_at(
-        app: App, flow: Flow, monkeypatch: pytest.MonkeyPatch):
-    check = _start(app, flow)
-    _open(app, flow, check, flow.other_sim)
+        app: App, flow: DeviceFlow, monkeypatch: pytest.MonkeyPatch):
+    check = start(app, flow)
+    opened(app, flow, check, flow.other_sim)
     later = clock.now() + 3600
     monkeypatch.setattr(clock, "now", lambda: later)
 
@@ -118,9 +82,9 @@ def test_another_sims_phone_leaves_a_poll_without_the_code_expired_after_expires
     assert (view["status"], view["reason"]) == ("EXPIRED", "DEVICE_TIMEOUT")
 
 
-def test_another_sims_phone_reads_not_verified_with_the_code(app: App, flow: Flow):
-    check = _start(app, flow)
-    code = _open(app, flow, check, flow.other_sim)
+def test_another_sims_phone_reads_not_verified_with_the_code(app: App, flow: DeviceFlow):
+    check = start(app, flow)
+    code = opened(app, flow, check, flow.other_sim)
 
     view = app.poll(check, code=code).json()
 
@@ -130,7 +94,7 @@ def test_another_sims_phone_reads_not_verified_with_the_code(app: App, flow: Flo
 
 # -- the attestation ------------------------------------------------------------------------------------
 
-def test_the_right_sim_with_the_code_gets_an_attestation_an_independent_verifier_accepts(app: App, flow: Flow):
+def test_the_right_sim_with_the_code_gets_an_attestation_an_independent_verifier_accepts(app: App, flow: DeviceFlow):
     check, attestation = _verified_attestation(app, flow)
 
     claims = verified_claims(app, attestation)
@@ -144,14 +108,14 @@ def test_the_right_sim_with_the_code_gets_an_attestation_an_independent_verifier
                                     {"status": "VERIFIED", "jti": "another-check"}, {"exp": 4102444800}],
                          ids=["phone_number", "sub", "jti", "exp"])
 def test_an_attestation_with_any_claim_altered_is_rejected(app: App, change: dict[str, Any]):
-    _, attestation = _verified_attestation(app, FLOWS[0])
+    _, attestation = _verified_attestation(app, TRUID)
 
     with pytest.raises(jwt.InvalidSignatureError):
         verified_claims(app, _with_claims(attestation, **change))
 
 
 def test_an_attestation_with_an_altered_signature_is_rejected(app: App):
-    _, attestation = _verified_attestation(app, FLOWS[0])
+    _, attestation = _verified_attestation(app, TRUID)
     header, payload, signature = attestation.split(".")
     raw = bytearray(base64.urlsafe_b64decode(signature + "=="))
     raw[5] ^= 0x01
@@ -161,14 +125,14 @@ def test_an_attestation_with_an_altered_signature_is_rejected(app: App):
 
 
 def test_an_attestation_for_another_audience_is_rejected(app: App):
-    _, attestation = _verified_attestation(app, FLOWS[0])
+    _, attestation = _verified_attestation(app, TRUID)
 
     with pytest.raises(jwt.InvalidAudienceError):
         verified_claims(app, attestation, audience="https://another-backend.example")
 
 
 def test_an_attestation_past_its_exp_is_rejected(app: App):
-    _, attestation = _verified_attestation(app, FLOWS[0])
+    _, attestation = _verified_attestation(app, TRUID)
 
     with pytest.raises(jwt.ExpiredSignatureError):
         # As the backend would check it 301 s from now (a negative leeway moves "now" forward; iat, which
@@ -177,8 +141,8 @@ def test_an_attestation_past_its_exp_is_rejected(app: App):
 
 
 def test_every_read_serves_the_same_attestation(app: App):
-    check = _start(app, FLOWS[0])
-    code = _open(app, FLOWS[0], check, FLOWS[0].number)
+    check = start(app, TRUID)
+    code = opened(app, TRUID, check, TRUID.number)
 
     first, second = (app.poll(check, code=code).json()["attestation"] for _ in range(2))
 
@@ -186,11 +150,11 @@ def test_every_read_serves_the_same_attestation(app: App):
 
 
 def test_the_number_is_not_kept_once_the_attestation_is_signed(app: App):
-    check, _ = _verified_attestation(app, FLOWS[0])
+    check, _ = _verified_attestation(app, TRUID)
     item = app.item(check["check_id"])
 
     assert "sealed_subject" not in item and "sealed_attestation" in item
-    assert FLOWS[0].number.lstrip("+") not in json.dumps(item, default=str)
+    assert TRUID.number.lstrip("+") not in json.dumps(item, default=str)
 
 
 def test_a_refusal_at_start_is_attested_to_the_poll_token_alone(app: App):
@@ -253,7 +217,7 @@ def test_publishing_the_next_key_serves_it_before_anything_is_signed_with_it(
     current = app.stack.signing_key_id
     rotation("blue", True)
     published = [key["kid"] for key in _jwks(app)["keys"]]
-    _, attestation = _verified_attestation(app, FLOWS[0])
+    _, attestation = _verified_attestation(app, TRUID)
 
     assert published[0] == current and len(published) == 2
     assert _kid(attestation) == current
@@ -264,7 +228,7 @@ def test_after_the_switch_a_backends_jwks_cached_at_publication_verifies_the_new
     rotation("blue", True)
     cached = _jwks(app)  # a verifier's copy, kept for up to max-age
     rotation("green", True)
-    _, attestation = _verified_attestation(app, FLOWS[0])
+    _, attestation = _verified_attestation(app, TRUID)
 
     assert _kid(attestation) == app.stack.signing_key_id
     assert _kid(attestation) in [key["kid"] for key in cached["keys"]]
@@ -272,10 +236,10 @@ def test_after_the_switch_a_backends_jwks_cached_at_publication_verifies_the_new
 
 
 def test_attestations_signed_before_the_switch_still_verify_after_it(app: App, rotation: Deploy):
-    _, before = _verified_attestation(app, FLOWS[0])
+    _, before = _verified_attestation(app, TRUID)
     rotation("blue", True)
     rotation("green", True)
-    _, after = _verified_attestation(app, FLOWS[0])
+    _, after = _verified_attestation(app, TRUID)
 
     assert _kid(before) != _kid(after)
     assert verified_claims(app, before)["status"] == verified_claims(app, after)["status"] == "VERIFIED"
