@@ -1,8 +1,18 @@
 """Counting and timing what the functions ask of AWS and of the providers, from the inside: botocore's
 own events on silentcheck's boto3 session, and the one HTTP session provider adapters send through.
 
-A `Calls` tally is kept per thread, so a handler's own time (its wall time less the time it spent
-waiting on AWS and the providers) can be taken while other requests are served alongside."""
+A `Calls` tally is kept per thread, so a handler's own time can be taken while other requests are served
+alongside, by two rules:
+
+- `waited`: the socket waits only, botocore's `before-send` -> `response-received` per attempt and the
+  provider session's `send`; the client libraries' own work (botocore's parameter validation,
+  serialisation, SigV4 signing, response parsing; `requests`' preparation) counts as the handler's.
+- `in_calls`: the whole calls, each boto3 client call from its method to its return or exception (retries
+  inside: a client class made on silentcheck's session gets a `_make_api_call` that times itself, through
+  botocore's `creating-client-class` event) and each provider request from `Session.request` to its
+  response's `close` (the body is streamed and read by provider_http.send). `in_calls_cpu` is the
+  thread CPU time inside them.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +33,18 @@ class Calls:
 
     aws: Counter[tuple[str, str]] = field(default_factory=Counter)  # ("dynamodb", "PutItem") -> n
     http: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (host:port, method, path) -> n
-    waited: float = 0.0  # seconds inside AWS and provider requests
+    waited: float = 0.0  # seconds waiting on the socket in AWS and provider requests
+    aws_calls: Counter[tuple[str, str]] = field(default_factory=Counter)  # client calls: a retried call once
+    in_calls: float = 0.0  # seconds inside whole AWS client calls and provider requests
+    in_calls_cpu: float = 0.0  # this thread's CPU seconds inside them
 
     def add(self, other: Calls) -> None:
         self.aws.update(other.aws)
         self.http.update(other.http)
         self.waited += other.waited
+        self.aws_calls.update(other.aws_calls)
+        self.in_calls += other.in_calls
+        self.in_calls_cpu += other.in_calls_cpu
 
     def aws_count(self, service: str, operation: str | None = None) -> int:
         return sum(n for (s, o), n in self.aws.items() if s == service and operation in (None, o))
@@ -60,9 +76,12 @@ class CallCounter:
         self._installed.append(lambda: events.unregister("before-send", unique_id="bench-before-send"))
         self._installed.append(
             lambda: events.unregister("response-received", unique_id="bench-response-received"))
+        events.register("creating-client-class", self._timed_client_class, unique_id="bench-client-class")
+        self._installed.append(
+            lambda: events.unregister("creating-client-class", unique_id="bench-client-class"))
         aws.client.cache_clear()  # clients copy the session's handlers when created: make them anew
         session = provider_http.session()
-        original_send = session.send
+        original_send, original_request = session.send, session.request
 
         def send(request: Any, **kwargs: Any) -> Any:
             parts = urlsplit(request.url)
@@ -76,7 +95,26 @@ class CallCounter:
                 tally.http[(parts.netloc, request.method, parts.path)] += 1
                 tally.waited += time.perf_counter() - started
 
+        def request(*args: Any, **kwargs: Any) -> Any:
+            started = self._clocks()
+            try:
+                response = original_request(*args, **kwargs)
+            except BaseException:
+                self._add_call(started)
+                raise
+            close, ended = response.close, list[bool]()
+
+            def closed() -> None:  # the body is read (streamed) before the response is closed
+                close()
+                if not ended:
+                    ended.append(True)
+                    self._add_call(started)
+
+            response.close = closed  # type: ignore[method-assign]
+            return response
+
         session.send = send  # type: ignore[method-assign]
+        session.request = request  # type: ignore[method-assign]
         self._installed.append(lambda: provider_http.reset())
         return self
 
@@ -102,6 +140,33 @@ class CallCounter:
                 self._all.append(tally)
         return tally
 
+    @staticmethod
+    def _clocks() -> tuple[float, float]:
+        return time.perf_counter(), time.thread_time()
+
+    def _add_call(self, started: tuple[float, float]) -> None:
+        wall, cpu = self._clocks()
+        tally = self._tally()
+        tally.in_calls += wall - started[0]
+        tally.in_calls_cpu += cpu - started[1]
+
+    def _timed_client_class(self, base_classes: list[type], **kwargs: Any) -> None:
+        counter = self
+
+        class TimedCall:
+            """First base of the client class: the whole call, from the client's method to its end."""
+
+            def _make_api_call(self, operation_name: str, api_params: dict[str, Any]) -> Any:
+                started = counter._clocks()
+                try:
+                    return super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
+                finally:
+                    counter._add_call(started)
+                    service = self.meta.service_model.service_id.hyphenize()  # type: ignore[attr-defined]
+                    counter._tally().aws_calls[(service, operation_name)] += 1
+
+        base_classes.insert(0, TimedCall)
+
     def _before_send(self, request: Any, event_name: str, **kwargs: Any) -> None:
         self._local.aws_started = time.perf_counter()
 
@@ -122,26 +187,34 @@ class CallCounter:
     def measuring(self) -> Iterator[Calls]:
         """Everything every thread asks for inside the block (requests are served on other threads)."""
         with self._lock:
-            before = [(t, Calls(Counter(t.aws), Counter(t.http), t.waited)) for t in self._all]
+            before = [(t, _copy(t)) for t in self._all]
         result = Calls()
         yield result
         with self._lock:
             snapshot = dict((id(t), s) for t, s in before)
             for tally in self._all:
                 start = snapshot.get(id(tally), Calls())
-                result.aws.update(tally.aws - start.aws)
-                result.http.update(tally.http - start.http)
-                result.waited += tally.waited - start.waited
+                result.add(_minus(tally, start))
 
 
 @dataclass
 class Served:
     function: str
     wall: float
-    own: float
+    own: float  # wall less the socket waits (botocore's and requests' client work counted as the handler's)
     calls: Calls
     path: str = ""
     cpu: float = 0.0  # CPU seconds of the thread that served it (what a busy machine's scheduling does not inflate)
+
+    @property
+    def outside_calls(self) -> float:
+        """Wall seconds outside the whole AWS client calls and provider requests."""
+        return self.wall - self.calls.in_calls
+
+    @property
+    def cpu_outside_calls(self) -> float:
+        """The thread's CPU seconds outside them."""
+        return self.cpu - self.calls.in_calls_cpu
 
 
 @dataclass
@@ -196,8 +269,11 @@ class Instrumented:
 
 
 def _copy(calls: Calls) -> Calls:
-    return Calls(calls.aws.copy(), calls.http.copy(), calls.waited)
+    return Calls(calls.aws.copy(), calls.http.copy(), calls.waited, calls.aws_calls.copy(), calls.in_calls,
+                 calls.in_calls_cpu)
 
 
 def _minus(after: Calls, before: Calls) -> Calls:
-    return Calls(after.aws - before.aws, after.http - before.http, after.waited - before.waited)
+    return Calls(after.aws - before.aws, after.http - before.http, after.waited - before.waited,
+                 after.aws_calls - before.aws_calls, after.in_calls - before.in_calls,
+                 after.in_calls_cpu - before.in_calls_cpu)
