@@ -4,10 +4,15 @@ model. Cheap: moto and one loopback HTTP server; the benchmarks themselves stay 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import requests
+from botocore.awsrequest import AWSResponse
+from botocore.retries import standard
 
 from benchmarks import costs
 from benchmarks.counting import CallCounter, Calls
@@ -64,6 +69,53 @@ def test_counter_counts_provider_requests_and_their_waiting_time(counter: CallCo
                                   (f"127.0.0.1:{provider.port}", "POST", "/oauth2/v1/token"): 1})
     assert calls.http_count("token") == 1
     assert calls.waited >= 0.1
+
+
+def test_a_whole_aws_call_holds_botocores_client_work_outside_the_socket_wait(counter: CallCounter) -> None:
+    dynamodb = aws.client("dynamodb")
+    dynamodb.meta.events.register("before-parameter-build.dynamodb.GetItem", lambda **_: time.sleep(0.05))
+    dynamodb.get_item(TableName=TEST_TABLE, Key=keys.item_key(keys.check("a")))
+
+    calls = counter.thread_calls()
+    assert calls.aws_calls == Counter({("dynamodb", "GetItem"): 1})
+    assert calls.in_calls >= calls.waited + 0.05  # the client-side work: in the call, not in the wait
+
+
+class _Raw:
+    def stream(self) -> Iterator[bytes]:
+        yield b'{"__type": "InternalServerError", "message": "try again"}'
+
+
+def test_a_retried_aws_call_is_one_call_with_its_attempts_and_backoff_inside(counter: CallCounter,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.05)
+    attempts: list[str] = []
+
+    def first_fails(request: Any, **_: Any) -> AWSResponse | None:
+        attempts.append(request.url)
+        return AWSResponse(request.url, 500, {}, _Raw()) if len(attempts) == 1 else None
+
+    dynamodb = aws.client("dynamodb")
+    dynamodb.meta.events.register_first("before-send.dynamodb.GetItem", first_fails)
+    dynamodb.get_item(TableName=TEST_TABLE, Key=keys.item_key(keys.check("a")))
+
+    calls = counter.thread_calls()
+    assert (len(attempts), calls.aws, calls.aws_calls) == (
+        2, Counter({("dynamodb", "GetItem"): 2}), Counter({("dynamodb", "GetItem"): 1}))
+    assert calls.in_calls >= calls.waited + 0.05  # the backoff between the attempts is inside the one call
+
+
+def test_a_whole_provider_request_holds_its_preparation_outside_the_socket_wait(counter: CallCounter,
+                                                                               provider: RunningServer) -> None:
+    def slow_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+        time.sleep(0.05)  # applied while the request is prepared, before it is sent
+        return request
+
+    provider_http.send("GET", f"{provider.base_url}/phone_check/v0.2/checks/x", auth=slow_auth)
+
+    calls = counter.thread_calls()
+    assert calls.http_count("/checks/x") == 1
+    assert calls.in_calls >= calls.waited + 0.05
 
 
 def test_measuring_collects_what_other_threads_asked_for(counter: CallCounter) -> None:
