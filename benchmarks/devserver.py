@@ -59,6 +59,11 @@ TIMING_HOOK = r"""
 const { AsyncLocalStorage } = require('async_hooks');
 const http = require('http');
 const store = new AsyncLocalStorage();
+const listen = http.Server.prototype.listen;  // express listens on every interface: loopback only here
+http.Server.prototype.listen = function (port, ...rest) {
+  return typeof port === 'number' || typeof port === 'string' ? listen.call(this, port, '127.0.0.1', ...rest)
+    : listen.apply(this, arguments);
+};
 const emit = http.Server.prototype.emit;
 http.Server.prototype.emit = function (event, req, res) {
   if (event !== 'request') return emit.apply(this, arguments);
