@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.retries import standard
 
 from benchmarks import costs
@@ -93,7 +94,7 @@ def test_a_retried_aws_call_is_one_call_with_its_attempts_and_backoff_inside(cou
 
     def first_fails(request: Any, **_: Any) -> AWSResponse | None:
         attempts.append(request.url)
-        return AWSResponse(request.url, 500, {}, _Raw()) if len(attempts) == 1 else None
+        return AWSResponse(request.url, 500, HTTPHeaders(), _Raw()) if len(attempts) == 1 else None
 
     dynamodb = aws.client("dynamodb")
     dynamodb.meta.events.register_first("before-send.dynamodb.GetItem", first_fails)
