@@ -279,14 +279,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, pairs in sorted(result["by_route"].items()):
         outside, socket_only = sorted(p[0] for p in pairs), sorted(p[1] for p in pairs)
         print(f"devserver: {name:<45} outside calls p50 {percentile(outside, 50):6.2f} p99 "
-              f"{percentile(outside, 99):6.2f} ms; less socket waits p50 {percentile(socket_only, 50):6.2f} ms"
+              f"{percentile(outside, 99):6.2f} ms; less send-to-response p50 {percentile(socket_only, 50):6.2f} ms"
               f"  n={len(pairs)}")
     figures = result["figures"]
     median = {key: statistics.median(values) for key, values in figures.items()}
     flows = len(figures["ours_outside"])
     lines = {
         "outside": "own time outside whole AWS and provider calls (wall)",
-        "socket": "own time less socket waits only (wall; botocore's and requests' work counted as ours)",
+        "socket": "own time less the send-to-response spans only (wall; botocore's validation, serialisation "
+                  "and signing and requests' preparation counted as ours)",
         "cpu": "CPU (silentcheck: its handlers' threads, botocore's work included; dev-server: the Node "
                "process while it served the flow)",
         "cpu_outside": "CPU outside whole AWS and provider calls",
