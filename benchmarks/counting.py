@@ -4,9 +4,10 @@ own events on silentcheck's boto3 session, and the one HTTP session provider ada
 A `Calls` tally is kept per thread, so a handler's own time can be taken while other requests are served
 alongside, by two rules:
 
-- `waited`: the socket waits only, botocore's `before-send` -> `response-received` per attempt and the
-  provider session's `send`; the client libraries' own work (botocore's parameter validation,
-  serialisation, SigV4 signing, response parsing; `requests`' preparation) counts as the handler's.
+- `waited`: the send-to-response spans only, botocore's `before-send` -> `response-received` per attempt
+  (urllib3's send and receive and the response's parsing inside) and the provider session's `send`; the
+  client libraries' work before the send (botocore's parameter validation, serialisation, endpoint
+  parameters, SigV4 signing; `requests`' preparation) counts as the handler's.
 - `in_calls`: the whole calls, each boto3 client call from its method to its return or exception (retries
   inside: a client class made on silentcheck's session gets a `_make_api_call` that times itself, through
   botocore's `creating-client-class` event) and each provider request from `Session.request` to its
@@ -33,7 +34,7 @@ class Calls:
 
     aws: Counter[tuple[str, str]] = field(default_factory=Counter)  # ("dynamodb", "PutItem") -> n
     http: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (host:port, method, path) -> n
-    waited: float = 0.0  # seconds waiting on the socket in AWS and provider requests
+    waited: float = 0.0  # seconds in the send-to-response spans of AWS and provider requests
     aws_calls: Counter[tuple[str, str]] = field(default_factory=Counter)  # client calls: a retried call once
     in_calls: float = 0.0  # seconds inside whole AWS client calls and provider requests
     in_calls_cpu: float = 0.0  # this thread's CPU seconds inside them
@@ -201,7 +202,7 @@ class CallCounter:
 class Served:
     function: str
     wall: float
-    own: float  # wall less the socket waits (botocore's and requests' client work counted as the handler's)
+    own: float  # wall less the send-to-response spans (the client work before the send is the handler's)
     calls: Calls
     path: str = ""
     cpu: float = 0.0  # CPU seconds of the thread that served it (what a busy machine's scheduling does not inflate)
