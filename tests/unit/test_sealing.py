@@ -2,10 +2,12 @@
 
 import pytest
 
-from silentcheck import aws, config, sealing, store, tokens
+from sandbox.local_aws import services
+from silentcheck import aws, config, credentials, sealing, store, tokens
 from silentcheck.checks import Binding, Check, Outcome, Status
 from silentcheck.config import settings
 from silentcheck.store import keys
+from tests.conftest import TEST_SECRET
 
 NOW = 1_900_000_000
 NUMBER = "+447400900123"
@@ -43,6 +45,26 @@ def test_tampered_sealed_values_do_not_open():
 
     with pytest.raises(sealing.SealBroken):
         sealing.unseal(bytes(blob), "c1")
+
+
+def test_the_seal_key_is_derived_once_per_pepper_not_per_value(monkeypatch):
+    derived = []
+    monkeypatch.setattr(tokens, "subkey", lambda secret, purpose: derived.append(purpose) or b"k" * 32)
+
+    for check_id in ("c1", "c2", "c3"):
+        sealing.unseal(sealing.seal({"phone_number": NUMBER}, check_id), check_id)
+
+    assert derived == ["seal/v1"]
+
+
+def test_values_sealed_before_a_pepper_rotation_do_not_open_after_it(moto_env):
+    blob = sealing.seal({"phone_number": NUMBER}, "c1")
+    services.seed_secret(services.client("secretsmanager", moto_env.endpoint), TEST_SECRET, {"pepper": tokens.new_token()})
+    credentials.forget()
+
+    with pytest.raises(sealing.SealBroken):
+        sealing.unseal(blob, "c1")
+    assert sealing.unseal(sealing.seal({"phone_number": NUMBER}, "c1"), "c1") == {"phone_number": NUMBER}
 
 
 def test_confidential_values_read_back_but_the_item_holds_no_plaintext():
@@ -94,8 +116,6 @@ def test_a_function_without_the_main_secret_reads_checks_with_their_sealed_value
                          confidential={"auth_req_id": "secret-ish"})
     monkeypatch.delenv("SECRET_ID")  # as provider_callback runs: no SECRET_ID, no grant on the main secret
     config.reset()
-    from silentcheck import credentials
-
     credentials.forget()
 
     read = store.get("check-1")

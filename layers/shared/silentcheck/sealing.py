@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from silentcheck import credentials, tokens
@@ -28,9 +29,16 @@ def may_open() -> bool:
 
 
 def _aead() -> AESGCM:
+    return _aead_for(credentials.pepper())
+
+
+@lru_cache(maxsize=2)
+def _aead_for(pepper: str) -> AESGCM:
+    """The cipher for one pepper: its key derived once per container, anew when the pepper rotates (the key
+    of the cache is the pepper, so a value sealed under the old one no longer opens)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    return AESGCM(tokens.subkey(credentials.pepper(), "seal/v1"))
+    return AESGCM(tokens.subkey(pepper, "seal/v1"))
 
 
 def seal(values: dict[str, str], check_id: str) -> bytes:
@@ -48,3 +56,8 @@ def unseal(blob: bytes, check_id: str) -> dict[str, str]:
         raise SealBroken(f"sealed values of check {check_id[:8]}… cannot be opened") from None
     values = json.loads(plaintext)
     return {str(k): str(v) for k, v in values.items()}
+
+
+def forget() -> None:
+    """Drop the cached cipher (caches.reset_caches)."""
+    _aead_for.cache_clear()
