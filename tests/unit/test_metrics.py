@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.metrics import MetricUnit
 
 from silentcheck import observability
 from silentcheck.observability import Metric
@@ -36,3 +37,37 @@ def test_a_count_is_aggregated_by_all_its_dimensions_by_each_and_in_all(capsys):
         ["provider", "status", "reason", "service"], ["service", "provider"], ["service", "status"],
         ["service", "reason"], ["service"]]))
     assert line["ChecksFinished"] == [1.0]
+
+
+def test_each_line_holds_only_its_own_metrics_and_dimensions(capsys):
+    observability.count(Metric.CHECKS_STARTED, provider="truid", flow="device")
+    observability.count(Metric.DEVICE_RETURNS, provider="camara")
+
+    first, second = _lines(capsys)
+
+    assert "ChecksStarted" not in second and second["DeviceReturns"] == [1.0]
+    assert "flow" not in second and second["provider"] == "camara"
+    assert first["ChecksStarted"] == [1.0]
+
+
+def test_a_line_that_fails_to_build_leaves_nothing_in_the_next(capsys):
+    with pytest.raises(Exception, match="not a valid number"):
+        observability.emit({Metric.PROVIDER_LATENCY: (MetricUnit.Milliseconds, "slow")},  # type: ignore[dict-item]
+                           provider="truid", operation="start")
+
+    observability.count(Metric.DEVICE_RETURNS, provider="camara")
+
+    (line,) = _lines(capsys)
+    assert "ProviderLatency" not in line and "operation" not in line and line["DeviceReturns"] == [1.0]
+
+
+def test_lines_counted_while_metrics_are_disabled_are_neither_printed_nor_kept(capsys, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    observability.count(Metric.DEVICE_RETURNS, provider="truid")
+    observability.count(Metric.DEVICE_RETURNS, provider="truid")
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+
+    observability.count(Metric.DEVICE_RETURNS, provider="truid")
+
+    (line,) = _lines(capsys)
+    assert line["DeviceReturns"] == [1.0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import warnings
 from collections.abc import Mapping
 from enum import StrEnum
@@ -110,17 +111,32 @@ def emit(values: Mapping[Metric, tuple[MetricUnit, float]], **dimensions: object
     """One EMF line with these metrics, aggregated by all the dimensions together, by each alone and in all
     (so alarms can read any of them with exact dimensions)."""
     checked = _checked(dimensions)
-    line = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-    for name, value in checked.items():
-        line.add_dimension(name, value)
-    if len(checked) > 1:
+    line = _line()
+    try:
         for name, value in checked.items():
-            line.add_dimensions(service=SERVICE, **{name: value})
-    if checked:
-        line.add_dimensions(service=SERVICE)
-    for metric, (unit, amount) in values.items():
-        line.add_metric(name=metric.value, unit=unit, value=amount)
-    line.flush_metrics()
+            line.add_dimension(name, value)
+        if len(checked) > 1:
+            for name, value in checked.items():
+                line.add_dimensions(service=SERVICE, **{name: value})
+        if checked:
+            line.add_dimensions(service=SERVICE)
+        for metric, (unit, amount) in values.items():
+            line.add_metric(name=metric.value, unit=unit, value=amount)
+        line.flush_metrics()
+    finally:  # nothing is carried into the next line: not a half-built one, nor one metrics were disabled for
+        line.clear_metrics()
+
+
+_lines = threading.local()
+
+
+def _line() -> EphemeralMetrics:
+    """This thread's metric set, made once: building one costs more than the line it prints (Powertools reads
+    every MetricUnit), and one is emptied by each flush."""
+    line: EphemeralMetrics | None = getattr(_lines, "line", None)
+    if line is None:
+        line = _lines.line = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    return line
 
 
 def count(metric: Metric | str, **dimensions: object) -> None:
