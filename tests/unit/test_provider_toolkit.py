@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from silentcheck import config
 from silentcheck.checks import Reason
 from silentcheck.errors import ProviderNotConfigured
 from silentcheck.providers import base, camara_config, infobip, truid, truid_results
@@ -181,6 +182,35 @@ def test_a_sim_swap_limit_outside_whole_hours_1_to_2400_is_refused(hours: Any):
 
     assert _problem(camara_config.Config, raw) == "camara.sim_swap_max_age_hours must be a whole number from 1 to 2400"
 
+
+
+@pytest.mark.parametrize("name", SECTIONS)
+def test_a_section_read_again_as_it_was_is_not_validated_again(name: str):
+    model, valid, _ = SECTIONS[name]
+
+    assert model.parse(dict(valid)) is model.parse(dict(valid))
+
+
+@pytest.mark.parametrize("name", SECTIONS)
+def test_a_section_changed_in_the_secret_is_validated_anew(name: str):
+    model, valid, url_key = SECTIONS[name]
+    model.parse(valid)
+
+    assert "must be an https URL" in _problem(model, {**valid, url_key: "http://eu.example.com"})
+    assert model.parse(valid) == model.parse(dict(valid))
+
+
+def test_a_section_read_under_other_settings_is_validated_anew(monkeypatch: pytest.MonkeyPatch):
+    model, valid, url_key = SECTIONS["truid"]
+    loopback = {**valid, url_key: "http://127.0.0.1:8080"}
+    monkeypatch.setenv("SANDBOX_LOOPBACK_PROVIDERS", "true")
+    config.reset()
+    assert getattr(model.parse(loopback), url_key) == "http://127.0.0.1:8080"
+
+    monkeypatch.delenv("SANDBOX_LOOPBACK_PROVIDERS")
+    config.reset()
+
+    assert "must be an https URL" in _problem(model, loopback)
 
 def test_a_numeric_client_id_is_read_as_the_string_it_stands_for():
     assert camara_config.Config.parse({**SECTIONS["camara"][1], "client_id": 12345}).client_id == "12345"

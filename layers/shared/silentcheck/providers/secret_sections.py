@@ -11,11 +11,12 @@ a credential):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal, Self, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Self, cast, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from silentcheck import provider_http
+from silentcheck.config import settings
 from silentcheck.errors import ProviderNotConfigured
 
 MAIN_SECRET = "the secret (SECRET_ID)"
@@ -36,6 +37,10 @@ HttpsUrl = Annotated[str, AfterValidator(_https)]  # kept as written (an OAuth i
 BaseUrl = Annotated[str, AfterValidator(_https), AfterValidator(lambda url: url.rstrip("/"))]  # paths are appended
 
 
+# The last section each class validated: (the settings it was validated under, the raw section, the model).
+_parsed: dict[type[SecretSection], tuple[object, dict[str, Any], SecretSection]] = {}
+
+
 class SecretSection(BaseModel):
     """One provider's section; subclasses say which (`SECTION`, `PROVIDER`, `SECRET`) and declare its keys."""
 
@@ -47,7 +52,18 @@ class SecretSection(BaseModel):
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Self:
-        """The section, validated; ProviderNotConfigured naming what to fix."""
+        """The section, validated; ProviderNotConfigured naming what to fix. A section read again as it was,
+        under the same settings (which say whether a loopback http URL is allowed), is not validated again:
+        a secret is read once per container and a call reads its section several times."""
+        known = _parsed.get(cls)
+        if known is not None and known[0] is settings() and known[1] == raw:
+            return cast(Self, known[2])
+        section = cls._validated(raw)
+        _parsed[cls] = (settings(), dict(raw), section)
+        return section
+
+    @classmethod
+    def _validated(cls, raw: Mapping[str, Any]) -> Self:
         empty = {key for key, value in raw.items() if value is None or value == ""}  # as good as missing
         try:
             section = cls.model_validate({key: value for key, value in raw.items() if key not in empty})
