@@ -14,7 +14,18 @@ import pytest
 
 import silentcheck
 from sandbox.local_aws import services as sandbox_aws
-from silentcheck import aws, caches, config, credentials, limits, provider_http, routing, signing_keys, snapstart
+from silentcheck import (
+    aws,
+    caches,
+    config,
+    credentials,
+    limits,
+    provider_http,
+    routing,
+    sealing,
+    signing_keys,
+    snapstart,
+)
 
 # boto3's service models: the installed botocore's read-only data, the same in every container (aws.py); the
 # measured adapter classes, one per combination of capabilities: made from the code alone.
@@ -30,6 +41,7 @@ FILL: dict[str, Callable[[str], object]] = {
     "silentcheck.aws.session": lambda _: aws.session(),
     "silentcheck.aws.client": lambda _: aws.client("dynamodb"),
     "silentcheck.provider_http.session": lambda _: provider_http.session(),
+    "silentcheck.sealing._aead_for": lambda _: sealing.seal({"phone_number": "+447400900123"}, "check-1"),
 }
 CONFIGURATION = {"silentcheck.config.settings", "silentcheck.routing.parse_table", "silentcheck.limits.parse_limits",
                  "silentcheck.signing_keys.signer", "silentcheck.signing_keys.public_jwk"}

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from silentcheck import observability
 from silentcheck.observability import Metric
@@ -71,3 +72,35 @@ def test_lines_counted_while_metrics_are_disabled_are_neither_printed_nor_kept(c
 
     (line,) = _lines(capsys)
     assert line["DeviceReturns"] == [1.0]
+
+
+def _as_powertools_prints(values: dict[Metric, tuple[MetricUnit, float]], dimensions: dict[str, str]) -> None:
+    """The same line through Powertools' own metric set: the dimensions all together, each alone, in all."""
+    line = EphemeralMetrics(namespace=observability.NAMESPACE, service=observability.SERVICE)
+    for name, value in dimensions.items():
+        line.add_dimension(name, value)
+    if len(dimensions) > 1:
+        for name, value in dimensions.items():
+            line.add_dimensions(service=observability.SERVICE, **{name: value})
+    if dimensions:
+        line.add_dimensions(service=observability.SERVICE)
+    for metric, (unit, amount) in values.items():
+        line.add_metric(name=metric.value, unit=unit, value=amount)
+    line.flush_metrics()
+
+
+@pytest.mark.parametrize("dimensions", [{}, {"provider": "truid"}, {"provider": "truid", "operation": "start"},
+                                        {"provider": "camara", "status": "FAILED", "reason": "PROVIDER_ERROR"}])
+@pytest.mark.parametrize("values", [
+    {Metric.DEVICE_RETURNS: (MetricUnit.Count, 1)},
+    {Metric.PROVIDER_LATENCY: (MetricUnit.Milliseconds, 12.5), Metric.PROVIDER_FAILURES: (MetricUnit.Count, 0),
+     Metric.PROVIDER_REJECTIONS: (MetricUnit.Count, 1)}], ids=["one", "three"])
+def test_a_line_is_what_powertools_metric_set_prints_for_the_same_metrics(capsys, values, dimensions):
+    observability.emit(values, **dimensions)
+    _as_powertools_prints(values, dimensions)
+
+    ours, theirs = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+
+    assert abs(ours["_aws"].pop("Timestamp") - time.time() * 1000) < 5000
+    theirs["_aws"].pop("Timestamp")
+    assert json.dumps(ours) == json.dumps(theirs)  # the same keys in the same order

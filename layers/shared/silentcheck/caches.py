@@ -5,8 +5,9 @@ holds what a new container holds. Three kinds, so a caller can keep one (see res
   attestation signer and the signing keys' public halves;
 - connections: boto3's session and clients, with the AWS credentials they resolved, and the HTTP session
   with its open connections;
-- provider state: the secrets (and the seal's cipher keyed by the pepper), OAuth access tokens (tru.ID's),
-  discovery documents and key sets, and the circuit breakers' states read in the last few seconds.
+- provider state: the secrets (with the seal's cipher keyed by the pepper and the provider sections
+  validated from them), OAuth access tokens (tru.ID's), discovery documents and key sets, and the circuit
+  breakers' states read in the last few seconds.
 
 boto3's service models (aws._loader) are kept: they are the installed botocore's read-only data, the same
 in every container, and loaded before a SnapStart snapshot on purpose."""
@@ -21,11 +22,12 @@ def reset_caches(*, configuration: bool = True, connections: bool = True) -> Non
     `connections=False` where something is installed on the clients that must stay: the sandbox's functions
     run in its process with the tests' fault hooks and the benchmarks' call counter on them."""
     from silentcheck import breakers, credentials, sealing
-    from silentcheck.providers import oauth
+    from silentcheck.providers import oauth, secret_sections
 
     breakers.forget()
     credentials.forget()
     sealing.forget()
+    secret_sections.forget()
     oauth.forget()
     if configuration:
         from silentcheck import config, limits, routing, signing_keys

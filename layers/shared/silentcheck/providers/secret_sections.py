@@ -107,6 +107,11 @@ class SecretSection(BaseModel):
                     str(error.get("msg", "")).removeprefix("Value error, "))
 
 
+def forget() -> None:
+    """Drop the sections validated so far (caches.reset_caches)."""
+    _parsed.clear()
+
+
 def _aliases(field: Any) -> tuple[str, ...]:
     choices = getattr(field.validation_alias, "choices", ())
     return tuple(str(choice) for choice in choices)
