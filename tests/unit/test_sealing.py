@@ -48,8 +48,13 @@ def test_tampered_sealed_values_do_not_open():
 
 
 def test_the_seal_key_is_derived_once_per_pepper_not_per_value(monkeypatch):
-    derived = []
-    monkeypatch.setattr(tokens, "subkey", lambda secret, purpose: derived.append(purpose) or b"k" * 32)
+    derived: list[str] = []
+
+    def subkey(secret: str, purpose: str) -> bytes:
+        derived.append(purpose)
+        return b"k" * 32
+
+    monkeypatch.setattr(tokens, "subkey", subkey)
 
     for check_id in ("c1", "c2", "c3"):
         sealing.unseal(sealing.seal({"phone_number": NUMBER}, check_id), check_id)
@@ -59,7 +64,8 @@ def test_the_seal_key_is_derived_once_per_pepper_not_per_value(monkeypatch):
 
 def test_values_sealed_before_a_pepper_rotation_do_not_open_after_it(moto_env):
     blob = sealing.seal({"phone_number": NUMBER}, "c1")
-    services.seed_secret(services.client("secretsmanager", moto_env.endpoint), TEST_SECRET, {"pepper": tokens.new_token()})
+    secrets_manager = services.client("secretsmanager", moto_env.endpoint)
+    services.seed_secret(secrets_manager, TEST_SECRET, {"pepper": tokens.new_token()})
     credentials.forget()
 
     with pytest.raises(sealing.SealBroken):
