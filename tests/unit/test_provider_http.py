@@ -14,7 +14,9 @@ import pytest
 from sandbox.httpserver import serve
 from silentcheck import config, provider_http
 
-SLOW_SECONDS = 0.6  # how long the slow server takes; every deadline below is far shorter
+SLOW_SECONDS = 3.0  # how long the slow server takes; every deadline below is far shorter
+# A call cut to a 0.15 s deadline returns well within this, with room for a loaded machine's scheduling.
+GAVE_UP_WITHIN = SLOW_SECONDS / 3
 
 
 def _app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -87,7 +89,7 @@ def _timed(call: Callable[[], Any]) -> float:
 def test_a_call_inside_a_deadline_is_cut_to_what_is_left_of_it(base_url: str) -> None:
     with provider_http.deadline(0.15):
         elapsed = _timed(lambda: provider_http.send("GET", f"{base_url}/slow"))
-    assert elapsed < SLOW_SECONDS / 2
+    assert elapsed < GAVE_UP_WITHIN
 
 
 def test_a_call_with_too_little_left_is_a_timeout_without_a_request(base_url: str) -> None:
@@ -99,7 +101,7 @@ def test_a_call_with_too_little_left_is_a_timeout_without_a_request(base_url: st
 def test_an_answer_trickling_past_the_deadline_is_a_timeout(base_url: str) -> None:
     with provider_http.deadline(0.15):
         elapsed = _timed(lambda: provider_http.send("GET", f"{base_url}/trickle"))
-    assert elapsed < SLOW_SECONDS / 2
+    assert elapsed < GAVE_UP_WITHIN
 
 
 def test_the_deadline_is_only_this_invocations(base_url: str) -> None:
