@@ -119,7 +119,7 @@ def emit(values: Mapping[Metric, tuple[MetricUnit, float]], **dimensions: object
     but the timestamp (tests/unit/test_metrics.py compares them), written here: a check emits six or so, and
     Powertools builds each through some thirty calls, about a sixth of a check's own time (docs/benchmarks.md)."""
     checked = _checked(dimensions)
-    for amount in (amount for _, amount in values.values()):
+    for _, amount in values.values():
         if not isinstance(amount, numbers.Number):
             raise MetricValueError(f"{amount} is not a valid number")
     if not values or is_metrics_disabled():
