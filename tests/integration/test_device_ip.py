@@ -67,7 +67,8 @@ def test_truid_refuses_a_chain_opened_from_another_address_than_device_ip(app: A
 
     view = app.poll(check, completion_code(opened)).json()
     assert (view["status"], view["reason"]) == ("FAILED", "REDIRECT_FAILED")
-    assert app.item(check["check_id"])["raw_code"]["S"] == "redirect:ip_mismatch"
+    # tru.ID's callback and the phone's redirect both carry the refusal; whichever lands first settles the check
+    assert app.item(check["check_id"])["raw_code"]["S"] in {"ip_mismatch", "redirect:ip_mismatch"}
 
 
 def test_the_backends_device_ip_reaches_infobip_instead_of_the_callers_address(app: App):
