@@ -12,7 +12,8 @@ from urllib.parse import urljoin
 import requests
 from requests.adapters import HTTPAdapter
 
-from sandbox.simulators.network import DEFAULT_NETWORK_ID, Bearer, is_loopback_url
+from sandbox.simulators.network import DEFAULT_NETWORK_ID, Bearer
+from sandbox.simulators.wsgi import is_loopback_url
 
 MAX_REDIRECTS = 10
 HOP_TIMEOUT_SECONDS = 5.0

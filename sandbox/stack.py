@@ -26,6 +26,7 @@ from sandbox.simulators import camara as camara_sim
 from sandbox.simulators import infobip as infobip_sim
 from sandbox.simulators import network as network_sim
 from sandbox.simulators import truid as truid_sim
+from sandbox.simulators.network_client import register_partner
 from sandbox.web.phone import PhoneProxy, start_phone_proxy
 
 STATE_FILE = aws.CACHE_DIR / "stack.json"
@@ -329,7 +330,7 @@ def start_stack(time_scale: float = 1.0, truid_slow_seconds: float = 10.0, log_l
     # Onboarding: each provider registers with the operator the one URL its hop may send devices back to.
     for provider, resume_path in ((truid, truid_sim.RESUME_PATH), (camara, camara_sim.RESUME_PATH),
                                   (infobip, infobip_sim.RESUME_PATH)):
-        network_sim.register_partner(network.base_url, f"{provider.base_url}{resume_path}")
+        register_partner(network.base_url, f"{provider.base_url}{resume_path}")
 
     secret_value: dict[str, Any] = {"pepper": random.token_urlsafe(32)}
     callback_secret_value: dict[str, Any] = {}

@@ -4,5 +4,5 @@ admin.py (its test controls under /_sandbox/), and one module per concern. wsgi.
 (request, response, the router, auth headers), device_marks.py the operator hop they make, faults.py their fault
 engine, courier.py their callback courier, controls.py their /_sandbox/ plumbing and request log, keypool.py their
 signing keys, network.py the mobile network (loopback addresses as lines, header enrichment) that they and the phone
-talk to.
+talk to, network_client.py how they ask it.
 """

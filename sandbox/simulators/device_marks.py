@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sandbox.simulators.network import NetworkDown, redeem_continuation
+from sandbox.simulators.network_client import NetworkDown, redeem_continuation
 from sandbox.simulators.wsgi import Request, Response, with_query
 
 T = TypeVar("T")

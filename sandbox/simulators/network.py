@@ -14,14 +14,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sandbox.httpserver import WSGIApp
-from sandbox.simulators.wsgi import Request, Response, Routes, json_response, route, simulator_app
+from sandbox.simulators.wsgi import Request, Response, Routes, is_loopback_url, json_response, route, simulator_app
 
 Bearer = Literal["cellular", "wifi"]
 
-LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 CELLULAR_RANGE = ipaddress.IPv4Network("127.64.0.0/16")
 WIFI_RANGE = ipaddress.IPv4Network("127.192.0.0/16")
 DEFAULT_NETWORK_ID = "23410"
@@ -66,51 +65,6 @@ class HeSession:
         return seen
 
 
-class NetworkDown(Exception):
-    """The simulated network did not answer, or answered something that is not a JSON object."""
-
-
-NETWORK_TIMEOUT_SECONDS = 5.0
-
-
-def ask_network(network_url: str, path: str) -> dict[str, Any] | None:
-    """GET `path` on the simulated network as a simulated provider does; None on 404."""
-    return _call_network("GET", network_url.rstrip("/") + path)
-
-
-def redeem_continuation(network_url: str, session: str, continuation: str) -> dict[str, Any] | None:
-    """Redeem the operator's one-time answer for `session` as a simulated provider does, server to server:
-    what the hop saw (`mobile`, `msisdn`, `network_id`, `device_ip`), or None when the session is unknown, the
-    continuation is not the one the device was handed, or it was redeemed already."""
-    return _call_network("POST", f"{network_url.rstrip('/')}/he/sessions/{quote(session, safe='')}/redeem",
-                         json={"continuation": continuation})
-
-
-def _call_network(method: str, url: str, **kwargs: Any) -> dict[str, Any] | None:
-    """One request to the simulated network: its JSON object, None on 404, NetworkDown on anything else."""
-    import requests
-
-    try:
-        with requests.Session() as http:
-            http.trust_env = False  # loopback only: never through a proxy from the environment
-            response = http.request(method, url, timeout=NETWORK_TIMEOUT_SECONDS, allow_redirects=False, **kwargs)
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        body = response.json()
-    except (requests.RequestException, ValueError) as exc:
-        raise NetworkDown(str(exc)) from None
-    if not isinstance(body, dict):
-        raise NetworkDown("the network answered something other than a JSON object")
-    return body
-
-
-def register_partner(network_url: str, return_to: str) -> None:
-    """Register a provider's return URL with the operator, as onboarding does: the hop redirects only there."""
-    if _call_network("POST", f"{network_url.rstrip('/')}/_admin/partners", json={"return_to": return_to}) is None:
-        raise NetworkDown("the network has no partner registration")
-
-
 class SessionAlreadyUsed(Exception):
     """A header-enrichment session is recorded once; a second device cannot overwrite the first."""
 
@@ -122,26 +76,6 @@ def changed_within(sim_changed_at: float | None, now: float, seconds: float) -> 
 
 def operator_name(network_id: str) -> str:
     return OPERATORS.get(network_id, f"Sandbox operator {network_id}")
-
-
-def is_loopback_url(url: str) -> bool:
-    """True for an http(s) URL without user info whose host is 127.x.x.x or localhost."""
-    # Backslashes and whitespace are parsed differently by different clients; refuse them outright.
-    if not url.isascii() or "\\" in url or any(c.isspace() or not c.isprintable() for c in url):
-        return False
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or "@" in parts.netloc:
-        return False
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return False
-    if parts.hostname == "localhost":
-        return True
-    try:
-        return ipaddress.IPv4Address(parts.hostname or "") in LOOPBACK
-    except ValueError:
-        return False
 
 
 class MobileNetwork:

@@ -49,6 +49,7 @@ def with_query(url: str, params: Mapping[str, str]) -> str:
 
 
 _BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 
 
 def authorization(request: Request, scheme: str) -> str | None:
@@ -86,6 +87,26 @@ def ip_literal(value: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address |
 def is_http_url(value: str) -> bool:
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for an http(s) URL without user info whose host is 127.x.x.x or localhost."""
+    # Backslashes and whitespace are parsed differently by different clients; refuse them outright.
+    if not url.isascii() or "\\" in url or any(c.isspace() or not c.isprintable() for c in url):
+        return False
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "@" in parts.netloc:
+        return False
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.IPv4Address(parts.hostname or "") in LOOPBACK
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

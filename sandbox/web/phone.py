@@ -32,7 +32,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from sandbox.device import HOP_TIMEOUT_SECONDS, Phone
-from sandbox.simulators.network import Bearer, is_loopback_url
+from sandbox.simulators.network import Bearer
+from sandbox.simulators.wsgi import is_loopback_url
 
 CONTROL_HOST = "phone.test"
 CONTROL_URL = f"http://{CONTROL_HOST}"

@@ -21,7 +21,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from sandbox.device import OpenResult, Phone, bound_session
 from sandbox.simulators.camara import RESUME_PATH, CamaraClient, CamaraConfig, CamaraSimulator, make_app
-from sandbox.simulators.network import register_partner
+from sandbox.simulators.network_client import register_partner
 from tests.servers import SwappableServer, basic_auth
 
 SIM = "+447400900002"

@@ -16,7 +16,7 @@ import requests
 
 from sandbox.device import Phone
 from sandbox.httpserver import WSGIApp
-from sandbox.simulators.network import redeem_continuation, register_partner
+from sandbox.simulators.network_client import redeem_continuation, register_partner
 from tests.servers import SwappableServer
 
 StartResponse = Callable[..., Any]

@@ -20,6 +20,7 @@ from sandbox.device import Phone, bound_session
 from sandbox.simulators import network as network_sim
 from sandbox.simulators.infobip import RESUME_PATH, InfobipConfig, InfobipSimulator, make_app
 from sandbox.simulators.infobip.callbacks import USER_AGENT
+from sandbox.simulators.network_client import register_partner
 from tests.servers import SwappableServer
 
 API_KEY = "sandbox-infobip-key"
@@ -176,7 +177,7 @@ def make_infobip(servers: dict[str, SwappableServer]) -> Iterator[Callable[..., 
                                **settings)
         simulator = InfobipSimulator(config)
         infobip = Infobip(servers["infobip"].serve(make_app(simulator)), simulator, clock, receiver, network_url)
-        network_sim.register_partner(network_url, f"{infobip.base_url}{RESUME_PATH}")
+        register_partner(network_url, f"{infobip.base_url}{RESUME_PATH}")
         infobip.http.trust_env = False
         made.append(infobip)
         return infobip

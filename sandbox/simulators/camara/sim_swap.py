@@ -9,7 +9,8 @@ from typing import Any
 
 from sandbox.simulators.camara.api import error_info, json_object, spend_token
 from sandbox.simulators.camara.oauth import E164, AccessTokens, Grant
-from sandbox.simulators.network import HOUR_SECONDS, NetworkDown, ask_network, changed_within
+from sandbox.simulators.network import HOUR_SECONDS, changed_within
+from sandbox.simulators.network_client import NetworkDown, ask_network
 from sandbox.simulators.wsgi import Request, Response, Routes, json_response
 
 BASE_PATH = "/sim-swap/v2"

@@ -10,8 +10,15 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from sandbox.simulators.network import is_loopback_url
-from sandbox.simulators.wsgi import Headers, Request, Response, authorization, ip_literal, json_response
+from sandbox.simulators.wsgi import (
+    Headers,
+    Request,
+    Response,
+    authorization,
+    ip_literal,
+    is_loopback_url,
+    json_response,
+)
 
 VERIFY_PATH = "/mi/verification/1/verify"
 COMPLETE_PATH = "/mi/verification/1/complete"

@@ -28,7 +28,7 @@ from sandbox.simulators.infobip.api import (
 )
 from sandbox.simulators.infobip.callbacks import Courier, DeliveryPlan, Result, callback_payload
 from sandbox.simulators.infobip.config import InfobipConfig
-from sandbox.simulators.network import NetworkDown, ask_network
+from sandbox.simulators.network_client import NetworkDown, ask_network
 from sandbox.simulators.wsgi import (
     Request,
     Response,

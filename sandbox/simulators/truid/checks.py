@@ -8,9 +8,17 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sandbox.simulators.network import is_loopback_url
 from sandbox.simulators.truid.problems import problem
-from sandbox.simulators.wsgi import Request, Response, ip_literal, is_http_url, json_response, redirect, with_query
+from sandbox.simulators.wsgi import (
+    Request,
+    Response,
+    ip_literal,
+    is_http_url,
+    is_loopback_url,
+    json_response,
+    redirect,
+    with_query,
+)
 
 Version = Literal["v0.1", "v0.2"]
 Status = Literal["ACCEPTED", "PENDING", "COMPLETED", "EXPIRED", "ERROR"]

@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from sandbox.simulators.network import NetworkDown, ask_network, operator_name
+from sandbox.simulators.network import operator_name
+from sandbox.simulators.network_client import NetworkDown, ask_network
 from sandbox.simulators.truid.checks import HAL_JSON
 from sandbox.simulators.truid.problems import problem
 from sandbox.simulators.wsgi import Response, ip_literal, json_response

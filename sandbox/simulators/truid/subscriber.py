@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.simulators.network import NetworkDown, ask_network, changed_within
+from sandbox.simulators.network import changed_within
+from sandbox.simulators.network_client import NetworkDown, ask_network
 from sandbox.simulators.truid.checks import CHARGE_AMOUNT, CHARGE_CURRENCY, HAL_JSON, PhoneCheck, create_fields, iso
 from sandbox.simulators.truid.problems import problem
 from sandbox.simulators.wsgi import Request, Response, json_response
