@@ -69,11 +69,6 @@ class SessionAlreadyUsed(Exception):
     """A header-enrichment session is recorded once; a second device cannot overwrite the first."""
 
 
-def changed_within(sim_changed_at: float | None, now: float, seconds: float) -> bool:
-    """Whether the SIM took the number within the last `seconds` (at or after now - seconds)."""
-    return sim_changed_at is not None and sim_changed_at >= now - seconds
-
-
 def operator_name(network_id: str) -> str:
     return OPERATORS.get(network_id, f"Sandbox operator {network_id}")
 

@@ -1,8 +1,11 @@
-"""How a simulated provider talks to the simulated mobile network, server to server: a lookup, the redemption of
-the operator hop's one-time continuation, and a partner's registration (docs/sandbox.md, "The operator's hop")."""
+"""How a simulated provider talks to the simulated mobile network, server to server: the line behind an address,
+the record of a number's SIM, the redemption of the operator hop's one-time continuation, and a partner's
+registration (docs/sandbox.md, "The operator's hop")."""
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -16,9 +19,35 @@ class NetworkDown(Exception):
 NETWORK_TIMEOUT_SECONDS = 5.0
 
 
-def ask_network(network_url: str, path: str) -> dict[str, Any] | None:
-    """GET `path` on the simulated network as a simulated provider does; None on 404."""
-    return _call_network("GET", network_url.rstrip("/") + path)
+@dataclass(frozen=True)
+class Subscriber:
+    """The operator's record of a number: when its current SIM took it (None: never changed)."""
+
+    sim_changed_at: float | None
+
+    def changed_within(self, now: float, seconds: float) -> bool:
+        """Whether the SIM took the number within the last `seconds` (at or after now - seconds)."""
+        return self.sim_changed_at is not None and self.sim_changed_at >= now - seconds
+
+
+def mobile_line(network_url: str, ip: str) -> dict[str, Any] | None:
+    """The line (`msisdn`, `network_id`, `operator`) whose mobile data uses `ip`; None for any other address (the
+    network hands out IPv4 addresses only, so an IPv6 one is not asked about)."""
+    try:
+        ipaddress.IPv4Address(ip)
+    except ValueError:
+        return None
+    line = _call_network("GET", f"{network_url.rstrip('/')}/lines/{quote(ip, safe='')}")
+    return line if line is not None and line.get("mobile") is True else None
+
+
+def subscriber(network_url: str, msisdn: str) -> Subscriber | None:
+    """The operator's record of `msisdn` (E.164); None for a number no SIM ever held."""
+    record = _call_network("GET", f"{network_url.rstrip('/')}/subscribers/{quote(msisdn, safe='')}")
+    if record is None:
+        return None
+    changed_at = record.get("sim_changed_at")
+    return Subscriber(float(changed_at) if isinstance(changed_at, int | float) else None)
 
 
 def redeem_continuation(network_url: str, session: str, continuation: str) -> dict[str, Any] | None:

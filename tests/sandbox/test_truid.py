@@ -440,6 +440,11 @@ def test_create_with_a_wifi_phone_ip_is_not_mobile_ip(truid: TruId) -> None:
     assert_problem(truid.create(PHONE_SIM, phone_ip=WIFI_IP), 412, "not_mobile_ip")
 
 
+def test_create_with_an_ipv6_phone_ip_is_not_mobile_ip_without_asking_the_network(truid: TruId) -> None:
+    assert_problem(truid.create(PHONE_SIM, phone_ip="2001:db8::7"), 412, "not_mobile_ip")
+    assert not [call for call in truid.network.calls if call.startswith("/lines/")]
+
+
 # -- the phone's hops (live mode) -----------------------------------------------------------------
 
 def test_check_url_sends_the_phone_through_header_enrichment(truid: TruId) -> None:

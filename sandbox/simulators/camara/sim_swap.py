@@ -9,8 +9,8 @@ from typing import Any
 
 from sandbox.simulators.camara.api import error_info, json_object, spend_token
 from sandbox.simulators.camara.oauth import E164, AccessTokens, Grant
-from sandbox.simulators.network import HOUR_SECONDS, changed_within
-from sandbox.simulators.network_client import NetworkDown, ask_network
+from sandbox.simulators.network import HOUR_SECONDS
+from sandbox.simulators.network_client import NetworkDown, subscriber
 from sandbox.simulators.wsgi import Request, Response, Routes, json_response
 
 BASE_PATH = "/sim-swap/v2"
@@ -54,17 +54,16 @@ class SimSwapApi:
         if number[-2:] == NOT_APPLICABLE:
             return error_info(422, "SERVICE_NOT_APPLICABLE", NOT_APPLICABLE_MESSAGE)
         try:
-            record = ask_network(self._network_url, f"/subscribers/%2B{number[1:]}")
+            record = subscriber(self._network_url, number)
         except NetworkDown:
             return error_info(503, "UNAVAILABLE")
         if record is None:
             return error_info(404, "IDENTIFIER_NOT_FOUND", "The phone number is not known to this operator.")
-        changed_at = record.get("sim_changed_at")
-        changed_at = float(changed_at) if isinstance(changed_at, int | float) else None
         now = self._clock()
         if operation == "/check":
-            return json_response(200, {"swapped": changed_within(changed_at, now, max_age * HOUR_SECONDS)})
-        if changed_at is None or not changed_within(changed_at, now, self._monitored_days * 24 * HOUR_SECONDS):
+            return json_response(200, {"swapped": record.changed_within(now, max_age * HOUR_SECONDS)})
+        changed_at = record.sim_changed_at
+        if changed_at is None or not record.changed_within(now, self._monitored_days * 24 * HOUR_SECONDS):
             # never changed, or before the monitored period: nothing this operator may tell
             return json_response(200, {"latestSimChange": None, "monitoredPeriod": self._monitored_days})
         stamp = datetime.fromtimestamp(changed_at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -7,7 +7,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote
 
 from sandbox.httpserver import WSGIApp
 from sandbox.simulators.device_marks import OperatorHops
@@ -28,7 +27,7 @@ from sandbox.simulators.infobip.api import (
 )
 from sandbox.simulators.infobip.callbacks import Courier, DeliveryPlan, Result, callback_payload
 from sandbox.simulators.infobip.config import InfobipConfig
-from sandbox.simulators.network_client import NetworkDown, ask_network
+from sandbox.simulators.network_client import NetworkDown, mobile_line
 from sandbox.simulators.wsgi import (
     Request,
     Response,
@@ -204,16 +203,16 @@ class InfobipSimulator:
     # -- deciding and finishing -------------------------------------------------------------------
 
     def _judge_device_ip(self, asked: VerifyRequest) -> Outcome:
-        """Brazil: the result from the line behind `deviceIp` (the sandbox network has IPv4 lines only)."""
+        """Brazil: the result from the line behind `deviceIp`."""
         if asked.trigger == GATEWAY_FAILURE:
             return _error(101)
-        if asked.device_ip is None or ":" in asked.device_ip:  # IPv6 (deviceIp is an IP literal)
+        if asked.device_ip is None:
             return _error(306)
         try:
-            line = ask_network(self.config.network_url, f"/lines/{quote(asked.device_ip, safe='')}")
+            line = mobile_line(self.config.network_url, asked.device_ip)
         except NetworkDown:
             return _error(101)
-        if line is None or line.get("mobile") is not True:
+        if line is None:
             return _error(306)
         return ("VALID", None) if line.get("msisdn") == asked.msisdn else ("INVALID", None)
 

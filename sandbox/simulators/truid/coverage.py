@@ -7,10 +7,9 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
 
 from sandbox.simulators.network import operator_name
-from sandbox.simulators.network_client import NetworkDown, ask_network
+from sandbox.simulators.network_client import NetworkDown, mobile_line
 from sandbox.simulators.truid.checks import HAL_JSON
 from sandbox.simulators.truid.problems import problem
 from sandbox.simulators.wsgi import Response, ip_literal, json_response
@@ -69,10 +68,10 @@ class Coverage:
     def phone_ip_refusal(self, phone_ip: str) -> Response | None:
         """412 when the network says a create's `phone_ip` is not on mobile data (live Projects only)."""
         try:
-            line = ask_network(self._network_url, f"/lines/{quote(phone_ip, safe='')}")
+            line = mobile_line(self._network_url, phone_ip)
         except NetworkDown:
             return problem(502, "bad_gateway", "The mobile network did not answer")
-        return None if line is not None and line.get("mobile") is True else problem(412, "not_mobile_ip")
+        return None if line is not None else problem(412, "not_mobile_ip")
 
     def device_reachability(self, raw_ip: str, base_url: str) -> Response:
         """The lookup itself, after the caller has checked the token's `coverage` scope."""
@@ -80,15 +79,11 @@ class Coverage:
         if address is None or (isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None):
             return problem(400, "bad_request", "ip must be an IPv4 or IPv6 address")
         ip = str(address)
-        # The simulated network hands out IPv4 addresses only (and refuses to look up IPv6 ones): an IPv6
-        # address cannot be one of its lines.
-        if address.version == 6:
-            return problem(412, "not_mobile_ip")
         try:
-            line = ask_network(self._network_url, f"/lines/{ip}")
+            line = mobile_line(self._network_url, ip)
         except NetworkDown:
             return problem(503, "service_unavailable", "The mobile network did not answer")
-        if line is None or line.get("mobile") is not True:
+        if line is None:
             return problem(412, "not_mobile_ip")
         network_id = line.get("network_id")
         if not isinstance(network_id, str) or not _NETWORK_ID.fullmatch(network_id):

@@ -9,8 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.simulators.network import changed_within
-from sandbox.simulators.network_client import NetworkDown, ask_network
+from sandbox.simulators.network_client import NetworkDown, Subscriber, subscriber
 from sandbox.simulators.truid.checks import CHARGE_AMOUNT, CHARGE_CURRENCY, HAL_JSON, PhoneCheck, create_fields, iso
 from sandbox.simulators.truid.problems import problem
 from sandbox.simulators.wsgi import Request, Response, json_response
@@ -42,31 +41,19 @@ def window_minutes(elapsed_seconds: float) -> int:
     return next((top for top in WINDOWS if minutes <= top), BEYOND_A_YEAR)
 
 
-@dataclass(frozen=True)
-class SimHistory:
-    """What the operator says of a number's SIM: when it last took the number (None: never changed)."""
-
-    changed_at: float | None
-
-    def fields(self, period: int, now: float) -> dict[str, Any]:
-        """no_sim_change, no_sim_change_period and, where there was a change, sim_change_within."""
-        body: dict[str, Any] = {"no_sim_change": not changed_within(self.changed_at, now, period * 60),
-                                "no_sim_change_period": period}
-        if self.changed_at is not None:
-            body["sim_change_within"] = window_minutes(max(0.0, now - self.changed_at))
-        return body
+def sim_change_fields(record: Subscriber, period: int, now: float) -> dict[str, Any]:
+    """no_sim_change, no_sim_change_period and, where there was a change, sim_change_within."""
+    body: dict[str, Any] = {"no_sim_change": not record.changed_within(now, period * 60),
+                            "no_sim_change_period": period}
+    if record.sim_changed_at is not None:
+        body["sim_change_within"] = window_minutes(max(0.0, now - record.sim_changed_at))
+    return body
 
 
-def sim_history(network_url: str, digits: str, live: bool) -> SimHistory | None:
-    """The number's SIM history from the network (live Projects); never changed for sandbox Projects.
-    None when the operator has no record of the number. Raises NetworkDown."""
-    if not live:
-        return SimHistory(None)
-    record = ask_network(network_url, f"/subscribers/%2B{digits}")
-    if record is None:
-        return None
-    changed_at = record.get("sim_changed_at")
-    return SimHistory(float(changed_at) if isinstance(changed_at, int | float) else None)
+def sim_record(network_url: str, digits: str, live: bool) -> Subscriber | None:
+    """The number's record from the network (live Projects); never changed for sandbox Projects. None when the
+    operator has no record of the number. Raises NetworkDown."""
+    return subscriber(network_url, f"+{digits}") if live else Subscriber(None)
 
 
 def sim_fields(network_url: str, check: PhoneCheck, live: bool, now: float) -> dict[str, Any] | None:
@@ -75,10 +62,10 @@ def sim_fields(network_url: str, check: PhoneCheck, live: bool, now: float) -> d
     if check.trigger == NO_SIM_DATA or check.period is None:
         return None
     try:
-        history = sim_history(network_url, check.phone_number, live)
+        record = sim_record(network_url, check.phone_number, live)
     except NetworkDown:
         return None
-    return history.fields(check.period, now) if history else None
+    return sim_change_fields(record, check.period, now) if record else None
 
 
 @dataclass
@@ -110,13 +97,13 @@ def sim_check(fields: dict[str, Any], client_id: str, network_url: str, live: bo
     if isinstance(period, Response):
         return period
     try:
-        history = sim_history(network_url, fields["phone_number"], live)
+        record = sim_record(network_url, fields["phone_number"], live)
     except NetworkDown:
         return problem(502, "bad_gateway", "The mobile network did not answer")
-    if history is None:
+    if record is None:
         status, answer = "ERROR", {"error_code": "mno_user_not_found"}
     else:
-        status, answer = "COMPLETED", history.fields(period, now)
+        status, answer = "COMPLETED", sim_change_fields(record, period, now)
     return SimCheck(str(uuid.uuid4()), client_id, fields["phone_number"], now, fields.get("reference_id"), status,
                     answer)
 
